@@ -1,0 +1,144 @@
+"""Children submitted for a card, one at the counter or many from a school CSV.
+
+One validator serves both.  A bad row is reported by its line number and
+field, never by its content: error messages carry no child's data.  Only
+``birth_date`` and ``region`` are kept (as the birth month and region on the
+card); ``name``, ``nik`` and ``school`` are checked for consistency and then
+dropped, and ``external_id`` is echoed so a school can match cards to pupils.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from keys import NotEligible, card_validity
+
+from .errors import BatchFileError
+
+REQUIRED_COLUMNS = ("birth_date", "region")
+OPTIONAL_COLUMNS = ("name", "nik", "school", "external_id")
+MAX_TEXT_LENGTH = 200
+MAX_BATCH_ROWS = 200_000
+_NIK = re.compile(r"\d{16}")
+_EXTERNAL_ID = re.compile(r"[A-Za-z0-9._/-]{1,64}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ChildRequest:
+    """A valid request: what the card needs, nothing more."""
+
+    line: int
+    birth_date: dt.date
+    region: int
+    external_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RowError:
+    line: int
+    field: str
+    error: str
+
+
+def validate_child(
+    line: int,
+    now: dt.datetime,
+    birth_date: str,
+    region: str,
+    *,
+    nik: str = "",
+    name: str = "",
+    school: str = "",
+    external_id: str = "",
+) -> ChildRequest | RowError:
+    """Check one child's fields; a RowError names the first bad field."""
+    try:
+        born = dt.date.fromisoformat(birth_date.strip())
+    except ValueError:
+        return RowError(line, "birth_date", "birth_date must be a date as YYYY-MM-DD")
+    region_text = region.strip().replace(".", "")
+    if not region_text.isdigit() or len(region_text) != 4:
+        return RowError(line, "region", "region must be a 4-digit regency/city code, e.g. 3372")
+    try:
+        card_validity(born, int(region_text), now)
+    except ValueError:
+        return RowError(line, "region", "region is not a known regency/city code")
+    except NotEligible as exc:
+        return RowError(line, "birth_date", str(exc))
+    nik = nik.strip()
+    if nik and not _NIK.fullmatch(nik):
+        return RowError(line, "nik", "nik must be 16 digits")
+    if nik and not _nik_matches_birth_date(nik, born):
+        return RowError(line, "nik", "the birth date inside nik does not match birth_date")
+    for field, value in (("name", name), ("school", school)):
+        if len(value) > MAX_TEXT_LENGTH or any(ord(char) < 32 for char in value):
+            return RowError(line, field, f"{field} is too long or holds control characters")
+    external_id = external_id.strip()
+    if external_id and not _EXTERNAL_ID.fullmatch(external_id):
+        return RowError(line, "external_id", "external_id must be up to 64 letters, digits or ._/-")
+    return ChildRequest(line, born, int(region_text), external_id or None)
+
+
+def _nik_matches_birth_date(nik: str, born: dt.date) -> bool:
+    """A NIK holds DDMMYY at digits 7-12, with 40 added to the day for girls."""
+    day, month, year = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
+    return day in (born.day, born.day + 40) and month == born.month and year == born.year % 100
+
+
+def read_batch(path: Path, now: dt.datetime) -> tuple[list[ChildRequest], list[RowError]]:
+    """Read a school's CSV: valid requests, and errors by line number.
+
+    Raises BatchFileError when the file as a whole cannot be used (unreadable,
+    not UTF-8, no header, a required column missing, too many rows).
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise BatchFileError(f"cannot read {path.name}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise BatchFileError(f"{path.name} is not UTF-8 text; save the CSV as UTF-8") from None
+    requests: list[ChildRequest] = []
+    errors: list[RowError] = []
+    seen_niks: dict[str, int] = {}
+    for line, row in _rows(text, path.name):
+        result = validate_child(
+            line,
+            now,
+            row.get("birth_date") or "",
+            row.get("region") or "",
+            **{name: row.get(name) or "" for name in OPTIONAL_COLUMNS},
+        )
+        nik = (row.get("nik") or "").strip()
+        if isinstance(result, ChildRequest) and nik:
+            if nik in seen_niks:
+                result = RowError(line, "nik", f"the same nik is already on line {seen_niks[nik]}")
+            else:
+                seen_niks[nik] = line
+        (requests if isinstance(result, ChildRequest) else errors).append(result)  # type: ignore[arg-type]
+    return requests, errors
+
+
+def _rows(text: str, name: str) -> Iterator[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = [column.strip().lower() for column in reader.fieldnames or []]
+    missing = [column for column in REQUIRED_COLUMNS if column not in columns]
+    if missing:
+        raise BatchFileError(f"{name} has no column {', '.join(missing)}; the header row needs birth_date and region")
+    reader.fieldnames = columns
+    count = 0
+    try:
+        for row in reader:
+            count += 1
+            if count > MAX_BATCH_ROWS:
+                raise BatchFileError(f"{name} has more than {MAX_BATCH_ROWS} rows; split the batch")
+            if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
+                continue  # a blank line
+            yield reader.line_num, row
+    except csv.Error as exc:
+        raise BatchFileError(f"{name} line {reader.line_num}: not valid CSV ({exc})") from None

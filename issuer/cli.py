@@ -1,0 +1,271 @@
+"""``kia issuer``: the office's commands (DESIGN section 9).
+
+Output is JSON on stdout; progress and warnings go to stderr.  Private keys
+are opened with the passphrase from KIA_KEY_PASSPHRASE or
+KIA_KEY_PASSPHRASE_FILE.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keys.keystore import passphrase_from_env
+
+from . import service
+from .artifacts import CardFiles, write_many
+from .batch import ChildRequest, RowError, read_batch, validate_child
+from .errors import IssuerError
+from .store import CardRecord, IssuerHome
+
+DEV_FLAG = "--insecure-dev-unencrypted-keys"
+
+home_option = click.option(
+    "--home",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The office's home folder (state and encrypted keys).",
+)
+dev_keys_option = click.option(
+    DEV_FLAG,
+    "insecure_dev_keys",
+    is_flag=True,
+    help="DANGEROUS, development only: keep private keys unencrypted, no passphrase.",
+)
+
+
+def _unlock(insecure_dev_keys: bool) -> service.KeyUnlock:
+    if insecure_dev_keys:
+        click.echo("WARNING: private keys are NOT encrypted (development flag)", err=True)
+        return service.KeyUnlock(None, allow_unencrypted_for_development=True)
+    return service.KeyUnlock(passphrase_from_env())
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _emit(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _iso(timestamp: int | None) -> str | None:
+    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat()
+
+
+@click.group()
+def issuer() -> None:
+    """Office (Disdukcapil): keys, cards, revocation, trust lists."""
+
+
+@issuer.command()
+@home_option
+@dev_keys_option
+def init(home: Path, insecure_dev_keys: bool) -> None:
+    """Create a home with a root key and a first issuing key."""
+    state = service.init_home(IssuerHome(home), _unlock(insecure_dev_keys), int(_now().timestamp()))
+    _emit({"home": str(home), "root_kid": state.root_kid, "issuing_kid": state.keys[0].key.kid})
+
+
+@issuer.group()
+def card() -> None:
+    """Issue and revoke cards."""
+
+
+@card.command("issue")
+@home_option
+@click.option("--birth-date", help="The child's birth date, YYYY-MM-DD.")
+@click.option("--region", help="The 4-digit regency/city code, e.g. 3372 (Surakarta).")
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A school's batch: columns birth_date, region; optional name, nik, school, external_id.",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Where card files go.")
+@dev_keys_option
+@click.pass_context
+def issue(
+    ctx: click.Context,
+    home: Path,
+    birth_date: str | None,
+    region: str | None,
+    csv_file: Path | None,
+    out: Path,
+    insecure_dev_keys: bool,
+) -> None:
+    """Issue one card, or a batch from --csv; writes QR PNG, QR SVG and NDEF per card.
+
+    A batch reports bad rows by line number and issues the rest; it exits 1
+    when any row was refused.
+    """
+    now = _now()
+    if csv_file is not None:
+        if birth_date or region:
+            raise click.UsageError("give either --csv or --birth-date and --region, not both")
+        requests, errors = read_batch(csv_file, now)
+    elif birth_date and region:
+        checked = validate_child(0, now, birth_date, region)
+        if isinstance(checked, RowError):
+            raise click.BadParameter(checked.error, param_hint=f"--{checked.field.replace('_', '-')}")
+        requests, errors = [checked], []
+    else:
+        raise click.UsageError("give --birth-date and --region, or --csv FILE")
+
+    issued = service.issue_cards(IssuerHome(home), _unlock(insecure_dev_keys), requests, now)
+    files = _write_files(issued, out, show_progress=csv_file is not None)
+    cards = [_card_json(item.record, item.request, item_files) for item, item_files in zip(issued, files, strict=True)]
+    if csv_file is None:
+        _emit(cards[0])
+        return
+    report = _write_report(out, cards, errors)
+    _emit(
+        {
+            "issued": len(cards),
+            "rejected": len(errors),
+            "report": str(report),
+            "cards": cards,
+            "errors": [dataclasses.asdict(error) for error in errors],
+        }
+    )
+    for error in errors:
+        click.echo(f"line {error.line}: {error.error}", err=True)
+    if errors:
+        ctx.exit(1)
+
+
+def _write_files(issued: list[service.IssuedCard], out: Path, *, show_progress: bool) -> list[CardFiles]:
+    jobs = [(item.record.serial, item.record.token) for item in issued]
+    if not (show_progress and sys.stderr.isatty()):
+        return write_many(jobs, out)
+    with click.progressbar(length=len(jobs), label="Mencetak kartu / Drawing cards", file=sys.stderr) as bar:
+        return write_many(jobs, out, on_progress=bar.update)
+
+
+def _card_json(record: CardRecord, request: ChildRequest, files: CardFiles) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "serial": record.serial,
+        "token": record.token,
+        "qr_png": str(files.qr_png),
+        "qr_svg": str(files.qr_svg),
+        "ndef": str(files.ndef),
+        "kid": record.kid,
+        "expires_at": _iso(record.expires_at),
+    }
+    if request.line:
+        card["line"] = request.line
+    if request.external_id:
+        card["external_id"] = request.external_id
+    return card
+
+
+def _write_report(out: Path, cards: list[dict[str, Any]], errors: list[RowError]) -> Path:
+    """issued.csv for the school: which line got which serial, or why not."""
+    report = out / "issued.csv"
+    with report.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["line", "external_id", "serial", "status", "error"])
+        rows = [(c["line"], c.get("external_id", ""), c["serial"], "issued", "") for c in cards]
+        rows += [(e.line, "", "", "rejected", e.error) for e in errors]
+        writer.writerows(sorted(rows))
+    return report
+
+
+@card.command("revoke")
+@home_option
+@click.argument("serial")
+@click.option("--reason", required=True, help="Why, on one line (e.g. lost, replaced).")
+def revoke(home: Path, serial: str, reason: str) -> None:
+    """Revoke a card; the next exported trust list lists it."""
+    record = service.revoke_card(IssuerHome(home), serial, reason, int(_now().timestamp()))
+    _emit({"serial": record.serial, "state": record.state, "revoked_at": _iso(record.revoked_at)})
+
+
+@issuer.group()
+def key() -> None:
+    """Rotate, retire and revoke issuing keys."""
+
+
+@key.command("rotate")
+@home_option
+@dev_keys_option
+def key_rotate(home: Path, insecure_dev_keys: bool) -> None:
+    """Make a new active issuing key; the old one is retired (it still verifies)."""
+    new = service.rotate_issuing_key(IssuerHome(home), _unlock(insecure_dev_keys), int(_now().timestamp()))
+    _emit({"kid": new.kid, "state": new.state.value})
+
+
+def _change_key(change: str) -> click.Command:
+    @key.command(change, help=f"{change.capitalize()} the issuing key KID.")
+    @click.argument("kid")
+    @home_option
+    def command(kid: str, home: Path) -> None:
+        changed = service.change_issuing_key(IssuerHome(home), kid, change, int(_now().timestamp()))
+        _emit({"kid": changed.kid, "state": changed.state.value})
+
+    return command
+
+
+_change_key("retire")
+_change_key("revoke")
+
+
+@key.command("list")
+@home_option
+def key_list(home: Path) -> None:
+    """The issuing keys with their states and times."""
+    state = IssuerHome(home).load()
+    _emit(
+        [
+            {
+                "kid": e.key.kid,
+                "state": e.key.state.value,
+                "created_at": _iso(e.key.created_at),
+                "retired_at": _iso(e.key.retired_at),
+                "revoked_at": _iso(e.key.revoked_at),
+            }
+            for e in state.keys
+        ]
+    )
+
+
+@issuer.group()
+def trustlist() -> None:
+    """Export the signed trust list."""
+
+
+@trustlist.command("export")
+@home_option
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--since", type=click.IntRange(min=1), help="Also write a delta from this earlier sequence.")
+@click.option("--valid-days", type=click.IntRange(1, 365), default=30, show_default=True)
+@dev_keys_option
+def export(home: Path, out: Path, since: int | None, valid_days: int, insecure_dev_keys: bool) -> None:
+    """Write trustlist.jws, root.jwk (the trust anchor) and jwks.json."""
+    result = service.export_trust_list(
+        IssuerHome(home),
+        _unlock(insecure_dev_keys),
+        int(_now().timestamp()),
+        out,
+        since=since,
+        validity=dt.timedelta(days=valid_days),
+    )
+    _emit(
+        {
+            "seq": result.seq,
+            "trust_list": str(result.trust_list),
+            "root_jwk": str(result.root_jwk),
+            "jwks": str(result.jwks),
+            "delta": None if result.delta is None else str(result.delta),
+        }
+    )
+
+
+__all__ = ["issuer", "IssuerError"]

@@ -1,0 +1,122 @@
+"""Private keys at rest: encrypted PKCS#8 PEM files, mode 0600.
+
+The passphrase comes from ``KIA_KEY_PASSPHRASE`` or from the file named by
+``KIA_KEY_PASSPHRASE_FILE``.  cryptography encrypts PKCS#8 with PBES2
+(PBKDF2-HMAC-SHA256, AES-256-CBC) at a fixed, modest iteration count, so the
+passphrase itself must be strong: at least ``MIN_PASSPHRASE_LENGTH``
+characters, ideally generated (``kia issuer init`` can write one).
+
+Unencrypted keys are for throwaway development homes only and need the
+explicitly dangerous ``allow_unencrypted_for_development`` switch.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .errors import (
+    KeyFileInvalid,
+    PassphraseMissing,
+    PassphraseTooShort,
+    PassphraseWrong,
+    UnencryptedKeyRefused,
+)
+
+PASSPHRASE_ENV = "KIA_KEY_PASSPHRASE"
+PASSPHRASE_FILE_ENV = "KIA_KEY_PASSPHRASE_FILE"
+MIN_PASSPHRASE_LENGTH = 16
+KEY_FILE_MODE = 0o600
+
+
+def passphrase_from_env(environ: Mapping[str, str] | None = None) -> bytes:
+    """The key passphrase from the environment; raises PassphraseMissing."""
+    env = os.environ if environ is None else environ
+    if env.get(PASSPHRASE_ENV):
+        passphrase = env[PASSPHRASE_ENV]
+    elif env.get(PASSPHRASE_FILE_ENV):
+        path = Path(env[PASSPHRASE_FILE_ENV])
+        try:
+            passphrase = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise PassphraseMissing(
+                f"cannot read the passphrase file named by {PASSPHRASE_FILE_ENV}: {exc.strerror}"
+            ) from None
+    else:
+        raise PassphraseMissing(
+            f"set {PASSPHRASE_ENV}, or {PASSPHRASE_FILE_ENV} to a file holding the key passphrase"
+        )
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise PassphraseTooShort(
+            f"the key passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters"
+        )
+    return passphrase.encode("utf-8")
+
+
+def generate_passphrase() -> str:
+    """A random passphrase of 256 bits, for a passphrase file."""
+    return secrets.token_urlsafe(32)
+
+
+def write_private_key(
+    path: Path,
+    key: Ed25519PrivateKey,
+    passphrase: bytes | None,
+    *,
+    allow_unencrypted_for_development: bool = False,
+) -> None:
+    """Write ``key`` as PKCS#8 PEM, encrypted under ``passphrase``, mode 0600.
+
+    Refuses an existing file (keys are never overwritten) and, unless the
+    development switch is set, a missing passphrase.
+    """
+    if passphrase is None:
+        if not allow_unencrypted_for_development:
+            raise UnencryptedKeyRefused(
+                "refusing to write an unencrypted private key; set a passphrase"
+            )
+        encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
+    else:
+        encryption = serialization.BestAvailableEncryption(passphrase)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # O_EXCL: never replace a key; the mode is set at creation, never widened.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_private_key(
+    path: Path,
+    passphrase: bytes | None,
+    *,
+    allow_unencrypted_for_development: bool = False,
+) -> Ed25519PrivateKey:
+    """Load an Ed25519 private key written by ``write_private_key``."""
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileInvalid(f"cannot read key file {path.name}: {exc.strerror}") from None
+    encrypted = b"ENCRYPTED PRIVATE KEY" in pem
+    if not encrypted and not allow_unencrypted_for_development:
+        raise UnencryptedKeyRefused(
+            f"key file {path.name} is not encrypted; refusing to use it outside development"
+        )
+    if encrypted and passphrase is None:
+        raise PassphraseMissing(f"key file {path.name} is encrypted and no passphrase was given")
+    try:
+        key = serialization.load_pem_private_key(pem, passphrase if encrypted else None)
+    except (ValueError, TypeError) as exc:
+        if encrypted and "password" in str(exc).lower():
+            raise PassphraseWrong(f"the passphrase does not open key file {path.name}") from None
+        raise KeyFileInvalid(f"key file {path.name} is not a PKCS#8 private key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileInvalid(f"key file {path.name} does not hold an Ed25519 key")
+    return key

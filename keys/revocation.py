@@ -1,0 +1,122 @@
+"""The compact set of revoked card serials carried in trust lists.
+
+Serials are stored as their numeric values (keys.serial) in a sorted
+``array('Q')``: 8 bytes a serial in memory and a binary search to look one
+up.  On the wire the set is ``{"n": count, "z": base64url(zlib(gaps))}``,
+the gaps between sorted values as big-endian unsigned 64-bit integers:
+zlib squeezes the many zero bytes of small gaps, and decoding is
+decompress, ``frombytes`` and ``accumulate``, all running in C.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import itertools
+import sys
+import zlib
+from array import array
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .jwk import b64url_decode, b64url_encode
+from .serial import SERIAL_BITS, is_valid_serial, serial_value
+
+_ITEM = 8  # bytes per gap on the wire
+
+
+class RevokedSerials:
+    """An immutable, sorted set of serial values."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Iterable[int] = ()) -> None:
+        self._values = array("Q", sorted(set(values)))
+
+    @classmethod
+    def from_serials(cls, serials: Iterable[str]) -> RevokedSerials:
+        return cls(serial_value(serial) for serial in serials)
+
+    @classmethod
+    def _from_sorted(cls, values: array) -> RevokedSerials:
+        revoked = cls.__new__(cls)
+        revoked._values = values
+        return revoked
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RevokedSerials) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(self._values.tobytes())
+
+    def __repr__(self) -> str:
+        return f"RevokedSerials(<{len(self)} serials>)"
+
+    def contains_value(self, value: int) -> bool:
+        index = bisect.bisect_left(self._values, value)
+        return index < len(self._values) and self._values[index] == value
+
+    def __contains__(self, serial: object) -> bool:
+        return is_valid_serial(serial) and self.contains_value(serial_value(serial))  # type: ignore[arg-type]
+
+    def union(self, values: Iterable[int]) -> RevokedSerials:
+        return RevokedSerials(itertools.chain(self._values, values))
+
+    def difference(self, values: Iterable[int]) -> RevokedSerials:
+        removed = set(values)
+        return RevokedSerials._from_sorted(array("Q", (v for v in self._values if v not in removed)))
+
+    def digest(self) -> str:
+        """SHA-256 of the sorted values, independent of how they were compressed."""
+        return b64url_encode(hashlib.sha256(_big_endian(self._values)).digest())
+
+    def encode(self) -> dict[str, Any]:
+        gaps = array("Q", (b - a for a, b in zip(itertools.chain((0,), self._values), self._values)))
+        return {"n": len(gaps), "z": b64url_encode(zlib.compress(_big_endian(gaps), 9))}
+
+    @classmethod
+    def decode(cls, encoded: object) -> RevokedSerials:
+        """Inverse of ``encode``; raises ValueError on anything malformed.
+
+        Decompression stops at the announced size, so a small hostile input
+        cannot expand into a large allocation.
+        """
+        if not isinstance(encoded, dict) or set(encoded) != {"n", "z"}:
+            raise ValueError("revoked serials must be an object with n and z")
+        count, text = encoded["n"], encoded["z"]
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 2**28:
+            raise ValueError("bad revoked count")
+        if not isinstance(text, str):
+            raise ValueError("bad revoked data")
+        inflater = zlib.decompressobj()
+        try:
+            raw = inflater.decompress(b64url_decode(text), count * _ITEM + 1)
+        except zlib.error:
+            raise ValueError("revoked data is not zlib") from None
+        if len(raw) != count * _ITEM or not inflater.eof or inflater.unused_data:
+            raise ValueError("revoked data does not hold exactly n serials")
+        gaps = array("Q")
+        gaps.frombytes(raw)
+        if sys.byteorder == "little":
+            gaps.byteswap()
+        try:
+            values = array("Q", itertools.accumulate(gaps))
+        except OverflowError:
+            raise ValueError("revoked serials overflow") from None
+        # Gaps of zero (duplicates) or values beyond the serial space are forged.
+        if count and (0 in gaps[1:] or values[-1] >= 2**SERIAL_BITS):
+            raise ValueError("revoked serials are not strictly increasing serial values")
+        return cls._from_sorted(values)
+
+
+def _big_endian(values: array) -> bytes:
+    if sys.byteorder == "little":
+        values = array("Q", values)
+        values.byteswap()
+    return values.tobytes()

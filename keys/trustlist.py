@@ -1,0 +1,221 @@
+"""The signed trust list: issuing keys with their states, and revoked serials.
+
+A trust list is a compact JWS with ``typ`` ``kia-tl`` signed by the office's
+root key.  Its claims are ``seq`` (one more for every list published),
+``iat``, ``exp``, ``keys`` (issuing keys as JWKs with ``state`` and their
+times) and ``revoked`` (keys.revocation).  A delta (``typ`` ``kia-tl-delta``)
+carries what changed since sequence ``from`` and the digest of the resulting
+revoked set, so that applying it gives exactly the full list of that
+sequence or fails loudly.  docs/trust-list.md specifies both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from . import jws
+from .errors import (
+    InvalidTrustListError,
+    KeyFileInvalid,
+    TrustListDeltaMismatch,
+    TrustListExpired,
+    TrustListMalformed,
+    TrustListRollback,
+    TrustListSignatureInvalid,
+    TrustListWrongType,
+)
+from .jwk import EDDSA, kid_for
+from .jws import CARD_TYP, TRUST_LIST_DELTA_TYP, TRUST_LIST_TYP
+from .lifecycle import IssuingKey
+from .revocation import RevokedSerials
+
+MAX_TRUST_LIST_LENGTH = 16 * 1024 * 1024  # characters; 1M revoked serials take about 4 MB
+DEFAULT_TRUST_LIST_VALIDITY = dt.timedelta(days=30)
+_LIST_CLAIMS = frozenset({"seq", "iat", "exp", "keys", "revoked"})
+_DELTA_CLAIMS = frozenset({"from", "seq", "iat", "exp", "keys", "add", "del", "sha256"})
+
+
+@dataclasses.dataclass(frozen=True, eq=True)
+class TrustList:
+    """A verified trust list: what a terminal trusts at one sequence number."""
+
+    seq: int
+    issued_at: int
+    expires_at: int
+    keys: tuple[IssuingKey, ...]
+    revoked: RevokedSerials
+    _by_kid: dict[str, tuple[IssuingKey, ...]] = dataclasses.field(
+        init=False, repr=False, compare=False, hash=False
+    )
+    _by_card_header: dict[str, tuple[IssuingKey, ...]] = dataclasses.field(
+        init=False, repr=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        by_kid: dict[str, tuple[IssuingKey, ...]] = {}
+        for key in self.keys:
+            by_kid[key.kid] = by_kid.get(key.kid, ()) + (key,)
+        object.__setattr__(self, "_by_kid", by_kid)
+        # The exact header segment the office writes for each kid: a card in
+        # that layout needs no header parsing on the scan path.
+        by_header = {
+            jws.header_segment(kid, CARD_TYP, key.alg): tuple(k for k in keys if k.alg == key.alg)
+            for kid, keys in by_kid.items()
+            for key in keys
+        }
+        object.__setattr__(self, "_by_card_header", by_header)
+
+    def keys_with_kid(self, kid: str) -> tuple[IssuingKey, ...]:
+        return self._by_kid.get(kid, ())
+
+    def keys_for_card_header(self, segment: str) -> tuple[IssuingKey, ...]:
+        return self._by_card_header.get(segment, ())
+
+    def is_expired(self, now: int) -> bool:
+        return now >= self.expires_at
+
+    def claims(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "iat": self.issued_at,
+            "exp": self.expires_at,
+            "keys": [key.to_jwk() for key in self.keys],
+            "revoked": self.revoked.encode(),
+        }
+
+
+def sign_trust_list(trust_list: TrustList, root_key: Ed25519PrivateKey) -> str:
+    return jws.sign(trust_list.claims(), root_key, kid_for(root_key.public_key()), TRUST_LIST_TYP)
+
+
+def sign_delta(old_seq: int, old_revoked: RevokedSerials, new: TrustList, root_key: Ed25519PrivateKey) -> str:
+    """A delta that turns the list at ``old_seq`` into ``new``."""
+    if new.seq <= old_seq:
+        raise ValueError("a delta must lead to a later sequence")
+    old_values, new_values = set(old_revoked), set(new.revoked)
+    claims = {
+        "from": old_seq,
+        "seq": new.seq,
+        "iat": new.issued_at,
+        "exp": new.expires_at,
+        "keys": [key.to_jwk() for key in new.keys],
+        "add": RevokedSerials(new_values - old_values).encode(),
+        "del": RevokedSerials(old_values - new_values).encode(),
+        "sha256": new.revoked.digest(),
+    }
+    return jws.sign(claims, root_key, kid_for(root_key.public_key()), TRUST_LIST_DELTA_TYP)
+
+
+def verify_trust_list(
+    token: str, root_key: Ed25519PublicKey, now: int, *, accept_expired: bool = False
+) -> TrustList:
+    """Verify a full trust list against the pinned root key.
+
+    Raises a leaf of InvalidTrustListError.  An expired list raises
+    TrustListExpired unless ``accept_expired`` is set: terminals keep working
+    on a stale list and say so (DESIGN section 5).
+    """
+    claims = _verified_claims(token, root_key, TRUST_LIST_TYP, _LIST_CLAIMS)
+    trust_list = _parse(claims, claims["revoked"])
+    _check_current(trust_list, now, accept_expired)
+    return trust_list
+
+
+def apply_delta(
+    old: TrustList, token: str, root_key: Ed25519PublicKey, now: int, *, accept_expired: bool = False
+) -> TrustList:
+    """The list that ``token`` (a delta from ``old.seq``) leads to.
+
+    Raises TrustListRollback if the delta does not start at ``old.seq`` and
+    TrustListDeltaMismatch if the result differs from the office's list.
+    """
+    claims = _verified_claims(token, root_key, TRUST_LIST_DELTA_TYP, _DELTA_CLAIMS)
+    if claims["from"] != old.seq:
+        raise TrustListRollback(
+            f"the delta starts at sequence {claims['from']!r} but this list is at {old.seq}; fetch the full list"
+        )
+    try:
+        added, removed = RevokedSerials.decode(claims["add"]), RevokedSerials.decode(claims["del"])
+    except ValueError as exc:
+        raise TrustListMalformed(f"the delta's revoked serials are malformed: {exc}") from None
+    if any(not old.revoked.contains_value(value) for value in removed) or any(
+        old.revoked.contains_value(value) for value in added
+    ):
+        raise TrustListDeltaMismatch("the delta does not fit this list; fetch the full list")
+    revoked = old.revoked.difference(removed).union(added)
+    trust_list = _parse(claims, revoked)
+    if revoked.digest() != claims["sha256"]:
+        raise TrustListDeltaMismatch("the revoked serials after the delta differ from the office's; fetch the full list")
+    _check_current(trust_list, now, accept_expired)
+    return trust_list
+
+
+def _verified_claims(token: object, root_key: Ed25519PublicKey, typ: str, names: frozenset[str]) -> dict[str, Any]:
+    if isinstance(token, bytes):
+        token = token.decode("ascii", "replace")
+    if not isinstance(token, str):
+        raise TrustListMalformed("a trust list must be text")
+    if len(token) > MAX_TRUST_LIST_LENGTH:
+        raise TrustListMalformed("the trust list is larger than any genuine list")
+    token = token.strip()
+    try:
+        header = jws.unverified_header(token)
+    except jwt.DecodeError:
+        raise TrustListMalformed("the trust list is not a compact JWS") from None
+    if header.get("typ") != typ:
+        raise TrustListWrongType(f"expected a JWS of type {typ}, got another kind of document")
+    if set(header) != {"alg", "kid", "typ"}:
+        raise TrustListMalformed("the trust list header must hold exactly alg, kid and typ")
+    try:
+        payload = jws.verify(token, root_key, EDDSA)
+    except jwt.InvalidSignatureError:
+        raise TrustListSignatureInvalid("the trust list is not signed by the pinned root key") from None
+    except jwt.InvalidAlgorithmError:
+        raise TrustListSignatureInvalid("the trust list is not signed with the root key's algorithm") from None
+    except jwt.DecodeError:
+        raise TrustListMalformed("the trust list is not a compact JWS") from None
+    try:
+        claims = json.loads(payload)
+    except ValueError:
+        raise TrustListMalformed("the trust list payload is not JSON") from None
+    if not isinstance(claims, dict) or set(claims) != names:
+        raise TrustListMalformed("the trust list does not hold exactly the expected members")
+    for name in ("seq", "iat", "exp") + (("from",) if "from" in names else ()):
+        value = claims[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**40:
+            raise TrustListMalformed(f"the trust list's {name} must be a whole number")
+    return claims
+
+
+def _parse(claims: dict[str, Any], revoked: object) -> TrustList:
+    try:
+        if not isinstance(claims["keys"], list):
+            raise ValueError("keys must be a list")
+        keys = tuple(IssuingKey.from_jwk(jwk) for jwk in claims["keys"])
+        if not isinstance(revoked, RevokedSerials):
+            revoked = RevokedSerials.decode(revoked)
+    except (ValueError, KeyFileInvalid) as exc:
+        raise TrustListMalformed(f"the trust list is malformed: {exc}") from None
+    if claims["exp"] <= claims["iat"]:
+        raise TrustListMalformed("the trust list expires before it is issued")
+    return TrustList(claims["seq"], claims["iat"], claims["exp"], keys, revoked)
+
+
+def _check_current(trust_list: TrustList, now: int, accept_expired: bool) -> None:
+    if trust_list.is_expired(now) and not accept_expired:
+        raise TrustListExpired(
+            f"the trust list (sequence {trust_list.seq}) expired; fetch a new one from the office"
+        )
+
+
+def build_trust_list(
+    seq: int, keys: Sequence[IssuingKey], revoked: RevokedSerials, now: int, validity: dt.timedelta = DEFAULT_TRUST_LIST_VALIDITY
+) -> TrustList:
+    return TrustList(seq, now, now + int(validity.total_seconds()), tuple(keys), revoked)

@@ -1,0 +1,97 @@
+"""The ``kia`` command: groups issuer, verifier, bridge, audit, and demo.
+
+Each group lives beside the code it manages and is imported only when used,
+so a terminal that installed only the ``verifier`` extra still runs
+``kia verifier``.  Errors reach the person as one line on stderr: exit 2 for
+usage and configuration (a missing home, passphrase or trust anchor), exit 1
+for an operation refused.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from issuer.errors import BatchFileError, HomeBusy, HomeNotFound
+from keys.errors import InvalidTrustListError, KeyStoreError, KiaError
+
+# name -> (module, attribute, extra that provides its dependencies)
+_COMMANDS = {
+    "issuer": ("issuer.cli", "issuer", "issuer"),
+    "verifier": ("verifier.cli", "verifier", "verifier"),
+    "bridge": ("firmware_bridge.cli", "bridge", "bridge"),
+    "audit": ("kia.audit", "audit", None),
+    "demo": ("kia.demo", "demo", "issuer"),
+}
+_CONFIGURATION_ERRORS = (KeyStoreError, InvalidTrustListError, HomeNotFound, HomeBusy, BatchFileError)
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in _COMMANDS:
+            return None
+        module, attribute, extra = _COMMANDS[name]
+        try:
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+        except ModuleNotFoundError as exc:
+            return _missing_extra(name, extra, exc.name or "a dependency")
+        return command
+
+
+def _missing_extra(name: str, extra: str | None, missing: str) -> click.Command:
+    hint = f"pip install 'kia-verification[{extra}]'" if extra else "reinstall kia-verification"
+    message = f"'kia {name}' needs {missing}, which is not installed: {hint}"
+
+    @click.command(name, help=f"(unavailable: {message})", context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def unavailable(args: tuple[str, ...]) -> None:
+        raise click.UsageError(message)
+
+    return unavailable
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kia-verification", prog_name="kia")
+def cli() -> None:
+    """KIA card verification: issue and revoke cards, verify them offline.
+
+    Kartu Identitas Anak: terbitkan dan cabut kartu, verifikasi tanpa internet.
+    """
+
+
+def exit_code_for(error: KiaError) -> int:
+    return 2 if isinstance(error, _CONFIGURATION_ERRORS) else 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        result = cli.main(args=argv, prog_name="kia", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("kia: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except KiaError as error:
+        click.echo(f"kia: {error}", err=True)
+        sys.exit(exit_code_for(error))
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        click.echo(f"kia: {error.strerror or error}{where}", err=True)
+        sys.exit(1)
+    except Exception:
+        if os.environ.get("KIA_DEBUG"):
+            raise
+        click.echo("kia: internal error; run again with KIA_DEBUG=1 for the details", err=True)
+        sys.exit(70)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""The card token inside an NDEF message (a file, or what a tag returned)."""
+
+from __future__ import annotations
+
+import ndef
+
+from keys import NDEF_RECORD_TYPE
+from keys.errors import CardMalformed, CardTooLarge
+
+# An NTAG216, the largest tag a card may carry, holds 888 bytes.
+MAX_NDEF_MESSAGE = 888
+
+
+def token_from_ndef(message: bytes) -> bytes:
+    """The payload of the KIA record; raises CardMalformed for anything else."""
+    if len(message) > MAX_NDEF_MESSAGE:
+        raise CardTooLarge("the NDEF message is larger than any card's tag")
+    try:
+        records = list(ndef.message_decoder(message, errors="strict"))
+    except ndef.DecodeError:
+        raise CardMalformed("the tag does not hold a valid NDEF message") from None
+    payloads = [bytes(record.data) for record in records if record.type == NDEF_RECORD_TYPE]
+    if len(payloads) != 1:
+        raise CardMalformed("the tag does not hold exactly one KIA card record")
+    return payloads[0]
