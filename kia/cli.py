@@ -26,6 +26,7 @@ _COMMANDS = {
     "audit": ("kia.audit", "audit", None),
     "demo": ("kia.demo", "demo", "issuer"),
 }
+_OWN_PACKAGES = frozenset({"keys", "issuer", "verifier", "firmware_bridge", "kia"})
 _CONFIGURATION_ERRORS = (KeyStoreError, InvalidTrustListError, HomeNotFound, HomeBusy, BatchFileError)
 
 
@@ -40,6 +41,8 @@ class _LazyGroup(click.Group):
         try:
             command: click.Command = getattr(importlib.import_module(module), attribute)
         except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] in _OWN_PACKAGES:
+                raise
             return _missing_extra(name, extra, exc.name or "a dependency")
         return command
 

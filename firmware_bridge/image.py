@@ -1,0 +1,26 @@
+"""Card payloads from still images (photos of cards, scans, printed PNGs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import zxingcpp
+from PIL import Image, UnidentifiedImageError
+
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+class ImageUnreadable(ValueError):
+    """The file is not an image this bridge can read."""
+
+
+def payloads_from_image(path: Path) -> list[str]:
+    """The text of every QR code zxing-cpp finds in the image, in reading order."""
+    try:
+        with Image.open(path) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise ImageUnreadable(f"{path.name} is larger than {MAX_IMAGE_PIXELS} pixels")
+            grey = image.convert("L")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageUnreadable(f"{path.name} is not a readable image") from exc
+    return [found.text for found in zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode)]
