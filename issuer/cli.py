@@ -49,7 +49,7 @@ def _unlock(insecure_dev_keys: bool) -> service.KeyUnlock:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _emit(value: Any) -> None:
@@ -57,7 +57,7 @@ def _emit(value: Any) -> None:
 
 
 def _iso(timestamp: int | None) -> str | None:
-    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat()
+    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
 
 
 @click.group()

@@ -127,7 +127,8 @@ def issue_cards(
         for request in requests:
             validity = card_validity(request.birth_date, request.region, now)
             serial = _unused_serial(state)
-            card = Card(serial, request.region, birth_month(request.birth_date), validity.issued_at, validity.expires_at)
+            born = birth_month(request.birth_date)
+            card = Card(serial, request.region, born, validity.issued_at, validity.expires_at)
             record = CardRecord(
                 serial=serial,
                 region=card.region,

@@ -117,7 +117,7 @@ def issue_card(card: Card, signing_key: Ed25519PrivateKey, kid: str) -> str:
 
 def qr_text(token: str) -> str:
     """The numeric-mode QR content for ``token``: two digits a character."""
-    return "".join("%02d" % (ord(char) - _NUMERIC_OFFSET) for char in token)
+    return "".join(f"{ord(char) - _NUMERIC_OFFSET:02d}" for char in token)
 
 
 def token_from_payload(payload: str | bytes) -> str:

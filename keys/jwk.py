@@ -21,7 +21,7 @@ from .errors import KeyFileInvalid
 # The one signature algorithm of card tokens and trust lists (RFC 8037).
 EDDSA = "EdDSA"
 KID_LENGTH = 4
-KID_PATTERN = re.compile(r"[A-Za-z0-9_-]{%d}" % KID_LENGTH)
+KID_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{{KID_LENGTH}}}")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 

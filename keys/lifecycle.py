@@ -17,7 +17,7 @@ from .errors import KeyLifecycleError
 from .jwk import EDDSA, kid_for, load_public_jwk, public_jwk
 
 
-class KeyState(str, enum.Enum):
+class KeyState(enum.StrEnum):
     ACTIVE = "active"
     RETIRED = "retired"
     REVOKED = "revoked"
@@ -68,24 +68,26 @@ class IssuingKey:
     def from_jwk(cls, jwk: dict[str, Any]) -> IssuingKey:
         """Inverse of ``to_jwk``; raises ValueError or KeyFileInvalid on bad input."""
         public_key = load_public_jwk(jwk)
-        times = {name: jwk.get(name) for name in ("created_at", "retired_at", "revoked_at")}
-        if not _is_time(times["created_at"]) or any(
-            value is not None and not _is_time(value) for value in times.values()
-        ):
-            raise ValueError("key times must be whole seconds")
-        state = KeyState(jwk.get("state"))
+        created_at = _time(jwk.get("created_at"))
+        if created_at is None:
+            raise ValueError("a key needs its created_at time")
         return cls(
             kid=kid_for(public_key),
             public_key=public_key,
-            state=state,
-            created_at=times["created_at"],
-            retired_at=times["retired_at"],
-            revoked_at=times["revoked_at"],
+            state=KeyState(str(jwk.get("state"))),
+            created_at=created_at,
+            retired_at=_time(jwk.get("retired_at")),
+            revoked_at=_time(jwk.get("revoked_at")),
         )
 
 
-def _is_time(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**40
+def _time(value: object) -> int | None:
+    """A key time in whole POSIX seconds, or None; raises ValueError otherwise."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**40:
+        raise ValueError("key times must be whole seconds")
+    return value
 
 
 def active_key(keys: Sequence[IssuingKey]) -> IssuingKey:

@@ -38,7 +38,7 @@ class RevokedSerials:
         return cls(serial_value(serial) for serial in serials)
 
     @classmethod
-    def _from_sorted(cls, values: array) -> RevokedSerials:
+    def _from_sorted(cls, values: array[int]) -> RevokedSerials:
         revoked = cls.__new__(cls)
         revoked._values = values
         return revoked
@@ -77,7 +77,7 @@ class RevokedSerials:
         return b64url_encode(hashlib.sha256(_big_endian(self._values)).digest())
 
     def encode(self) -> dict[str, Any]:
-        gaps = array("Q", (b - a for a, b in zip(itertools.chain((0,), self._values), self._values)))
+        gaps = array("Q", (b - a for a, b in zip(itertools.chain((0,), self._values), self._values, strict=False)))
         return {"n": len(gaps), "z": b64url_encode(zlib.compress(_big_endian(gaps), 9))}
 
     @classmethod
@@ -115,7 +115,7 @@ class RevokedSerials:
         return cls._from_sorted(values)
 
 
-def _big_endian(values: array) -> bytes:
+def _big_endian(values: array[int]) -> bytes:
     if sys.byteorder == "little":
         values = array("Q", values)
         values.byteswap()

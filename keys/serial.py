@@ -15,7 +15,8 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 SERIAL_RANDOM_CHARS = 7
 SERIAL_BITS = 5 * SERIAL_RANDOM_CHARS
 SERIAL_LENGTH = SERIAL_RANDOM_CHARS + 1
-SERIAL_PATTERN = re.compile("[%s]{%d}" % (ALPHABET, SERIAL_LENGTH))
+SERIAL_PATTERN = re.compile(f"[{ALPHABET}]{{{SERIAL_LENGTH}}}")
+_LOOK_ALIKES = str.maketrans("OIL", "011")
 _VALUE = {char: index for index, char in enumerate(ALPHABET)}
 
 
@@ -57,7 +58,7 @@ def is_valid_serial(serial: object) -> bool:
 def normalize_serial(text: str) -> str:
     """A serial as typed by a person: case, dashes and look-alikes forgiven."""
     cleaned = text.strip().upper().replace("-", "").replace(" ", "")
-    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    return cleaned.translate(_LOOK_ALIKES)
 
 
 def new_serial() -> str:

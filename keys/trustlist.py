@@ -12,8 +12,8 @@ sequence or fails loudly.  docs/trust-list.md specifies both.
 from __future__ import annotations
 
 import dataclasses
-import json
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from . import jws
 from .errors import (
-    InvalidTrustListError,
     KeyFileInvalid,
     TrustListDeltaMismatch,
     TrustListExpired,
@@ -152,7 +151,7 @@ def apply_delta(
     revoked = old.revoked.difference(removed).union(added)
     trust_list = _parse(claims, revoked)
     if revoked.digest() != claims["sha256"]:
-        raise TrustListDeltaMismatch("the revoked serials after the delta differ from the office's; fetch the full list")
+        raise TrustListDeltaMismatch("the revoked serials after the delta differ from the office's; fetch a full list")
     _check_current(trust_list, now, accept_expired)
     return trust_list
 
@@ -216,6 +215,10 @@ def _check_current(trust_list: TrustList, now: int, accept_expired: bool) -> Non
 
 
 def build_trust_list(
-    seq: int, keys: Sequence[IssuingKey], revoked: RevokedSerials, now: int, validity: dt.timedelta = DEFAULT_TRUST_LIST_VALIDITY
+    seq: int,
+    keys: Sequence[IssuingKey],
+    revoked: RevokedSerials,
+    now: int,
+    validity: dt.timedelta = DEFAULT_TRUST_LIST_VALIDITY,
 ) -> TrustList:
     return TrustList(seq, now, now + int(validity.total_seconds()), tuple(keys), revoked)

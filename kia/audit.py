@@ -13,7 +13,7 @@ from keys.errors import KeyFileInvalid
 
 
 def _iso(timestamp: int | None) -> str | None:
-    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat()
+    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
 
 
 @click.group()
@@ -30,7 +30,7 @@ def trustlist(trust_anchor: Path, at: str | None, trust_list: Path) -> None:
 
     Exits 2 if the list is not signed by the anchor or is malformed.
     """
-    moment = dt.datetime.fromisoformat(at) if at else dt.datetime.now(dt.timezone.utc)
+    moment = dt.datetime.fromisoformat(at) if at else dt.datetime.now(dt.UTC)
     now = int(moment.timestamp())
     try:
         root = load_public_jwk(json.loads(trust_anchor.read_text(encoding="utf-8")))

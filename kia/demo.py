@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,7 +78,7 @@ def demo(keep: Path | None, lang: str | None) -> None:
             passphrase_file.write_text(generate_passphrase(), encoding="ascii")
         unlock = service.KeyUnlock(passphrase_file.read_text(encoding="ascii").encode())
         home, cards_dir, published = IssuerHome(folder / "office"), folder / "cards", folder / "published"
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         stamp = int(now.timestamp())
         say = lambda text: click.echo(click.style("• ", fg="cyan") + text, err=True)  # noqa: E731
 
@@ -162,9 +161,10 @@ def _print_table(scans: list[Scan], trust: TrustList, lang: str) -> None:
             decision, reason, accepted = no, f"{error.reason}: {message(error.reason, lang)}", False
         rows.append(((scan.serial, scan.label, scan.kid, scan.source, decision), reason, accepted))
     widths = [max(len(cells[i]) for cells in [tuple(headings)] + [row[0] for row in rows]) for i in range(5)]
-    click.echo(click.style("  ".join(h.ljust(w) for h, w in zip(headings, widths)) + "  " + reason_heading, bold=True))
+    heading = "  ".join(h.ljust(w) for h, w in zip(headings, widths, strict=True)) + "  " + reason_heading
+    click.echo(click.style(heading, bold=True))
     for cells, reason, accepted in rows:
-        plain = "  ".join(value.ljust(width) for value, width in zip(cells[:4], widths))
+        plain = "  ".join(value.ljust(width) for value, width in zip(cells[:4], widths[:4], strict=True))
         verdict = click.style(cells[4].ljust(widths[4]), fg="green" if accepted else "red", bold=True)
         click.echo(f"{plain}  {verdict}  {reason}")
     accepted_count = sum(accepted for _, _, accepted in rows)

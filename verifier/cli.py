@@ -27,7 +27,7 @@ def verifier() -> None:
 
 def _parse_at(value: str | None) -> int:
     if value is None:
-        return int(dt.datetime.now(dt.timezone.utc).timestamp())
+        return int(dt.datetime.now(dt.UTC).timestamp())
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
@@ -114,7 +114,7 @@ def verify(
 
 
 def _iso(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat()
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
 
 
 def _emit(result: dict[str, Any]) -> None:

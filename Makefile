@@ -1,0 +1,38 @@
+# Two commands for a newcomer (README): `make demo` and `make test`.
+# Both create .venv and install the project with what they need.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+EXTRAS := issuer,verifier,bridge,test,dev
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $@
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/kia demo
+
+lint: setup
+	$(BIN)/ruff check keys issuer verifier firmware_bridge kia tests bench
+	$(BIN)/mypy
+
+# pytest exits 5 when no test ran, which fails this target too.
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/bench_qr_size.py
+	$(BIN)/python bench/bench_verify.py
+	$(BIN)/python bench/bench_issue.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache *.egg-info
