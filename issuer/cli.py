@@ -53,7 +53,9 @@ def _now() -> dt.datetime:
 
 
 def _emit(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    """JSON on stdout: indented for a person, compact (and fast) for a pipe."""
+    indent = 2 if sys.stdout.isatty() else None
+    click.echo(json.dumps(value, indent=indent, ensure_ascii=False))
 
 
 def _iso(timestamp: int | None) -> str | None:

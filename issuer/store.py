@@ -83,7 +83,7 @@ class IssuerState:
             "root": {"kid": self.root_kid, "jwk": self.root_jwk, "file": self.root_file},
             "issuing_keys": [{"jwk": entry.key.to_jwk(), "file": entry.file} for entry in self.keys],
             "trust_list_seq": self.trust_list_seq,
-            "cards": [dataclasses.asdict(card) for card in self.cards.values()],
+            "cards": [vars(card).copy() for card in self.cards.values()],
         }
 
     @classmethod
@@ -146,7 +146,8 @@ class IssuerHome:
         with tempfile.NamedTemporaryFile(
             "w", encoding="utf-8", dir=self.path, prefix=".state-", delete=False
         ) as handle:
-            json.dump(state.to_json(), handle, separators=(",", ":"))
+            # json.dumps, not json.dump: only the former uses the C encoder.
+            handle.write(json.dumps(state.to_json(), separators=(",", ":")))
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(handle.name, 0o600)

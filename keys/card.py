@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from typing import Any
 
 import jwt
@@ -63,7 +64,17 @@ NDEF_RECORD_TYPE = "urn:nfc:ext:dukcapil.go.id:kia"
 # Clock skew allowed between the office and a terminal, on iat and exp.
 CLOCK_SKEW_LEEWAY = 300
 _NUMERIC_OFFSET = 45  # ord("-"), the lowest base64url character
-_TOKEN_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+_NUMERIC_PAIRS = 78  # "00" to "77" stand for "-" to "z"
+# Numeric QR text is decoded in C: bytes.fromhex reads each decimal pair "ab"
+# as the byte 16a+b, and this table maps that byte to chr(10a+b+45).  Every
+# other byte maps to "!", which the token pattern then refuses.
+_NUMERIC_TABLE = bytes(
+    (10 * (byte >> 4) + (byte & 15) + _NUMERIC_OFFSET)
+    if (byte >> 4) < 10 and (byte & 15) < 10 and 10 * (byte >> 4) + (byte & 15) < _NUMERIC_PAIRS
+    else ord("!")
+    for byte in range(256)
+)
+_COMPACT_TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,13 +148,12 @@ def token_from_payload(payload: str | bytes) -> str:
     if text.isascii() and text.isdigit():
         if len(text) % 2:
             raise CardMalformed("the numeric payload has an odd number of digits")
-        codes = (int(text[i : i + 2]) + _NUMERIC_OFFSET for i in range(0, len(text), 2))
-        text = "".join(map(chr, codes))
+        text = bytes.fromhex(text).translate(_NUMERIC_TABLE).decode("ascii")
     if len(text) > MAX_TOKEN_LENGTH:
         raise CardTooLarge("the token is larger than any card")
     if text.startswith("{"):
         raise CardMalformed("the JSON serialization of JWS is not a card; cards are compact JWS")
-    if text.count(".") != 2 or not _TOKEN_CHARACTERS.issuperset(text):
+    if not _COMPACT_TOKEN.fullmatch(text):
         raise CardMalformed("the payload is not a compact JWS card token")
     return text
 
