@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from keys.keystore import passphrase_from_env
+from keys.times import iso_utc
 
 from . import service
 from .artifacts import CardFiles, write_many
@@ -59,7 +60,7 @@ def _emit(value: Any) -> None:
 
 
 def _iso(timestamp: int | None) -> str | None:
-    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
+    return None if timestamp is None else iso_utc(timestamp)
 
 
 @click.group()

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
 import click
 
-from keys import load_public_jwk, verify_trust_list
-from keys.errors import KeyFileInvalid
+from keys.times import iso_utc
+from verifier.cli import load_trust, parse_at
 
 
 def _iso(timestamp: int | None) -> str | None:
-    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
+    return None if timestamp is None else iso_utc(timestamp)
 
 
 @click.group()
@@ -30,19 +29,14 @@ def trustlist(trust_anchor: Path, at: str | None, trust_list: Path) -> None:
 
     Exits 2 if the list is not signed by the anchor or is malformed.
     """
-    moment = dt.datetime.fromisoformat(at) if at else dt.datetime.now(dt.UTC)
-    now = int(moment.timestamp())
-    try:
-        root = load_public_jwk(json.loads(trust_anchor.read_text(encoding="utf-8")))
-    except ValueError as exc:
-        raise KeyFileInvalid(f"cannot read the trust anchor {trust_anchor.name}: {exc}") from None
-    trust = verify_trust_list(trust_list.read_text(encoding="ascii", errors="replace"), root, now, accept_expired=True)
+    now = parse_at(at)
+    trust, expired = load_trust(trust_anchor, trust_list, now)
     summary = {
         "signature": "valid",
         "seq": trust.seq,
         "issued_at": _iso(trust.issued_at),
         "expires_at": _iso(trust.expires_at),
-        "expired": trust.is_expired(now),
+        "expired": expired,
         "revoked_cards": len(trust.revoked),
         "issuing_keys": [
             {

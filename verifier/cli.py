@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import click
 
 from keys import InvalidCardError, TrustList, load_public_jwk, verify_card, verify_trust_list
 from keys.errors import KeyFileInvalid
+from keys.times import iso_utc, parse_instant
 
 from .messages import LANGUAGES, message
 from .ndef_payload import token_from_ndef
@@ -25,16 +26,16 @@ def verifier() -> None:
     """Partner terminal: verify cards offline."""
 
 
-def _parse_at(value: str | None) -> int:
+def parse_at(value: str | None) -> int:
+    """The --at option as POSIX seconds; now when it is not given."""
     if value is None:
-        return int(dt.datetime.now(dt.UTC).timestamp())
+        return int(time.time())
     try:
-        moment = dt.datetime.fromisoformat(value)
+        return parse_instant(value)
     except ValueError:
-        raise click.BadParameter("use ISO 8601, e.g. 2026-11-22T10:00:00+07:00", param_hint="--at") from None
-    if moment.tzinfo is None:
-        raise click.BadParameter("give a time zone, e.g. 2026-11-22T10:00:00+07:00", param_hint="--at")
-    return int(moment.timestamp())
+        raise click.BadParameter(
+            "use ISO 8601 with an offset, e.g. 2026-11-22T10:00:00+07:00", param_hint="--at"
+        ) from None
 
 
 def load_trust(anchor: Path, trust_list: Path, now: int) -> tuple[TrustList, bool]:
@@ -78,7 +79,7 @@ def verify(
     """
     if (payload is None) == (ndef is None):
         raise click.UsageError("give the QR text, '-' for stdin, or --ndef FILE (exactly one)")
-    now = _parse_at(at)
+    now = parse_at(at)
     trust, stale = load_trust(trust_anchor, trust_list, now)
     if stale:
         click.echo(f"warning: {message('trust_list_expired', lang)}", err=True)
@@ -89,7 +90,7 @@ def verify(
         scanned = sys.stdin.buffer.read(4096 + 1)
     else:
         scanned = payload or ""
-    result: dict[str, Any] = {"trust_list_seq": trust.seq, "trust_list_stale": stale, "verified_at": _iso(now)}
+    result: dict[str, Any] = {"trust_list_seq": trust.seq, "trust_list_stale": stale, "verified_at": iso_utc(now)}
     try:
         token = token_from_ndef(scanned) if ndef is not None else scanned  # type: ignore[arg-type]
         verified = verify_card(token, trust, now)
@@ -111,10 +112,6 @@ def verify(
         eligible_until=card.last_eligible_day().isoformat(),
     )
     _emit(result)
-
-
-def _iso(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
 
 
 def _emit(result: dict[str, Any]) -> None:

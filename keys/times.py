@@ -1,0 +1,21 @@
+"""Time as the project writes it: POSIX seconds inside, ISO 8601 UTC outside."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def iso_utc(timestamp: int) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
+
+
+def parse_instant(text: str) -> int:
+    """POSIX seconds of an ISO 8601 time that names its offset.
+
+    Raises ValueError for anything else: a time without an offset is
+    ambiguous across Indonesia's three zones.
+    """
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("the time needs an offset, e.g. 2026-11-22T10:00:00+07:00")
+    return int(moment.timestamp())
