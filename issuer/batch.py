@@ -44,6 +44,7 @@ class RowError:
     line: int
     field: str
     error: str
+    external_id: str | None = None  # the school's own id, so it can find the pupil
 
 
 def validate_child(
@@ -120,7 +121,12 @@ def read_batch(path: Path, now: dt.datetime) -> tuple[list[ChildRequest], list[R
                 result = RowError(line, "nik", f"the same nik is already on line {seen_niks[nik]}")
             else:
                 seen_niks[nik] = line
-        (requests if isinstance(result, ChildRequest) else errors).append(result)  # type: ignore[arg-type]
+        if isinstance(result, ChildRequest):
+            requests.append(result)
+        else:
+            external_id = (row.get("external_id") or "").strip()
+            known = external_id if _EXTERNAL_ID.fullmatch(external_id) else None
+            errors.append(dataclasses.replace(result, external_id=known))
     return requests, errors
 
 

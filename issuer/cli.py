@@ -176,7 +176,7 @@ def _write_report(out: Path, cards: list[dict[str, Any]], errors: list[RowError]
         writer = csv.writer(handle)
         writer.writerow(["line", "external_id", "serial", "status", "error"])
         rows = [(c["line"], c.get("external_id", ""), c["serial"], "issued", "") for c in cards]
-        rows += [(e.line, "", "", "rejected", e.error) for e in errors]
+        rows += [(e.line, e.external_id or "", "", "rejected", e.error) for e in errors]
         writer.writerows(sorted(rows))
     return report
 

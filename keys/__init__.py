@@ -33,7 +33,7 @@ from .errors import (
     KiaError,
     NotEligible,
 )
-from .jwk import EDDSA, jwks, kid_for, load_public_jwk, public_jwk, thumbprint
+from .jwk import EDDSA, jwks, kid_for, load_jwks, load_public_jwk, public_jwk, thumbprint
 from .jws import CARD_TYP, TRUST_LIST_DELTA_TYP, TRUST_LIST_TYP
 from .lifecycle import IssuingKey, KeyState, active_key, replace_key, rotate
 from .revocation import RevokedSerials
@@ -82,6 +82,7 @@ __all__ = [
     "issue_card",
     "jwks",
     "kid_for",
+    "load_jwks",
     "load_public_jwk",
     "new_serial",
     "public_jwk",

@@ -101,3 +101,14 @@ def load_public_jwk(jwk: object) -> Ed25519PublicKey:
 
 def jwks(keys: list[dict[str, Any]]) -> dict[str, Any]:
     return {"keys": keys}
+
+
+def load_jwks(document: object) -> list[tuple[str, Ed25519PublicKey]]:
+    """The (kid, key) pairs of a JWKS; raises KeyFileInvalid if any key is bad."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise KeyFileInvalid('a JWKS must be an object with a "keys" list')
+    pairs = []
+    for jwk in document["keys"]:
+        key = load_public_jwk(jwk)
+        pairs.append((kid_for(key), key))
+    return pairs
