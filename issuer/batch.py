@@ -137,14 +137,15 @@ def _rows(text: str, name: str) -> Iterator[tuple[int, dict[str, str]]]:
     if missing:
         raise BatchFileError(f"{name} has no column {', '.join(missing)}; the header row needs birth_date and region")
     reader.fieldnames = columns
-    count = 0
+    count, last_line = 0, reader.line_num
     try:
         for row in reader:
-            count += 1
+            count, last_line = count + 1, reader.line_num
             if count > MAX_BATCH_ROWS:
                 raise BatchFileError(f"{name} has more than {MAX_BATCH_ROWS} rows; split the batch")
             if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
                 continue  # a blank line
             yield reader.line_num, row
     except csv.Error as exc:
-        raise BatchFileError(f"{name} line {reader.line_num}: not valid CSV ({exc})") from None
+        # The record that failed starts on the line after the last good one.
+        raise BatchFileError(f"{name} line {last_line + 1}: not valid CSV ({exc})") from None

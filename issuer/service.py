@@ -88,7 +88,7 @@ class TrustListExport:
 
 def init_home(home: IssuerHome, unlock: KeyUnlock, now: int) -> IssuerState:
     """Create a home with a new root key and a first issuing key."""
-    with home.locked():
+    with home.locked(create=True):
         if home.exists():
             raise HomeExists(f"{home.path} already holds an issuer home; it is never overwritten")
         root = Ed25519PrivateKey.generate()

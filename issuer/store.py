@@ -117,9 +117,16 @@ class IssuerHome:
         return self.path / "keys" / name
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the home's lock; raises HomeBusy if another command holds it."""
-        self.path.mkdir(parents=True, exist_ok=True)
+    def locked(self, *, create: bool = False) -> Iterator[None]:
+        """Hold the home's lock; raises HomeBusy if another command holds it.
+
+        Only ``init`` passes ``create``: any other command on a mistyped
+        folder raises HomeNotFound instead of leaving an empty folder behind.
+        """
+        if create:
+            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        elif not self.exists():
+            raise HomeNotFound(f"{self.path} is not an issuer home; run 'kia issuer init --home {self.path}' first")
         fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:

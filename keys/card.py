@@ -196,6 +196,8 @@ def _candidate_keys(token: str, trust: TrustList) -> tuple[IssuingKey, ...]:
         header = jws.unverified_header(token)
     except jwt.DecodeError:
         raise CardMalformed("the token header is not base64url JSON") from None
+    except jwt.InvalidTokenError:  # pyjwt refuses a non-string kid or a crit member
+        raise CardHeaderInvalid("the card header must hold exactly alg, kid and typ") from None
     if header.get("typ") != CARD_TYP:
         raise CardWrongType("the token is not a KIA card (wrong typ)")
     if set(header) != {"alg", "kid", "typ"}:

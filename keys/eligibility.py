@@ -85,6 +85,8 @@ def card_validity(birth_date: dt.date, region: int, now: dt.datetime) -> Validit
 
     if not is_valid_region(region):
         raise ValueError("unknown region code")
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime; a naive one is ambiguous across time zones")
     zone = region_timezone(region)
     today = now.astimezone(zone).date()
     if birth_date > today:

@@ -86,7 +86,10 @@ def write_private_key(
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # O_EXCL: never replace a key; the mode is set at creation, never widened.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
+    except FileExistsError:
+        raise KeyFileInvalid(f"key file {path.name} already exists; keys are never overwritten") from None
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
         handle.flush()

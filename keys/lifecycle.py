@@ -111,6 +111,8 @@ def replace_key(keys: Sequence[IssuingKey], kid: str, change: str, now: int) -> 
     A short kid can name several keys; the operation then refuses and asks
     for the key's full thumbprint prefix to be unambiguous.
     """
+    if change not in ("retire", "revoke"):
+        raise ValueError(f"unknown key change {change!r}; use 'retire' or 'revoke'")
     matching = [key for key in keys if key.kid == kid]
     if not matching:
         raise KeyLifecycleError(f"there is no issuing key {kid}")

@@ -1,8 +1,10 @@
 """Card serials: random, in Crockford's base32, with a check character.
 
 A serial is ``SERIAL_RANDOM_CHARS`` random characters (35 bits) followed by a
-Luhn mod 32 check character, which catches every single mistyped character
-and every swap of two neighbours.  Serials carry no personal data; their
+check character chosen so that the weighted sum of all eight characters over
+GF(32) (weights the powers of a root of x^5 + x^2 + 1) is zero.  That catches
+every single mistyped character and every swap of two neighbours, the check
+character included; Luhn mod 32 misses the swap of 0 and Z.  Serials carry no personal data; their
 numeric value is what the trust list's compact revocation set stores.
 """
 
@@ -20,14 +22,18 @@ _LOOK_ALIKES = str.maketrans("OIL", "011")
 _VALUE = {char: index for index, char in enumerate(ALPHABET)}
 
 
+def _times_alpha(value: int) -> int:
+    """``value`` times the primitive element in GF(32) = GF(2)[x] / (x^5 + x^2 + 1)."""
+    value <<= 1
+    return value ^ 0b100101 if value & 0b100000 else value
+
+
 def check_character(body: str) -> str:
-    """Luhn mod N (N = 32) check character for ``body``."""
-    factor, total = 2, 0
-    for char in reversed(body):
-        addend = factor * _VALUE[char]
-        total += addend // 32 + addend % 32
-        factor = 1 if factor == 2 else 2
-    return ALPHABET[(32 - total % 32) % 32]
+    """The check character that makes the weighted sum of ``body`` + it zero."""
+    total = 0
+    for char in body:
+        total = _times_alpha(total) ^ _VALUE[char]
+    return ALPHABET[_times_alpha(total)]
 
 
 def serial_from_value(value: int) -> str:

@@ -113,15 +113,24 @@ def sign_delta(old_seq: int, old_revoked: RevokedSerials, new: TrustList, root_k
 
 
 def verify_trust_list(
-    token: str, root_key: Ed25519PublicKey, now: int, *, accept_expired: bool = False
+    token: str,
+    root_key: Ed25519PublicKey,
+    now: int,
+    *,
+    accept_expired: bool = False,
+    min_seq: int = 0,
 ) -> TrustList:
     """Verify a full trust list against the pinned root key.
 
     Raises a leaf of InvalidTrustListError.  An expired list raises
     TrustListExpired unless ``accept_expired`` is set: terminals keep working
-    on a stale list and say so (DESIGN section 5).
+    on a stale list and say so (DESIGN section 5).  A list older than
+    ``min_seq`` (the sequence a terminal already holds) raises
+    TrustListRollback.
     """
     claims = _verified_claims(token, root_key, TRUST_LIST_TYP, _LIST_CLAIMS)
+    if claims["seq"] < min_seq:
+        raise TrustListRollback(f"the trust list (sequence {claims['seq']}) is older than the one held ({min_seq})")
     trust_list = _parse(claims, claims["revoked"])
     _check_current(trust_list, now, accept_expired)
     return trust_list
@@ -136,6 +145,8 @@ def apply_delta(
     TrustListDeltaMismatch if the result differs from the office's list.
     """
     claims = _verified_claims(token, root_key, TRUST_LIST_DELTA_TYP, _DELTA_CLAIMS)
+    if claims["seq"] <= claims["from"]:
+        raise TrustListMalformed("a delta must lead to a later sequence than it starts from")
     if claims["from"] != old.seq:
         raise TrustListRollback(
             f"the delta starts at sequence {claims['from']!r} but this list is at {old.seq}; fetch the full list"
@@ -168,6 +179,8 @@ def _verified_claims(token: object, root_key: Ed25519PublicKey, typ: str, names:
         header = jws.unverified_header(token)
     except jwt.DecodeError:
         raise TrustListMalformed("the trust list is not a compact JWS") from None
+    except jwt.InvalidTokenError:  # pyjwt refuses a non-string kid or a crit member
+        raise TrustListMalformed("the trust list header must hold exactly alg, kid and typ") from None
     if header.get("typ") != typ:
         raise TrustListWrongType(f"expected a JWS of type {typ}, got another kind of document")
     if set(header) != {"alg", "kid", "typ"}:

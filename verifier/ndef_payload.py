@@ -16,8 +16,10 @@ def token_from_ndef(message: bytes) -> bytes:
     if len(message) > MAX_NDEF_MESSAGE:
         raise CardTooLarge("the NDEF message is larger than any card's tag")
     try:
-        records = list(ndef.message_decoder(message, errors="strict"))
-    except ndef.DecodeError:
+        # known_types={}: every record stays generic; only the KIA record's
+        # type and bytes matter, and other records are never interpreted.
+        records = list(ndef.message_decoder(message, errors="strict", known_types={}))
+    except (ndef.DecodeError, ValueError):  # damaged type names raise UnicodeDecodeError
         raise CardMalformed("the tag does not hold a valid NDEF message") from None
     payloads = [bytes(record.data) for record in records if record.type == NDEF_RECORD_TYPE]
     if len(payloads) != 1:
