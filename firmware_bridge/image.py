@@ -17,10 +17,10 @@ class ImageUnreadable(ValueError):
 def payloads_from_image(path: Path) -> list[str]:
     """The text of every QR code zxing-cpp finds in the image, in reading order."""
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # reads the header only
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise ImageUnreadable(f"{path.name} is larger than {MAX_IMAGE_PIXELS} pixels")
             grey = image.convert("L")
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ImageUnreadable(f"{path.name} is not a readable image") from exc
     return [found.text for found in zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode)]

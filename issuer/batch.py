@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import io
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,8 +26,11 @@ REQUIRED_COLUMNS = ("birth_date", "region")
 OPTIONAL_COLUMNS = ("name", "nik", "school", "external_id")
 MAX_TEXT_LENGTH = 200
 MAX_BATCH_ROWS = 200_000
-_NIK = re.compile(r"\d{16}")
-_EXTERNAL_ID = re.compile(r"[A-Za-z0-9._/-]{1,64}")
+_NIK = re.compile(r"[0-9]{16}")
+# Starts with a letter or digit: a spreadsheet must never read it as a formula.
+_EXTERNAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}")
+# Excel in an Indonesian locale saves CSV with semicolons.
+_DELIMITERS = ",;\t"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,11 +82,13 @@ def validate_child(
     if nik and not _nik_matches_birth_date(nik, born):
         return RowError(line, "nik", "the birth date inside nik does not match birth_date")
     for field, value in (("name", name), ("school", school)):
-        if len(value) > MAX_TEXT_LENGTH or any(ord(char) < 32 for char in value):
+        if len(value) > MAX_TEXT_LENGTH or any(unicodedata.category(char) == "Cc" for char in value):
             return RowError(line, field, f"{field} is too long or holds control characters")
     external_id = external_id.strip()
     if external_id and not _EXTERNAL_ID.fullmatch(external_id):
-        return RowError(line, "external_id", "external_id must be up to 64 letters, digits or ._/-")
+        return RowError(
+            line, "external_id", "external_id must be up to 64 letters, digits or ._/-, starting with a letter or digit"
+        )
     return ChildRequest(line, born, int(region_text), external_id or None)
 
 
@@ -131,7 +137,9 @@ def read_batch(path: Path, now: dt.datetime) -> tuple[list[ChildRequest], list[R
 
 
 def _rows(text: str, name: str) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = text.split("\n", 1)[0]
+    delimiter = max(_DELIMITERS, key=header.count) if any(d in header for d in _DELIMITERS) else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     columns = [column.strip().lower() for column in reader.fieldnames or []]
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]
     if missing:

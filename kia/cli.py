@@ -78,8 +78,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("kia: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as error:
+        # One line, as every other error: what is wrong and where to look.
+        command = error.ctx.command_path if error.ctx else "kia"
+        click.echo(f"kia: {error.format_message()} (see '{command} --help')", err=True)
+        sys.exit(error.exit_code)
     except click.ClickException as error:
-        error.show()
+        click.echo(f"kia: {error.format_message()}", err=True)
         sys.exit(error.exit_code)
     except KiaError as error:
         click.echo(f"kia: {error}", err=True)
