@@ -38,6 +38,13 @@ _HEADINGS = {
 }
 
 
+_AGE_LABEL = {"id": "umur {}", "en": "age {}"}
+_KEY_STATE = {
+    "id": {"active": "aktif", "retired": "pensiun", "revoked": "dicabut"},
+    "en": {"active": "active", "retired": "retired", "revoked": "revoked"},
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Scan:
     label: str
@@ -85,12 +92,13 @@ def demo(keep: Path | None, lang: str | None) -> None:
         state = service.init_home(home, unlock, stamp)
         say(f"office home {home.path}: root key {state.root_kid}, issuing key {state.keys[0].key.kid}")
         today = now.date()
+        age = _AGE_LABEL[lang]
         children = [
-            ("balita 2 th", _years_ago(today, 2, 40), SURAKARTA),
-            ("anak 4 th", _years_ago(today, 5, -3), BALANGAN),  # turns 5 in three days
-            ("anak 8 th", _years_ago(today, 8, 100), SURAKARTA),
-            ("anak 12 th", _years_ago(today, 12, 10), JAYAPURA),
-            ("remaja 16 th", _years_ago(today, 17, -20), SURAKARTA),  # turns 17 in twenty days
+            (age.format(2), _years_ago(today, 2, 40), SURAKARTA),
+            (age.format(4), _years_ago(today, 5, -3), BALANGAN),  # turns 5 in three days
+            (age.format(8), _years_ago(today, 8, 100), SURAKARTA),
+            (age.format(12), _years_ago(today, 12, 10), JAYAPURA),
+            (age.format(16), _years_ago(today, 17, -20), SURAKARTA),  # turns 17 in twenty days
         ]
         requests = [ChildRequest(line, born, region) for line, (_, born, region) in enumerate(children, 1)]
         issued = service.issue_cards(home, unlock, requests, now)
@@ -104,13 +112,13 @@ def demo(keep: Path | None, lang: str | None) -> None:
         new_key = service.rotate_issuing_key(home, unlock, stamp)
         say(f"rotated issuing key: {new_key.kid} now signs, {state.keys[0].key.kid} retired (still verifies)")
         after = service.issue_cards(home, unlock, [ChildRequest(6, _years_ago(today, 9), SURAKARTA)], now)
-        labels[after[0].record.serial] = "anak 9 th"
+        labels[after[0].record.serial] = age.format(9)
         files += write_many([(after[0].record.serial, after[0].record.token)], cards_dir)
         export = service.export_trust_list(home, unlock, stamp, published)
         say(f"exported trust list {export.seq} to {published}")
 
         trust, _ = load_trust(export.root_jwk, export.trust_list, stamp)
-        kid_labels = {key.kid: f"{key.kid} ({key.state.value})" for key in trust.keys}
+        kid_labels = {key.kid: f"{key.kid} ({_KEY_STATE[lang][key.state.value]})" for key in trust.keys}
         scans = _scans(issued + after, files, labels, kid_labels, stamp, _HEADINGS[lang][-1])
         scans += _attacks(issued[0].record.token, stamp)
         _print_table(scans, trust, lang)
