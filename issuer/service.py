@@ -224,19 +224,21 @@ def export_trust_list(
         root = unlock.read(home, state.root_file)
         if kid_for(root.public_key()) != state.root_kid:
             raise KeyLifecycleError("the root key file does not match the home's root key")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        export = TrustListExport(
-            seq, out_dir / "trustlist.jws", out_dir / "root.jwk", out_dir / "jwks.json", None
-        )
-        _write_text(export.trust_list, sign_trust_list(trust_list, root))
-        _write_text(export.root_jwk, _json(state.root_jwk))
-        _write_text(export.jwks, _json(jwks([key.to_jwk() for key in trust_list.keys])))
-        if since is not None:
-            delta = out_dir / f"trustlist-delta-{since}-{seq}.jws"
-            _write_text(delta, sign_delta(since, _revoked_at(state, since), trust_list, root))
-            export = dataclasses.replace(export, delta=delta)
+        signed = sign_trust_list(trust_list, root)
+        delta = None if since is None else sign_delta(since, _revoked_at(state, since), trust_list, root)
+        # The sequence is spent before anything is published: a list that
+        # left this machine is never followed by another with its number.
         state.trust_list_seq = seq
         home.save(state)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        export = TrustListExport(seq, out_dir / "trustlist.jws", out_dir / "root.jwk", out_dir / "jwks.json", None)
+        _write_text(export.trust_list, signed)
+        _write_text(export.root_jwk, _json(state.root_jwk))
+        _write_text(export.jwks, _json(jwks([key.to_jwk() for key in trust_list.keys])))
+        if delta is not None:
+            delta_path = out_dir / f"trustlist-delta-{since}-{seq}.jws"
+            _write_text(delta_path, delta)
+            export = dataclasses.replace(export, delta=delta_path)
         return export
 
 

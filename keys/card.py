@@ -45,6 +45,7 @@ from .errors import (
     CardSignatureInvalid,
     CardTooLarge,
     CardWrongType,
+    InvalidCardError,
     IssuingKeyNotValid,
     IssuingKeyRevoked,
     UnknownIssuingKey,
@@ -193,15 +194,10 @@ def _candidate_keys(token: str, trust: TrustList) -> tuple[IssuingKey, ...]:
     if keys:
         return keys
     try:
-        header = jws.unverified_header(token)
-    except jwt.DecodeError:
-        raise CardMalformed("the token header is not base64url JSON") from None
-    except jwt.InvalidTokenError:  # pyjwt refuses a non-string kid or a crit member
-        raise CardHeaderInvalid("the card header must hold exactly alg, kid and typ") from None
-    if header.get("typ") != CARD_TYP:
-        raise CardWrongType("the token is not a KIA card (wrong typ)")
-    if set(header) != {"alg", "kid", "typ"}:
-        raise CardHeaderInvalid("the card header must hold exactly alg, kid and typ")
+        header = jws.unverified_header(token, CARD_TYP)
+    except jws.HeaderProblem as problem:
+        error, text = _HEADER_ERRORS[problem.kind]
+        raise error(text) from None
     kid = header["kid"]
     keys = trust.keys_with_kid(kid) if is_valid_kid(kid) else ()
     if not keys:
@@ -210,6 +206,13 @@ def _candidate_keys(token: str, trust: TrustList) -> tuple[IssuingKey, ...]:
     if not pinned:
         raise AlgorithmNotAllowed("the card names an algorithm its issuing key does not use")
     return pinned
+
+
+_HEADER_ERRORS: dict[str, tuple[type[InvalidCardError], str]] = {
+    jws.HeaderProblem.MALFORMED: (CardMalformed, "the token header is not base64url JSON"),
+    jws.HeaderProblem.WRONG_TYPE: (CardWrongType, "the token is not a KIA card (wrong typ)"),
+    jws.HeaderProblem.BAD_MEMBERS: (CardHeaderInvalid, "the card header must hold exactly alg, kid and typ"),
+}
 
 
 def _verify_signature(token: str, keys: tuple[IssuingKey, ...]) -> tuple[IssuingKey, bytes]:

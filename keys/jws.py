@@ -52,7 +52,33 @@ def verify(token: str, key: Ed25519PublicKey, alg: str) -> bytes:
     return payload
 
 
-def unverified_header(token: str) -> dict[str, Any]:
-    """The header, NOT verified: only to pick a key or reject early."""
-    header = jwt.get_unverified_header(token)
+HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})
+
+
+class HeaderProblem(ValueError):
+    """Why a header fails the project's rule; callers map it to their own error."""
+
+    MALFORMED, WRONG_TYPE, BAD_MEMBERS = "malformed", "wrong_type", "bad_members"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def unverified_header(token: str, typ: str) -> dict[str, Any]:
+    """The header, NOT verified, checked against the rule for every document:
+    ``typ`` as expected, and exactly the members alg, kid and typ.
+
+    Only to pick a key or to explain a rejection.  Raises HeaderProblem.
+    """
+    try:
+        header: dict[str, Any] = jwt.get_unverified_header(token)
+    except jwt.DecodeError:
+        raise HeaderProblem(HeaderProblem.MALFORMED) from None
+    except jwt.InvalidTokenError:  # pyjwt refuses a non-string kid or a crit member
+        raise HeaderProblem(HeaderProblem.BAD_MEMBERS) from None
+    if header.get("typ") != typ:
+        raise HeaderProblem(HeaderProblem.WRONG_TYPE)
+    if set(header) != HEADER_MEMBERS:
+        raise HeaderProblem(HeaderProblem.BAD_MEMBERS)
     return header

@@ -19,6 +19,8 @@ from .ndef_payload import token_from_ndef
 
 # Exit codes of `kia verifier verify` (DESIGN section 9).
 ACCEPTED, REJECTED, CONFIGURATION_ERROR = 0, 1, 2
+# More than any card; what is larger is refused as too large, never read whole.
+_READ_LIMIT = 4097
 
 
 @click.group()
@@ -85,9 +87,10 @@ def verify(
         click.echo(f"warning: {message('trust_list_expired', lang)}", err=True)
     scanned: str | bytes
     if ndef is not None:
-        scanned = ndef.read_bytes()[: 4096 + 1]
+        with ndef.open("rb") as handle:
+            scanned = handle.read(_READ_LIMIT)
     elif payload == "-":
-        scanned = sys.stdin.buffer.read(4096 + 1)
+        scanned = sys.stdin.buffer.read(_READ_LIMIT)
     else:
         scanned = payload or ""
     result: dict[str, Any] = {"trust_list_seq": trust.seq, "trust_list_stale": stale, "verified_at": iso_utc(now)}
