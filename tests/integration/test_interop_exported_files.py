@@ -1,0 +1,60 @@
+"""An independent JOSE implementation (jwcrypto) trusts what the office exports.
+
+The office's own code issues a card and exports jwks.json and root.jwk; only
+jwcrypto and those files then verify the card token and the trust list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from jwcrypto import jwk, jws
+
+from issuer import service
+from issuer.batch import ChildRequest
+from issuer.store import IssuerHome
+from tests.factories import NOW, utc
+
+UNLOCK = service.KeyUnlock(b"interop-test-passphrase-000")
+
+
+@pytest.fixture
+def exported(tmp_path: Path) -> tuple[str, service.TrustListExport]:
+    home = IssuerHome(tmp_path / "office")
+    service.init_home(home, UNLOCK, NOW)
+    (card,) = service.issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW))
+    return card.record.token, service.export_trust_list(home, UNLOCK, NOW, tmp_path / "published")
+
+
+def test_card_token_verifies_with_jwcrypto_and_the_exported_jwks(exported) -> None:
+    token, export = exported
+    key_set = jwk.JWKSet.from_json(export.jwks.read_text(encoding="ascii"))
+    signed = jws.JWS()
+    signed.deserialize(token)
+    kid = signed.jose_header["kid"]
+    signed.verify(key_set.get_key(kid), alg="EdDSA")
+    claims = json.loads(signed.payload)
+    assert set(claims) == {"sub", "reg", "bm", "iat", "exp"}
+    assert claims["reg"] == 3372 and claims["bm"] == 201608
+
+
+def test_trust_list_verifies_with_jwcrypto_and_the_exported_root_jwk(exported) -> None:
+    _, export = exported
+    root = jwk.JWK.from_json(export.root_jwk.read_text(encoding="ascii"))
+    signed = jws.JWS()
+    signed.deserialize(export.trust_list.read_text(encoding="ascii"))
+    signed.verify(root, alg="EdDSA")
+    assert signed.jose_header["typ"] == "kia-tl"
+    assert json.loads(signed.payload)["seq"] == export.seq
+
+
+def test_jwcrypto_refuses_the_trust_list_under_an_issuing_key(exported) -> None:
+    _, export = exported
+    (issuing,) = jwk.JWKSet.from_json(export.jwks.read_text(encoding="ascii"))["keys"]
+    signed = jws.JWS()
+    signed.deserialize(export.trust_list.read_text(encoding="ascii"))
+    with pytest.raises(jws.InvalidJWSSignature):
+        signed.verify(issuing, alg="EdDSA")
