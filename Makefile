@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 EXTRAS := issuer,verifier,bridge,test,dev
 STAMP  := $(VENV)/.installed
 
+# The machine's PostgreSQL for the integration tests (CI fails if it is unreachable).
+export KIA_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
 .PHONY: setup demo test lint bench clean
 
 $(STAMP): setup.cfg pyproject.toml

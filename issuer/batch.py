@@ -1,10 +1,11 @@
 """Children submitted for a card, one at the counter or many from a school CSV.
 
 One validator serves both.  A bad row is reported by its line number and
-field, never by its content: error messages carry no child's data.  Only
-``birth_date`` and ``region`` are kept (as the birth month and region on the
-card); ``name``, ``nik`` and ``school`` are checked for consistency and then
-dropped, and ``external_id`` is echoed so a school can match cards to pupils.
+field, never by its content: error messages carry no child's data.  The
+office keeps ``birth_date``, ``region`` and, when given, ``name``, ``nik`` and
+``school`` with the card (issuer.models.Child); the card token carries only
+the birth month and region.  ``external_id`` is echoed, never stored, so a
+school can match cards to pupils.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class ChildRequest:
     birth_date: dt.date
     region: int
     external_id: str | None = None
+    # Kept by the office with the card (never in the token): see issuer.models.Child.
+    name: str | None = None
+    nik: str | None = None
+    school: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +94,9 @@ def validate_child(
         return RowError(
             line, "external_id", "external_id must be up to 64 letters, digits or ._/-, starting with a letter or digit"
         )
-    return ChildRequest(line, born, int(region_text), external_id or None)
+    return ChildRequest(
+        line, born, int(region_text), external_id or None, name.strip() or None, nik or None, school.strip() or None
+    )
 
 
 def _nik_matches_birth_date(nik: str, born: dt.date) -> bool:

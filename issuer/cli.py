@@ -11,18 +11,21 @@ import csv
 import dataclasses
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.engine import make_url
 
 from keys.keystore import passphrase_from_env
 from keys.times import iso_utc
 
-from . import service
+from . import migrate, service
 from .artifacts import CardFiles, write_many
 from .batch import ChildRequest, RowError, read_batch, validate_child
+from .db import DATABASE_URL_ENV
 from .errors import IssuerError
 from .store import CardRecord, IssuerHome
 
@@ -40,6 +43,11 @@ dev_keys_option = click.option(
     is_flag=True,
     help="DANGEROUS, development only: keep private keys unencrypted, no passphrase.",
 )
+
+
+def _home(path: Path) -> IssuerHome:
+    """The office at ``path``, on KIA_DATABASE_URL when it is set."""
+    return IssuerHome(path, os.environ.get(DATABASE_URL_ENV) or None)
 
 
 def _unlock(insecure_dev_keys: bool) -> service.KeyUnlock:
@@ -73,8 +81,10 @@ def issuer() -> None:
 @dev_keys_option
 def init(home: Path, insecure_dev_keys: bool) -> None:
     """Create a home with a root key and a first issuing key."""
-    state = service.init_home(IssuerHome(home), _unlock(insecure_dev_keys), int(_now().timestamp()))
-    _emit({"home": str(home), "root_kid": state.root_kid, "issuing_kid": state.keys[0].key.kid})
+    office = _home(home)
+    keys = service.init_home(office, _unlock(insecure_dev_keys), int(_now().timestamp()))
+    _emit({"home": str(home), "database": _redacted(office.database_url), "root_kid": keys.root_kid,
+           "issuing_kid": keys.issuing_kid})
 
 
 @issuer.group()
@@ -122,10 +132,15 @@ def issue(
     else:
         raise click.UsageError("give --birth-date and --region, or --csv FILE")
 
-    issued = service.issue_cards(IssuerHome(home), _unlock(insecure_dev_keys), requests, now)
+    channel, source = ("school", csv_file.name) if csv_file is not None else ("counter", None)
+    issuance = service.issue_cards(_home(home), _unlock(insecure_dev_keys), requests, now, channel=channel,
+                                   source=source, refused=errors)
+    issued, errors = issuance.cards, issuance.rejected
     files = _write_files(issued, out, show_progress=csv_file is not None)
     cards = [_card_json(item.record, item.request, item_files) for item, item_files in zip(issued, files, strict=True)]
     if csv_file is None:
+        if errors:
+            raise IssuerError(errors[0].error)
         _emit(cards[0])
         return
     report = _write_report(out, cards, errors)
@@ -134,6 +149,7 @@ def issue(
             "issued": len(cards),
             "rejected": len(errors),
             "report": str(report),
+            "batch_id": issuance.batch_id,
             "cards": cards,
             "errors": [dataclasses.asdict(error) for error in errors],
         }
@@ -187,7 +203,7 @@ def _write_report(out: Path, cards: list[dict[str, Any]], errors: list[RowError]
 @click.option("--reason", required=True, help="Why, on one line (e.g. lost, replaced).")
 def revoke(home: Path, serial: str, reason: str) -> None:
     """Revoke a card; the next exported trust list lists it."""
-    record = service.revoke_card(IssuerHome(home), serial, reason, int(_now().timestamp()))
+    record = service.revoke_card(_home(home), serial, reason, int(_now().timestamp()))
     _emit({"serial": record.serial, "state": record.state, "revoked_at": _iso(record.revoked_at)})
 
 
@@ -201,7 +217,7 @@ def key() -> None:
 @dev_keys_option
 def key_rotate(home: Path, insecure_dev_keys: bool) -> None:
     """Make a new active issuing key; the old one is retired (it still verifies)."""
-    new = service.rotate_issuing_key(IssuerHome(home), _unlock(insecure_dev_keys), int(_now().timestamp()))
+    new = service.rotate_issuing_key(_home(home), _unlock(insecure_dev_keys), int(_now().timestamp()))
     _emit({"kid": new.kid, "state": new.state.value})
 
 
@@ -210,7 +226,7 @@ def _change_key(change: str) -> click.Command:
     @click.argument("kid")
     @home_option
     def command(kid: str, home: Path) -> None:
-        changed = service.change_issuing_key(IssuerHome(home), kid, change, int(_now().timestamp()))
+        changed = service.change_issuing_key(_home(home), kid, change, int(_now().timestamp()))
         _emit({"kid": changed.kid, "state": changed.state.value})
 
     return command
@@ -224,17 +240,16 @@ _change_key("revoke")
 @home_option
 def key_list(home: Path) -> None:
     """The issuing keys with their states and times."""
-    state = IssuerHome(home).load()
     _emit(
         [
             {
-                "kid": e.key.kid,
-                "state": e.key.state.value,
-                "created_at": _iso(e.key.created_at),
-                "retired_at": _iso(e.key.retired_at),
-                "revoked_at": _iso(e.key.revoked_at),
+                "kid": key.kid,
+                "state": key.state.value,
+                "created_at": _iso(key.created_at),
+                "retired_at": _iso(key.retired_at),
+                "revoked_at": _iso(key.revoked_at),
             }
-            for e in state.keys
+            for key in service.issuing_keys(_home(home))
         ]
     )
 
@@ -253,7 +268,7 @@ def trustlist() -> None:
 def export(home: Path, out: Path, since: int | None, valid_days: int, insecure_dev_keys: bool) -> None:
     """Write trustlist.jws, root.jwk (the trust anchor) and jwks.json."""
     result = service.export_trust_list(
-        IssuerHome(home),
+        _home(home),
         _unlock(insecure_dev_keys),
         int(_now().timestamp()),
         out,
@@ -271,4 +286,41 @@ def export(home: Path, out: Path, since: int | None, valid_days: int, insecure_d
     )
 
 
-__all__ = ["issuer", "IssuerError"]
+@issuer.command()
+@home_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0 picks a free port.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+def serve(home: Path, host: str, port: int, workers: int) -> None:
+    """Run the office's service (API, health, metrics) on this machine."""
+    from .serve import serve as run
+
+    _home(home).require()
+    run({"HOME": str(home), "DATABASE_URL": os.environ.get(DATABASE_URL_ENV) or None}, host, port, workers)
+
+
+@issuer.group()
+def db() -> None:
+    """The office's database (SQLite in the home, or KIA_DATABASE_URL)."""
+
+
+@db.command("upgrade")
+@home_option
+def db_upgrade(home: Path) -> None:
+    """Apply schema migrations; import a first-version home (kia-issuer.json) once."""
+    office = _home(home)
+    office.prepare()
+    imported = None
+    if office.legacy_state_path.is_file():
+        if office.database_holds_an_office():
+            raise IssuerError(
+                f"the database already holds an office; {office.legacy_state_path.name} was not imported"
+            )
+        imported = office.import_legacy_state()
+    _emit({"database": _redacted(office.database_url), "revision": migrate.current_revision(office.database),
+           "imported_cards": imported})
+
+
+def _redacted(url: str) -> str:
+    """The database URL without its password, for output and logs."""
+    return make_url(url).render_as_string(hide_password=True)

@@ -21,6 +21,14 @@ class HomeBusy(IssuerError):
     """Another kia command is working on this home; try again when it ends."""
 
 
+class DatabaseUnavailable(IssuerError):
+    """The office's database cannot be reached; check KIA_DATABASE_URL."""
+
+
+class LegacyHomeInvalid(IssuerError):
+    """A first-version kia-issuer.json that cannot be imported."""
+
+
 class UnknownCard(IssuerError):
     """No card with that serial was issued from this home."""
 

@@ -1,9 +1,9 @@
-"""Issuing operations on an office home: keys, cards, revocation, trust lists.
+"""Issuing operations on an office: keys, cards, revocation, trust lists.
 
-Each function takes its ports (the home, the time, how to unlock private
-keys), holds the home's lock for the whole operation and saves the state
-once, at the end.  Cards are recorded before their files are drawn, so a
-crash while drawing leaves every signed card on record.
+Each function takes its ports (the office home, the time, how to unlock
+private keys) and does its work in one database transaction.  Trust-list
+files are written after the transaction that spends their sequence number
+commits, so no two published lists ever share one.
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from keys import (
     CLOCK_SKEW_LEEWAY,
@@ -40,11 +43,13 @@ from keys.eligibility import birth_month
 from keys.keystore import read_private_key, write_private_key
 from keys.serial import normalize_serial
 
-from .batch import ChildRequest
+from .batch import ChildRequest, RowError
 from .errors import CardAlreadyRevoked, HomeExists, IssuerError, UnknownCard
-from .store import CardRecord, IssuerHome, IssuerState, KeyEntry
+from .models import BatchRow, CardRow, Child, IssuingKeyRow, Office, TrustListDeltaRow, TrustListRow
+from .store import CardRecord, IssuerHome, card_record, issuing_key, key_row
 
 MAX_REASON_LENGTH = 200
+DELTA_WINDOW = 30  # trust lists back from which a delta is kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,9 +77,22 @@ class KeyUnlock:
 
 
 @dataclasses.dataclass(frozen=True)
+class OfficeKeys:
+    root_kid: str
+    issuing_kid: str
+
+
+@dataclasses.dataclass(frozen=True)
 class IssuedCard:
     request: ChildRequest
     record: CardRecord
+
+
+@dataclasses.dataclass(frozen=True)
+class Issuance:
+    cards: list[IssuedCard]
+    rejected: list[RowError]
+    batch_id: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,68 +104,147 @@ class TrustListExport:
     delta: Path | None
 
 
-def init_home(home: IssuerHome, unlock: KeyUnlock, now: int) -> IssuerState:
-    """Create a home with a new root key and a first issuing key."""
-    with home.locked(create=True):
-        if home.exists():
-            raise HomeExists(f"{home.path} already holds an issuer home; it is never overwritten")
-        root = Ed25519PrivateKey.generate()
-        root_file = unlock.write(home, "root.key", root)
-        state = _empty_state()
-        state.root_kid, state.root_jwk, state.root_file = (
-            kid_for(root.public_key()),
-            public_jwk(root.public_key()),
-            root_file,
-        )
-        state.keys.append(_new_issuing_key(home, unlock, now))
-        home.create(state)
-        return state
-
-
-def _empty_state() -> IssuerState:
-    return IssuerState(root_kid="", root_jwk={}, root_file="", keys=[], cards={})
-
-
-def _new_issuing_key(home: IssuerHome, unlock: KeyUnlock, now: int) -> KeyEntry:
+def init_home(home: IssuerHome, unlock: KeyUnlock, now: int) -> OfficeKeys:
+    """Create an office: its database, a root key and a first issuing key."""
+    if home.legacy_state_path.is_file():
+        raise HomeExists(f"{home.path} holds a first-version home; run 'kia issuer db upgrade --home {home.path}'")
+    if home.exists():
+        raise HomeExists(f"{home.path} already holds an issuer home; it is never overwritten")
+    if home.key_path("root.key").exists():
+        raise HomeExists(f"{home.path}/keys holds keys of an interrupted init; move that folder away and run again")
+    home.prepare()
+    if home.database_holds_an_office():
+        raise HomeExists("the database already holds an office; give each office its own database")
+    root = Ed25519PrivateKey.generate()
+    root_file = unlock.write(home, "root.key", root)
     private = Ed25519PrivateKey.generate()
     key = IssuingKey.new(private.public_key(), now)
-    return KeyEntry(key, unlock.write(home, f"issuing-{key.kid}-{now}.key", private))
+    key_file = unlock.write(home, f"issuing-{key.kid}-{now}.key", private)
+    with home.database.transaction() as session:
+        session.add(
+            Office(
+                id=1,
+                root_kid=kid_for(root.public_key()),
+                root_jwk=public_jwk(root.public_key()),
+                root_key_file=root_file,
+                trust_list_seq=0,
+            )
+        )
+        session.add(key_row(key, key_file))
+    home.write_marker(kid_for(root.public_key()))
+    return OfficeKeys(kid_for(root.public_key()), key.kid)
 
 
 def issue_cards(
-    home: IssuerHome, unlock: KeyUnlock, requests: Iterable[ChildRequest], now: dt.datetime
-) -> list[IssuedCard]:
-    """Sign a card for each request with the active key and record them all."""
-    with home.locked():
-        state = home.load()
-        key = active_key([entry.key for entry in state.keys])
-        entry = next(entry for entry in state.keys if entry.key is key)
-        private = unlock.read(home, entry.file)
-        issued = []
+    home: IssuerHome,
+    unlock: KeyUnlock,
+    requests: Sequence[ChildRequest],
+    now: dt.datetime,
+    *,
+    channel: str = "counter",
+    source: str | None = None,
+    refused: Sequence[RowError] = (),
+) -> Issuance:
+    """Sign a card for each request with the active key, and record child and card.
+
+    A request whose NIK already has a card, or comes twice, is refused (a
+    lost card is replaced, not issued twice).  School and clinic batches are
+    recorded as a batch in state ``submitted``, counting the rows the
+    caller's checks ``refused`` too; ``Issuance.rejected`` lists them all.
+    """
+    with home.transaction() as session:
+        key, private = _active_signer(session, home, unlock)
+        taken = _niks_with_cards(session, [r.nik for r in requests if r.nik])
+        accepted, rejected = [], list(refused)
         for request in requests:
-            validity = card_validity(request.birth_date, request.region, now)
-            serial = _unused_serial(state)
-            born = birth_month(request.birth_date)
-            card = Card(serial, request.region, born, validity.issued_at, validity.expires_at)
-            record = CardRecord(
-                serial=serial,
-                region=card.region,
-                birth_month=card.birth_month,
-                issued_at=card.issued_at,
-                expires_at=card.expires_at,
-                kid=key.kid,
-                token=issue_card(card, private, key.kid),
+            if request.nik and request.nik in taken:
+                message = "a card was already issued for this nik; replace it instead"
+                rejected.append(RowError(request.line, "nik", message, request.external_id))
+                continue
+            if request.nik:
+                taken.add(request.nik)
+            accepted.append(request)
+        rejected.sort(key=lambda error: error.line)
+        batch = None
+        if channel != "counter":
+            batch = BatchRow(
+                channel=channel,
+                source=source,
+                state="submitted",
+                submitted_at=int(now.timestamp()),
+                rows_accepted=len(accepted),
+                rows_rejected=len(rejected),
             )
-            state.cards[serial] = record
-            issued.append(IssuedCard(request, record))
-        home.save(state)
-        return issued
+            session.add(batch)
+        rows = [
+            _card_row(request, serial, key, private, now, batch)
+            for request, serial in zip(accepted, _unused_serials(session, len(accepted)), strict=True)
+        ]
+        session.add_all(rows)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Another issuance took one of these NIKs meanwhile; the database's
+            # message would carry the child's data, so it goes nowhere.
+            raise IssuerError("another issuance recorded one of these children just now; submit again") from None
+        issued = [IssuedCard(request, card_record(row)) for request, row in zip(accepted, rows, strict=True)]
+        return Issuance(issued, rejected, batch.id if batch else None)
 
 
-def _unused_serial(state: IssuerState) -> str:
-    while (serial := new_serial()) in state.cards:
-        pass
-    return serial
+def _card_row(
+    request: ChildRequest,
+    serial: str,
+    key: IssuingKey,
+    private: Ed25519PrivateKey,
+    now: dt.datetime,
+    batch: BatchRow | None,
+) -> CardRow:
+    validity = card_validity(request.birth_date, request.region, now)
+    card = Card(serial, request.region, birth_month(request.birth_date), validity.issued_at, validity.expires_at)
+    child = Child(
+        birth_date=request.birth_date,
+        region=request.region,
+        name=request.name,
+        nik=request.nik,
+        school=request.school,
+        created_at=validity.issued_at,
+    )
+    return CardRow(
+        serial=serial,
+        child=child,
+        batch=batch,
+        region=card.region,
+        birth_month=card.birth_month,
+        issued_at=card.issued_at,
+        expires_at=card.expires_at,
+        kid=key.kid,
+        token=issue_card(card, private, key.kid),
+        state="active",
+    )
+
+
+def _active_signer(session: Session, home: IssuerHome, unlock: KeyUnlock) -> tuple[IssuingKey, Ed25519PrivateKey]:
+    rows = session.scalars(select(IssuingKeyRow).where(IssuingKeyRow.state == "active")).all()
+    key = active_key([issuing_key(row) for row in rows])
+    row = next(row for row in rows if row.kid == key.kid and row.created_at == key.created_at)
+    return key, unlock.read(home, row.key_file)
+
+
+def _niks_with_cards(session: Session, niks: list[str]) -> set[str]:
+    if not niks:
+        return set()
+    with_cards = select(Child.nik).join(CardRow, CardRow.child_id == Child.id).where(Child.nik.in_(niks))
+    return {nik for nik in session.scalars(with_cards) if nik is not None}
+
+
+def _unused_serials(session: Session, count: int) -> list[str]:
+    """``count`` fresh serials that no card has (35 random bits make clashes rare, not impossible)."""
+    serials: set[str] = set()
+    while len(serials) < count:
+        wanted = {new_serial() for _ in range(count - len(serials))} - serials
+        taken = set(session.scalars(select(CardRow.serial).where(CardRow.serial.in_(wanted))))
+        serials |= wanted - taken
+    return list(serials)
 
 
 def revoke_card(home: IssuerHome, serial: str, reason: str, now: int) -> CardRecord:
@@ -155,39 +252,36 @@ def revoke_card(home: IssuerHome, serial: str, reason: str, now: int) -> CardRec
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON_LENGTH or any(ord(char) < 32 for char in reason):
         raise IssuerError(f"give a reason of 1 to {MAX_REASON_LENGTH} characters on one line")
-    with home.locked():
-        state = home.load()
-        record = state.cards.get(normalize_serial(serial))
-        if record is None:
-            raise UnknownCard("no card with that serial was issued from this home")
-        if record.revoked_at is not None:
-            raise CardAlreadyRevoked(f"card {record.serial} is already revoked")
-        record.revoked_at, record.revocation_reason = now, reason
-        home.save(state)
-        return record
+    with home.transaction() as session:
+        row = session.get(CardRow, normalize_serial(serial), with_for_update=True)
+        if row is None:
+            raise UnknownCard("no card with that serial was issued from this office")
+        if row.revoked_at is not None:
+            raise CardAlreadyRevoked(f"card {row.serial} is already revoked")
+        row.revoked_at, row.revocation_reason, row.state = now, reason, "revoked"
+        return card_record(row)
 
 
 def rotate_issuing_key(home: IssuerHome, unlock: KeyUnlock, now: int) -> IssuingKey:
     """Make a new active issuing key; the previous active key is retired."""
-    with home.locked():
-        state = home.load()
-        entry = _new_issuing_key(home, unlock, now)
-        rotated = rotate([e.key for e in state.keys], entry.key.public_key, now)
-        files = [e.file for e in state.keys] + [entry.file]
-        state.keys = [KeyEntry(key, file) for key, file in zip(rotated, files, strict=True)]
-        home.save(state)
-        return rotated[-1]
+    with home.transaction() as session:
+        rows = list(session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id)))
+        private = Ed25519PrivateKey.generate()
+        rotated = rotate([issuing_key(row) for row in rows], private.public_key(), now)
+        for row, key in zip(rows, rotated, strict=False):
+            row.state, row.retired_at = key.state.value, key.retired_at
+        new_key = rotated[-1]
+        session.add(key_row(new_key, unlock.write(home, f"issuing-{new_key.kid}-{now}.key", private)))
+        return new_key
 
 
 def change_issuing_key(home: IssuerHome, kid: str, change: str, now: int) -> IssuingKey:
     """Retire (stops signing, still verifies) or revoke (nothing verifies) a key."""
-    if change not in ("retire", "revoke"):
-        raise ValueError(change)
-    with home.locked():
-        state = home.load()
-        changed = replace_key([e.key for e in state.keys], kid, change, now)
-        state.keys = [KeyEntry(key, e.file) for key, e in zip(changed, state.keys, strict=True)]
-        home.save(state)
+    with home.transaction() as session:
+        rows = list(session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id)))
+        changed = replace_key([issuing_key(row) for row in rows], kid, change, now)
+        for row, key in zip(rows, changed, strict=True):
+            row.state, row.retired_at, row.revoked_at = key.state.value, key.retired_at, key.revoked_at
         return next(key for key in changed if key.kid == kid)
 
 
@@ -205,45 +299,104 @@ def export_trust_list(
     Revoked cards are listed until they would have expired anyway.  With
     ``since``, a delta from that earlier sequence is written too.
     """
-    with home.locked():
-        state = home.load()
-        if since is not None and not 1 <= since <= state.trust_list_seq:
-            raise IssuerError(
-                f"there is no trust list of sequence {since}; the latest is {state.trust_list_seq}"
-            )
-        seq = state.trust_list_seq + 1
-        for record in state.cards.values():
-            if record.revoked_at is None:
-                continue
-            current = record.expires_at + CLOCK_SKEW_LEEWAY > now
-            if current and record.listed_seq is None:
-                record.listed_seq = seq
-            elif not current and record.listed_seq is not None and record.unlisted_seq is None:
-                record.unlisted_seq = seq
-        trust_list = build_trust_list(seq, [e.key for e in state.keys], _revoked_at(state, seq), now, validity)
-        root = unlock.read(home, state.root_file)
-        if kid_for(root.public_key()) != state.root_kid:
-            raise KeyLifecycleError("the root key file does not match the home's root key")
+    with home.transaction() as session:
+        office = session.get_one(Office, 1, with_for_update=True)
+        if since is not None and not 1 <= since <= office.trust_list_seq:
+            raise IssuerError(f"there is no trust list of sequence {since}; the latest is {office.trust_list_seq}")
+        seq = office.trust_list_seq + 1
+        current = CardRow.expires_at + CLOCK_SKEW_LEEWAY > now
+        revoked = CardRow.revoked_at.is_not(None)
+        session.execute(update(CardRow).where(revoked, CardRow.listed_seq.is_(None), current).values(listed_seq=seq))
+        session.execute(
+            update(CardRow)
+            .where(CardRow.listed_seq.is_not(None), CardRow.unlisted_seq.is_(None), ~current)
+            .values(unlisted_seq=seq)
+        )
+        keys = [issuing_key(row) for row in session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id))]
+        trust_list = build_trust_list(seq, keys, _revoked_at(session, seq), now, validity)
+        root = unlock.read(home, office.root_key_file)
+        if kid_for(root.public_key()) != office.root_kid:
+            raise KeyLifecycleError("the root key file does not match the office's root key")
         signed = sign_trust_list(trust_list, root)
-        delta = None if since is None else sign_delta(since, _revoked_at(state, since), trust_list, root)
-        # The sequence is spent before anything is published: a list that
-        # left this machine is never followed by another with its number.
-        state.trust_list_seq = seq
-        home.save(state)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        export = TrustListExport(seq, out_dir / "trustlist.jws", out_dir / "root.jwk", out_dir / "jwks.json", None)
-        _write_text(export.trust_list, signed)
-        _write_text(export.root_jwk, _json(state.root_jwk))
-        _write_text(export.jwks, _json(jwks([key.to_jwk() for key in trust_list.keys])))
-        if delta is not None:
-            delta_path = out_dir / f"trustlist-delta-{since}-{seq}.jws"
-            _write_text(delta_path, delta)
-            export = dataclasses.replace(export, delta=delta_path)
-        return export
+        office.trust_list_seq = seq
+        session.add(TrustListRow(seq=seq, issued_at=now, expires_at=trust_list.expires_at,
+                                 revoked_count=len(trust_list.revoked), jws=signed))
+        session.flush()
+        # Deltas from the recent sequences, so that the service can answer
+        # any terminal that synced within DELTA_WINDOW lists without a full list.
+        deltas = {
+            old: sign_delta(old, _revoked_at(session, old), trust_list, root)
+            for old in range(max(1, seq - DELTA_WINDOW), seq)
+        }
+        session.add_all(TrustListDeltaRow(from_seq=old, seq=seq, jws=jws) for old, jws in deltas.items())
+        if since is not None and since not in deltas:
+            deltas[since] = sign_delta(since, _revoked_at(session, since), trust_list, root)
+        delta = None if since is None else deltas[since]
+        root_jwk = office.root_jwk
+    out_dir.mkdir(parents=True, exist_ok=True)
+    export = TrustListExport(seq, out_dir / "trustlist.jws", out_dir / "root.jwk", out_dir / "jwks.json", None)
+    _write_text(export.trust_list, signed)
+    _write_text(export.root_jwk, _json(root_jwk))
+    _write_text(export.jwks, _json(jwks([key.to_jwk() for key in trust_list.keys])))
+    if delta is not None:
+        delta_path = out_dir / f"trustlist-delta-{since}-{seq}.jws"
+        _write_text(delta_path, delta)
+        export = dataclasses.replace(export, delta=delta_path)
+    return export
 
 
-def _revoked_at(state: IssuerState, seq: int) -> RevokedSerials:
-    return RevokedSerials.from_serials(r.serial for r in state.cards.values() if r.listed_at(seq))
+def _revoked_at(session: Session, seq: int) -> RevokedSerials:
+    """The revoked serials that the trust list of sequence ``seq`` carried."""
+    listed = select(CardRow.serial).where(
+        CardRow.listed_seq <= seq, (CardRow.unlisted_seq.is_(None)) | (CardRow.unlisted_seq > seq)
+    )
+    return RevokedSerials.from_serials(session.scalars(listed))
+
+
+# --- reading --------------------------------------------------------------
+
+
+def card(home: IssuerHome, serial: str) -> CardRecord:
+    with home.transaction() as session:
+        row = session.get(CardRow, normalize_serial(serial))
+        if row is None:
+            raise UnknownCard("no card with that serial was issued from this office")
+        return card_record(row)
+
+
+def issuing_keys(home: IssuerHome) -> list[IssuingKey]:
+    with home.transaction() as session:
+        return [issuing_key(row) for row in session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id))]
+
+
+def trust_list_seq(home: IssuerHome) -> int:
+    with home.transaction() as session:
+        return session.get_one(Office, 1).trust_list_seq
+
+
+def latest_published(home: IssuerHome) -> tuple[int, str] | None:
+    """The sequence and signed text of the latest published trust list."""
+    with home.transaction() as session:
+        row = session.scalars(
+            select(TrustListRow).where(TrustListRow.jws.is_not(None)).order_by(TrustListRow.seq.desc()).limit(1)
+        ).first()
+        return None if row is None or row.jws is None else (row.seq, row.jws)
+
+
+def latest_published_seq(home: IssuerHome) -> int:
+    with home.transaction() as session:
+        return session.scalar(select(func.coalesce(func.max(TrustListRow.seq), 0))) or 0
+
+
+def published_delta(home: IssuerHome, since: int, seq: int) -> str | None:
+    with home.transaction() as session:
+        row = session.get(TrustListDeltaRow, (since, seq))
+        return None if row is None else row.jws
+
+
+def card_count(home: IssuerHome) -> int:
+    with home.transaction() as session:
+        return session.scalar(select(func.count()).select_from(CardRow)) or 0
 
 
 def _json(value: object) -> str:

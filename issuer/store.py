@@ -1,39 +1,40 @@
-"""The issuer's home folder: its state file and private key files.
+"""An office: its home folder and its database.
 
-This file-based store serves a single office machine until the database of
-the service replaces it.  Layout::
-
-    HOME/kia-issuer.json   state: keys, cards, trust-list sequence (no children's data)
-    HOME/keys/*.key        encrypted PKCS#8 private keys, mode 0600
-    HOME/.lock             held while a command works on the home
-
-Every change is written to a temporary file, flushed to disk and renamed
-over the state file, so a crash leaves the old state or the new, never half.
+The home folder holds the encrypted private keys (``keys/``) and, by
+default, the SQLite database (``kia-issuer.db``); ``database_url`` points the
+office at PostgreSQL instead.  Every change happens in one database
+transaction (``IssuerHome.transaction``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
-import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from keys import IssuingKey
+from sqlalchemy import inspect, make_url, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
-from .errors import HomeBusy, HomeExists, HomeNotFound
+from keys import IssuingKey, KeyState, load_public_jwk
 
-STATE_FILE = "kia-issuer.json"
-STATE_FORMAT = 1
+from . import migrate
+from .db import SQLITE_FILE, Database, default_url
+from .errors import DatabaseUnavailable, HomeBusy, HomeNotFound, LegacyHomeInvalid
+from .legacy import LEGACY_STATE_FILE, key_row, legacy_rows
+from .models import CardRow, IssuingKeyRow, Office
+
+# In the home folder: the root kid of the office whose database this home uses.
+MARKER_FILE = "kia-office"
+
+__all__ = ["CardRecord", "IssuerHome", "card_record", "issuing_key", "key_row"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class CardRecord:
-    """A card as the office keeps it: no name, no NIK, no birth day."""
+    """A card as services return it: what its token says, and its state."""
 
     serial: str
     region: int
@@ -42,125 +43,141 @@ class CardRecord:
     expires_at: int
     kid: str
     token: str
-    revoked_at: int | None = None
-    revocation_reason: str | None = None
-    # Sequence of the first trust list that listed the revocation, and of the
-    # first that dropped it again (once the card had expired anyway).
-    listed_seq: int | None = None
-    unlisted_seq: int | None = None
-
-    @property
-    def state(self) -> str:
-        return "revoked" if self.revoked_at is not None else "active"
-
-    def listed_at(self, seq: int) -> bool:
-        """Whether the trust list of sequence ``seq`` carried this revocation."""
-        return (
-            self.listed_seq is not None
-            and self.listed_seq <= seq
-            and (self.unlisted_seq is None or seq < self.unlisted_seq)
-        )
+    state: str
+    revoked_at: int | None
+    revocation_reason: str | None
+    replaced_by: str | None
+    listed_seq: int | None
+    unlisted_seq: int | None
 
 
-@dataclasses.dataclass
-class KeyEntry:
-    key: IssuingKey
-    file: str  # relative to the home
+def card_record(row: CardRow) -> CardRecord:
+    return CardRecord(**{field.name: getattr(row, field.name) for field in dataclasses.fields(CardRecord)})
 
 
-@dataclasses.dataclass
-class IssuerState:
-    root_kid: str
-    root_jwk: dict[str, Any]
-    root_file: str
-    keys: list[KeyEntry]
-    cards: dict[str, CardRecord]
-    trust_list_seq: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": STATE_FORMAT,
-            "root": {"kid": self.root_kid, "jwk": self.root_jwk, "file": self.root_file},
-            "issuing_keys": [{"jwk": entry.key.to_jwk(), "file": entry.file} for entry in self.keys],
-            "trust_list_seq": self.trust_list_seq,
-            "cards": [vars(card).copy() for card in self.cards.values()],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> IssuerState:
-        if data.get("format") != STATE_FORMAT:
-            raise ValueError(f"unsupported state format {data.get('format')!r}")
-        return cls(
-            root_kid=data["root"]["kid"],
-            root_jwk=data["root"]["jwk"],
-            root_file=data["root"]["file"],
-            keys=[KeyEntry(IssuingKey.from_jwk(item["jwk"]), item["file"]) for item in data["issuing_keys"]],
-            cards={card["serial"]: CardRecord(**card) for card in data["cards"]},
-            trust_list_seq=data["trust_list_seq"],
-        )
+def issuing_key(row: IssuingKeyRow) -> IssuingKey:
+    return IssuingKey(
+        kid=row.kid,
+        public_key=load_public_jwk(row.public_jwk),
+        state=KeyState(row.state),
+        created_at=row.created_at,
+        retired_at=row.retired_at,
+        revoked_at=row.revoked_at,
+    )
 
 
 class IssuerHome:
-    """One office's home folder."""
+    """One office's home folder and database."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, database_url: str | None = None) -> None:
         self.path = path
+        self.database_url = database_url or default_url(path)
+        self._database: Database | None = None
 
     @property
-    def state_path(self) -> Path:
-        return self.path / STATE_FILE
-
-    def exists(self) -> bool:
-        return self.state_path.is_file()
+    def database(self) -> Database:
+        if self._database is None:
+            self._database = Database(self.database_url)
+        return self._database
 
     def key_path(self, name: str) -> Path:
         return self.path / "keys" / name
 
-    @contextlib.contextmanager
-    def locked(self, *, create: bool = False) -> Iterator[None]:
-        """Hold the home's lock; raises HomeBusy if another command holds it.
+    @property
+    def legacy_state_path(self) -> Path:
+        return self.path / LEGACY_STATE_FILE
 
-        Only ``init`` passes ``create``: any other command on a mistyped
-        folder raises HomeNotFound instead of leaving an empty folder behind.
+    def _uses_home_sqlite(self) -> bool:
+        return self.database_url == default_url(self.path)
+
+    @property
+    def marker_path(self) -> Path:
+        return self.path / MARKER_FILE
+
+    def exists(self) -> bool:
+        """Whether this folder and the database hold the same office (never creates anything).
+
+        The folder's marker names the office's root kid: a mistyped --home
+        next to a shared PostgreSQL database is not taken for the office.
         """
-        if create:
-            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        elif not self.exists():
-            raise HomeNotFound(f"{self.path} is not an issuer home; run 'kia issuer init --home {self.path}' first")
-        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        if not self.marker_path.is_file():
+            return False
+        with self._reaching_database(), self.database.engine.connect() as connection:
+            if not inspect(connection).has_table("office"):
+                return False
+            root_kid = connection.execute(select(Office.root_kid)).scalar_one_or_none()
+        return root_kid is not None and root_kid == self.marker_path.read_text(encoding="ascii").strip()
+
+    def database_holds_an_office(self) -> bool:
+        with self._reaching_database(), self.database.engine.connect() as connection:
+            return inspect(connection).has_table("office") and (
+                connection.execute(select(Office.id)).first() is not None
+            )
+
+    def write_marker(self, root_kid: str) -> None:
+        self.marker_path.write_text(root_kid + "\n", encoding="ascii")
+
+    @contextlib.contextmanager
+    def _reaching_database(self) -> Iterator[None]:
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise HomeBusy(f"another kia command is working on {self.path}; try again when it ends") from None
             yield
-        finally:
-            os.close(fd)
+        except OperationalError as exc:
+            url = make_url(self.database_url).render_as_string(hide_password=True)
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+            raise DatabaseUnavailable(f"cannot reach the database {url}: {reason}") from None
 
-    def load(self) -> IssuerState:
+    def require(self) -> None:
+        """Raise HomeNotFound, saying what to run, unless the office exists."""
         if not self.exists():
-            raise HomeNotFound(f"{self.path} is not an issuer home; run 'kia issuer init --home {self.path}' first")
-        with self.state_path.open(encoding="utf-8") as handle:
-            return IssuerState.from_json(json.load(handle))
+            raise HomeNotFound(self._not_found_message())
 
-    def create(self, state: IssuerState) -> None:
-        if self.exists():
-            raise HomeExists(f"{self.path} already holds an issuer home; it is never overwritten")
-        self.save(state)
-
-    def save(self, state: IssuerState) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=self.path, prefix=".state-", delete=False
-        ) as handle:
-            # json.dumps, not json.dump: only the former uses the C encoder.
-            handle.write(json.dumps(state.to_json(), separators=(",", ":")))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o600)
-        os.replace(handle.name, self.state_path)
-        directory = os.open(self.path, os.O_RDONLY)
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A unit of work on an existing office; raises HomeNotFound or HomeBusy."""
+        self.require()
         try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+            with self.database.transaction() as session:
+                yield session
+        except OperationalError as exc:
+            if "locked" in str(exc).lower():
+                raise HomeBusy("another kia command is writing to this office's database; try again") from None
+            raise
+
+    def _not_found_message(self) -> str:
+        if self.legacy_state_path.is_file():
+            return f"{self.path} is a home of the first version; run 'kia issuer db upgrade --home {self.path}'"
+        return f"{self.path} is not an issuer home; run 'kia issuer init --home {self.path}' first"
+
+    def prepare(self) -> None:
+        """Create the home folder and bring the database schema up to date.
+
+        A database elsewhere is reached before anything is created here.
+        """
+        if not self._uses_home_sqlite():
+            with self._reaching_database(), self.database.engine.connect():
+                pass
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self._uses_home_sqlite():
+            # Children's data: owner-only, like the keys.  SQLite gives its
+            # -wal and -shm files the database file's mode.
+            os.close(os.open(self.path / SQLITE_FILE, os.O_WRONLY | os.O_CREAT, 0o600))
+        with self._reaching_database():
+            migrate.upgrade(self.database)
+
+    def import_legacy_state(self) -> int:
+        """Import a first-version kia-issuer.json into an empty database; the
+        file is renamed afterwards.  Returns the number of cards imported."""
+        try:
+            rows = legacy_rows(self.legacy_state_path)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LegacyHomeInvalid(f"{self.legacy_state_path.name} cannot be imported: {exc}") from None
+        with self.database.transaction() as session:
+            session.add_all(rows)
+        self.write_marker(next(row.root_kid for row in rows if isinstance(row, Office)))
+        self.legacy_state_path.rename(self.legacy_state_path.with_name(LEGACY_STATE_FILE + ".imported"))
+        return sum(isinstance(row, CardRow) for row in rows)
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.dispose()
+            self._database = None

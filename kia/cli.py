@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from issuer.errors import BatchFileError, HomeBusy, HomeNotFound
+from issuer.errors import BatchFileError, DatabaseUnavailable, HomeBusy, HomeNotFound
 from keys.errors import InvalidTrustListError, KeyStoreError, KiaError
 
 # name -> (module, attribute, extra that provides its dependencies)
@@ -27,7 +27,14 @@ _COMMANDS = {
     "demo": ("kia.demo", "demo", "issuer"),
 }
 _OWN_PACKAGES = frozenset({"keys", "issuer", "verifier", "firmware_bridge", "kia"})
-_CONFIGURATION_ERRORS = (KeyStoreError, InvalidTrustListError, HomeNotFound, HomeBusy, BatchFileError)
+_CONFIGURATION_ERRORS = (
+    KeyStoreError,
+    InvalidTrustListError,
+    HomeNotFound,
+    HomeBusy,
+    BatchFileError,
+    DatabaseUnavailable,
+)
 
 
 class _LazyGroup(click.Group):

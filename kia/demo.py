@@ -89,8 +89,8 @@ def demo(keep: Path | None, lang: str | None) -> None:
         stamp = int(now.timestamp())
         say = lambda text: click.echo(click.style("• ", fg="cyan") + text, err=True)  # noqa: E731
 
-        state = service.init_home(home, unlock, stamp)
-        say(f"office home {home.path}: root key {state.root_kid}, issuing key {state.keys[0].key.kid}")
+        office = service.init_home(home, unlock, stamp)
+        say(f"office home {home.path} (SQLite): root key {office.root_kid}, issuing key {office.issuing_kid}")
         today = now.date()
         age = _AGE_LABEL[lang]
         children = [
@@ -101,7 +101,7 @@ def demo(keep: Path | None, lang: str | None) -> None:
             (age.format(16), _years_ago(today, 17, -20), SURAKARTA),  # turns 17 in twenty days
         ]
         requests = [ChildRequest(line, born, region) for line, (_, born, region) in enumerate(children, 1)]
-        issued = service.issue_cards(home, unlock, requests, now)
+        issued = service.issue_cards(home, unlock, requests, now).cards
         labels = {item.record.serial: children[item.request.line - 1][0] for item in issued}
         files = write_many([(i.record.serial, i.record.token) for i in issued], cards_dir)
         say(f"issued {len(issued)} cards with QR PNG, QR SVG and NDEF in {cards_dir}")
@@ -110,8 +110,8 @@ def demo(keep: Path | None, lang: str | None) -> None:
         service.revoke_card(home, lost, "hilang (lost)", stamp)
         say(f"revoked card {lost} (lost)")
         new_key = service.rotate_issuing_key(home, unlock, stamp)
-        say(f"rotated issuing key: {new_key.kid} now signs, {state.keys[0].key.kid} retired (still verifies)")
-        after = service.issue_cards(home, unlock, [ChildRequest(6, _years_ago(today, 9), SURAKARTA)], now)
+        say(f"rotated issuing key: {new_key.kid} now signs, {office.issuing_kid} retired (still verifies)")
+        after = service.issue_cards(home, unlock, [ChildRequest(6, _years_ago(today, 9), SURAKARTA)], now).cards
         labels[after[0].record.serial] = age.format(9)
         files += write_many([(after[0].record.serial, after[0].record.token)], cards_dir)
         export = service.export_trust_list(home, unlock, stamp, published)

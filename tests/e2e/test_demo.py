@@ -65,7 +65,7 @@ def test_the_demo_keeps_its_files_in_home_when_asked(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "demo"
-    assert (folder / "office" / "kia-issuer.json").is_file()
+    assert (folder / "office" / "kia-issuer.db").is_file()
     assert sorted(path.name for path in (folder / "published").iterdir()) == ["jwks.json", "root.jwk", "trustlist.jws"]
     cards = sorted((folder / "cards").iterdir())
     assert {path.suffix for path in cards} == {".png", ".svg", ".ndef"} and len(cards) % 3 == 0

@@ -9,10 +9,12 @@ The command reads the real clock, so birth dates are relative to today.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ def nik(born: dt.date, *, girl: bool = False, district: str = "337201", sequence
     return f"{district}{born.day + 40 * girl:02d}{born.month:02d}{born.year % 100:02d}{sequence:04d}"
 
 
-# name, nik, school of each pupil in the batch (never to be seen again after validation)
+# name, nik, school of each pupil in the batch (kept in the office's database only)
 PUPILS = {
     "p-01": ("Siti Rahayu Kusumawardani", nik(EIGHT, girl=True, sequence=11), "SD Negeri Mangkubumen"),
     "p-02": ("Budi Santoso Wibisono", nik(TODAY + dt.timedelta(days=30), sequence=12), "SD Negeri Mangkubumen"),
@@ -164,7 +166,9 @@ def office(run_kia: RunKia, tmp_path_factory: pytest.TempPathFactory) -> Office:
 def test_init_reports_the_root_and_first_issuing_key(office: Office) -> None:
     assert office.init["home"] == str(office.home)
     assert len(office.init["root_kid"]) == len(office.init["issuing_kid"]) == 4
-    assert (office.home / "kia-issuer.json").is_file()
+    # Without KIA_DATABASE_URL the office's database is SQLite in its home.
+    assert office.init["database"] == f"sqlite:///{office.home / 'kia-issuer.db'}"
+    assert (office.home / "kia-issuer.db").is_file()
 
 
 def test_a_single_card_comes_with_its_token_and_three_files(office: Office) -> None:
@@ -208,14 +212,23 @@ def test_a_batch_issues_the_good_rows_and_reports_the_bad_by_line(office: Office
     assert [row["serial"] for row in rows if row["status"] == "issued"] == [c["serial"] for c in report["cards"]]
 
 
-def test_no_pupils_name_nik_or_school_leaves_the_schools_csv(office: Office) -> None:
+def test_no_pupils_name_nik_or_school_leaves_the_office(office: Office) -> None:
+    """The office keeps them in its database (the children table, by design); they
+    never reach a token, a card file, issued.csv, a published file or kia's output."""
     seen = [office.batch.stdout.encode(), office.batch.stderr.encode()]
-    for folder in (office.home, office.folder / "batch", office.published):
-        seen += [path.read_bytes() for path in folder.rglob("*") if path.is_file()]
+    seen += [json.dumps(output).encode() for output in (office.init, *office.cards.values(), *office.outputs.values())]
+    folders = (office.folder / "cards", office.folder / "batch", office.published, office.home / "keys")
+    files = [path for folder in folders for path in folder.rglob("*") if path.is_file()]
+    assert {path.suffix for path in files} == {".png", ".svg", ".ndef", ".csv", ".jws", ".jwk", ".json", ".key"}
+    seen += [path.read_bytes() for path in files]
 
     for name, pupil_nik, school in PUPILS.values():
         for secret in (name, *name.split()[1:], pupil_nik, school):
             assert not any(secret.encode("utf-8") in content for content in seen), secret
+    # Only the issued pupils are kept, in the office's database.
+    with contextlib.closing(sqlite3.connect(office.home / "kia-issuer.db")) as database:
+        kept = sorted(database.execute("SELECT name, nik, school FROM children WHERE nik IS NOT NULL"))
+    assert kept == sorted([PUPILS["p-01"], PUPILS["p-03"]])
 
 
 def test_key_changes_report_the_new_states(office: Office) -> None:
@@ -361,7 +374,7 @@ def test_init_without_a_passphrase_says_so_in_one_line(
 
     message = assert_one_line_error(result, 2)
     assert "KIA_KEY_PASSPHRASE" in message
-    assert not (tmp_path / "home" / "kia-issuer.json").exists()
+    assert not (tmp_path / "home").exists()
 
 
 def test_a_usage_error_is_one_line_too(office: Office, run_kia: RunKia) -> None:

@@ -25,8 +25,10 @@ UNLOCK = service.KeyUnlock(b"interop-test-passphrase-000")
 def exported(tmp_path: Path) -> tuple[str, service.TrustListExport]:
     home = IssuerHome(tmp_path / "office")
     service.init_home(home, UNLOCK, NOW)
-    (card,) = service.issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW))
-    return card.record.token, service.export_trust_list(home, UNLOCK, NOW, tmp_path / "published")
+    (card,) = service.issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW)).cards
+    export = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "published")
+    home.close()
+    return card.record.token, export
 
 
 def test_card_token_verifies_with_jwcrypto_and_the_exported_jwks(exported) -> None:

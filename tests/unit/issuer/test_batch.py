@@ -46,15 +46,15 @@ def assert_refused(result: ChildRequest | RowError, field: str) -> RowError:
 # --- one child -----------------------------------------------------------------
 
 
-def test_a_good_child_keeps_only_what_the_card_needs() -> None:
+def test_a_good_child_keeps_what_the_office_records() -> None:
     result = check(nik=GIRL_NIK, name=NAME, school=SCHOOL, external_id="NISN-0098765/7b")
 
-    assert result == ChildRequest(7, dt.date(2018, 5, 14), SURAKARTA, "NISN-0098765/7b")
+    assert result == ChildRequest(7, dt.date(2018, 5, 14), SURAKARTA, "NISN-0098765/7b", NAME, GIRL_NIK, SCHOOL)
 
 
 def test_optional_fields_may_be_absent_and_surrounding_spaces_are_forgiven() -> None:
     assert check(" 2018-05-14 ", " 3372 ", nik=f" {BOY_NIK} ", external_id=" ") == ChildRequest(
-        7, dt.date(2018, 5, 14), SURAKARTA, None
+        7, dt.date(2018, 5, 14), SURAKARTA, None, nik=BOY_NIK
     )
 
 
@@ -160,8 +160,8 @@ def test_a_batch_reports_good_rows_and_bad_rows_by_physical_line(tmp_path: Path)
     requests, errors = read_batch(path, AT)
 
     assert requests == [
-        ChildRequest(2, dt.date(2018, 5, 14), 3372, "p-1"),
-        ChildRequest(6, dt.date(2015, 1, 31), 6311, "p-3"),
+        ChildRequest(2, dt.date(2018, 5, 14), 3372, "p-1", NAME, GIRL_NIK, SCHOOL),
+        ChildRequest(6, dt.date(2015, 1, 31), 6311, "p-3", "Rizky Pratama"),
         ChildRequest(9, dt.date(2020, 2, 29), 9171, None),
     ]
     assert [(error.line, error.field) for error in errors] == [(4, "birth_date"), (7, "region")]

@@ -1,0 +1,130 @@
+"""The office's data, as SQLAlchemy 2 typed models.
+
+Children's personal data (name, NIK, birth date, school) lives only in
+``children``; a card row holds what its token says and its state.  Times are
+POSIX seconds (BigInteger), as in the tokens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Office(Base):
+    """The one office this database serves: its root key and trust-list sequence."""
+
+    __tablename__ = "office"
+    __table_args__ = (CheckConstraint("id = 1", name="office_single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root_kid: Mapped[str] = mapped_column(String(8))
+    root_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    root_key_file: Mapped[str] = mapped_column(String(200))
+    trust_list_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IssuingKeyRow(Base):
+    __tablename__ = "issuing_keys"
+    __table_args__ = (CheckConstraint("state IN ('active', 'retired', 'revoked')", name="issuing_key_state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kid: Mapped[str] = mapped_column(String(8), index=True)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    retired_at: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    key_file: Mapped[str] = mapped_column(String(200))
+
+
+class Child(Base):
+    """A child the office issued a card to: the least data the job needs."""
+
+    __tablename__ = "children"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    region: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(200))
+    nik: Mapped[str | None] = mapped_column(String(16), unique=True)
+    school: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class BatchRow(Base):
+    """A batch of children from a school or a clinic, and where it stands."""
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        CheckConstraint("channel IN ('counter', 'school', 'clinic', 'import')", name="batch_channel"),
+        CheckConstraint("state IN ('submitted', 'verified', 'printed', 'handed_over')", name="batch_state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(12))
+    submitted_at: Mapped[int] = mapped_column(BigInteger)
+    rows_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CardRow(Base):
+    __tablename__ = "cards"
+    __table_args__ = (
+        CheckConstraint("state IN ('active', 'revoked', 'replaced')", name="card_state"),
+        # The trust list reads the revoked cards only.
+        Index("ix_cards_revoked", "revoked_at", postgresql_where="revoked_at IS NOT NULL"),
+    )
+
+    serial: Mapped[str] = mapped_column(String(8), primary_key=True)
+    child_id: Mapped[int | None] = mapped_column(ForeignKey("children.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    region: Mapped[int] = mapped_column(Integer, index=True)
+    birth_month: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    kid: Mapped[str] = mapped_column(String(8))
+    token: Mapped[str] = mapped_column(String(400))
+    state: Mapped[str] = mapped_column(String(10), default="active")
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    revocation_reason: Mapped[str | None] = mapped_column(String(200))
+    replaced_by: Mapped[str | None] = mapped_column(ForeignKey("cards.serial"))
+    # Sequence of the first trust list that listed the revocation, and of the
+    # first that dropped it again once the card had expired anyway.
+    listed_seq: Mapped[int | None] = mapped_column(Integer)
+    unlisted_seq: Mapped[int | None] = mapped_column(Integer)
+
+    child: Mapped[Child | None] = relationship()
+    batch: Mapped[BatchRow | None] = relationship()
+
+
+class TrustListRow(Base):
+    """Every trust list the office published."""
+
+    __tablename__ = "trust_lists"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_count: Mapped[int] = mapped_column(Integer)
+    # The signed list (None for lists imported from a first-version home).
+    jws: Mapped[str | None] = mapped_column(Text)
+
+
+class TrustListDeltaRow(Base):
+    """A signed delta from ``from_seq`` to the published list ``seq``."""
+
+    __tablename__ = "trust_list_deltas"
+
+    from_seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(ForeignKey("trust_lists.seq"), primary_key=True, autoincrement=False)
+    jws: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,216 @@
+"""issuer.store: an office's home folder and its database, on SQLite and PostgreSQL.
+
+Every test that touches a database takes ``issuer_db_url`` (None: SQLite in
+the home folder) and runs once on each database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import stat
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from issuer import service
+from issuer.batch import ChildRequest
+from issuer.db import SQLITE_FILE
+from issuer.errors import DatabaseUnavailable, HomeExists, HomeNotFound
+from issuer.store import IssuerHome
+from tests.factories import BIRTH_DATE, DAY, NOW, SURAKARTA, utc
+from tests.integration.conftest import RunKia
+
+UNLOCK = service.KeyUnlock(b"integration-test passphrase, not a secret")
+# Nothing listens on port 1; the password must never be shown.
+UNREACHABLE_URL = "postgresql+psycopg://kia:s3cret-db-pw@127.0.0.1:1/none"
+
+
+@pytest.fixture
+def home(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
+    office = IssuerHome(tmp_path / "office", issuer_db_url)
+    service.init_home(office, UNLOCK, NOW - DAY)
+    yield office
+    office.close()
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def every_operation(home: IssuerHome, out: Path) -> dict[str, Callable[[], object]]:
+    """Each service operation on ``home``, ready to run; none may create a home."""
+    request = ChildRequest(1, BIRTH_DATE, SURAKARTA)
+    return {
+        "card": lambda: service.card(home, "00000000"),
+        "card_count": lambda: service.card_count(home),
+        "issue": lambda: service.issue_cards(home, UNLOCK, [request], utc(NOW)),
+        "revoke": lambda: service.revoke_card(home, "00000000", "lost", NOW),
+        "rotate": lambda: service.rotate_issuing_key(home, UNLOCK, NOW),
+        "retire": lambda: service.change_issuing_key(home, "abcd", "retire", NOW),
+        "export": lambda: service.export_trust_list(home, UNLOCK, NOW, out),
+    }
+
+
+# --- a folder that is not a home ------------------------------------------------------
+
+
+def test_a_mistyped_home_is_not_found_and_nothing_is_created(tmp_path: Path, issuer_db_url: str | None) -> None:
+    typo = IssuerHome(tmp_path / "ofice", issuer_db_url)
+
+    for name, operation in every_operation(typo, tmp_path / "out").items():
+        with pytest.raises(HomeNotFound, match="kia issuer init") as caught:
+            operation()
+        assert str(typo.path) in str(caught.value), name
+
+    typo.close()
+    assert list(tmp_path.iterdir()) == []  # no folder, no database file, no key, no export
+
+
+def test_a_mistyped_home_next_to_an_office_is_not_used(
+    home: IssuerHome, tmp_path: Path, issuer_db_url: str | None
+) -> None:
+    """On PostgreSQL the database holds the office whatever the folder: a typo must
+    still not act on it, above all not put its new issuing key where it never looks."""
+    typo = IssuerHome(tmp_path / "ofice", issuer_db_url)
+    keys_before = service.issuing_keys(home)
+
+    for operation in ("rotate", "revoke", "issue"):
+        with pytest.raises(HomeNotFound, match="kia issuer init"):
+            every_operation(typo, tmp_path / "out")[operation]()
+
+    typo.close()
+    assert not typo.path.exists()
+    assert service.issuing_keys(home) == keys_before
+
+
+def test_init_never_overwrites_a_home(home: IssuerHome, issuer_db_url: str | None) -> None:
+    keys_before = sorted(path.name for path in (home.path / "keys").iterdir())
+    issuing_before = service.issuing_keys(home)
+
+    with pytest.raises(HomeExists, match="never overwritten"):
+        service.init_home(home, UNLOCK, NOW)
+    second_command = IssuerHome(home.path, issuer_db_url)
+    with pytest.raises(HomeExists):
+        service.init_home(second_command, UNLOCK, NOW)
+    second_command.close()
+
+    assert sorted(path.name for path in (home.path / "keys").iterdir()) == keys_before
+    assert service.issuing_keys(home) == issuing_before
+    assert service.trust_list_seq(home) == 0
+
+
+def test_a_first_version_home_asks_for_db_upgrade(tmp_path: Path, issuer_db_url: str | None) -> None:
+    legacy = IssuerHome(tmp_path / "office", issuer_db_url)
+    legacy.path.mkdir(mode=0o700)
+    state = legacy.path / "kia-issuer.json"
+    state.write_text('{"format": 1}', encoding="utf-8")  # detection looks at the file only
+
+    with pytest.raises(HomeNotFound, match=re.escape(f"kia issuer db upgrade --home {legacy.path}")):
+        service.card_count(legacy)
+    with pytest.raises(HomeNotFound, match="kia issuer db upgrade"):
+        service.revoke_card(legacy, "00000000", "lost", NOW)
+    with pytest.raises(HomeExists, match=re.escape(f"kia issuer db upgrade --home {legacy.path}")):
+        service.init_home(legacy, UNLOCK, NOW)
+
+    legacy.close()
+    assert sorted(path.name for path in legacy.path.iterdir()) == ["kia-issuer.json"]
+    assert state.read_text(encoding="utf-8") == '{"format": 1}'
+
+
+# --- what an office keeps ---------------------------------------------------------------
+
+
+def test_an_office_reads_back_the_same_from_a_new_connection(
+    home: IssuerHome, tmp_path: Path, issuer_db_url: str | None
+) -> None:
+    issued = service.issue_cards(
+        home, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA), ChildRequest(2, dt.date(2023, 3, 10), 6311)], utc(NOW)
+    ).cards
+    service.revoke_card(home, issued[1].record.serial, "hilang (lost)", NOW)
+    service.export_trust_list(home, UNLOCK, NOW, tmp_path / "out")
+    service.rotate_issuing_key(home, UNLOCK, NOW + DAY)
+    home.close()
+
+    again = IssuerHome(home.path, issuer_db_url)
+    try:
+        assert again.exists()
+        assert service.trust_list_seq(again) == 1
+        assert service.card_count(again) == 2
+        assert [key.state.value for key in service.issuing_keys(again)] == ["retired", "active"]
+        revoked = service.card(again, issued[1].record.serial)
+        assert (revoked.state, revoked.revocation_reason, revoked.listed_seq) == ("revoked", "hilang (lost)", 1)
+        assert service.card(again, issued[0].record.serial) == issued[0].record
+    finally:
+        again.close()
+
+
+def test_the_home_its_keys_and_its_database_are_owner_only(tmp_path: Path, issuer_db_url: str | None) -> None:
+    """Children's data and private keys: owner-only whatever the operator's umask."""
+    previous = os.umask(0)
+    try:
+        office = IssuerHome(tmp_path / "office", issuer_db_url)
+        service.init_home(office, UNLOCK, NOW - DAY)
+        service.issue_cards(office, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA, name="Siti")], utc(NOW))
+        service.rotate_issuing_key(office, UNLOCK, NOW)
+    finally:
+        os.umask(previous)
+
+    assert mode(office.path) == 0o700
+    assert mode(office.path / "keys") == 0o700
+    key_files = list((office.path / "keys").iterdir())
+    assert len(key_files) == 3  # root, the first issuing key and the rotated one
+    assert all(mode(path) == 0o600 for path in key_files)
+    assert all(b"ENCRYPTED PRIVATE KEY" in path.read_bytes() for path in key_files)
+    database_files = [path for path in office.path.iterdir() if path.name.startswith(SQLITE_FILE)]
+    if issuer_db_url is None:
+        # The engine is still open, so the -wal and -shm files are there too.
+        assert {path.name for path in database_files} >= {SQLITE_FILE, f"{SQLITE_FILE}-wal"}
+        assert all(mode(path) == 0o600 for path in database_files), [(p.name, oct(mode(p))) for p in database_files]
+    else:
+        assert database_files == []
+    office.close()
+
+
+# --- a database that cannot be reached ---------------------------------------------------
+
+
+def test_an_unreachable_database_is_one_clear_error_without_its_password(tmp_path: Path) -> None:
+    office = IssuerHome(tmp_path / "office", UNREACHABLE_URL)
+
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable) as caught:
+        service.init_home(office, UNLOCK, NOW)
+    office.close()
+    assert list(tmp_path.iterdir()) == []  # nothing created before the database answered
+
+    # A real home (its marker present) whose database has gone away.
+    office.path.mkdir()
+    office.write_marker("abcd")
+    with pytest.raises(DatabaseUnavailable) as later:
+        service.card_count(office)
+    for error in (caught.value, later.value):
+        message = str(error)
+        assert "127.0.0.1:1" in message
+        assert "s3cret-db-pw" not in message
+        assert "\n" not in message, f"more than one line: {message!r}"
+    assert time.monotonic() - started < 10
+    office.close()
+
+
+@pytest.mark.parametrize("command", [["init"], ["db", "upgrade"]], ids=["init", "db-upgrade"])
+def test_kia_on_an_unreachable_database_says_so_in_one_line(
+    command: list[str], run_kia: RunKia, kia_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**kia_env, "KIA_DATABASE_URL": UNREACHABLE_URL}
+
+    result = run_kia("issuer", *command, "--home", tmp_path / "office", cwd=tmp_path, env=env)
+
+    assert (result.returncode, result.stdout) == (2, ""), (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "cannot reach the database" in result.stderr and "s3cret-db-pw" not in result.stderr
+    assert not (tmp_path / "office").exists()
