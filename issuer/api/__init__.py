@@ -1,0 +1,33 @@
+"""The JSON API under /api/v1 (its OpenAPI document: /api/v1/openapi.json).
+
+Every error is JSON ``{"error": code, "message": sentence}`` with a 4xx
+status; nothing a client sends produces a 5xx.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def error(status: int, code: str, message: str) -> ResponseReturnValue:
+    return jsonify(error=code, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    from . import openapi, trustlists  # noqa: F401  (routes register on bp)
+
+    app.register_blueprint(bp)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error(exc.code or 400, code, exc.description or code)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
+        current_app.logger.exception("unexpected error")
+        return error(500, "internal_error", "the service failed; the error is logged")
