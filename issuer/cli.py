@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from keys.keystore import passphrase_from_env
 from keys.times import iso_utc
 
-from . import migrate, service
+from . import cli_partners, migrate, service
 from .artifacts import CardFiles, write_many
 from .batch import ChildRequest, RowError, read_batch, validate_child
 from .db import DATABASE_URL_ENV
@@ -319,6 +319,9 @@ def db_upgrade(home: Path) -> None:
         imported = office.import_legacy_state()
     _emit({"database": _redacted(office.database_url), "revision": migrate.current_revision(office.database),
            "imported_cards": imported})
+
+
+cli_partners.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
 
 
 def _redacted(url: str) -> str:

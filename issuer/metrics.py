@@ -18,6 +18,9 @@ class Metrics:
             ["method", "endpoint", "status"],
             registry=self.registry,
         )
+        self.sync_batches = Counter("kia_sync_batches", "Sync batches stored", registry=self.registry)
+        self.redemptions = Counter("kia_redemptions_ingested", "Redemption records stored", registry=self.registry)
+        self.alarms = Counter("kia_alarms", "Alarms raised by sync (forks, chain mismatches)", registry=self.registry)
 
 
 def metrics_of(app: Flask) -> Metrics:

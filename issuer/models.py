@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -128,3 +128,115 @@ class TrustListDeltaRow(Base):
     from_seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(ForeignKey("trust_lists.seq"), primary_key=True, autoincrement=False)
     jws: Mapped[str] = mapped_column(Text)
+
+
+# --- partners, terminals, redemptions -------------------------------------------
+
+PARTNER_KINDS = ("cinema", "pool", "transport", "museum", "health", "education", "bookshop", "recreation", "other")
+# The five clusters of Indonesia's child-friendly city (KLA) programme.
+KLA_CLUSTERS = ("civil_rights", "family_care", "health_welfare", "education_culture", "special_protection")
+TERMINAL_STATES = ("pending", "active", "suspended", "retired")
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+    __table_args__ = (CheckConstraint("mou_end > mou_start", name="partner_mou_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    cluster: Mapped[str] = mapped_column(String(24))
+    region: Mapped[int] = mapped_column(Integer)
+    mou_start: Mapped[dt.date] = mapped_column(Date)
+    mou_end: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class PartnerService(Base):
+    """One discounted service of a partner and its rules."""
+
+    __tablename__ = "partner_services"
+    __table_args__ = (
+        CheckConstraint("discount_kind IN ('percent', 'fixed')", name="service_discount_kind"),
+        Index("ux_partner_services_code", "partner_id", "code", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    # Price in rupiah per age category, e.g. {"0-4": 0, "5-12": 40000, "13-16": 50000}.
+    prices: Mapped[dict[str, int]] = mapped_column(JSON)
+    discount_kind: Mapped[str] = mapped_column(String(8))
+    discount_value: Mapped[int] = mapped_column(Integer)
+    daily_limit: Mapped[int] = mapped_column(Integer)
+    passback_seconds: Mapped[int] = mapped_column(Integer)
+
+
+class Terminal(Base):
+    __tablename__ = "terminals"
+    __table_args__ = (CheckConstraint("state IN ('pending', 'active', 'suspended', 'retired')", name="terminal_state"),)
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    # SHA-256 of the one-time enrolment code; the code itself is shown once.
+    enrolment_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    enrolment_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    public_jwk: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    enrolled_at: Mapped[int | None] = mapped_column(BigInteger)
+    # The highest contiguous sequence stored, the chain hash after it (hex), the last checkpoint.
+    acknowledged_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    chain_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+    checkpoint: Mapped[str | None] = mapped_column(Text)
+    last_sync_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RedemptionRow(Base):
+    """One decision a terminal logged, as received by sync."""
+
+    __tablename__ = "redemptions"
+    __table_args__ = (
+        Index("ux_redemptions_terminal_seq", "terminal_id", "seq", unique=True),
+        Index("ix_redemptions_partner_at", "partner_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    terminal_id: Mapped[str] = mapped_column(ForeignKey("terminals.id"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[int] = mapped_column(BigInteger)
+    serial: Mapped[str | None] = mapped_column(String(16))
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(40))
+    service: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(16))
+    price: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+    paid: Mapped[int] = mapped_column(BigInteger)
+    flags: Mapped[list[str]] = mapped_column(JSON)
+    hash: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SyncTokenSeen(Base):
+    """Every sync token's jti until it expires: a replayed token is refused."""
+
+    __tablename__ = "sync_tokens_seen"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    terminal_id: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Alarm(Base):
+    __tablename__ = "alarms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    terminal_id: Mapped[str | None] = mapped_column(String(16))
+    partner_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(String(500))

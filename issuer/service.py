@@ -153,7 +153,7 @@ def issue_cards(
     caller's checks ``refused`` too; ``Issuance.rejected`` lists them all.
     """
     with home.transaction() as session:
-        key, private = _active_signer(session, home, unlock)
+        key, private = active_signer(session, home, unlock)
         taken = _niks_with_cards(session, [r.nik for r in requests if r.nik])
         accepted, rejected = [], list(refused)
         for request in requests:
@@ -223,7 +223,7 @@ def _card_row(
     )
 
 
-def _active_signer(session: Session, home: IssuerHome, unlock: KeyUnlock) -> tuple[IssuingKey, Ed25519PrivateKey]:
+def active_signer(session: Session, home: IssuerHome, unlock: KeyUnlock) -> tuple[IssuingKey, Ed25519PrivateKey]:
     rows = session.scalars(select(IssuingKeyRow).where(IssuingKeyRow.state == "active")).all()
     key = active_key([issuing_key(row) for row in rows])
     row = next(row for row in rows if row.kid == key.kid and row.created_at == key.created_at)

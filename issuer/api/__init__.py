@@ -18,7 +18,7 @@ def error(status: int, code: str, message: str) -> ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
-    from . import openapi, trustlists  # noqa: F401  (routes register on bp)
+    from . import openapi, terminals, trustlists  # noqa: F401  (routes register on bp)
 
     app.register_blueprint(bp)
 

@@ -18,12 +18,17 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _jose(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/jose": {"schema": {"type": "string"}}}}
+
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "KIA office service",
         "version": "1",
-        "description": "The civil registry office's service for KIA card verification: trust lists for terminals.",
+        "description": "The civil registry office's service for KIA card verification: trust lists, terminal "
+        "enrolment and redemption sync (docs/sync-protocol.md).",
     },
     "paths": {
         "/healthz": {
@@ -74,9 +79,103 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/api/v1/terminals/enroll": {
+            "post": {
+                "summary": "Enrol a terminal with its one-time code and public key",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EnrolRequest"}}},
+                },
+                "responses": {
+                    "201": _json({"$ref": "#/components/schemas/Enrolment"}, "enrolled"),
+                    "400": _json(_ERROR, "malformed request"),
+                    "403": _json(_ERROR, "unknown, used or expired code"),
+                    "503": _json(_ERROR, "the office cannot sign configuration now"),
+                },
+            }
+        },
+        "/api/v1/terminals/config": {
+            "get": {
+                "summary": "The terminal's signed configuration (typ kia-config)",
+                "security": [{"syncToken": []}],
+                "responses": {
+                    "200": _jose("compact JWS, typ kia-config, signed by an active issuing key"),
+                    "401": _json(_ERROR, "missing, invalid, expired or replayed sync token"),
+                    "503": _json(_ERROR, "the office cannot sign configuration now"),
+                },
+            }
+        },
+        "/api/v1/sync": {
+            "post": {
+                "summary": "Send redemption records with a checkpoint",
+                "security": [{"syncToken": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SyncRequest"}}},
+                },
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Ack"}, "stored (or already held)"),
+                    "400": _json(_ERROR, "malformed body or record"),
+                    "401": _json(_ERROR, "missing, invalid, expired or replayed sync token"),
+                    "403": _json(_ERROR, "terminal suspended"),
+                    "409": _json({"$ref": "#/components/schemas/Refusal"}, "gap or fork"),
+                    "413": _json(_ERROR, "body too large"),
+                    "422": _json({"$ref": "#/components/schemas/Refusal"}, "records do not match the checkpoint"),
+                },
+            }
+        },
     },
     "components": {
+        "securitySchemes": {
+            "syncToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (typ kia-sync+jwt)"}
+        },
         "schemas": {
+            "EnrolRequest": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["code", "public_jwk"],
+                "properties": {
+                    "code": {"type": "string", "minLength": 4, "maxLength": 32},
+                    "public_jwk": {"type": "object", "description": "Ed25519 public JWK"},
+                },
+            },
+            "Enrolment": {
+                "type": "object",
+                "required": ["terminal_id", "audience", "root_jwk", "config"],
+                "properties": {
+                    "terminal_id": {"type": "string"},
+                    "audience": {"type": "string"},
+                    "root_jwk": {"type": "object"},
+                    "config": {"type": "string", "description": "compact JWS, typ kia-config"},
+                },
+            },
+            "SyncRequest": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["records", "checkpoint"],
+                "properties": {
+                    "records": {"type": "array", "minItems": 1, "maxItems": 500, "items": {"type": "object"}},
+                    "checkpoint": {"type": "string", "description": "compact JWS, typ kia-ckpt"},
+                },
+            },
+            "Ack": {
+                "type": "object",
+                "required": ["acknowledged", "stored", "duplicates"],
+                "properties": {
+                    "acknowledged": {"type": "integer"},
+                    "stored": {"type": "integer"},
+                    "duplicates": {"type": "integer"},
+                },
+            },
+            "Refusal": {
+                "type": "object",
+                "required": ["error", "message", "acknowledged"],
+                "properties": {
+                    "error": {"type": "string", "enum": ["gap", "fork", "chain_mismatch", "bad_batch"]},
+                    "message": {"type": "string"},
+                    "acknowledged": {"type": "integer"},
+                },
+            },
             "Error": {
                 "type": "object",
                 "required": ["error", "message"],

@@ -1,0 +1,130 @@
+"""Terminal enrolment, signed configuration and redemption sync (docs/sync-protocol.md)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from flask import current_app, request
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from keys.chain import InvalidRecord, InvalidSyncToken, verify_sync_token
+from keys.errors import KeyStoreError
+from keys.keystore import passphrase_from_env
+
+from .. import sync
+from ..app import office
+from ..metrics import metrics_of
+from ..service import KeyUnlock
+from . import bp, error
+
+_Text = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+_JOSE = "application/jose"
+
+
+class EnrolRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    code: Annotated[str, StringConstraints(min_length=4, max_length=32, pattern=r"^[0-9A-Za-z -]+$")]
+    public_jwk: dict[str, Any]
+
+
+class SyncRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    records: list[dict[str, Any]] = Field(min_length=1, max_length=sync.MAX_BATCH)
+    checkpoint: _Text
+
+
+def _body(model: type[BaseModel]) -> BaseModel | ResponseReturnValue:
+    data = request.get_json(silent=True)
+    if data is None:
+        return error(400, "bad_json", "the body must be a JSON object (Content-Type: application/json)")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        return error(400, "bad_request", f"{where}: {first['msg']}")
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _unlock() -> KeyUnlock:
+    return KeyUnlock(passphrase_from_env())
+
+
+def _unauthorized(message: str) -> ResponseReturnValue:
+    body, status = error(401, "unauthorized", message)  # type: ignore[misc]
+    return body, status, {"WWW-Authenticate": 'Bearer realm="kia-office"'}
+
+
+@bp.post("/terminals/enroll")
+def enroll() -> ResponseReturnValue:
+    body = _body(EnrolRequest)
+    if not isinstance(body, EnrolRequest):
+        return body
+    try:
+        enrolment = sync.enroll(office(current_app), _unlock(), body.code, body.public_jwk, int(time.time()))
+    except sync.EnrolmentRefused as exc:
+        return error(403, "enrolment_refused", str(exc))
+    except KeyStoreError:
+        current_app.logger.error("cannot open the issuing key to sign terminal configuration")
+        return error(503, "signing_unavailable", "the office cannot sign configuration now; try again later")
+    return {
+        "terminal_id": enrolment.terminal_id,
+        "audience": enrolment.audience,
+        "root_jwk": enrolment.root_jwk,
+        "config": enrolment.config,
+    }, 201
+
+
+@bp.get("/terminals/config")
+def config() -> ResponseReturnValue:
+    token = _bearer()
+    if token is None:
+        return _unauthorized("send the terminal's sync token as 'Authorization: Bearer ...'")
+    home, now = office(current_app), int(time.time())
+    try:
+        claims = verify_sync_token(token, lambda tid: sync.active_terminal_key(home, tid), sync.audience(home), now)
+        signed = sync.terminal_config(home, _unlock(), claims.terminal, now)
+    except InvalidSyncToken as exc:
+        return _unauthorized(str(exc))
+    except KeyStoreError:
+        current_app.logger.error("cannot open the issuing key to sign terminal configuration")
+        return error(503, "signing_unavailable", "the office cannot sign configuration now; try again later")
+    return signed, 200, {"Content-Type": _JOSE}
+
+
+_REFUSAL_STATUS = {"gap": 409, "fork": 409, "chain_mismatch": 422, "bad_batch": 400}
+
+
+@bp.post("/sync")
+def sync_records() -> ResponseReturnValue:
+    metrics = metrics_of(current_app)
+    token = _bearer()
+    if token is None:
+        return _unauthorized("send the terminal's sync token as 'Authorization: Bearer ...'")
+    body = _body(SyncRequest)
+    if not isinstance(body, SyncRequest):
+        return body
+    try:
+        ack = sync.ingest(office(current_app), token, body.records, body.checkpoint, int(time.time()))
+    except InvalidSyncToken as exc:
+        return _unauthorized(str(exc))
+    except sync.TerminalSuspended as exc:
+        return error(403, "terminal_suspended", str(exc))
+    except sync.SyncRefused as exc:
+        if exc.code in ("fork", "chain_mismatch"):
+            metrics.alarms.inc()
+        return {"error": exc.code, "message": str(exc), "acknowledged": exc.acknowledged}, _REFUSAL_STATUS[exc.code]
+    except InvalidRecord as exc:
+        return error(400, "bad_record", str(exc))
+    metrics.sync_batches.inc()
+    metrics.redemptions.inc(ack.stored)
+    return {"acknowledged": ack.acknowledged, "stored": ack.stored, "duplicates": ack.duplicates}

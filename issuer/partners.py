@@ -1,0 +1,176 @@
+"""Partners, their discount rules, and the terminals an officer registers for them."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+
+from keys.chain import MAX_MONEY
+from keys.eligibility import AGE_CATEGORIES, is_valid_region
+from keys.serial import ALPHABET
+
+from .errors import IssuerError
+from .models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, Terminal
+from .store import IssuerHome
+
+AGE_CATEGORY_NAMES = tuple(name for name, _, _ in AGE_CATEGORIES)
+ENROLMENT_CODE_LIFETIME = 7 * 86400
+_CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
+
+
+class PartnerNotFound(IssuerError):
+    """No partner with that id."""
+
+
+class TerminalNotFound(IssuerError):
+    """No terminal with that id."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceRules:
+    """One discounted service: price per age category and the discount rules."""
+
+    code: str
+    name: str
+    prices: dict[str, int]
+    discount_kind: str  # "percent" or "fixed"
+    discount_value: int
+    daily_limit: int
+    passback_seconds: int
+
+    def check(self) -> None:
+        """Raise IssuerError with one sentence for the first rule out of range."""
+        if not (0 < len(self.code) <= 64 and self.code.replace("-", "").isalnum() and self.code.isascii()):
+            raise IssuerError("the service code is 1 to 64 letters, digits and dashes, e.g. bioskop-reguler")
+        if not 0 < len(self.name.strip()) <= 200:
+            raise IssuerError("the service name is 1 to 200 characters")
+        if not self.prices or not set(self.prices) <= set(AGE_CATEGORY_NAMES):
+            raise IssuerError(f"prices are given per age category: {', '.join(AGE_CATEGORY_NAMES)}")
+        if not all(isinstance(p, int) and 0 <= p <= MAX_MONEY for p in self.prices.values()):
+            raise IssuerError("prices are whole rupiah from 0 to 100,000,000")
+        if self.discount_kind == "percent" and not 0 <= self.discount_value <= 100:
+            raise IssuerError("a percentage discount is from 0 to 100")
+        if self.discount_kind == "fixed" and not 0 <= self.discount_value <= MAX_MONEY:
+            raise IssuerError("a fixed discount is whole rupiah from 0 to 100,000,000")
+        if self.discount_kind not in ("percent", "fixed"):
+            raise IssuerError("the discount is a percentage or a fixed amount of rupiah")
+        if not 1 <= self.daily_limit <= 100:
+            raise IssuerError("the daily limit per card is from 1 to 100")
+        if not 0 <= self.passback_seconds <= 86400:
+            raise IssuerError("the anti-passback window is from 0 seconds to one day")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "prices": dict(sorted(self.prices.items())),
+            "discount": {"kind": self.discount_kind, "value": self.discount_value},
+            "daily_limit": self.daily_limit,
+            "passback_seconds": self.passback_seconds,
+        }
+
+
+def create_partner(
+    home: IssuerHome, name: str, kind: str, cluster: str, region: int, mou_start: dt.date, mou_end: dt.date, now: int
+) -> int:
+    if not 0 < len(name.strip()) <= 200:
+        raise IssuerError("the partner's name is 1 to 200 characters")
+    if kind not in PARTNER_KINDS:
+        raise IssuerError(f"the kind of service is one of: {', '.join(PARTNER_KINDS)}")
+    if cluster not in KLA_CLUSTERS:
+        raise IssuerError(f"the KLA cluster is one of: {', '.join(KLA_CLUSTERS)}")
+    if not is_valid_region(region):
+        raise IssuerError("the region is a 4-digit regency/city code, e.g. 3372")
+    if mou_end <= mou_start:
+        raise IssuerError("the MoU must end after it starts")
+    with home.transaction() as session:
+        partner = Partner(name=name.strip(), kind=kind, cluster=cluster, region=region, mou_start=mou_start,
+                          mou_end=mou_end, created_at=now)
+        session.add(partner)
+        session.flush()
+        return partner.id
+
+
+def set_service(home: IssuerHome, partner_id: int, rules: ServiceRules) -> None:
+    """Create or replace the rules of one of the partner's services."""
+    rules.check()
+    with home.transaction() as session:
+        if session.get(Partner, partner_id) is None:
+            raise PartnerNotFound(f"there is no partner {partner_id}")
+        row = session.scalars(
+            select(PartnerService).where(PartnerService.partner_id == partner_id, PartnerService.code == rules.code)
+        ).one_or_none()
+        if row is None:
+            row = PartnerService(partner_id=partner_id, code=rules.code)
+            session.add(row)
+        row.name, row.prices = rules.name.strip(), dict(rules.prices)
+        row.discount_kind, row.discount_value = rules.discount_kind, rules.discount_value
+        row.daily_limit, row.passback_seconds = rules.daily_limit, rules.passback_seconds
+
+
+def service_rules(row: PartnerService) -> ServiceRules:
+    return ServiceRules(row.code, row.name, dict(row.prices), row.discount_kind, row.discount_value, row.daily_limit,
+                        row.passback_seconds)
+
+
+def mou_active(partner: Partner, now: int) -> bool:
+    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+    return partner.mou_start <= today <= partner.mou_end
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    terminal_id: str
+    enrolment_code: str  # shown once; only its hash is kept
+    expires_at: int
+
+
+def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int) -> Registration:
+    """Register a terminal for a partner and make its one-time enrolment code."""
+    if not 0 < len(name.strip()) <= 200:
+        raise IssuerError("the terminal's name is 1 to 200 characters")
+    code = "-".join(
+        "".join(secrets.choice(ALPHABET) for _ in range(_CODE_GROUP_LENGTH)) for _ in range(_CODE_GROUPS)
+    )
+    terminal_id = "T-" + "".join(secrets.choice(ALPHABET) for _ in range(8))
+    with home.transaction() as session:
+        if session.get(Partner, partner_id) is None:
+            raise PartnerNotFound(f"there is no partner {partner_id}")
+        session.add(
+            Terminal(
+                id=terminal_id,
+                partner_id=partner_id,
+                name=name.strip(),
+                state="pending",
+                created_at=now,
+                enrolment_code_hash=code_hash(code),
+                enrolment_expires_at=now + ENROLMENT_CODE_LIFETIME,
+                acknowledged_seq=0,
+                chain_hash="0" * 64,
+            )
+        )
+    return Registration(terminal_id, code, now + ENROLMENT_CODE_LIFETIME)
+
+
+def code_hash(code: str) -> str:
+    """The hash kept for an enrolment code, forgiving case, spaces and dashes."""
+    normalized = code.strip().upper().replace("-", "").replace(" ", "")
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def set_terminal_state(home: IssuerHome, terminal_id: str, state: str) -> None:
+    """Suspend, reactivate or retire a terminal (a retired one never comes back)."""
+    if state not in ("active", "suspended", "retired"):
+        raise IssuerError("a terminal is set active, suspended or retired")
+    with home.transaction() as session:
+        terminal = session.get(Terminal, terminal_id, with_for_update=True)
+        if terminal is None:
+            raise TerminalNotFound(f"there is no terminal {terminal_id}")
+        if terminal.state == "retired" or (state == "active" and terminal.public_jwk is None):
+            raise IssuerError(f"terminal {terminal_id} is {terminal.state} and cannot become {state}")
+        terminal.state = state

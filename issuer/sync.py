@@ -1,0 +1,255 @@
+"""Terminals joining the office and sending their logs (docs/sync-protocol.md).
+
+``enroll`` turns a one-time code and a terminal's public key into an active
+terminal; ``terminal_config`` signs the partner's rules for it; ``ingest``
+takes a batch of records in one transaction, idempotent on (terminal, seq),
+checking chain continuity and the signed checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from keys import jws, kid_for, load_public_jwk
+from keys.chain import (
+    MAX_SYNC_TOKEN_LIFETIME,
+    SYNC_CLOCK_LEEWAY,
+    InvalidCheckpoint,
+    InvalidSyncToken,
+    Redemption,
+    SyncError,
+    chain_hashes,
+    verify_checkpoint,
+    verify_sync_token,
+)
+from keys.errors import KeyFileInvalid
+
+from .errors import IssuerError
+from .models import Alarm, Office, Partner, PartnerService, RedemptionRow, SyncTokenSeen, Terminal
+from .partners import code_hash, mou_active, service_rules
+from .service import KeyUnlock, active_signer
+from .store import IssuerHome
+
+CONFIG_TYP = "kia-config"
+MAX_BATCH = 500
+
+
+class EnrolmentRefused(IssuerError):
+    """The enrolment code is unknown, used or expired."""
+
+
+class TerminalSuspended(SyncError):
+    """The office has suspended this terminal."""
+
+
+class SyncRefused(SyncError):
+    """The batch cannot be stored; ``code`` says why and ``acknowledged`` where the office stands."""
+
+    def __init__(self, code: str, message: str, acknowledged: int) -> None:
+        super().__init__(message)
+        self.code, self.acknowledged = code, acknowledged
+
+
+@dataclasses.dataclass(frozen=True)
+class Enrolment:
+    terminal_id: str
+    audience: str
+    root_jwk: dict[str, Any]
+    config: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Ack:
+    acknowledged: int
+    stored: int
+    duplicates: int
+
+
+def active_terminal_key(home: IssuerHome, terminal_id: str) -> Ed25519PublicKey | None:
+    with home.transaction() as session:
+        terminal = session.get(Terminal, terminal_id)
+        if terminal is None or terminal.state != "active" or terminal.public_jwk is None:
+            return None
+        return load_public_jwk(terminal.public_jwk)
+
+
+def audience(home: IssuerHome) -> str:
+    """The audience terminals name in their sync tokens: this office."""
+    with home.transaction() as session:
+        return _audience(session)
+
+
+def _audience(session: Session) -> str:
+    return f"kia-office:{session.get_one(Office, 1).root_kid}"
+
+
+def enroll(home: IssuerHome, unlock: KeyUnlock, code: str, public_jwk: object, now: int) -> Enrolment:
+    """Activate the terminal that ``code`` was made for, with the terminal's public key."""
+    try:
+        public_key = load_public_jwk(public_jwk)
+    except KeyFileInvalid as exc:
+        raise EnrolmentRefused(f"the terminal key is not usable: {exc}") from None
+    with home.transaction() as session:
+        terminal = session.scalars(
+            select(Terminal).where(Terminal.enrolment_code_hash == code_hash(code)).with_for_update()
+        ).one_or_none()
+        if terminal is None or terminal.state != "pending" or (terminal.enrolment_expires_at or 0) <= now:
+            raise EnrolmentRefused("the enrolment code is unknown, used or expired; ask the office for a new one")
+        terminal.public_jwk = {"kty": "OKP", "crv": "Ed25519", "x": public_jwk["x"],  # type: ignore[index]
+                               "kid": kid_for(public_key)}
+        terminal.state, terminal.enrolled_at, terminal.enrolment_code_hash = "active", now, None
+        office = session.get_one(Office, 1)
+        config = _signed_config(session, home, unlock, terminal, now)
+        return Enrolment(terminal.id, _audience(session), office.root_jwk, config)
+
+
+def terminal_config(home: IssuerHome, unlock: KeyUnlock, terminal_id: str, now: int) -> str:
+    with home.transaction() as session:
+        return _signed_config(session, home, unlock, session.get_one(Terminal, terminal_id), now)
+
+
+def _signed_config(session: Session, home: IssuerHome, unlock: KeyUnlock, terminal: Terminal, now: int) -> str:
+    """The partner's rules for ``terminal``, signed by the active issuing key.
+
+    A partner whose MoU is not in force gets no services.
+    """
+    partner = session.get_one(Partner, terminal.partner_id)
+    services = session.scalars(
+        select(PartnerService).where(PartnerService.partner_id == partner.id).order_by(PartnerService.code)
+    )
+    in_force = mou_active(partner, now)
+    claims = {
+        "tid": terminal.id,
+        "partner": {"id": partner.id, "name": partner.name, "kind": partner.kind, "cluster": partner.cluster},
+        "version": now,
+        "iat": now,
+        "mou_until": partner.mou_end.isoformat(),
+        "services": [service_rules(row).to_json() for row in services] if in_force else [],
+    }
+    key, private = active_signer(session, home, unlock)
+    return jws.sign(claims, private, key.kid, CONFIG_TYP)
+
+
+def ingest(home: IssuerHome, token: str, records: Sequence[object], checkpoint: str, now: int) -> Ack:
+    """Store a terminal's batch, or refuse it whole (docs/sync-protocol.md).
+
+    Raises InvalidSyncToken (401), TerminalSuspended (403), SyncRefused (409
+    gap/fork, 422 chain_mismatch) and InvalidRecord (400).  A fork or a
+    chain mismatch is also recorded as an alarm, which outlives the refusal.
+    """
+    try:
+        with home.transaction() as session:
+            return _ingest(session, token, records, checkpoint, now, _audience(session))
+    except _Alarming as alarm:
+        with home.transaction() as session:
+            session.add(Alarm(at=now, kind=alarm.kind, terminal_id=alarm.terminal, partner_id=alarm.partner,
+                              detail=alarm.detail))
+        raise alarm.refusal from None
+
+
+class _Alarming(Exception):
+    def __init__(self, refusal: SyncRefused, kind: str, terminal: str, partner: int, detail: str) -> None:
+        super().__init__(detail)
+        self.refusal, self.kind, self.terminal, self.partner, self.detail = refusal, kind, terminal, partner, detail
+
+
+def _parsed(records: Sequence[object], acknowledged: int) -> list[Redemption]:
+    if not 1 <= len(records) <= MAX_BATCH:
+        raise SyncRefused("bad_batch", f"a batch holds 1 to {MAX_BATCH} records", acknowledged)
+    parsed = [Redemption.from_json(record) for record in records]
+    if any(b.seq != a.seq + 1 for a, b in zip(parsed, parsed[1:], strict=False)):
+        raise SyncRefused("bad_batch", "records must be in ascending, contiguous sequence", acknowledged)
+    return parsed
+
+
+def _ingest(session: Session, token: str, raw: Sequence[object], checkpoint: str, now: int, aud: str) -> Ack:
+    terminals: dict[str, Terminal] = {}
+
+    def key_of(terminal_id: str) -> Ed25519PublicKey | None:
+        terminal = session.get(Terminal, terminal_id, with_for_update=True)
+        if terminal is None or terminal.public_jwk is None or terminal.state not in ("active", "suspended"):
+            return None
+        terminals[terminal_id] = terminal
+        return load_public_jwk(terminal.public_jwk)
+
+    claims = verify_sync_token(token, key_of, aud, now)
+    terminal = terminals[claims.terminal]
+    if terminal.state == "suspended":
+        raise TerminalSuspended("the office has suspended this terminal; call the office")
+    _spend_jti(session, claims.jti, terminal.id, claims.expires_at, now)
+    acknowledged = terminal.acknowledged_seq
+    records = _parsed(raw, acknowledged)  # only after the terminal proved who it is
+    first, last = records[0].seq, records[-1].seq
+    if first > acknowledged + 1:
+        raise SyncRefused("gap", f"the office holds up to sequence {acknowledged}; send from {acknowledged + 1}",
+                          acknowledged)
+    previous = _stored_hash(session, terminal, first - 1)
+    hashes = chain_hashes(previous, records)
+    stored = dict(session.execute(
+        select(RedemptionRow.seq, RedemptionRow.hash).where(
+            RedemptionRow.terminal_id == terminal.id, RedemptionRow.seq.between(first, min(last, acknowledged))
+        )
+    ).all())
+    for record, digest in zip(records, hashes, strict=True):
+        if record.seq in stored and stored[record.seq] != digest.hex():
+            refusal = SyncRefused("fork", f"record {record.seq} differs from the one the office holds", acknowledged)
+            raise _Alarming(refusal, "fork", terminal.id, terminal.partner_id,
+                            f"terminal {terminal.id} sent a different record {record.seq}")
+    try:
+        signed = verify_checkpoint(checkpoint, load_public_jwk(terminal.public_jwk), terminal.id)
+    except InvalidCheckpoint as exc:
+        raise SyncRefused("chain_mismatch", str(exc), acknowledged) from None
+    if signed.seq != last or signed.hash != hashes[-1]:
+        refusal = SyncRefused("chain_mismatch", "the checkpoint does not match the records' chain", acknowledged)
+        raise _Alarming(refusal, "chain_mismatch", terminal.id, terminal.partner_id,
+                        f"terminal {terminal.id} sent records {first}-{last} that do not match its checkpoint")
+
+    new = [(record, digest) for record, digest in zip(records, hashes, strict=True) if record.seq > acknowledged]
+    partner = session.get_one(Partner, terminal.partner_id)
+    extra_flags = [] if mou_active(partner, now) else ["mou_expired"]
+    if new:
+        session.execute(insert(RedemptionRow), [
+            {"terminal_id": terminal.id, "partner_id": terminal.partner_id, "seq": r.seq, "at": r.at,
+             "serial": r.serial, "accepted": r.accepted, "reason": r.reason, "service": r.service,
+             "category": r.category, "price": r.price, "discount": r.discount, "paid": r.paid,
+             "flags": [*r.flags, *extra_flags], "hash": digest.hex(), "received_at": now}
+            for r, digest in new
+        ])
+        terminal.acknowledged_seq, terminal.chain_hash = new[-1][0].seq, new[-1][1].hex()
+        terminal.checkpoint = checkpoint
+        if extra_flags:
+            session.add(Alarm(at=now, kind="mou_expired", terminal_id=terminal.id, partner_id=partner.id,
+                              detail=f"{len(new)} records from a partner whose MoU is not in force"))
+    terminal.last_sync_at = now
+    return Ack(terminal.acknowledged_seq, len(new), len(records) - len(new))
+
+
+def _stored_hash(session: Session, terminal: Terminal, seq: int) -> bytes:
+    if seq == 0:
+        return bytes(32)
+    if seq == terminal.acknowledged_seq:
+        return bytes.fromhex(terminal.chain_hash)
+    digest = session.scalar(
+        select(RedemptionRow.hash).where(RedemptionRow.terminal_id == terminal.id, RedemptionRow.seq == seq)
+    )
+    if digest is None:  # only before the acknowledged sequence, which is contiguous
+        raise SyncRefused("gap", f"the office does not hold record {seq}", terminal.acknowledged_seq)
+    return bytes.fromhex(digest)
+
+
+def _spend_jti(session: Session, jti: str, terminal_id: str, expires_at: int, now: int) -> None:
+    """Refuse a replayed token; forget jtis once their tokens cannot be used any more."""
+    session.execute(delete(SyncTokenSeen).where(SyncTokenSeen.expires_at < now - SYNC_CLOCK_LEEWAY))
+    try:
+        with session.begin_nested():
+            session.add(SyncTokenSeen(jti=jti, terminal_id=terminal_id,
+                                      expires_at=min(expires_at, now + MAX_SYNC_TOKEN_LIFETIME) + SYNC_CLOCK_LEEWAY))
+    except IntegrityError:
+        raise InvalidSyncToken("this sync token was already used; make a new one for every request") from None
