@@ -201,6 +201,8 @@ class RedemptionRow(Base):
     __table_args__ = (
         Index("ux_redemptions_terminal_seq", "terminal_id", "seq", unique=True),
         Index("ix_redemptions_partner_at", "partner_id", "at"),
+        Index("ix_redemptions_partner_month", "partner_id", "month"),
+        Index("ix_redemptions_partner_day", "partner_id", "day"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -219,6 +221,9 @@ class RedemptionRow(Base):
     flags: Mapped[list[str]] = mapped_column(JSON)
     hash: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[int] = mapped_column(BigInteger)
+    # The partner region's local date of the decision, for reports: YYYYMMDD and YYYYMM.
+    day: Mapped[int] = mapped_column(Integer, server_default="0")
+    month: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class SyncTokenSeen(Base):
@@ -240,3 +245,14 @@ class Alarm(Base):
     terminal_id: Mapped[str | None] = mapped_column(String(16))
     partner_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str] = mapped_column(String(500))
+
+
+class RegionEligibility(Base):
+    """How many children of a region may hold a KIA, as the office last counted."""
+
+    __tablename__ = "region_eligibility"
+    __table_args__ = (CheckConstraint("eligible_children >= 0", name="eligible_children_not_negative"),)
+
+    region: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    eligible_children: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[dt.date] = mapped_column(Date)

@@ -9,6 +9,7 @@ checking chain continuity and the signed checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ from keys.chain import (
     verify_checkpoint,
     verify_sync_token,
 )
+from keys.eligibility import region_timezone
 from keys.errors import KeyFileInvalid
 
 from .errors import IssuerError
@@ -214,12 +216,14 @@ def _ingest(session: Session, token: str, raw: Sequence[object], checkpoint: str
     new = [(record, digest) for record, digest in zip(records, hashes, strict=True) if record.seq > acknowledged]
     partner = session.get_one(Partner, terminal.partner_id)
     extra_flags = [] if mou_active(partner, now) else ["mou_expired"]
+    zone = region_timezone(partner.region)
     if new:
         session.execute(insert(RedemptionRow), [
             {"terminal_id": terminal.id, "partner_id": terminal.partner_id, "seq": r.seq, "at": r.at,
              "serial": r.serial, "accepted": r.accepted, "reason": r.reason, "service": r.service,
              "category": r.category, "price": r.price, "discount": r.discount, "paid": r.paid,
-             "flags": [*r.flags, *extra_flags], "hash": digest.hex(), "received_at": now}
+             "flags": [*r.flags, *extra_flags], "hash": digest.hex(), "received_at": now,
+             **_buckets(r.at, zone)}
             for r, digest in new
         ])
         terminal.acknowledged_seq, terminal.chain_hash = new[-1][0].seq, new[-1][1].hex()
@@ -229,6 +233,12 @@ def _ingest(session: Session, token: str, raw: Sequence[object], checkpoint: str
                               detail=f"{len(new)} records from a partner whose MoU is not in force"))
     terminal.last_sync_at = now
     return Ack(terminal.acknowledged_seq, len(new), len(records) - len(new))
+
+
+def _buckets(at: int, zone: dt.tzinfo) -> dict[str, int]:
+    """The report buckets of a decision: its local day (YYYYMMDD) and month (YYYYMM)."""
+    day = dt.datetime.fromtimestamp(at, zone).date()
+    return {"day": day.year * 10000 + day.month * 100 + day.day, "month": day.year * 100 + day.month}
 
 
 def _stored_hash(session: Session, terminal: Terminal, seq: int) -> bytes:

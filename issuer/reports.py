@@ -1,0 +1,183 @@
+"""Stakeholder reports: what KIA holders bring to partners, and card coverage.
+
+Revenue figures count accepted scans only: ``gross`` is the full price of
+what KIA holders bought, ``discount`` what the programme gave, ``net`` what
+the partner took in.  ``unique_cards`` counts distinct cards, so it is
+computed by the database for each grouping, never summed.  Periods are the
+partner region's local days (YYYYMMDD) or months (YYYYMM), set at ingest.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, case, distinct, func, literal, select
+from sqlalchemy.orm import Session
+
+from keys.eligibility import is_valid_region
+
+from .errors import IssuerError
+from .models import CardRow, Partner, RedemptionRow, RegionEligibility
+from .store import IssuerHome
+
+PERIODS = ("day", "month")
+GROUPS = ("partner", "kind", "cluster", "programme")
+
+
+@dataclasses.dataclass(frozen=True)
+class Figures:
+    group: str  # the partner's id, the kind, the cluster, or "all"
+    period: int  # YYYYMMDD or YYYYMM
+    scans: int
+    accepted: int
+    unique_cards: int
+    gross: int
+    discount: int
+    net: int
+
+
+def bucket(day: dt.date, period: str) -> int:
+    return day.year * 10000 + day.month * 100 + day.day if period == "day" else day.year * 100 + day.month
+
+
+def figures(
+    home: IssuerHome, group: str, period: str, start: dt.date, end: dt.date, partner_id: int | None = None
+) -> list[Figures]:
+    """Figures per ``group`` and ``period`` for local dates ``start`` to ``end`` inclusive."""
+    if group not in GROUPS or period not in PERIODS:
+        raise ValueError("unknown group or period")
+    column = RedemptionRow.day if period == "day" else RedemptionRow.month
+    accepted = RedemptionRow.accepted.is_(True)
+
+    def when_accepted(value: Any) -> Any:
+        return func.coalesce(func.sum(case((accepted, value), else_=0)), 0)
+
+    keys = {"partner": RedemptionRow.partner_id, "kind": Partner.kind, "cluster": Partner.cluster}
+    grouping = [keys[group]] if group in keys else []
+    query = (
+        select(
+            (keys[group] if group in keys else literal("all")).label("group"),
+            column.label("period"),
+            func.count().label("scans"),
+            when_accepted(1).label("accepted"),
+            func.count(distinct(case((accepted, RedemptionRow.serial), else_=None))).label("unique_cards"),
+            when_accepted(RedemptionRow.price).label("gross"),
+            when_accepted(RedemptionRow.discount).label("discount"),
+            when_accepted(RedemptionRow.paid).label("net"),
+        )
+        .where(column.between(bucket(start, period), bucket(end, period)))
+        .group_by(*grouping, column)
+        .order_by(*grouping, column)
+    )
+    if group in ("kind", "cluster"):
+        query = query.join(Partner, Partner.id == RedemptionRow.partner_id)
+    if partner_id is not None:
+        query = query.where(RedemptionRow.partner_id == partner_id)
+    with home.transaction() as session:
+        return [Figures(str(row.group), *(int(value) for value in row[1:])) for row in session.execute(query)]
+
+
+@dataclasses.dataclass(frozen=True)
+class PartnerCount:
+    month: int
+    in_force: int  # partners whose MoU covers some of the month
+    with_scans: int  # partners whose terminals logged an accepted scan that month
+
+
+def active_partners(home: IssuerHome, start: dt.date, end: dt.date) -> list[PartnerCount]:
+    """How many partners the programme had, month by month."""
+    months = _months(start, end)
+    with home.transaction() as session:
+        periods = [(row.mou_start, row.mou_end) for row in session.execute(select(Partner.mou_start, Partner.mou_end))]
+        scanning = dict(
+            session.execute(
+                select(RedemptionRow.month, func.count(distinct(RedemptionRow.partner_id)))
+                .where(RedemptionRow.accepted.is_(True), RedemptionRow.month.between(months[0], months[-1]))
+                .group_by(RedemptionRow.month)
+            ).all()
+        )
+    counts = []
+    for month in months:
+        first = dt.date(month // 100, month % 100, 1)
+        last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        in_force = sum(1 for begin, finish in periods if begin <= last and finish >= first)
+        counts.append(PartnerCount(month, in_force, int(scanning.get(month, 0))))
+    return counts
+
+
+def _months(start: dt.date, end: dt.date) -> list[int]:
+    months, month = [], start.replace(day=1)
+    while month <= end:
+        months.append(month.year * 100 + month.month)
+        month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return months
+
+
+@dataclasses.dataclass(frozen=True)
+class Coverage:
+    region: int
+    eligible_children: int | None
+    as_of: dt.date | None
+    active_cards: int
+    coverage_percent: float | None
+
+
+def coverage(home: IssuerHome, now: int) -> list[Coverage]:
+    """Active cards per region against the eligible children the office entered."""
+    with home.transaction() as session:
+        active = dict(
+            session.execute(
+                select(CardRow.region, func.count())
+                .where(and_(CardRow.state == "active", CardRow.expires_at > now))
+                .group_by(CardRow.region)
+            ).all()
+        )
+        eligible = {row.region: row for row in session.scalars(select(RegionEligibility))}
+    rows = []
+    for region in sorted(set(active) | set(eligible)):
+        known = eligible.get(region)
+        cards = int(active.get(region, 0))
+        percent = round(100 * cards / known.eligible_children, 1) if known and known.eligible_children else None
+        rows.append(Coverage(region, known.eligible_children if known else None, known.as_of if known else None,
+                             cards, percent))
+    return rows
+
+
+def set_eligible_children(home: IssuerHome, region: int, count: int, as_of: dt.date) -> None:
+    if not is_valid_region(region):
+        raise IssuerError("the region is a 4-digit regency/city code, e.g. 3372")
+    if not 0 <= count <= 50_000_000:
+        raise IssuerError("the number of eligible children is from 0 to 50,000,000")
+    with home.transaction() as session:
+        _upsert_eligibility(session, region, count, as_of)
+
+
+def _upsert_eligibility(session: Session, region: int, count: int, as_of: dt.date) -> None:
+    row = session.get(RegionEligibility, region)
+    if row is None:
+        session.add(RegionEligibility(region=region, eligible_children=count, as_of=as_of))
+    else:
+        row.eligible_children, row.as_of = count, as_of
+
+
+def to_csv(rows: Sequence[Any], row_type: type) -> str:
+    """Rows of dataclass ``row_type`` as CSV with a header row, even when empty."""
+    names = [field.name for field in dataclasses.fields(row_type)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(names)
+    writer.writerows([_plain(getattr(row, name)) for name in names] for row in rows)
+    return buffer.getvalue()
+
+
+def to_json(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    return [{key: _plain(value) for key, value in dataclasses.asdict(row).items()} for row in rows]
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
