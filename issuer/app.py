@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, health, metrics
+from . import api, health, metrics, web
 from .store import IssuerHome
 
 # Secrets the service never needs: root-key work stays on the command line.
@@ -21,7 +21,7 @@ _NOT_FOR_THE_SERVICE = ("KEY_PASSPHRASE", "KEY_PASSPHRASE_FILE")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__)  # templates/ and static/ beside this module
     app.config.from_mapping(
         HOME=None,
         DATABASE_URL=None,
@@ -39,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     health.init_app(app)
     api.init_app(app)
+    web.init_app(app)
     return app
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from keys.keystore import passphrase_from_env
 from keys.times import iso_utc
 
-from . import cli_partners, cli_reports, migrate, service
+from . import cli_partners, cli_reports, cli_users, migrate, service
 from .artifacts import CardFiles, write_many
 from .batch import ChildRequest, RowError, read_batch, validate_child
 from .db import DATABASE_URL_ENV
@@ -323,6 +323,7 @@ def db_upgrade(home: Path) -> None:
 
 cli_partners.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
 cli_reports.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
+cli_users.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
 
 
 def _redacted(url: str) -> str:

@@ -256,3 +256,37 @@ class RegionEligibility(Base):
     region: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     eligible_children: Mapped[int] = mapped_column(Integer)
     as_of: Mapped[dt.date] = mapped_column(Date)
+
+
+# --- people and the audit trail -------------------------------------------------
+
+ROLES = ("admin", "officer", "partner_manager", "auditor")
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'officer', 'partner_manager', 'auditor')", name="user_role"),
+        CheckConstraint("(role = 'partner_manager') = (partner_id IS NOT NULL)", name="user_partner_for_managers"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # Argon2id, with its parameters
+    role: Mapped[str] = mapped_column(String(16))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEvent(Base):
+    """Every change: who, what, when, from where."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(100))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))

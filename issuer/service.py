@@ -262,6 +262,33 @@ def revoke_card(home: IssuerHome, serial: str, reason: str, now: int) -> CardRec
         return card_record(row)
 
 
+def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: dt.datetime) -> CardRecord:
+    """A lost or damaged card: the old one is revoked as replaced, a new serial issued to the same child."""
+    stamp = int(now.timestamp())
+    with home.transaction() as session:
+        old = session.get(CardRow, normalize_serial(serial), with_for_update=True)
+        if old is None:
+            raise UnknownCard("no card with that serial was issued from this office")
+        if old.state != "active":
+            raise CardAlreadyRevoked(f"card {old.serial} is {old.state}; only an active card is replaced")
+        if old.child is None:
+            raise IssuerError(f"card {old.serial} came from the first version without the child's record; "
+                              "issue a new card at the counter and revoke this one")
+        key, private = active_signer(session, home, unlock)
+        child = old.child
+        validity = card_validity(child.birth_date, child.region, now)
+        (new_serial_value,) = _unused_serials(session, 1)
+        card = Card(new_serial_value, child.region, birth_month(child.birth_date), validity.issued_at,
+                    validity.expires_at)
+        new = CardRow(serial=card.serial, child=child, region=card.region, birth_month=card.birth_month,
+                      issued_at=card.issued_at, expires_at=card.expires_at, kid=key.kid,
+                      token=issue_card(card, private, key.kid), state="active")
+        session.add(new)
+        session.flush()
+        old.state, old.revoked_at, old.revocation_reason, old.replaced_by = "replaced", stamp, "replaced", new.serial
+        return card_record(new)
+
+
 def rotate_issuing_key(home: IssuerHome, unlock: KeyUnlock, now: int) -> IssuingKey:
     """Make a new active issuing key; the previous active key is retired."""
     with home.transaction() as session:

@@ -1,0 +1,38 @@
+"""``kia issuer user``: people who sign in to the office's pages."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import users
+from .models import ROLES
+from .store import IssuerHome
+
+PASSWORD_ENV = "KIA_NEW_USER_PASSWORD"  # noqa: S105 (a variable name)
+
+
+def register(issuer: click.Group, home_option: Callable[..., Any], home_of: Callable[[Path], IssuerHome],
+             emit: Callable[[Any], None], now: Callable[[], int]) -> None:
+    @issuer.group()
+    def user() -> None:
+        """People who sign in: admin, officer, partner manager, auditor."""
+
+    @user.command("add")
+    @home_option
+    @click.option("--username", required=True)
+    @click.option("--role", required=True, type=click.Choice(ROLES))
+    @click.option("--partner", "partner_id", type=int, help="The partner a partner manager manages.")
+    def add(home: Path, username: str, role: str, partner_id: int | None) -> None:
+        """Add a person; the password is asked for (or read from KIA_NEW_USER_PASSWORD)."""
+        password = os.environ.get(PASSWORD_ENV) or click.prompt(
+            "Password", hide_input=True, confirmation_prompt=True, err=True
+        )
+        office = home_of(home)
+        added = users.create_user(office, username, password, role, partner_id, now())
+        users.record(office, "cli", "user_add", added.username, None, now())
+        emit({"username": added.username, "role": added.role, "partner_id": added.partner_id})

@@ -1,0 +1,98 @@
+"""The office's web pages: sign-in with roles, dashboard, cards, partners.
+
+Server-rendered, Bahasa Indonesia first (``?lang=en`` for English).  Every
+form carries a CSRF token (Flask-WTF); sessions end after
+``SESSION_MINUTES`` of use; every change is written to the audit trail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, Response, request
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from ..users import Person, person
+from .i18n import language, t
+
+SESSION_MINUTES = 30
+SECRET_FILE = "web-secret"  # noqa: S105 (a file name; the key is made at run time)
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+class SignedIn(Person):
+    """A Person as Flask-Login wants it."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+def secret_key(home: Path) -> str:
+    """KIA_SECRET_KEY, or a key kept in the home (0600) so every worker shares it."""
+    path = home / SECRET_FILE
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        except FileExistsError:
+            pass  # another worker made it first
+    return path.read_text().strip()
+
+
+def init_app(app: Flask) -> None:
+    from ..app import office
+    from . import auth, cards, dashboard, partners
+
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret_key(office(app).path)
+    app.config.setdefault("SESSION_COOKIE_SECURE", False)  # set KIA_SESSION_COOKIE_SECURE=true behind HTTPS
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=SESSION_MINUTES),
+        SESSION_REFRESH_EACH_REQUEST=True,
+        WTF_CSRF_TIME_LIMIT=None,  # the session's own expiry bounds the token
+        MAX_CONTENT_LENGTH=max(app.config.get("MAX_CONTENT_LENGTH") or 0, 8 * 1024 * 1024),  # school CSVs
+    )
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    csrf.init_app(app)
+    from ..api import bp as api
+
+    csrf.exempt(api)  # terminals authenticate each request with a signed token, not a cookie
+
+    @login_manager.user_loader
+    def _load(user_id: str) -> SignedIn | None:
+        found = person(office(app), int(user_id)) if user_id.isdigit() else None
+        return SignedIn(**found.__dict__) if found else None
+
+    @login_manager.unauthorized_handler
+    def _unauthorized() -> Response:
+        from flask import flash, redirect, url_for
+
+        flash(t("session_expired"))
+        return redirect(url_for("auth.login", next=request.path))  # type: ignore[return-value]
+
+    @app.context_processor
+    def _words() -> dict[str, object]:
+        return {"t": t, "lang": language()}
+
+    @app.after_request
+    def _remember_language(response: Response) -> Response:
+        if request.args.get("lang") in ("id", "en"):
+            response.set_cookie("lang", request.args["lang"], samesite="Lax", httponly=True)
+        return response
+
+    for module in (auth, dashboard, cards, partners):
+        app.register_blueprint(module.bp)

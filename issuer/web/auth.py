@@ -1,0 +1,94 @@
+"""Sign-in, sign-out, and the role checks every page uses."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from .. import users
+from ..app import office
+from . import SignedIn
+from .i18n import t
+
+bp = Blueprint("auth", __name__)
+View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
+
+
+class SignInForm(FlaskForm):  # type: ignore[misc]
+    username = StringField(validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(validators=[DataRequired(), Length(max=200)])
+
+
+class ConfirmForm(FlaskForm):  # type: ignore[misc]
+    """A button that changes something: only its CSRF token."""
+
+
+def remote() -> str | None:
+    return request.remote_addr
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def audit(action: str, target: str | None = None) -> None:
+    users.record(office(current_app), current_user.username, action, target, remote(), now())
+
+
+def roles(*allowed: str) -> Callable[[View], View]:
+    """Only signed-in people with one of ``allowed`` roles; others get 403."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        @login_required  # type: ignore[misc]
+        def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+EVERYONE = ("admin", "officer", "partner_manager", "auditor")
+OFFICE_STAFF = ("admin", "officer", "auditor")  # read the office's pages
+CHANGERS = ("admin", "officer")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    form = SignInForm()
+    if form.validate_on_submit():
+        found = users.authenticate(office(current_app), form.username.data, form.password.data)
+        if found is None:
+            users.record(office(current_app), form.username.data.strip().lower()[:64], "sign_in_failed", None,
+                         remote(), now())
+            flash(t("bad_credentials"))
+            return render_template("login.html", form=form), 401
+        session.clear()  # a fresh session for the signed-in person
+        session.permanent = True
+        login_user(SignedIn(**found.__dict__))
+        users.record(office(current_app), found.username, "sign_in", None, remote(), now())
+        target = request.args.get("next", "")
+        local = target.startswith("/") and not target.startswith("//")  # never redirect off this site
+        return redirect(target if local else url_for("dashboard.index"))
+    return render_template("login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required  # type: ignore[misc]
+def logout() -> ResponseReturnValue:
+    audit("sign_out")
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))

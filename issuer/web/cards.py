@@ -1,0 +1,166 @@
+"""Cards: issue at the counter, school batches, detail with QR, revoke, replace."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateField, StringField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from keys.errors import KiaError
+from keys.keystore import passphrase_from_env
+from keys.times import iso_utc
+
+from .. import service
+from ..app import office
+from ..artifacts import qr_png, qr_symbol
+from ..batch import RowError, read_batch, validate_child
+from ..errors import UnknownCard
+from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, audit, roles
+from .i18n import t
+
+bp = Blueprint("cards", __name__, url_prefix="/cards")
+
+
+class IssueForm(FlaskForm):  # type: ignore[misc]
+    birth_date = DateField(validators=[DataRequired()])
+    region = StringField(validators=[DataRequired(), Regexp(r"^\d{2}\.?\d{2}$")])
+    name = StringField(validators=[Optional(), Length(max=200)])
+    nik = StringField(validators=[Optional(), Regexp(r"^[0-9]{16}$")])
+    school = StringField(validators=[Optional(), Length(max=200)])
+
+
+class BatchForm(FlaskForm):  # type: ignore[misc]
+    file = FileField(validators=[FileRequired()])
+
+
+class ReasonForm(FlaskForm):  # type: ignore[misc]
+    reason = StringField(validators=[DataRequired(), Length(max=200)])
+
+
+class FindForm(FlaskForm):  # type: ignore[misc]
+    class Meta:
+        csrf = False  # a search changes nothing
+
+    serial = StringField(validators=[DataRequired(), Length(max=16)])
+
+
+def _unlock() -> service.KeyUnlock:
+    return service.KeyUnlock(passphrase_from_env())
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@bp.get("/")
+@roles(*OFFICE_STAFF)
+def index() -> ResponseReturnValue:
+    find = FindForm(request.args)
+    if request.args.get("serial") and find.validate():
+        return redirect(url_for("cards.detail", serial=find.serial.data.strip().upper()))
+    return render_template("cards.html", issue=IssueForm(), batch=BatchForm(), find=find)
+
+
+@bp.post("/issue")
+@roles(*CHANGERS)
+def issue() -> ResponseReturnValue:
+    form = IssueForm()
+    if not form.validate_on_submit():
+        return render_template("cards.html", issue=form, batch=BatchForm(), find=FindForm()), 400
+    checked = validate_child(0, _now(), form.birth_date.data.isoformat(), form.region.data, nik=form.nik.data or "",
+                             name=form.name.data or "", school=form.school.data or "")
+    if isinstance(checked, RowError):
+        getattr(form, checked.field).errors.append(checked.error)
+        return render_template("cards.html", issue=form, batch=BatchForm(), find=FindForm()), 400
+    issuance = service.issue_cards(office(current_app), _unlock(), [checked], _now())
+    if issuance.rejected:
+        form.nik.errors.append(issuance.rejected[0].error)
+        return render_template("cards.html", issue=form, batch=BatchForm(), find=FindForm()), 409
+    serial = issuance.cards[0].record.serial
+    audit("card_issue", serial)
+    flash(t("issued_ok"))
+    return redirect(url_for("cards.detail", serial=serial))
+
+
+@bp.post("/batch")
+@roles(*CHANGERS)
+def batch() -> ResponseReturnValue:
+    form = BatchForm()
+    if not form.validate_on_submit():
+        return render_template("cards.html", issue=IssueForm(), batch=form, find=FindForm()), 400
+    upload = form.file.data
+    name = Path(upload.filename or "batch.csv").name[:200]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "batch.csv"
+        upload.save(path)
+        try:
+            requests, errors = read_batch(path, _now())
+        except KiaError as exc:
+            form.file.errors.append(str(exc))
+            return render_template("cards.html", issue=IssueForm(), batch=form, find=FindForm()), 400
+    issuance = service.issue_cards(office(current_app), _unlock(), requests, _now(), channel="school", source=name,
+                                   refused=errors)
+    audit("batch_issue", f"batch {issuance.batch_id}: {len(issuance.cards)} cards")
+    return render_template("batch.html", issuance=issuance, source=name)
+
+
+@bp.get("/<serial>")
+@roles(*OFFICE_STAFF)
+def detail(serial: str) -> ResponseReturnValue:
+    try:
+        record = service.card(office(current_app), serial)
+    except UnknownCard:
+        abort(404)
+    return render_template("card.html", card=record, iso=iso_utc, revoke=ReasonForm(), replace=ConfirmForm())
+
+
+@bp.get("/<serial>/qr.png")
+@roles(*OFFICE_STAFF)
+def qr(serial: str) -> ResponseReturnValue:
+    try:
+        record = service.card(office(current_app), serial)
+    except UnknownCard:
+        abort(404)
+    return Response(qr_png(qr_symbol(record.token)), mimetype="image/png")
+
+
+@bp.post("/<serial>/revoke")
+@roles(*CHANGERS)
+def revoke(serial: str) -> ResponseReturnValue:
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        record = service.revoke_card(office(current_app), serial, form.reason.data, int(_now().timestamp()))
+    except UnknownCard:
+        abort(404)
+    except KiaError as exc:
+        flash(str(exc))
+        return redirect(url_for("cards.detail", serial=serial))
+    audit("card_revoke", record.serial)
+    flash(t("revoked_ok"))
+    return redirect(url_for("cards.detail", serial=record.serial))
+
+
+@bp.post("/<serial>/replace")
+@roles(*CHANGERS)
+def replace(serial: str) -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        new = service.replace_card(office(current_app), _unlock(), serial, _now())
+    except UnknownCard:
+        abort(404)
+    except KiaError as exc:
+        flash(str(exc))
+        return redirect(url_for("cards.detail", serial=serial))
+    audit("card_replace", f"{serial} -> {new.serial}")
+    flash(t("replaced_ok"))
+    return redirect(url_for("cards.detail", serial=new.serial))

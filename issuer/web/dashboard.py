@@ -1,0 +1,76 @@
+"""The dashboard: revenue per partner and over time, coverage, latest alarms."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pygal
+from flask import Blueprint, current_app, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from markupsafe import Markup
+from pygal.style import Style
+from sqlalchemy import select
+
+from .. import reports
+from ..app import office
+from ..models import Alarm, Partner
+from .auth import EVERYONE, now, roles
+from .i18n import t
+
+bp = Blueprint("dashboard", __name__)
+_STYLE = Style(background="white", plot_background="white", colors=("#1b6e3a", "#c0392b", "#2c6fbb", "#d68910"))
+
+
+def _chart(chart: pygal.Graph) -> Markup:
+    # No JavaScript: pygal's tooltips load from a CDN, which office networks may not reach.
+    return Markup(chart.render(is_unicode=True, disable_xml_declaration=True))  # noqa: S704 (SVG made by pygal)
+
+
+@bp.get("/")
+@roles(*EVERYONE)
+def index() -> ResponseReturnValue:
+    home = office(current_app)
+    today = dt.datetime.fromtimestamp(now(), dt.UTC).date()
+    mine = current_user.partner_id if current_user.role == "partner_manager" else None
+    with home.transaction() as session:
+        names = {row.id: row.name for row in session.scalars(select(Partner))}
+        alarms = list(session.scalars(
+            select(Alarm).where(*([Alarm.partner_id == mine] if mine else [])).order_by(Alarm.at.desc()).limit(10)
+        ))
+    this_month = reports.figures(home, "partner", "month", today.replace(day=1), today, mine)
+    year_ago = (today.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
+    over_time = reports.figures(home, "programme" if mine is None else "partner", "month", year_ago, today, mine)
+
+    per_partner = pygal.HorizontalBar(style=_STYLE, height=60 + 40 * max(1, len(this_month)), show_legend=True,
+                                      legend_at_bottom=True, value_formatter=_rupiah, print_values=False)
+    per_partner.title = t("revenue_per_partner")
+    per_partner.x_labels = [names.get(int(row.group), row.group) for row in this_month]
+    per_partner.add(t("net"), [row.net for row in this_month])
+    per_partner.add(t("discount"), [row.discount for row in this_month])
+
+    trend = pygal.Line(style=_STYLE, height=320, legend_at_bottom=True, value_formatter=_rupiah, x_label_rotation=30)
+    trend.title = t("revenue_over_time")
+    trend.x_labels = [f"{row.period // 100}-{row.period % 100:02d}" for row in over_time]
+    trend.add(t("gross"), [row.gross for row in over_time])
+    trend.add(t("net"), [row.net for row in over_time])
+
+    coverage_rows = reports.coverage(home, now()) if mine is None else []
+    coverage = pygal.Bar(style=_STYLE, height=280, range=(0, 100), show_legend=False)
+    coverage.title = t("coverage")
+    coverage.x_labels = [str(row.region) for row in coverage_rows]
+    coverage.add(t("coverage"), [row.coverage_percent for row in coverage_rows])
+
+    return render_template(
+        "dashboard.html",
+        per_partner=_chart(per_partner) if this_month else None,
+        trend=_chart(trend) if over_time else None,
+        coverage=_chart(coverage) if coverage_rows else None,
+        figures=this_month,
+        names=names,
+        alarms=alarms,
+    )
+
+
+def _rupiah(value: float | None) -> str:
+    return "" if value is None else f"Rp{int(value):,}".replace(",", ".")

@@ -1,0 +1,89 @@
+"""The words of the office's pages: Bahasa Indonesia first, English available."""
+
+from __future__ import annotations
+
+from flask import request
+
+LANGUAGES = ("id", "en")
+
+TEXT: dict[str, tuple[str, str]] = {
+    # key: (Bahasa Indonesia, English)
+    "app_name": ("Layanan KIA Disdukcapil", "KIA office service"),
+    "sign_in": ("Masuk", "Sign in"),
+    "sign_out": ("Keluar", "Sign out"),
+    "username": ("Nama pengguna", "Username"),
+    "password": ("Kata sandi", "Password"),
+    "bad_credentials": ("Nama pengguna atau kata sandi salah.", "Wrong username or password."),
+    "session_expired": ("Silakan masuk untuk melanjutkan.", "Please sign in to continue."),
+    "forbidden": ("Anda tidak berhak membuka halaman ini.", "You may not open this page."),
+    "not_found": ("Halaman tidak ditemukan.", "Page not found."),
+    "dashboard": ("Dasbor", "Dashboard"),
+    "cards": ("Kartu", "Cards"),
+    "partners": ("Mitra", "Partners"),
+    "revenue_per_partner": ("Pendapatan dari pemegang KIA per mitra, bulan ini",
+                            "Revenue from KIA holders per partner, this month"),
+    "revenue_over_time": ("Pendapatan dari pemegang KIA, 12 bulan terakhir",
+                          "Revenue from KIA holders, last 12 months"),
+    "coverage": ("Cakupan kartu per wilayah (%)", "Card coverage per region (%)"),
+    "latest_alarms": ("Alarm terbaru", "Latest alarms"),
+    "no_alarms": ("Tidak ada alarm.", "No alarms."),
+    "gross": ("Harga penuh", "Gross"),
+    "discount": ("Potongan", "Discount"),
+    "net": ("Pendapatan bersih", "Net revenue"),
+    "scans": ("Pindaian", "Scans"),
+    "accepted": ("Diterima", "Accepted"),
+    "unique_cards": ("Kartu unik", "Unique cards"),
+    "issue_card": ("Terbitkan kartu (loket)", "Issue a card (counter)"),
+    "birth_date": ("Tanggal lahir", "Birth date"),
+    "region": ("Kode wilayah", "Region code"),
+    "name": ("Nama anak", "Child's name"),
+    "nik": ("NIK", "NIK"),
+    "school": ("Sekolah", "School"),
+    "issue": ("Terbitkan", "Issue"),
+    "upload_batch": ("Unggah berkas sekolah (CSV)", "Upload a school batch (CSV)"),
+    "upload": ("Unggah", "Upload"),
+    "find_card": ("Cari kartu (nomor seri)", "Find a card (serial)"),
+    "find": ("Cari", "Find"),
+    "card": ("Kartu", "Card"),
+    "serial": ("Nomor seri", "Serial"),
+    "state": ("Status", "State"),
+    "eligible_until": ("Berlaku sampai", "Eligible until"),
+    "revoke": ("Cabut kartu", "Revoke card"),
+    "replace": ("Ganti kartu (hilang/rusak)", "Replace card (lost/damaged)"),
+    "reason": ("Alasan", "Reason"),
+    "revoked_ok": ("Kartu telah dicabut.", "The card is revoked."),
+    "replaced_ok": ("Kartu pengganti telah diterbitkan.", "A replacement card has been issued."),
+    "issued_ok": ("Kartu telah diterbitkan.", "The card has been issued."),
+    "batch_report": ("Laporan berkas", "Batch report"),
+    "issued_count": ("Diterbitkan", "Issued"),
+    "rejected_count": ("Ditolak", "Rejected"),
+    "line": ("Baris", "Line"),
+    "field": ("Kolom", "Field"),
+    "error": ("Kesalahan", "Error"),
+    "partner": ("Mitra", "Partner"),
+    "kind": ("Jenis layanan", "Kind of service"),
+    "cluster": ("Klaster KLA", "KLA cluster"),
+    "mou_end": ("MoU berakhir", "MoU ends"),
+    "mou_expired": ("MoU berakhir — perlu diperpanjang", "MoU expired — renew it"),
+    "mou_ending_soon": ("MoU segera berakhir", "MoU ending soon"),
+    "mou_in_force": ("MoU berlaku", "MoU in force"),
+    "services": ("Layanan dan aturan potongan", "Services and discount rules"),
+    "terminals": ("Terminal", "Terminals"),
+    "suspend": ("Tangguhkan", "Suspend"),
+    "activate": ("Aktifkan", "Activate"),
+    "last_sync": ("Sinkron terakhir", "Last sync"),
+    "this_month": ("Bulan ini", "This month"),
+    "nothing_yet": ("Belum ada data.", "No data yet."),
+    "read_only": ("Hanya baca", "Read only"),
+}
+
+
+def language() -> str:
+    """The language asked for (?lang=, then the cookie), Indonesian by default."""
+    chosen = request.args.get("lang") or request.cookies.get("lang") or "id"
+    return chosen if chosen in LANGUAGES else "id"
+
+
+def t(key: str) -> str:
+    words = TEXT[key]
+    return words[LANGUAGES.index(language())]
