@@ -37,8 +37,10 @@ class SignedIn(Person):
         return str(self.id)
 
 
-def secret_key(home: Path) -> str:
-    """KIA_SECRET_KEY, or a key kept in the home (0600) so every worker shares it."""
+def secret_key(home: Path) -> str | None:
+    """A key kept in the home (0600) so that every worker shares it; None without a home."""
+    if not home.is_dir():
+        return None
     path = home / SECRET_FILE
     if not path.exists():
         try:
@@ -56,6 +58,10 @@ def init_app(app: Flask) -> None:
 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(office(app).path)
+    if not app.config.get("SECRET_KEY"):
+        # No office yet (health answers 503): sessions would not outlive this process.
+        app.logger.warning("no office home at %s; sign-in sessions use a temporary key", office(app).path)
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
     app.config.setdefault("SESSION_COOKIE_SECURE", False)  # set KIA_SESSION_COOKIE_SECURE=true behind HTTPS
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
