@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # The machine's PostgreSQL for the integration tests (CI fails if it is unreachable).
 export KIA_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint browser bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -28,8 +28,13 @@ lint: setup
 	$(BIN)/ruff check keys issuer verifier firmware_bridge kia tests bench
 	$(BIN)/mypy
 
+# The browser tests drive Debian's chromium with Playwright (never a browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 # pytest exits 5 when no test ran, which fails this target too.
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -6,7 +6,7 @@ status; nothing a client sends produces a 5xx.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
@@ -17,6 +17,11 @@ def error(status: int, code: str, message: str) -> ResponseReturnValue:
     return jsonify(error=code, message=message), status
 
 
+def _is_page(path: str) -> bool:
+    """Whether a person's browser asked: the web pages answer errors in HTML."""
+    return not (path.startswith("/api/") or path in ("/healthz", "/metrics"))
+
+
 def init_app(app: Flask) -> None:
     from . import openapi, terminals, trustlists  # noqa: F401  (routes register on bp)
 
@@ -25,6 +30,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
         code = (exc.name or "error").lower().replace(" ", "_")
+        if _is_page(request.path):
+            from ..web.i18n import t
+
+            words = {403: t("forbidden"), 404: t("not_found")}.get(exc.code or 400, exc.description or code)
+            return render_template("error.html", status=exc.code, message=words), exc.code or 400
         return error(exc.code or 400, code, exc.description or code)
 
     @app.errorhandler(Exception)

@@ -19,7 +19,18 @@ from .auth import EVERYONE, now, roles
 from .i18n import t
 
 bp = Blueprint("dashboard", __name__)
-_STYLE = Style(background="white", plot_background="white", colors=("#1b6e3a", "#c0392b", "#2c6fbb", "#d68910"))
+_STYLE = Style(
+    background="white",
+    plot_background="white",
+    colors=("#1b6e3a", "#c0392b", "#2c6fbb", "#d68910"),
+    font_family="system-ui, sans-serif",
+    title_font_size=18,
+    label_font_size=14,
+    major_label_font_size=14,
+    legend_font_size=14,
+    value_font_size=14,
+)
+_WIDTH = 640  # drawn close to the column it is shown in, so the text stays legible
 
 
 def _chart(chart: pygal.Graph) -> Markup:
@@ -42,21 +53,22 @@ def index() -> ResponseReturnValue:
     year_ago = (today.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
     over_time = reports.figures(home, "programme" if mine is None else "partner", "month", year_ago, today, mine)
 
-    per_partner = pygal.HorizontalBar(style=_STYLE, height=60 + 40 * max(1, len(this_month)), show_legend=True,
-                                      legend_at_bottom=True, value_formatter=_rupiah, print_values=False)
+    per_partner = pygal.HorizontalStackedBar(style=_STYLE, width=_WIDTH, height=180 + 50 * max(1, len(this_month)),
+                                             legend_at_bottom=True, value_formatter=_rupiah, x_label_rotation=20)
     per_partner.title = t("revenue_per_partner")
     per_partner.x_labels = [names.get(int(row.group), row.group) for row in this_month]
     per_partner.add(t("net"), [row.net for row in this_month])
     per_partner.add(t("discount"), [row.discount for row in this_month])
 
-    trend = pygal.Line(style=_STYLE, height=320, legend_at_bottom=True, value_formatter=_rupiah, x_label_rotation=30)
+    trend = pygal.Line(style=_STYLE, width=_WIDTH, height=400, legend_at_bottom=True, value_formatter=_rupiah,
+                       x_label_rotation=30)
     trend.title = t("revenue_over_time")
     trend.x_labels = [f"{row.period // 100}-{row.period % 100:02d}" for row in over_time]
     trend.add(t("gross"), [row.gross for row in over_time])
     trend.add(t("net"), [row.net for row in over_time])
 
     coverage_rows = reports.coverage(home, now()) if mine is None else []
-    coverage = pygal.Bar(style=_STYLE, height=280, range=(0, 100), show_legend=False)
+    coverage = pygal.Bar(style=_STYLE, width=_WIDTH, height=360, range=(0, 100), show_legend=False)
     coverage.title = t("coverage")
     coverage.x_labels = [str(row.region) for row in coverage_rows]
     coverage.add(t("coverage"), [row.coverage_percent for row in coverage_rows])

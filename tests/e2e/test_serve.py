@@ -8,58 +8,26 @@ line, so it waits on that event, never on a sleep.
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from keys import load_public_jwk, verify_trust_list
+from tests.e2e.processes import BIN, clean_env, kia, running
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 PASSPHRASE = "serve-test-passphrase-00000"
-LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
-
-
-def kia(*args: str, env: dict[str, str]) -> dict:
-    result = subprocess.run([str(BIN / "kia"), *args], env=env, capture_output=True, text=True, check=True)
-    return json.loads(result.stdout)
 
 
 @pytest.fixture
 def office(tmp_path: Path) -> tuple[Path, dict[str, str], dict]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("KIA_")}
-    env["KIA_KEY_PASSPHRASE"] = PASSPHRASE
+    env = clean_env(KIA_KEY_PASSPHRASE=PASSPHRASE)
     home = tmp_path / "office"
     kia("issuer", "init", "--home", str(home), env=env)
     export = kia("issuer", "trustlist", "export", "--home", str(home), "--out", str(tmp_path / "pub"), env=env)
     return home, env, export
-
-
-@contextmanager
-def running(command: list[str], env: dict[str, str]) -> Iterator[str]:
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                               text=True, start_new_session=True)
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if match := LISTENING.search(line):
-                break
-        else:
-            pytest.fail(f"the server exited before listening (exit {process.wait()})")
-        yield f"http://127.0.0.1:{match[1]}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
 
 
 def get(url: str) -> tuple[int, dict[str, str], bytes]:
