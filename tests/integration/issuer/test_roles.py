@@ -1,0 +1,150 @@
+"""Every role against every page and action of the office's web (both databases).
+
+CSRF is switched off here so that the matrix tests roles alone; CSRF itself
+is tested below and in the browser tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from issuer import create_app, partners, service, users
+from issuer.batch import ChildRequest
+from issuer.models import AuditEvent
+from issuer.store import IssuerHome
+from tests.factories import NOW, utc
+
+PASSPHRASE = "roles-test-passphrase-0000"
+PASSWORD = "kata-sandi-panjang-1"
+ROLES = ("anonymous", "admin", "officer", "auditor", "manager")
+
+
+@pytest.fixture
+def office(tmp_path: Path, issuer_db_url: str | None, monkeypatch: pytest.MonkeyPatch) -> IssuerHome:
+    monkeypatch.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)
+    home = IssuerHome(tmp_path / "office", issuer_db_url)
+    unlock = service.KeyUnlock(PASSPHRASE.encode())
+    service.init_home(home, unlock, NOW)
+    for name in ("Bioskop", "Kolam"):
+        partners.create_partner(home, name, "cinema", "education_culture", 3372, dt.date(2026, 1, 1),
+                                dt.date(2027, 12, 31), NOW)
+    for username, role, partner in (("admin", "admin", None), ("officer", "officer", None),
+                                    ("auditor", "auditor", None), ("manager", "partner_manager", 1)):
+        users.create_user(home, username, PASSWORD, role, partner, NOW)
+    yield home
+    home.close()
+
+
+def csrf_token(client: FlaskClient, page: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get(page).get_data(True))[1]
+
+
+def client_for(office: IssuerHome, role: str, csrf: bool = False) -> tuple[Flask, FlaskClient]:
+    app = create_app({"HOME": str(office.path), "DATABASE_URL": office.database_url, "TESTING": True,
+                      "WTF_CSRF_ENABLED": csrf})
+    client = app.test_client()
+    if role != "anonymous":
+        form = {"username": role, "password": PASSWORD} | ({"csrf_token": csrf_token(client, "/login")} if csrf else {})
+        response = client.post("/login", data=form)
+        assert response.status_code == 302
+    return app, client
+
+
+def fresh_card(office: IssuerHome) -> str:
+    unlock = service.KeyUnlock(PASSPHRASE.encode())
+    issuance = service.issue_cards(office, unlock, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW))
+    return issuance.cards[0].record.serial
+
+
+def fresh_terminal(office: IssuerHome) -> str:
+    return partners.register_terminal(office, 2, "Kasir", NOW).terminal_id
+
+
+# (method, path, body, expected status per role: anonymous, admin, officer, auditor, manager of partner 1)
+MATRIX = [
+    ("GET", "/", None, (302, 200, 200, 200, 200)),
+    ("GET", "/cards/", None, (302, 200, 200, 200, 403)),
+    ("POST", "/cards/issue", {"birth_date": "2016-08-17", "region": "3372"}, (302, 302, 302, 403, 403)),
+    ("POST", "/cards/batch", "csv", (302, 200, 200, 403, 403)),
+    ("GET", "/cards/{card}", None, (302, 200, 200, 200, 403)),
+    ("GET", "/cards/{card}/qr.png", None, (302, 200, 200, 200, 403)),
+    ("POST", "/cards/{card}/revoke", {"reason": "hilang"}, (302, 302, 302, 403, 403)),
+    ("POST", "/cards/{card}/replace", {}, (302, 302, 302, 403, 403)),
+    ("GET", "/partners/", None, (302, 200, 200, 200, 302)),
+    ("GET", "/partners/1", None, (302, 200, 200, 200, 200)),
+    ("GET", "/partners/2", None, (302, 200, 200, 200, 403)),
+    ("POST", "/partners/2/terminals/{terminal}/suspend", {}, (302, 302, 302, 403, 403)),
+    ("POST", "/api/v1/sync", {}, (401, 401, 401, 401, 401)),  # a session is no terminal token
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_page_and_action_for_each_role(office: IssuerHome, role: str) -> None:
+    _, client = client_for(office, role)
+    for method, path, body, expected in MATRIX:
+        status = expected[ROLES.index(role)]
+        url = path.format(card=fresh_card(office), terminal=fresh_terminal(office))
+        if method == "GET":
+            response = client.get(url)
+        elif body == "csv":
+            data = {"file": (io.BytesIO(b"birth_date,region\n2016-08-17,3372\n"), "sekolah.csv")}
+            response = client.post(url, data=data, content_type="multipart/form-data")
+        elif url.startswith("/api/"):
+            response = client.post(url, json=body)
+        else:
+            response = client.post(url, data=body)
+        assert response.status_code == status, f"{role} {method} {url}: {response.status_code}"
+        if status == 302 and role == "anonymous":
+            assert response.headers["Location"].startswith("/login")
+
+
+def test_forms_without_a_csrf_token_are_refused(office: IssuerHome) -> None:
+    _, client = client_for(office, "officer", csrf=True)
+    response = client.post("/cards/issue", data={"birth_date": "2016-08-17", "region": "3372"})
+    assert response.status_code == 400
+
+
+def test_sign_in_with_csrf_and_a_wrong_password_is_401_and_audited(office: IssuerHome) -> None:
+    _, client = client_for(office, "anonymous", csrf=True)
+    form = {"csrf_token": csrf_token(client, "/login"), "username": "officer", "password": "wrong-one-here"}
+    response = client.post("/login", data=form)
+    assert response.status_code == 401
+    with office.transaction() as session:
+        actions = [(e.username, e.action) for e in session.scalars(select(AuditEvent))]
+    assert ("officer", "sign_in_failed") in actions
+
+
+def test_every_change_is_in_the_audit_trail_with_who_and_where(office: IssuerHome) -> None:
+    _, client = client_for(office, "officer")
+    card = fresh_card(office)
+    client.post(f"/cards/{card}/revoke", data={"reason": "hilang"}, environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    with office.transaction() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "card_revoke")).one()
+    assert (event.username, event.target, event.remote_addr) == ("officer", card, "10.1.2.3")
+    assert event.at > NOW
+
+
+def test_a_session_expires_after_thirty_minutes_of_disuse(office: IssuerHome) -> None:
+    _, client = client_for(office, "officer")
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.expires is not None
+    lifetime = cookie.expires - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(minutes=29) < lifetime <= dt.timedelta(minutes=30)
+
+
+def test_a_replaced_card_points_to_its_replacement_for_the_same_child(office: IssuerHome) -> None:
+    _, client = client_for(office, "officer")
+    card = fresh_card(office)
+    response = client.post(f"/cards/{card}/replace", data={})
+    new_serial = response.headers["Location"].rsplit("/", 1)[-1]
+    old = service.card(office, card)
+    assert (old.state, old.replaced_by) == ("replaced", new_serial)
+    assert service.card(office, new_serial).state == "active"
