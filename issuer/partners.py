@@ -171,6 +171,6 @@ def set_terminal_state(home: IssuerHome, terminal_id: str, state: str) -> None:
         terminal = session.get(Terminal, terminal_id, with_for_update=True)
         if terminal is None:
             raise TerminalNotFound(f"there is no terminal {terminal_id}")
-        if terminal.state == "retired" or (state == "active" and terminal.public_jwk is None):
+        if terminal.state == "retired" or (state != "retired" and terminal.public_jwk is None):
             raise IssuerError(f"terminal {terminal_id} is {terminal.state} and cannot become {state}")
         terminal.state = state

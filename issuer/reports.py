@@ -70,7 +70,8 @@ def figures(
             when_accepted(RedemptionRow.discount).label("discount"),
             when_accepted(RedemptionRow.paid).label("net"),
         )
-        .where(column.between(bucket(start, period), bucket(end, period)))
+        # Always the exact days asked for, whatever the grouping.
+        .where(RedemptionRow.day.between(bucket(start, "day"), bucket(end, "day")))
         .group_by(*grouping, column)
         .order_by(*grouping, column)
     )

@@ -74,14 +74,6 @@ class Ack:
     duplicates: int
 
 
-def active_terminal_key(home: IssuerHome, terminal_id: str) -> Ed25519PublicKey | None:
-    with home.transaction() as session:
-        terminal = session.get(Terminal, terminal_id)
-        if terminal is None or terminal.state != "active" or terminal.public_jwk is None:
-            return None
-        return load_public_jwk(terminal.public_jwk)
-
-
 def audience(home: IssuerHome) -> str:
     """The audience terminals name in their sync tokens: this office."""
     with home.transaction() as session:
@@ -104,8 +96,11 @@ def enroll(home: IssuerHome, unlock: KeyUnlock, code: str, public_jwk: object, n
         ).one_or_none()
         if terminal is None or terminal.state != "pending" or (terminal.enrolment_expires_at or 0) <= now:
             raise EnrolmentRefused("the enrolment code is unknown, used or expired; ask the office for a new one")
-        terminal.public_jwk = {"kty": "OKP", "crv": "Ed25519", "x": public_jwk["x"],  # type: ignore[index]
-                               "kid": kid_for(public_key)}
+        jwk = {"kty": "OKP", "crv": "Ed25519", "x": public_jwk["x"], "kid": kid_for(public_key)}  # type: ignore[index]
+        enrolled = session.scalars(select(Terminal.public_jwk).where(Terminal.public_jwk.is_not(None)))
+        if any(row == jwk for row in enrolled):
+            raise EnrolmentRefused("this key already belongs to another terminal; make a new key")
+        terminal.public_jwk = jwk
         terminal.state, terminal.enrolled_at, terminal.enrolment_code_hash = "active", now, None
         office = session.get_one(Office, 1)
         config = _signed_config(session, home, unlock, terminal, now)
@@ -146,9 +141,10 @@ def ingest(home: IssuerHome, token: str, records: Sequence[object], checkpoint: 
     gap/fork, 422 chain_mismatch) and InvalidRecord (400).  A fork or a
     chain mismatch is also recorded as an alarm, which outlives the refusal.
     """
+    terminal_id = authenticate(home, token, now)
     try:
         with home.transaction() as session:
-            return _ingest(session, token, records, checkpoint, now, _audience(session))
+            return _ingest(session, terminal_id, records, checkpoint, now)
     except _Alarming as alarm:
         with home.transaction() as session:
             session.add(Alarm(at=now, kind=alarm.kind, terminal_id=alarm.terminal, partner_id=alarm.partner,
@@ -171,21 +167,34 @@ def _parsed(records: Sequence[object], acknowledged: int) -> list[Redemption]:
     return parsed
 
 
-def _ingest(session: Session, token: str, raw: Sequence[object], checkpoint: str, now: int, aud: str) -> Ack:
-    terminals: dict[str, Terminal] = {}
+def authenticate(home: IssuerHome, token: str, now: int) -> str:
+    """The terminal a sync token proves, its jti spent in a transaction of its own.
 
-    def key_of(terminal_id: str) -> Ed25519PublicKey | None:
-        terminal = session.get(Terminal, terminal_id, with_for_update=True)
-        if terminal is None or terminal.public_jwk is None or terminal.state not in ("active", "suspended"):
-            return None
-        terminals[terminal_id] = terminal
-        return load_public_jwk(terminal.public_jwk)
+    A token is good for one request, whatever becomes of that request: the
+    jti is committed before the request's own work starts.  Raises
+    InvalidSyncToken, or TerminalSuspended for a suspended terminal.
+    """
+    with home.transaction() as session:
+        states: dict[str, str] = {}
 
-    claims = verify_sync_token(token, key_of, aud, now)
-    terminal = terminals[claims.terminal]
-    if terminal.state == "suspended":
+        def key_of(terminal_id: str) -> Ed25519PublicKey | None:
+            terminal = session.get(Terminal, terminal_id)
+            if terminal is None or terminal.public_jwk is None or terminal.state not in ("active", "suspended"):
+                return None
+            states[terminal_id] = terminal.state
+            return load_public_jwk(terminal.public_jwk)
+
+        claims = verify_sync_token(token, key_of, _audience(session), now)
+        _spend_jti(session, claims.jti, claims.terminal, claims.expires_at, now)
+    if states[claims.terminal] == "suspended":
         raise TerminalSuspended("the office has suspended this terminal; call the office")
-    _spend_jti(session, claims.jti, terminal.id, claims.expires_at, now)
+    return claims.terminal
+
+
+def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoint: str, now: int) -> Ack:
+    terminal = session.get_one(Terminal, terminal_id, with_for_update=True)
+    if terminal.state != "active":  # suspended or retired since the token was checked
+        raise TerminalSuspended("the office has suspended this terminal; call the office")
     acknowledged = terminal.acknowledged_seq
     records = _parsed(raw, acknowledged)  # only after the terminal proved who it is
     first, last = records[0].seq, records[-1].seq
@@ -207,7 +216,8 @@ def _ingest(session: Session, token: str, raw: Sequence[object], checkpoint: str
     try:
         signed = verify_checkpoint(checkpoint, load_public_jwk(terminal.public_jwk), terminal.id)
     except InvalidCheckpoint as exc:
-        raise SyncRefused("chain_mismatch", str(exc), acknowledged) from None
+        raise _Alarming(SyncRefused("chain_mismatch", str(exc), acknowledged), "chain_mismatch", terminal.id,
+                        terminal.partner_id, f"terminal {terminal.id} sent a checkpoint it did not sign") from None
     if signed.seq != last or signed.hash != hashes[-1]:
         refusal = SyncRefused("chain_mismatch", "the checkpoint does not match the records' chain", acknowledged)
         raise _Alarming(refusal, "chain_mismatch", terminal.id, terminal.partner_id,
@@ -215,20 +225,21 @@ def _ingest(session: Session, token: str, raw: Sequence[object], checkpoint: str
 
     new = [(record, digest) for record, digest in zip(records, hashes, strict=True) if record.seq > acknowledged]
     partner = session.get_one(Partner, terminal.partner_id)
-    extra_flags = [] if mou_active(partner, now) else ["mou_expired"]
     zone = region_timezone(partner.region)
     if new:
         session.execute(insert(RedemptionRow), [
             {"terminal_id": terminal.id, "partner_id": terminal.partner_id, "seq": r.seq, "at": r.at,
              "serial": r.serial, "accepted": r.accepted, "reason": r.reason, "service": r.service,
              "category": r.category, "price": r.price, "discount": r.discount, "paid": r.paid,
-             "flags": [*r.flags, *extra_flags], "hash": digest.hex(), "received_at": now,
+             "flags": list(r.flags), "hash": digest.hex(), "received_at": now,
              **_buckets(r.at, zone)}
             for r, digest in new
         ])
         terminal.acknowledged_seq, terminal.chain_hash = new[-1][0].seq, new[-1][1].hex()
         terminal.checkpoint = checkpoint
-        if extra_flags:
+        if not mou_active(partner, now):
+            # Stored exactly as signed (the chain covers every field); the alarm,
+            # and the MoU dates, say that this partner's agreement has lapsed.
             session.add(Alarm(at=now, kind="mou_expired", terminal_id=terminal.id, partner_id=partner.id,
                               detail=f"{len(new)} records from a partner whose MoU is not in force"))
     terminal.last_sync_at = now
@@ -236,8 +247,15 @@ def _ingest(session: Session, token: str, raw: Sequence[object], checkpoint: str
 
 
 def _buckets(at: int, zone: dt.tzinfo) -> dict[str, int]:
-    """The report buckets of a decision: its local day (YYYYMMDD) and month (YYYYMM)."""
-    day = dt.datetime.fromtimestamp(at, zone).date()
+    """The report buckets of a decision: its local day (YYYYMMDD) and month (YYYYMM).
+
+    A terminal whose clock ran far off still syncs: its record is stored as
+    signed, outside every bucket (0), instead of blocking its log for ever.
+    """
+    try:
+        day = dt.datetime.fromtimestamp(at, zone).date()
+    except (ValueError, OverflowError, OSError):
+        return {"day": 0, "month": 0}
     return {"day": day.year * 10000 + day.month * 100 + day.day, "month": day.year * 100 + day.month}
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -37,6 +38,9 @@ MAX_SYNC_TOKEN_LIFETIME = 300
 SYNC_CLOCK_LEEWAY = 60
 MAX_MONEY = 100_000_000  # rupiah: more than any ticket or fare
 _REASON_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
+# Terminal ids and jtis are plain ASCII words: nothing else reaches a database query.
+_TERMINAL_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_JTI = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _JWT = PyJWT()
 
 
@@ -198,7 +202,7 @@ def verify_sync_token(
     except (jws.HeaderProblem, jwt.InvalidTokenError):
         raise InvalidSyncToken("the sync token is not a terminal's token") from None
     terminal = unverified.get("iss")
-    if not isinstance(terminal, str) or not 0 < len(terminal) <= 64:
+    if not isinstance(terminal, str) or not _TERMINAL_ID.fullmatch(terminal):
         raise InvalidSyncToken("the sync token names no terminal")
     key = terminal_key(terminal)
     if key is None:
@@ -217,7 +221,7 @@ def verify_sync_token(
     except jwt.InvalidTokenError:
         raise InvalidSyncToken("the sync token is not signed by the terminal's key") from None
     issued_at, expires_at, jti = claims["iat"], claims["exp"], claims["jti"]
-    if not (_is_int(issued_at) and _is_int(expires_at) and isinstance(jti, str) and 8 <= len(jti) <= 64):
+    if not (_is_int(issued_at) and _is_int(expires_at) and isinstance(jti, str) and _JTI.fullmatch(jti)):
         raise InvalidSyncToken("the sync token's iat, exp or jti is malformed")
     if expires_at - issued_at > MAX_SYNC_TOKEN_LIFETIME:
         raise InvalidSyncToken("the sync token lives longer than the office allows")

@@ -69,7 +69,6 @@ def init_app(app: Flask) -> None:
         PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=SESSION_MINUTES),
         SESSION_REFRESH_EACH_REQUEST=True,
         WTF_CSRF_TIME_LIMIT=None,  # the session's own expiry bounds the token
-        MAX_CONTENT_LENGTH=max(app.config.get("MAX_CONTENT_LENGTH") or 0, 8 * 1024 * 1024),  # school CSVs
     )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

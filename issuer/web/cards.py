@@ -26,6 +26,13 @@ from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, audit, roles
 from .i18n import t
 
 bp = Blueprint("cards", __name__, url_prefix="/cards")
+MAX_BATCH_UPLOAD = 8 * 1024 * 1024  # a school CSV; everything else keeps the app's 1 MiB
+
+
+@bp.before_request
+def _allow_school_csv() -> None:
+    if request.endpoint == "cards.batch":
+        request.max_content_length = MAX_BATCH_UPLOAD
 
 
 class IssueForm(FlaskForm):  # type: ignore[misc]

@@ -60,6 +60,5 @@ def test_kia_issuer_serve_answers_over_http(office) -> None:
 def test_gunicorn_with_the_documented_config_runs_the_factory(office) -> None:
     home, env, export = office
     env = dict(env, KIA_HOME=str(home), KIA_BIND="127.0.0.1:0", KIA_WORKERS="2")
-    del env["KIA_KEY_PASSPHRASE"]  # the service never needs it
     with running([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "issuer:create_app()"], env) as base:
         check_service(base, export)

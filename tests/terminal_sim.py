@@ -1,0 +1,209 @@
+"""A partner terminal as the office sees it, for sync tests (docs/sync-protocol.md).
+
+``SimulatedTerminal`` holds an Ed25519 key, the id and audience it got at
+enrolment, and its redemption log with the hash chain.  It builds what a
+real terminal sends: enrolment requests, batches ``{records, checkpoint}``
+for a sequence range, and a fresh sync token for every request.  Tests
+change a record, a checkpoint or a token claim to play an attack.
+
+The office side of a test (a home with a partner and a service) is built by
+``open_office``, ``add_partner`` and ``add_service``.  The API reads the real
+clock, so times here default to ``int(time.time())``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from issuer import partners, service
+from issuer.partners import ServiceRules
+from issuer.store import IssuerHome
+from keys import kid_for, public_jwk
+from keys.chain import (
+    GENESIS,
+    SYNC_TOKEN_TYP,
+    Checkpoint,
+    Redemption,
+    chain_hashes,
+    sign_checkpoint,
+    sign_sync_token,
+)
+from keys.jwk import public_key_bytes
+from keys.serial import serial_from_value
+from tests.factories import DAY, SURAKARTA, forge_token
+
+# Long enough for keys.keystore.MIN_PASSPHRASE_LENGTH; a test value, not a secret.
+PASSPHRASE = "sync-test passphrase 2026-11"
+UNLOCK = service.KeyUnlock(PASSPHRASE.encode())
+SERVICE = ServiceRules(
+    code="bioskop-reguler",
+    name="Bioskop reguler",
+    prices={"0-4": 0, "5-12": 40_000, "13-16": 50_000},
+    discount_kind="percent",
+    discount_value=50,
+    daily_limit=2,
+    passback_seconds=600,
+)
+
+
+def clock() -> int:
+    return int(time.time())
+
+
+def today() -> dt.date:
+    return dt.datetime.fromtimestamp(clock(), dt.UTC).date()
+
+
+# --- the office ------------------------------------------------------------
+
+
+def open_office(path: Path, database_url: str | None, now: int | None = None) -> IssuerHome:
+    """A fresh office (root key, issuing key) in ``path``, on ``database_url``."""
+    home = IssuerHome(path, database_url)
+    service.init_home(home, UNLOCK, clock() if now is None else now)
+    return home
+
+
+def add_partner(home: IssuerHome, *, mou_start: dt.date | None = None, mou_end: dt.date | None = None,
+                name: str = "Bioskop Solo Paragon") -> int:
+    """A cinema partner whose MoU is in force today unless the dates say otherwise."""
+    start = mou_start or today() - dt.timedelta(days=365)
+    end = mou_end or today() + dt.timedelta(days=365)
+    return partners.create_partner(home, name, "cinema", "education_culture", SURAKARTA, start, end, clock())
+
+
+def add_service(home: IssuerHome, partner_id: int, rules: ServiceRules = SERVICE) -> ServiceRules:
+    partners.set_service(home, partner_id, rules)
+    return rules
+
+
+# --- the terminal ----------------------------------------------------------
+
+
+def decision(seq: int, at: int) -> Redemption:
+    """The terminal's ``seq``-th decision: mostly accepted, now and then refused or stale."""
+    readable = seq % 11 != 0
+    accepted = readable and seq % 7 != 0
+    price = 40_000 if seq % 3 else 50_000
+    discount = price // 2 if accepted else 0
+    return Redemption(
+        seq=seq,
+        at=at,
+        serial=serial_from_value(seq) if readable else None,
+        accepted=accepted,
+        reason="accepted" if accepted else "card_revoked" if readable else "malformed",
+        service=SERVICE.code,
+        category=("5-12" if seq % 3 else "13-16") if readable else None,
+        price=price,
+        discount=discount,
+        paid=price - discount,
+        flags=("stale",) if seq % 13 == 0 else (),
+    )
+
+
+class SimulatedTerminal:
+    """A terminal's key, its enrolment, and its chained log of redemptions."""
+
+    def __init__(self, key: Ed25519PrivateKey | None = None) -> None:
+        self.key = key or Ed25519PrivateKey.generate()
+        self.terminal_id = ""
+        self.audience = ""
+        self.root_jwk: dict[str, Any] = {}
+        self.config = ""
+        self.records: list[Redemption] = []
+
+    @property
+    def kid(self) -> str:
+        return kid_for(self.key.public_key())
+
+    @property
+    def public_jwk(self) -> dict[str, Any]:
+        return public_jwk(self.key.public_key())
+
+    def enrolment_request(self, code: str) -> dict[str, Any]:
+        return {"code": code, "public_jwk": self.public_jwk}
+
+    def enrolled(self, answer: Mapping[str, Any]) -> SimulatedTerminal:
+        """Keep what the office answered to the enrolment request."""
+        self.terminal_id, self.audience = answer["terminal_id"], answer["audience"]
+        self.root_jwk, self.config = answer["root_jwk"], answer["config"]
+        return self
+
+    # the log
+
+    def log(self, count: int, at: int | None = None) -> list[Redemption]:
+        """Decide ``count`` more scans, one second apart from ``at``."""
+        start = clock() - count if at is None else at
+        new = [decision(len(self.records) + n, start + n) for n in range(1, count + 1)]
+        self.records.extend(new)
+        return new
+
+    def rewrite(self, seq: int, **changes: Any) -> Redemption:
+        """Change a logged record (a tampered or forked log); the chain follows."""
+        self.records[seq - 1] = dataclasses.replace(self.records[seq - 1], **changes)
+        return self.records[seq - 1]
+
+    def chain(self) -> list[bytes]:
+        """``hash_seq`` after every record, as the office must recompute it."""
+        return chain_hashes(GENESIS, self.records)
+
+    # what goes over the wire
+
+    def checkpoint(self, seq: int, *, digest: bytes | None = None, terminal: str | None = None,
+                   key: Ed25519PrivateKey | None = None, at: int | None = None) -> str:
+        signer = key or self.key
+        checkpoint = Checkpoint(terminal or self.terminal_id, seq, self.chain()[seq - 1] if digest is None else digest,
+                                clock() if at is None else at)
+        return sign_checkpoint(checkpoint, signer, kid_for(signer.public_key()))
+
+    def batch(self, first: int, last: int, *, checkpoint: str | None = None) -> dict[str, Any]:
+        """The request body for records ``first``..``last`` with a checkpoint after ``last``."""
+        return {
+            "records": [record.to_json() for record in self.records[first - 1:last]],
+            "checkpoint": self.checkpoint(last) if checkpoint is None else checkpoint,
+        }
+
+    def token(self, *, now: int | None = None, lifetime: int = 120, terminal: str | None = None,
+              audience: str | None = None, key: Ed25519PrivateKey | None = None) -> str:
+        """A fresh sync token (new jti), as the terminal makes one for every request."""
+        signer = key or self.key
+        return sign_sync_token(terminal or self.terminal_id, audience or self.audience, signer,
+                               kid_for(signer.public_key()), clock() if now is None else now, lifetime)
+
+    def claims(self, now: int | None = None, **changes: Any) -> dict[str, Any]:
+        """The claims of a fresh token, with ``changes``, for hand-built tokens."""
+        issued = clock() if now is None else now
+        return {"iss": self.terminal_id, "aud": self.audience, "iat": issued, "exp": issued + 120,
+                "jti": secrets.token_urlsafe(16)} | changes
+
+    def signed_token(self, claims: Mapping[str, Any], **header: Any) -> str:
+        """A token over ``claims`` signed with the terminal's key (header members may be changed)."""
+        return forge_token({"alg": "EdDSA", "kid": self.kid, "typ": SYNC_TOKEN_TYP} | header, dict(claims),
+                           sign=self.key.sign)
+
+    def hmac_token(self, claims: Mapping[str, Any]) -> str:
+        """HS256 keyed with the terminal's public key: the algorithm-confusion attack."""
+        secret = public_key_bytes(self.key.public_key())
+        return forge_token({"alg": "HS256", "kid": self.kid, "typ": SYNC_TOKEN_TYP}, dict(claims),
+                           sign=lambda data: hmac.new(secret, data, hashlib.sha256).digest())
+
+    def unsigned_token(self, claims: Mapping[str, Any]) -> str:
+        return forge_token({"alg": "none", "kid": self.kid, "typ": SYNC_TOKEN_TYP}, dict(claims))
+
+    def bearer(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token() if token is None else token}"}
+
+
+def expired_registration_time() -> int:
+    """A registration time whose enrolment code expired a day ago."""
+    return clock() - partners.ENROLMENT_CODE_LIFETIME - DAY
