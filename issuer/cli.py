@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from keys.keystore import passphrase_from_env
 from keys.times import iso_utc
 
-from . import cli_partners, cli_reports, cli_users, migrate, service
+from . import cli_batches, cli_partners, cli_reports, cli_users, migrate, service
 from .artifacts import CardFiles, write_many
 from .batch import ChildRequest, RowError, read_batch, validate_child
 from .db import DATABASE_URL_ENV
@@ -103,6 +103,8 @@ def card() -> None:
     help="A school's batch: columns birth_date, region; optional name, nik, school, external_id.",
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Where card files go.")
+@click.option("--channel", "batch_channel", type=click.Choice(["school", "clinic"]), default="school",
+              show_default=True, help="Who sent the --csv batch: a school, or a clinic registering newborns.")
 @dev_keys_option
 @click.pass_context
 def issue(
@@ -112,6 +114,7 @@ def issue(
     region: str | None,
     csv_file: Path | None,
     out: Path,
+    batch_channel: str,
     insecure_dev_keys: bool,
 ) -> None:
     """Issue one card, or a batch from --csv; writes QR PNG, QR SVG and NDEF per card.
@@ -132,7 +135,7 @@ def issue(
     else:
         raise click.UsageError("give --birth-date and --region, or --csv FILE")
 
-    channel, source = ("school", csv_file.name) if csv_file is not None else ("counter", None)
+    channel, source = (batch_channel, csv_file.name) if csv_file is not None else ("counter", None)
     issuance = service.issue_cards(_home(home), _unlock(insecure_dev_keys), requests, now, channel=channel,
                                    source=source, refused=errors)
     issued, errors = issuance.cards, issuance.rejected
@@ -324,6 +327,7 @@ def db_upgrade(home: Path) -> None:
 cli_partners.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
 cli_reports.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
 cli_users.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
+cli_batches.register(issuer, home_option, _home, _emit)
 
 
 def _redacted(url: str) -> str:

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, StringField
+from wtforms import DateField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from keys.errors import KiaError
@@ -21,6 +21,7 @@ from .. import service
 from ..app import office
 from ..artifacts import qr_png, qr_symbol
 from ..batch import RowError, read_batch, validate_child
+from ..batches import BatchNotFound, advance, list_batches
 from ..errors import UnknownCard
 from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, audit, roles
 from .i18n import t
@@ -45,6 +46,7 @@ class IssueForm(FlaskForm):  # type: ignore[misc]
 
 class BatchForm(FlaskForm):  # type: ignore[misc]
     file = FileField(validators=[FileRequired()])
+    channel = SelectField(choices=["school", "clinic"], default="school")
 
 
 class ReasonForm(FlaskForm):  # type: ignore[misc]
@@ -72,7 +74,39 @@ def index() -> ResponseReturnValue:
     find = FindForm(request.args)
     if request.args.get("serial") and find.validate():
         return redirect(url_for("cards.detail", serial=find.serial.data.strip().upper()))
-    return render_template("cards.html", issue=IssueForm(), batch=BatchForm(), find=find)
+    return _page(find=find)
+
+
+def _page(
+    issue: IssueForm | None = None, batch: BatchForm | None = None, find: FindForm | None = None, status: int = 200
+) -> ResponseReturnValue:
+    """The cards page, with whichever form needs to show its errors."""
+    batches = list_batches(office(current_app))
+    page = render_template(
+        "cards.html",
+        issue=issue or IssueForm(),
+        batch=batch or BatchForm(),
+        find=find or FindForm(),
+        batches=batches,
+        advance=ConfirmForm(),
+    )
+    return page, status
+
+
+@bp.post("/batches/<int:batch_id>/<any(verified, printed, handed_over):state>")
+@roles(*CHANGERS)
+def advance_batch(batch_id: int, state: str) -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        advance(office(current_app), batch_id, state)
+    except BatchNotFound:
+        abort(404)
+    except KiaError as exc:
+        flash(str(exc))
+    else:
+        audit(f"batch_{state}", f"batch {batch_id}")
+    return redirect(url_for("cards.index"))
 
 
 @bp.post("/issue")
@@ -80,16 +114,16 @@ def index() -> ResponseReturnValue:
 def issue() -> ResponseReturnValue:
     form = IssueForm()
     if not form.validate_on_submit():
-        return render_template("cards.html", issue=form, batch=BatchForm(), find=FindForm()), 400
+        return _page(issue=form, status=400)
     checked = validate_child(0, _now(), form.birth_date.data.isoformat(), form.region.data, nik=form.nik.data or "",
                              name=form.name.data or "", school=form.school.data or "")
     if isinstance(checked, RowError):
         getattr(form, checked.field).errors.append(checked.error)
-        return render_template("cards.html", issue=form, batch=BatchForm(), find=FindForm()), 400
+        return _page(issue=form, status=400)
     issuance = service.issue_cards(office(current_app), _unlock(), [checked], _now())
     if issuance.rejected:
         form.nik.errors.append(issuance.rejected[0].error)
-        return render_template("cards.html", issue=form, batch=BatchForm(), find=FindForm()), 409
+        return _page(issue=form, status=409)
     serial = issuance.cards[0].record.serial
     audit("card_issue", serial)
     flash(t("issued_ok"))
@@ -101,7 +135,7 @@ def issue() -> ResponseReturnValue:
 def batch() -> ResponseReturnValue:
     form = BatchForm()
     if not form.validate_on_submit():
-        return render_template("cards.html", issue=IssueForm(), batch=form, find=FindForm()), 400
+        return _page(batch=form, status=400)
     upload = form.file.data
     name = Path(upload.filename or "batch.csv").name[:200]
     with tempfile.TemporaryDirectory() as folder:
@@ -111,9 +145,9 @@ def batch() -> ResponseReturnValue:
             requests, errors = read_batch(path, _now())
         except KiaError as exc:
             form.file.errors.append(str(exc))
-            return render_template("cards.html", issue=IssueForm(), batch=form, find=FindForm()), 400
-    issuance = service.issue_cards(office(current_app), _unlock(), requests, _now(), channel="school", source=name,
-                                   refused=errors)
+            return _page(batch=form, status=400)
+    issuance = service.issue_cards(office(current_app), _unlock(), requests, _now(), channel=form.channel.data,
+                                   source=name, refused=errors)
     audit("batch_issue", f"batch {issuance.batch_id}: {len(issuance.cards)} cards")
     return render_template("batch.html", issuance=issuance, source=name)
 

@@ -75,6 +75,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "this_month": ("Bulan ini", "This month"),
     "nothing_yet": ("Belum ada data.", "No data yet."),
     "read_only": ("Hanya baca", "Read only"),
+    "batches": ("Berkas sekolah dan klinik", "School and clinic batches"),
+    "channel": ("Saluran", "Channel"),
+    "source": ("Berkas", "File"),
+    "batch_submitted": ("Diajukan", "Submitted"),
+    "batch_verified": ("Diverifikasi", "Verified"),
+    "batch_printed": ("Dicetak", "Printed"),
+    "batch_handed_over": ("Diserahkan", "Handed over"),
 }
 
 
