@@ -23,7 +23,7 @@ def _is_page(path: str) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    from . import openapi, terminals, trustlists  # noqa: F401  (routes register on bp)
+    from . import openapi, reports, terminals, trustlists  # noqa: F401  (routes register on bp)
 
     app.register_blueprint(bp)
 

@@ -22,6 +22,17 @@ def _jose(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/jose": {"schema": {"type": "string"}}}}
 
 
+_RANGE = [
+    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+]
+_REPORT_FILTERS = [
+    {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["partner", "kind", "cluster", "programme"]}},
+    {"name": "period", "in": "query", "schema": {"type": "string", "enum": ["day", "month"]}},
+    *_RANGE,
+    {"name": "partner", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+]
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -124,9 +135,38 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        **{
+            f"/api/v1/reports/{name}": {
+                "get": {
+                    "summary": summary,
+                    "security": [{"session": []}],
+                    "parameters": [
+                        *(_REPORT_FILTERS if name == "figures" else _RANGE if name == "partners" else []),
+                        {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "rows as JSON ({rows: [...]}) or CSV with a header row",
+                            "content": {"application/json": {"schema": {"type": "object"}},
+                                        "text/csv": {"schema": {"type": "string"}}},
+                        },
+                        "400": _json(_ERROR, "bad query"),
+                        "401": _json(_ERROR, "not signed in"),
+                        "403": _json(_ERROR, "a partner manager asking for other partners' data"),
+                    },
+                }
+            }
+            for name, summary in (
+                ("figures", "Scans, accepted, unique cards, gross, discount and net per partner, kind, cluster"),
+                ("partners", "Partners in force and partners with scans, month by month"),
+                ("coverage", "Active cards per region against eligible children"),
+            )
+        },
     },
     "components": {
         "securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                        "description": "a signed-in session of the office's pages"},
             "syncToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (typ kia-sync+jwt)"}
         },
         "schemas": {

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from issuer import create_app, partners, service, users
 from issuer.batch import ChildRequest
-from issuer.models import AuditEvent
+from issuer.models import AuditEvent, RedemptionRow
 from issuer.store import IssuerHome
 from tests.factories import NOW, utc
 
@@ -148,3 +148,50 @@ def test_a_replaced_card_points_to_its_replacement_for_the_same_child(office: Is
     old = service.card(office, card)
     assert (old.state, old.replaced_by) == ("replaced", new_serial)
     assert service.card(office, new_serial).state == "active"
+
+
+# --- reports over HTTP -----------------------------------------------------------
+
+REPORTS = [
+    # (url, expected status per role: anonymous, admin, officer, auditor, manager of partner 1)
+    ("/api/v1/reports/figures", (401, 200, 200, 200, 200)),
+    ("/api/v1/reports/figures?partner=1&format=csv", (401, 200, 200, 200, 200)),
+    ("/api/v1/reports/figures?partner=2", (401, 200, 200, 200, 403)),
+    ("/api/v1/reports/figures?by=programme", (401, 200, 200, 200, 403)),
+    ("/api/v1/reports/figures?by=cluster&period=day", (401, 200, 200, 200, 403)),
+    ("/api/v1/reports/partners?from=2026-01-01", (401, 200, 200, 200, 403)),
+    ("/api/v1/reports/coverage?format=csv", (401, 200, 200, 200, 403)),
+    ("/api/v1/reports/figures?by=nothing", (401, 400, 400, 400, 400)),
+    ("/api/v1/reports/figures?from=2026-12-01&to=2026-01-01", (401, 400, 400, 400, 400)),
+    ("/api/v1/reports/figures?bogus=1", (401, 400, 400, 400, 400)),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_report_for_each_role(office: IssuerHome, role: str) -> None:
+    _, client = client_for(office, role)
+    for url, expected in REPORTS:
+        response = client.get(url)
+        status = expected[ROLES.index(role)]
+        assert response.status_code == status, f"{role} {url}: {response.status_code}"
+        if status >= 400:
+            assert response.get_json()["error"]
+        elif "format=csv" in url:
+            assert response.mimetype == "text/csv" and response.get_data(True).splitlines()[0].count(",") >= 3
+        else:
+            assert isinstance(response.get_json()["rows"], list)
+
+
+def test_a_partner_manager_without_a_partner_filter_gets_only_their_own(office: IssuerHome) -> None:
+    terminals = {pid: partners.register_terminal(office, pid, "Kasir", NOW).terminal_id for pid in (1, 2)}
+    with office.transaction() as session:  # one accepted scan at each partner, on 2026-11-21
+        for partner_id, terminal in terminals.items():
+            session.add(RedemptionRow(terminal_id=terminal, partner_id=partner_id, seq=1, at=NOW, serial="8H635DT4",
+                                      accepted=True, reason="accepted", service="tiket", category="5-12",
+                                      price=40_000, discount=20_000, paid=20_000, flags=[], hash="0" * 64,
+                                      received_at=NOW, day=20261121, month=202611))
+    url = "/api/v1/reports/figures?from=2026-11-01&to=2026-11-30"
+    _, manager = client_for(office, "manager")
+    assert [row["group"] for row in manager.get(url).get_json()["rows"]] == ["1"]
+    _, officer = client_for(office, "officer")
+    assert [row["group"] for row in officer.get(url).get_json()["rows"]] == ["1", "2"]

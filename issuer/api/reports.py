@@ -1,0 +1,116 @@
+"""Stakeholder reports as JSON or CSV, for people signed in to the office's pages.
+
+Partner managers read only their own partner's figures; groupings that mix
+partners (kind, cluster, programme) and coverage are for the office.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any, Literal
+
+from flask import Response, current_app, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .. import reports
+from ..app import office
+from . import bp, error
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["json", "csv"] = "json"
+
+
+class FiguresQuery(_Query):
+    by: Literal["partner", "kind", "cluster", "programme"] = "partner"
+    period: Literal["day", "month"] = "month"
+    from_: dt.date | None = Field(default=None, alias="from")
+    to: dt.date | None = None
+    partner: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> FiguresQuery:
+        if self.from_ and self.to and self.from_ > self.to:
+            raise ValueError("from must not be after to")
+        return self
+
+
+class RangeQuery(_Query):
+    from_: dt.date | None = Field(default=None, alias="from")
+    to: dt.date | None = None
+
+
+def _signed_in() -> ResponseReturnValue | None:
+    if not current_user.is_authenticated:
+        return error(401, "unauthorized", "sign in to the office's pages to read reports")
+    return None
+
+
+def _parse(model: type[_Query]) -> Any:
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "query"
+        return error(400, "bad_query", f"{where}: {first['msg']}")
+
+
+def _range(query: FiguresQuery | RangeQuery) -> tuple[dt.date, dt.date]:
+    last = query.to or dt.datetime.fromtimestamp(time.time(), dt.UTC).date()
+    return query.from_ or last.replace(day=1), last
+
+
+def _answer(rows: list[Any], row_type: type, output: str, name: str) -> ResponseReturnValue:
+    if output == "csv":
+        return Response(reports.to_csv(rows, row_type), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return {"rows": reports.to_json(rows)}
+
+
+@bp.get("/reports/figures")
+def figures() -> ResponseReturnValue:
+    if (refusal := _signed_in()) is not None:
+        return refusal
+    query = _parse(FiguresQuery)
+    if not isinstance(query, FiguresQuery):
+        return query
+    partner = query.partner
+    if current_user.role == "partner_manager":
+        if query.by != "partner" or (partner is not None and partner != current_user.partner_id):
+            return error(403, "forbidden", "a partner manager reads only their own partner's figures")
+        partner = current_user.partner_id
+    start, end = _range(query)
+    rows = reports.figures(office(current_app), query.by, query.period, start, end, partner)
+    return _answer(rows, reports.Figures, query.format, f"figures-{query.by}-{query.period}")
+
+
+@bp.get("/reports/partners")
+def partners_over_time() -> ResponseReturnValue:
+    if (refusal := _signed_in()) is not None:
+        return refusal
+    if current_user.role == "partner_manager":
+        return error(403, "forbidden", "programme-wide reports are for the office")
+    query = _parse(RangeQuery)
+    if not isinstance(query, RangeQuery):
+        return query
+    start, end = _range(query)
+    return _answer(reports.active_partners(office(current_app), start, end), reports.PartnerCount, query.format,
+                   "partners")
+
+
+@bp.get("/reports/coverage")
+def coverage() -> ResponseReturnValue:
+    if (refusal := _signed_in()) is not None:
+        return refusal
+    if current_user.role == "partner_manager":
+        return error(403, "forbidden", "card coverage is for the office")
+    query = _parse(_Query)
+    if not isinstance(query, _Query):
+        return query
+    return _answer(reports.coverage(office(current_app), int(time.time())), reports.Coverage, query.format,
+                   "coverage")
