@@ -19,7 +19,6 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
-from keys.keystore import passphrase_from_env
 from keys.times import iso_utc
 
 from . import cli_batches, cli_partners, cli_reports, cli_users, migrate, service
@@ -54,7 +53,7 @@ def _unlock(insecure_dev_keys: bool) -> service.KeyUnlock:
     if insecure_dev_keys:
         click.echo("WARNING: private keys are NOT encrypted (development flag)", err=True)
         return service.KeyUnlock(None, allow_unencrypted_for_development=True)
-    return service.KeyUnlock(passphrase_from_env())
+    return service.KeyUnlock.from_env()
 
 
 def _now() -> dt.datetime:

@@ -40,7 +40,7 @@ from keys import (
     sign_trust_list,
 )
 from keys.eligibility import birth_month
-from keys.keystore import read_private_key, write_private_key
+from keys.keystore import passphrase_from_env, read_private_key, write_private_key
 from keys.serial import normalize_serial
 
 from .batch import ChildRequest, RowError
@@ -58,6 +58,11 @@ class KeyUnlock:
 
     passphrase: bytes | None
     allow_unencrypted_for_development: bool = False
+
+    @classmethod
+    def from_env(cls) -> KeyUnlock:
+        """The passphrase from KIA_KEY_PASSPHRASE(_FILE), read when a key is needed, never kept in config."""
+        return cls(passphrase_from_env())
 
     def write(self, home: IssuerHome, name: str, key: Ed25519PrivateKey) -> str:
         write_private_key(

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from keys.chain import InvalidRecord, InvalidSyncToken
 from keys.errors import KeyStoreError
-from keys.keystore import passphrase_from_env
 
 from .. import sync
 from ..app import office
@@ -58,10 +57,6 @@ def _bearer() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _unlock() -> KeyUnlock:
-    return KeyUnlock(passphrase_from_env())
-
-
 def _unauthorized(message: str) -> ResponseReturnValue:
     body, status = error(401, "unauthorized", message)  # type: ignore[misc]
     return body, status, {"WWW-Authenticate": 'Bearer realm="kia-office"'}
@@ -73,7 +68,7 @@ def enroll() -> ResponseReturnValue:
     if not isinstance(body, EnrolRequest):
         return body
     try:
-        enrolment = sync.enroll(office(current_app), _unlock(), body.code, body.public_jwk, int(time.time()))
+        enrolment = sync.enroll(office(current_app), KeyUnlock.from_env(), body.code, body.public_jwk, int(time.time()))
     except sync.EnrolmentRefused as exc:
         return error(403, "enrolment_refused", str(exc))
     except KeyStoreError:
@@ -94,7 +89,7 @@ def config() -> ResponseReturnValue:
         return _unauthorized("send the terminal's sync token as 'Authorization: Bearer ...'")
     home, now = office(current_app), int(time.time())
     try:
-        signed = sync.terminal_config(home, _unlock(), sync.authenticate(home, token, now), now)
+        signed = sync.terminal_config(home, KeyUnlock.from_env(), sync.authenticate(home, token, now), now)
     except InvalidSyncToken as exc:
         return _unauthorized(str(exc))
     except sync.TerminalSuspended as exc:

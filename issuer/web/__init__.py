@@ -54,7 +54,7 @@ def secret_key(home: Path) -> str | None:
 
 def init_app(app: Flask) -> None:
     from ..app import office
-    from . import auth, cards, dashboard, partners
+    from . import auth, cards, dashboard, keys, partners
 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(office(app).path)
@@ -99,5 +99,5 @@ def init_app(app: Flask) -> None:
             response.set_cookie("lang", request.args["lang"], samesite="Lax", httponly=True)
         return response
 
-    for module in (auth, dashboard, cards, partners):
+    for module in (auth, dashboard, cards, partners, keys):
         app.register_blueprint(module.bp)

@@ -14,7 +14,6 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from keys.errors import KiaError
-from keys.keystore import passphrase_from_env
 from keys.times import iso_utc
 
 from .. import service
@@ -58,10 +57,6 @@ class FindForm(FlaskForm):  # type: ignore[misc]
         csrf = False  # a search changes nothing
 
     serial = StringField(validators=[DataRequired(), Length(max=16)])
-
-
-def _unlock() -> service.KeyUnlock:
-    return service.KeyUnlock(passphrase_from_env())
 
 
 def _now() -> dt.datetime:
@@ -120,7 +115,7 @@ def issue() -> ResponseReturnValue:
     if isinstance(checked, RowError):
         getattr(form, checked.field).errors.append(checked.error)
         return _page(issue=form, status=400)
-    issuance = service.issue_cards(office(current_app), _unlock(), [checked], _now())
+    issuance = service.issue_cards(office(current_app), service.KeyUnlock.from_env(), [checked], _now())
     if issuance.rejected:
         form.nik.errors.append(issuance.rejected[0].error)
         return _page(issue=form, status=409)
@@ -146,8 +141,8 @@ def batch() -> ResponseReturnValue:
         except KiaError as exc:
             form.file.errors.append(str(exc))
             return _page(batch=form, status=400)
-    issuance = service.issue_cards(office(current_app), _unlock(), requests, _now(), channel=form.channel.data,
-                                   source=name, refused=errors)
+    issuance = service.issue_cards(office(current_app), service.KeyUnlock.from_env(), requests, _now(),
+                                   channel=form.channel.data, source=name, refused=errors)
     audit("batch_issue", f"batch {issuance.batch_id}: {len(issuance.cards)} cards")
     return render_template("batch.html", issuance=issuance, source=name)
 
@@ -196,7 +191,7 @@ def replace(serial: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        new = service.replace_card(office(current_app), _unlock(), serial, _now())
+        new = service.replace_card(office(current_app), service.KeyUnlock.from_env(), serial, _now())
     except UnknownCard:
         abort(404)
     except KiaError as exc:

@@ -83,6 +83,10 @@ MATRIX = [
     ("GET", "/partners/2", None, (302, 200, 200, 200, 403)),
     ("POST", "/partners/2/terminals/{terminal}/suspend", {}, (302, 302, 302, 403, 403)),
     ("POST", "/api/v1/sync", {}, (401, 401, 401, 401, 401)),  # a session is no terminal token
+    ("GET", "/keys/", None, (302, 200, 200, 200, 403)),
+    ("POST", "/keys/rotate", {}, (302, 302, 302, 403, 403)),
+    ("POST", "/keys/{kid}/retire", {}, (302, 302, 302, 403, 403)),
+    ("POST", "/keys/{kid}/revoke", {}, (302, 302, 302, 403, 403)),
 ]
 
 
@@ -91,7 +95,12 @@ def test_every_page_and_action_for_each_role(office: IssuerHome, role: str) -> N
     _, client = client_for(office, role)
     for method, path, body, expected in MATRIX:
         status = expected[ROLES.index(role)]
-        url = path.format(card=fresh_card(office), terminal=fresh_terminal(office))
+        if "{kid}" in path:  # retire and revoke a key of its own each time, leaving one active
+            service.rotate_issuing_key(office, service.KeyUnlock(PASSPHRASE.encode()), NOW)
+            kid = service.issuing_keys(office)[-2].kid
+        else:
+            kid = ""
+        url = path.format(card=fresh_card(office), terminal=fresh_terminal(office), kid=kid)
         if method == "GET":
             response = client.get(url)
         elif body == "csv":
@@ -195,3 +204,17 @@ def test_a_partner_manager_without_a_partner_filter_gets_only_their_own(office: 
     assert [row["group"] for row in manager.get(url).get_json()["rows"]] == ["1"]
     _, officer = client_for(office, "officer")
     assert [row["group"] for row in officer.get(url).get_json()["rows"]] == ["1", "2"]
+
+
+def test_key_changes_from_the_web_take_effect_and_are_audited(office: IssuerHome) -> None:
+    _, client = client_for(office, "officer")
+    first = service.issuing_keys(office)[0].kid
+    client.post("/keys/rotate", data={})
+    states = [key.state.value for key in service.issuing_keys(office)]
+    assert states == ["retired", "active"]
+    client.post(f"/keys/{first}/revoke", data={})
+    assert service.issuing_keys(office)[0].state.value == "revoked"
+    with office.transaction() as session:
+        officer = select(AuditEvent).where(AuditEvent.username == "officer")
+        actions = [(e.action, e.target) for e in session.scalars(officer)]
+    assert ("key_revoke", first) in actions and any(action == "key_rotate" for action, _ in actions)
