@@ -7,17 +7,52 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
+from keys.chain import MAX_MONEY
 from keys.errors import KiaError
 
 from .. import partners, reports
 from ..app import office
-from ..models import Partner, PartnerService, Terminal
+from ..models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, Terminal
 from .auth import CHANGERS, EVERYONE, ConfirmForm, audit, now, roles
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 MOU_WARNING_DAYS = 90
+
+
+class PartnerForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(validators=[DataRequired(), Length(max=200)])
+    kind = SelectField(choices=list(PARTNER_KINDS))
+    cluster = SelectField(choices=list(KLA_CLUSTERS))
+    region = IntegerField(validators=[DataRequired(), NumberRange(1101, 9799)])
+    mou_start = DateField(validators=[DataRequired()])
+    mou_end = DateField(validators=[Optional()])
+
+
+class ServiceForm(FlaskForm):  # type: ignore[misc]
+    code = StringField(validators=[DataRequired(), Length(max=64), Regexp(r"^[A-Za-z0-9-]+$")])
+    name = StringField(validators=[DataRequired(), Length(max=200)])
+    price_0_4 = IntegerField(validators=[Optional(), NumberRange(0, MAX_MONEY)])
+    price_5_12 = IntegerField(validators=[Optional(), NumberRange(0, MAX_MONEY)])
+    price_13_16 = IntegerField(validators=[Optional(), NumberRange(0, MAX_MONEY)])
+    discount_kind = SelectField(choices=["percent", "fixed"])
+    discount_value = IntegerField(validators=[InputRequired(), NumberRange(0, MAX_MONEY)])
+    daily_limit = IntegerField(default=1, validators=[InputRequired(), NumberRange(1, 100)])
+    passback_seconds = IntegerField(default=0, validators=[InputRequired(), NumberRange(0, 86400)])
+
+    def rules(self) -> partners.ServiceRules:
+        prices = {
+            category: value
+            for category, value in (("0-4", self.price_0_4.data), ("5-12", self.price_5_12.data),
+                                    ("13-16", self.price_13_16.data))
+            if value is not None
+        }
+        return partners.ServiceRules(self.code.data, self.name.data, prices, self.discount_kind.data,
+                                     self.discount_value.data, self.daily_limit.data, self.passback_seconds.data)
 
 
 def mou_state(partner: Partner, today: dt.date) -> str:
@@ -34,7 +69,28 @@ def index() -> ResponseReturnValue:
     today = dt.datetime.fromtimestamp(now(), dt.UTC).date()
     with office(current_app).transaction() as session:
         rows = [(row, mou_state(row, today)) for row in session.scalars(select(Partner).order_by(Partner.mou_end))]
-    return render_template("partners.html", rows=rows)
+    return render_template("partners.html", rows=rows, form=PartnerForm())
+
+
+@bp.post("/")
+@roles(*CHANGERS)
+def create() -> ResponseReturnValue:
+    form = PartnerForm()
+    if form.validate_on_submit():
+        start = form.mou_start.data
+        end = form.mou_end.data or start.replace(year=start.year + 2) - dt.timedelta(days=1)  # agreements run two years
+        try:
+            partner_id = partners.create_partner(office(current_app), form.name.data, form.kind.data,
+                                                 form.cluster.data, form.region.data, start, end, now())
+        except KiaError as exc:
+            form.name.errors.append(str(exc))
+        else:
+            audit("partner_create", f"partner {partner_id}")
+            return redirect(url_for("partners.detail", partner_id=partner_id))
+    with office(current_app).transaction() as session:
+        today = dt.datetime.fromtimestamp(now(), dt.UTC).date()
+        rows = [(row, mou_state(row, today)) for row in session.scalars(select(Partner).order_by(Partner.mou_end))]
+    return render_template("partners.html", rows=rows, form=form), 400
 
 
 @bp.get("/<int:partner_id>")
@@ -60,7 +116,25 @@ def detail(partner_id: int) -> ResponseReturnValue:
         state = mou_state(partner, today)
     figures = reports.figures(home, "partner", "day", today.replace(day=1), today, partner_id)
     return render_template("partner.html", partner=partner, state=state, services=services, terminals=terminals,
-                           figures=figures, form=ConfirmForm())
+                           figures=figures, form=ConfirmForm(), service_form=ServiceForm())
+
+
+@bp.post("/<int:partner_id>/services")
+@roles(*CHANGERS)
+def set_service(partner_id: int) -> ResponseReturnValue:
+    form = ServiceForm()
+    if not form.validate_on_submit():
+        flash("; ".join(f"{name}: {', '.join(errors)}" for name, errors in form.errors.items()))
+        return redirect(url_for("partners.detail", partner_id=partner_id))
+    try:
+        partners.set_service(office(current_app), partner_id, form.rules())
+    except partners.PartnerNotFound:
+        abort(404)
+    except KiaError as exc:
+        flash(str(exc))
+    else:
+        audit("service_rules", f"partner {partner_id}: {form.code.data}")
+    return redirect(url_for("partners.detail", partner_id=partner_id))
 
 
 @bp.post("/<int:partner_id>/terminals/<terminal_id>/<any(suspend, activate):action>")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from issuer import create_app, partners, service, users
 from issuer.batch import ChildRequest
-from issuer.models import AuditEvent, RedemptionRow
+from issuer.models import AuditEvent, Partner, PartnerService, RedemptionRow
 from issuer.store import IssuerHome
 from tests.factories import NOW, utc
 
@@ -218,3 +218,41 @@ def test_key_changes_from_the_web_take_effect_and_are_audited(office: IssuerHome
         officer = select(AuditEvent).where(AuditEvent.username == "officer")
         actions = [(e.action, e.target) for e in session.scalars(officer)]
     assert ("key_revoke", first) in actions and any(action == "key_rotate" for action, _ in actions)
+
+
+PARTNER = {"name": "Museum Radya Pustaka", "kind": "museum", "cluster": "education_culture", "region": "3372",
+           "mou_start": "2026-02-01"}
+SERVICE = {"code": "tiket-masuk", "name": "Tiket masuk", "price_5_12": "10000", "price_13_16": "15000",
+           "discount_kind": "fixed", "discount_value": "5000", "daily_limit": "1", "passback_seconds": "0"}
+
+
+def test_an_officer_adds_a_partner_and_its_rules_from_the_web(office: IssuerHome) -> None:
+    _, client = client_for(office, "officer")
+    response = client.post("/partners/", data=PARTNER)
+    assert response.status_code == 302
+    partner_id = int(response.headers["Location"].rsplit("/", 1)[-1])
+    assert client.post(f"/partners/{partner_id}/services", data=SERVICE).status_code == 302
+    with office.transaction() as session:
+        partner = session.get(Partner, partner_id)
+        rules = session.scalars(select(PartnerService).where(PartnerService.partner_id == partner_id)).one()
+    assert (partner.mou_start, partner.mou_end) == (dt.date(2026, 2, 1), dt.date(2028, 1, 31))  # two years
+    assert (rules.prices, rules.discount_kind, rules.discount_value) == ({"5-12": 10000, "13-16": 15000}, "fixed", 5000)
+    page = client.get(f"/partners/{partner_id}").get_data(True)
+    assert "tiket-masuk" in page and "Museum Radya Pustaka" in page
+
+
+@pytest.mark.parametrize("role", ["auditor", "manager"])
+def test_only_officers_add_partners_and_rules(office: IssuerHome, role: str) -> None:
+    _, client = client_for(office, role)
+    assert client.post("/partners/", data=PARTNER).status_code == 403
+    assert client.post("/partners/1/services", data=SERVICE).status_code == 403
+
+
+def test_bad_partner_and_rules_input_is_refused_with_a_message(office: IssuerHome) -> None:
+    _, client = client_for(office, "officer")
+    assert client.post("/partners/", data=PARTNER | {"region": "12"}).status_code == 400
+    response = client.post("/partners/1/services", data=SERVICE | {"discount_kind": "percent", "discount_value": "150"})
+    assert response.status_code == 302
+    with office.transaction() as session:
+        assert session.scalars(select(PartnerService)).first() is None
+    assert "percentage" in client.get("/partners/1").get_data(True)
