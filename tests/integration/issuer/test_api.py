@@ -31,18 +31,6 @@ def office(tmp_path: Path, issuer_db_url: str | None) -> IssuerHome:
     home.close()
 
 
-@pytest.fixture
-def app(office: IssuerHome) -> Flask:
-    app = create_app({"HOME": str(office.path), "DATABASE_URL": office.database_url, "TESTING": True})
-    yield app
-    app.extensions["kia_home"].close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def publish(office: IssuerHome, tmp_path: Path, now: int = NOW) -> service.TrustListExport:
     return service.export_trust_list(office, UNLOCK, now, tmp_path / "published")
 

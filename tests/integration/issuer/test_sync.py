@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from issuer import create_app, partners, service
+from issuer import partners, service
 from issuer.models import Alarm, RedemptionRow, Terminal
 from issuer.store import IssuerHome
 from issuer.sync import CONFIG_TYP, MAX_BATCH
@@ -63,18 +62,6 @@ def office(tmp_path: Path, issuer_db_url: str | None, monkeypatch: pytest.Monkey
     home = open_office(tmp_path / "office", issuer_db_url)
     yield home
     home.close()
-
-
-@pytest.fixture
-def app(office: IssuerHome) -> Iterator[Flask]:
-    app = create_app({"HOME": str(office.path), "DATABASE_URL": office.database_url, "TESTING": True})
-    yield app
-    app.extensions["kia_home"].close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 @pytest.fixture
