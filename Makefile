@@ -41,6 +41,8 @@ bench: setup
 	$(BIN)/python bench/bench_qr_size.py
 	$(BIN)/python bench/bench_verify.py
 	$(BIN)/python bench/bench_issue.py
+	$(BIN)/python bench/bench_sync_ingest.py
+	$(BIN)/python bench/bench_report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache *.egg-info

@@ -31,8 +31,7 @@ def register(issuer: click.Group, home_option: Callable[..., Any], home_of: Call
             emit(reports.to_json(rows))
 
     def period_range(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.date, dt.date]:
-        today = dt.datetime.fromtimestamp(now(), dt.UTC).date()
-        last = end.date() if end else today
+        last = end.date() if end else reports.today(now())
         first = start.date() if start else last.replace(day=1)
         if first > last:
             raise click.BadParameter("--from must not be after --to", param_hint="--from")

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, case, distinct, func, literal, select
 from sqlalchemy.orm import Session
 
-from keys.eligibility import is_valid_region
+from keys.eligibility import WIT, is_valid_region
 
 from .errors import IssuerError
 from .models import CardRow, Partner, RedemptionRow, RegionEligibility
@@ -39,6 +39,12 @@ class Figures:
     gross: int
     discount: int
     net: int
+
+
+def today(now: int) -> dt.date:
+    """The default last day of a report: today in WIT, the easternmost zone, so
+    that no region's scans of today are left out."""
+    return dt.datetime.fromtimestamp(now, WIT).date()
 
 
 def bucket(day: dt.date, period: str) -> int:
@@ -93,6 +99,8 @@ class PartnerCount:
 def active_partners(home: IssuerHome, start: dt.date, end: dt.date) -> list[PartnerCount]:
     """How many partners the programme had, month by month."""
     months = _months(start, end)
+    if not months:
+        return []
     with home.transaction() as session:
         periods = [(row.mou_start, row.mou_end) for row in session.execute(select(Partner.mou_start, Partner.mou_end))]
         scanning = dict(

@@ -237,13 +237,21 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
         ])
         terminal.acknowledged_seq, terminal.chain_hash = new[-1][0].seq, new[-1][1].hex()
         terminal.checkpoint = checkpoint
-        if not mou_active(partner, now):
+        outside = [r for r, _ in new if not partner.mou_start <= _local_date(r.at, zone) <= partner.mou_end]
+        if outside:
             # Stored exactly as signed (the chain covers every field); the alarm,
-            # and the MoU dates, say that this partner's agreement has lapsed.
+            # and the MoU dates, tell which scans fell outside the agreement.
             session.add(Alarm(at=now, kind="mou_expired", terminal_id=terminal.id, partner_id=partner.id,
-                              detail=f"{len(new)} records from a partner whose MoU is not in force"))
+                              detail=f"{len(outside)} records made outside the partner's MoU"))
     terminal.last_sync_at = now
     return Ack(terminal.acknowledged_seq, len(new), len(records) - len(new))
+
+
+def _local_date(at: int, zone: dt.tzinfo) -> dt.date:
+    try:
+        return dt.datetime.fromtimestamp(at, zone).date()
+    except (ValueError, OverflowError, OSError):
+        return dt.date.max  # a clock gone wild is outside any agreement
 
 
 def _buckets(at: int, zone: dt.tzinfo) -> dict[str, int]:
@@ -252,9 +260,8 @@ def _buckets(at: int, zone: dt.tzinfo) -> dict[str, int]:
     A terminal whose clock ran far off still syncs: its record is stored as
     signed, outside every bucket (0), instead of blocking its log for ever.
     """
-    try:
-        day = dt.datetime.fromtimestamp(at, zone).date()
-    except (ValueError, OverflowError, OSError):
+    day = _local_date(at, zone)
+    if day == dt.date.max:
         return {"day": 0, "month": 0}
     return {"day": day.year * 10000 + day.month * 100 + day.day, "month": day.year * 100 + day.month}
 

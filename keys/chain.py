@@ -78,7 +78,8 @@ class Redemption:
 
     def canonical(self) -> bytes:
         """The bytes the chain hashes: sorted keys, no spaces, ASCII."""
-        record = dataclasses.asdict(self)
+        # A plain dict, not dataclasses.asdict: this runs for every record synced.
+        record = {field: getattr(self, field) for field in _FIELDS}
         record["flags"] = list(self.flags)
         return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
@@ -111,6 +112,9 @@ class Redemption:
         if not isinstance(flags, list) or len(flags) > 8 or not all(_is_short_text(flag, 32) for flag in flags):
             raise InvalidRecord("flags must be a list of up to 8 short words")
         return cls(**{**value, "flags": tuple(flags)})
+
+
+_FIELDS = tuple(field.name for field in dataclasses.fields(Redemption))
 
 
 def _is_int(value: object) -> bool:

@@ -44,6 +44,12 @@ class RangeQuery(_Query):
     from_: dt.date | None = Field(default=None, alias="from")
     to: dt.date | None = None
 
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> RangeQuery:
+        if self.from_ and self.to and self.from_ > self.to:
+            raise ValueError("from must not be after to")
+        return self
+
 
 def _signed_in() -> ResponseReturnValue | None:
     if not current_user.is_authenticated:
@@ -61,7 +67,7 @@ def _parse(model: type[_Query]) -> Any:
 
 
 def _range(query: FiguresQuery | RangeQuery) -> tuple[dt.date, dt.date]:
-    last = query.to or dt.datetime.fromtimestamp(time.time(), dt.UTC).date()
+    last = query.to or reports.today(int(time.time()))
     return query.from_ or last.replace(day=1), last
 
 

@@ -173,6 +173,7 @@ REPORTS = [
     ("/api/v1/reports/figures?by=nothing", (401, 400, 400, 400, 400)),
     ("/api/v1/reports/figures?from=2026-12-01&to=2026-01-01", (401, 400, 400, 400, 400)),
     ("/api/v1/reports/figures?bogus=1", (401, 400, 400, 400, 400)),
+    ("/api/v1/reports/partners?from=2026-12-01&to=2026-11-01", (401, 400, 400, 400, 403)),
 ]
 
 

@@ -634,6 +634,16 @@ def test_a_partner_whose_mou_expired_still_syncs_as_signed_with_an_alarm(client:
     assert terminal_row(office, terminal.terminal_id).chain_hash == terminal.chain()[-1].hex()
 
 
+def test_scans_made_within_the_mou_raise_no_alarm_when_synced_after_it_ended(client: FlaskClient, office: IssuerHome):
+    ended = today() - dt.timedelta(days=1)
+    partner = add_partner(office, mou_start=ended - dt.timedelta(days=730), mou_end=ended)
+    terminal = enrol(client, office, partner)
+    terminal.log(3, at=clock() - 3 * 86400)  # two days before the MoU ended, synced today
+    response = post_sync(client, terminal, terminal.batch(1, 3))
+    assert response.get_json() == {"acknowledged": 3, "stored": 3, "duplicates": 0}
+    assert alarms(office) == []
+
+
 # --- sync: the form of a batch ---------------------------------------------------
 
 

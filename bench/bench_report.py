@@ -1,0 +1,351 @@
+"""The monthly revenue report over 10 million redemptions in PostgreSQL.
+
+Loads ``ROWS`` redemptions (default 10,000,000) into a fresh schema of
+KIA_BENCH_DATABASE_URL: an office made by ``issuer.service.init_home`` (its
+migrations run through ``issuer.migrate.upgrade``), 60 partners in WIB, WITA
+and WIT regions and their terminals made by ``issuer.partners``, then
+generated rows streamed in with psycopg's COPY.  The rows look like a
+programme that grows over 24 months (January 2025 to December 2026): partners
+of very different sizes joining over the first year, scans in opening hours
+of the partner's local time, 1.5 million cards of which a few are used very
+often, 9 in 10 scans accepted.  Rows arrive in time order, as sync stores them.
+
+For speed the load drops the four secondary indexes and skips the foreign-key
+triggers, then builds the same indexes again (their definitions are read
+from the database first) and runs VACUUM ANALYZE, as autovacuum would.
+
+Then ``issuer.reports.figures`` is timed, median of 11 runs each, for the
+largest partner over one month and over a year, and for all partners over
+one month; the PostgreSQL plan of the per-partner monthly query is printed.
+Budget (the issue): the monthly report of one partner in at most 300 ms.
+
+    KIA_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench \\
+        python bench/bench_report.py [ROWS] [--keep] [--try-remedies]
+
+``--keep`` times the data already loaded; ``--try-remedies`` also times the
+queries with JIT off and a larger work_mem, then with covering indexes (all
+in the bench database, and undone afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import datetime as dt
+import os
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from common import machine
+from sqlalchemy import Engine, create_engine, event, text
+
+from issuer import partners, reports, service
+from issuer.models import KLA_CLUSTERS, PARTNER_KINDS
+from issuer.store import IssuerHome
+from keys.eligibility import region_timezone
+from keys.serial import serial_from_value
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench"
+BUDGET_MS = 300
+RUNS = 11
+PARTNERS = 60
+CARDS = 1_500_000
+FIRST_MONTH = dt.date(2025, 1, 1)
+MONTHS = 24
+REGIONS = (3372, 3374, 3578, 3171, 3273, 3471, 1371, 1271, 3201, 3515, 6311, 5171, 7371, 6471, 9171, 8171)
+PRICES = {"cinema": 50_000, "pool": 20_000, "transport": 5_000, "museum": 10_000, "health": 30_000,
+          "education": 25_000, "bookshop": 60_000, "recreation": 35_000, "other": 15_000}
+COLUMNS = ("terminal_id", "partner_id", "seq", "at", "serial", "accepted", "reason", "service", "category", "price",
+           "discount", "paid", "flags", "hash", "received_at", "day", "month")
+PASSPHRASE = b"bench passphrase, not a secret 2026"
+
+
+def months() -> list[dt.date]:
+    return [dt.date(FIRST_MONTH.year + (FIRST_MONTH.month - 1 + n) // 12, (FIRST_MONTH.month - 1 + n) % 12 + 1, 1)
+            for n in range(MONTHS)]
+
+
+def month_days(first: dt.date) -> list[dt.date]:
+    following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return [first + dt.timedelta(days=n) for n in range((following - first).days)]
+
+
+# --- the office and its partners -------------------------------------------------------
+
+
+class Partner:
+    def __init__(self, rank: int, partner_id: int, kind: str, region: int, joins: int, terminals: list[str]) -> None:
+        self.rank, self.id, self.kind, self.region, self.joins = rank, partner_id, kind, region, joins
+        self.terminals, self.seq = terminals, dict.fromkeys(terminals, 0)
+        self.weight = 1 / rank**0.9  # a few big chains, many small venues
+        self.offset = int(region_timezone(region).utcoffset(None).total_seconds())
+        self.service = f"{kind}-reguler"
+
+
+def make_office(home: IssuerHome) -> list[Partner]:
+    service.init_home(home, service.KeyUnlock(PASSPHRASE), int(dt.datetime(2024, 12, 1, tzinfo=dt.UTC).timestamp()))
+    made = []
+    for rank in range(1, PARTNERS + 1):
+        kind = PARTNER_KINDS[(rank - 1) % len(PARTNER_KINDS)]
+        region = REGIONS[(rank - 1) % len(REGIONS)]
+        joins = 0 if rank <= 10 else (rank * 7) % 12  # the big ones from the start, the rest during 2025
+        start = months()[joins]
+        partner_id = partners.create_partner(home, f"Mitra {rank}", kind, KLA_CLUSTERS[rank % len(KLA_CLUSTERS)],
+                                             region, start, start.replace(year=start.year + 2) - dt.timedelta(days=1),
+                                             int(time.time()))
+        count = max(1, round(6 / rank**0.5))
+        terminals = [partners.register_terminal(home, partner_id, f"Kasir {n}", int(time.time())).terminal_id
+                     for n in range(1, count + 1)]
+        made.append(Partner(rank, partner_id, kind, region, joins, terminals))
+    return made
+
+
+# --- the rows --------------------------------------------------------------------------------
+
+
+def generated_lines(partner_list: list[Partner], total: int, rng: random.Random) -> Iterator[str]:
+    """COPY text lines, month by month, each month in time order."""
+    serials = [serial_from_value(rng.randrange(2**35)) for _ in range(CARDS)]
+    growth = [0.5 + n / (MONTHS - 1) for n in range(MONTHS)]  # twice the scans at the end as at the start
+    counter = 0
+    for index, first in enumerate(months()):
+        count = round(total * growth[index] / sum(growth)) if index < MONTHS - 1 else total - counter
+        active = [partner for partner in partner_list if partner.joins <= index]
+        cumulative, running = [], 0.0
+        for partner in active:
+            running += partner.weight
+            cumulative.append(running)
+        days = month_days(first)
+        midnights = [int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()) for day in days]
+        rows = []
+        random_value, randrange = rng.random, rng.randrange
+        for _ in range(count):
+            partner = active[bisect.bisect_left(cumulative, random_value() * running)]
+            day = randrange(len(days))
+            at = midnights[day] - partner.offset + 9 * 3600 + randrange(12 * 3600)  # 09:00-21:00 local
+            rows.append((at, partner, days[day]))
+        rows.sort(key=lambda row: row[0])
+        for at, partner, day in rows:
+            counter += 1
+            terminal = partner.terminals[randrange(len(partner.terminals))]
+            partner.seq[terminal] += 1
+            roll = random_value()
+            price = PRICES[partner.kind]
+            serial = serials[int(CARDS * random_value() ** 2.5)]  # a few cards come back often
+            category = ("0-4", "5-12", "5-12", "13-16")[randrange(4)]
+            if roll < 0.91:
+                accepted, reason, discount = "t", "accepted", price // 2
+            elif roll < 0.93:
+                accepted, reason, discount, serial, category = "f", "malformed", 0, "\\N", "\\N"
+            else:
+                accepted, discount = "f", 0
+                reason = ("daily_limit", "daily_limit", "card_revoked", "expired", "passback")[randrange(5)]
+            flags = '["stale"]' if roll > 0.995 else "[]"
+            yield (f"{terminal}\t{partner.id}\t{partner.seq[terminal]}\t{at}\t{serial}\t{accepted}\t{reason}\t"
+                   f"{partner.service}\t{category}\t{price}\t{discount}\t{price - discount}\t{flags}\t"
+                   f"{counter:064x}\t{at + randrange(21600)}\t{day.year * 10000 + day.month * 100 + day.day}\t"
+                   f"{day.year * 100 + day.month}\n")
+
+
+def load(engine: Engine, partner_list: list[Partner], total: int) -> None:
+    with engine.begin() as connection:
+        indexes = list(connection.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE tablename = 'redemptions' AND indexname <> 'redemptions_pkey'"
+        )))
+        for name, _ in indexes:
+            connection.execute(text(f'DROP INDEX "{name}"'))
+    began = time.perf_counter()
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.driver_connection.cursor()
+        cursor.execute("SET session_replication_role = replica")  # generated rows: skip the foreign-key triggers
+        chunk: list[str] = []
+        with cursor.copy(f"COPY redemptions ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for number, line in enumerate(generated_lines(partner_list, total, random.Random(2026)), 1):
+                chunk.append(line)
+                if len(chunk) == 50_000:
+                    copy.write("".join(chunk))
+                    chunk.clear()
+                if number % 1_000_000 == 0:
+                    print(f"  {number:,} rows, {time.perf_counter() - began:.0f} s", flush=True)
+            copy.write("".join(chunk))
+        raw.driver_connection.commit()
+    finally:
+        raw.close()
+    print(f"  COPY of {total:,} rows: {time.perf_counter() - began:.0f} s")
+    began = time.perf_counter()
+    with engine.begin() as connection:
+        connection.execute(text("SET maintenance_work_mem = '1GB'"))
+        for _, definition in indexes:
+            connection.execute(text(definition))
+    print(f"  the {len(indexes)} secondary indexes built again: {time.perf_counter() - began:.0f} s")
+    began = time.perf_counter()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE redemptions"))
+    print(f"  VACUUM ANALYZE: {time.perf_counter() - began:.0f} s")
+
+
+# --- the reports ------------------------------------------------------------------------------------
+
+
+def timings(function: Callable[[], object]) -> list[float]:
+    samples = []
+    for _ in range(RUNS):
+        began = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - began) * 1000)
+    return samples
+
+
+def captured_query(home: IssuerHome, call: Callable[[], object]) -> tuple[str, Any]:
+    """The SQL and parameters ``call`` sends about redemptions."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if "FROM redemptions" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(home.database.engine, "before_cursor_execute", keep)
+    try:
+        call()
+    finally:
+        event.remove(home.database.engine, "before_cursor_execute", keep)
+    return seen[-1]
+
+
+def explain(home: IssuerHome, call: Callable[[], object]) -> str:
+    statement, parameters = captured_query(home, call)
+    raw = home.database.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+        return "\n".join(row[0] for row in cursor.fetchall())
+    finally:
+        raw.close()
+
+
+def measure(home: IssuerHome, biggest: int, label: str = "") -> dict[str, float]:
+    november = (dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    year = (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+    cases: dict[str, Callable[[], object]] = {
+        "one partner, one month, by month": lambda: reports.figures(home, "partner", "month", *november, biggest),
+        "one partner, one month, by day": lambda: reports.figures(home, "partner", "day", *november, biggest),
+        "one partner, 2026, by month": lambda: reports.figures(home, "partner", "month", *year, biggest),
+        "all 60 partners, one month, by month": lambda: reports.figures(home, "partner", "month", *november),
+        "whole programme, one month (unique cards)": lambda: reports.figures(home, "programme", "month", *november),
+    }
+    medians = {}
+    print(f"\n{'report' + label:52} {'median':>9} {'min':>9} {'max':>9}")
+    for name, call in cases.items():
+        samples = timings(call)
+        medians[name] = statistics.median(samples)
+        print(f"{name:52} {medians[name]:6.0f} ms {min(samples):6.0f} ms {max(samples):6.0f} ms")
+    return medians
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rows", nargs="?", type=int, default=10_000_000)
+    parser.add_argument("--keep", action="store_true", help="time the rows already loaded")
+    parser.add_argument("--try-remedies", action="store_true",
+                        help="also time with JIT off, more work_mem, and covering indexes")
+    options = parser.parse_args()
+    url = os.environ.get("KIA_BENCH_DATABASE_URL", DEFAULT_URL)
+    print(f"machine: {machine()}")
+    engine = create_engine(url)
+    with tempfile.TemporaryDirectory(prefix="kia-bench-") as folder:
+        home = IssuerHome(Path(folder) / "office", url)
+        if not options.keep:
+            with engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+            began = time.perf_counter()
+            load(engine, make_office(home), options.rows)
+            print(f"loaded in {time.perf_counter() - began:.0f} s")
+        else:
+            with engine.connect() as connection:
+                root_kid = connection.execute(text("SELECT root_kid FROM office")).scalar_one()
+            home.path.mkdir(parents=True)
+            home.write_marker(root_kid)
+        with engine.connect() as connection:
+            server = connection.execute(text("SHOW server_version")).scalar_one()
+            settings = ", ".join(f"{name} {connection.execute(text(f'SHOW {name}')).scalar_one()}"
+                                 for name in ("shared_buffers", "work_mem", "max_parallel_workers_per_gather"))
+            rows = connection.execute(text("SELECT count(*) FROM redemptions")).scalar_one()
+            size = connection.execute(text("SELECT pg_size_pretty(pg_total_relation_size('redemptions'))")).scalar()
+            biggest, in_november, in_2026 = connection.execute(text(
+                "SELECT partner_id, count(*) FILTER (WHERE month = 202611), count(*) FILTER (WHERE month / 100 = 2026) "
+                "FROM redemptions GROUP BY partner_id ORDER BY count(*) DESC LIMIT 1"
+            )).one()
+            all_november = connection.execute(text("SELECT count(*) FROM redemptions WHERE month = 202611")).scalar()
+        print(f"PostgreSQL {server} ({settings}); redemptions: {rows:,} rows, {size} with indexes")
+        print(f"largest partner {biggest}: {in_november:,} rows in November 2026, {in_2026:,} in 2026; "
+              f"all partners: {all_november:,} rows in November 2026")
+        print(f"load average before timing: {os.getloadavg()[0]:.1f}")
+        medians = measure(home, biggest)
+        monthly = medians["one partner, one month, by month"]
+        print(f"budget (one partner's monthly report <= {BUDGET_MS} ms): "
+              f"{'met' if monthly <= BUDGET_MS else 'MISSED'} ({monthly:.0f} ms)")
+        november = (dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+        print("\nplan of the per-partner monthly query:")
+        print(explain(home, lambda: reports.figures(home, "partner", "month", *november, biggest)))
+        print("\nplan of the all-partners monthly query:")
+        print(explain(home, lambda: reports.figures(home, "partner", "month", *november)))
+        if options.try_remedies:
+            try_remedies(engine, home, biggest)
+        home.close()
+    engine.dispose()
+
+
+def try_remedies(engine: Engine, home: IssuerHome, biggest: int) -> None:
+    """The same reports with settings and indexes that would answer them faster.
+
+    Tried on the bench database only and undone afterwards: JIT off and a
+    larger work_mem for the database, then two covering indexes for the
+    query's ``day`` filter, so no table page is read.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        name = connection.execute(text("SELECT current_database()")).scalar_one()
+        connection.execute(text(f'ALTER DATABASE "{name}" SET jit = off'))
+        connection.execute(text(f'ALTER DATABASE "{name}" SET work_mem = \'64MB\''))
+    indexes = {
+        "bench_partner_day_covering": "(partner_id, day) INCLUDE (month, accepted, serial, price, discount, paid)",
+        "bench_day_covering": "(day) INCLUDE (partner_id, month, accepted, serial, price, discount, paid)",
+    }
+    november = (dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    try:
+        home.database.engine.dispose()  # new connections take the database's settings
+        measure(home, biggest, " (jit off, work_mem 64MB)")
+        began = time.perf_counter()
+        with engine.begin() as connection:
+            connection.execute(text("SET maintenance_work_mem = '1GB'"))
+            for index, columns in indexes.items():
+                connection.execute(text(f"CREATE INDEX {index} ON redemptions {columns}"))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE redemptions"))
+        print(f"\ncovering indexes built in {time.perf_counter() - began:.0f} s:")
+        for index, columns in indexes.items():
+            print(f"  {index} ON redemptions {columns}")
+        home.database.engine.dispose()
+        measure(home, biggest, " (and covering indexes)")
+        print("\nplan of the per-partner monthly query with them:")
+        print(explain(home, lambda: reports.figures(home, "partner", "month", *november, biggest)))
+        print("\nplan of the all-partners monthly query with them:")
+        print(explain(home, lambda: reports.figures(home, "partner", "month", *november)))
+    finally:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for index in indexes:
+                connection.execute(text(f"DROP INDEX IF EXISTS {index}"))
+            connection.execute(text(f'ALTER DATABASE "{name}" RESET jit'))
+            connection.execute(text(f'ALTER DATABASE "{name}" RESET work_mem'))
+        home.database.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
