@@ -13,6 +13,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from keys import Card
 from keys.errors import KiaError
 from keys.times import iso_utc
 
@@ -154,7 +155,9 @@ def detail(serial: str) -> ResponseReturnValue:
         record = service.card(office(current_app), serial)
     except UnknownCard:
         abort(404)
-    return render_template("card.html", card=record, iso=iso_utc, revoke=ReasonForm(), replace=ConfirmForm())
+    card = Card(record.serial, record.region, record.birth_month, record.issued_at, record.expires_at)
+    return render_template("card.html", card=record, iso=iso_utc, revoke=ReasonForm(), replace=ConfirmForm(),
+                           under_five=card.for_under_five)
 
 
 @bp.get("/<serial>/qr.png")

@@ -92,6 +92,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "key_rotated": ("Kunci baru aktif; kunci lama dipensiunkan.", "A new key is active; the old one is retired."),
     "key_changed": ("Status kunci diubah.", "The key's state has changed."),
     "new_partner": ("Mitra baru", "New partner"),
+    "new_terminal": ("Daftarkan terminal (nama)", "Register a terminal (name)"),
+    "register": ("Daftarkan", "Register"),
+    "enrolment_code": ("Kode pendaftaran sekali pakai", "One-time enrolment code"),
+    "enrolment_help": ("Masukkan kode ini di terminal mitra (kia verifier enroll). Kode hanya ditampilkan sekarang dan "
+                       "berlaku sampai", "Enter this code at the partner's terminal (kia verifier enroll). It is shown "
+                       "only now and is valid until"),
+    "card_type": ("Jenis kartu", "Card type"),
+    "under_five": ("KIA balita (tanpa foto), berlaku sampai ulang tahun ke-5",
+                   "Under-5 KIA (no photo), valid until the 5th birthday"),
+    "five_to_seventeen": ("KIA 5–17 tahun (dengan foto)", "KIA for ages 5 to 17 (with photo)"),
     "mou_start": ("MoU mulai", "MoU starts"),
     "save": ("Simpan", "Save"),
     "batches": ("Berkas sekolah dan klinik", "School and clinic batches"),

@@ -33,6 +33,10 @@ class PartnerForm(FlaskForm):  # type: ignore[misc]
     mou_end = DateField(validators=[Optional()])
 
 
+class TerminalForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(validators=[DataRequired(), Length(max=200)])
+
+
 class ServiceForm(FlaskForm):  # type: ignore[misc]
     code = StringField(validators=[DataRequired(), Length(max=64), Regexp(r"^[A-Za-z0-9-]+$")])
     name = StringField(validators=[DataRequired(), Length(max=200)])
@@ -116,7 +120,24 @@ def detail(partner_id: int) -> ResponseReturnValue:
         state = mou_state(partner, today)
     figures = reports.figures(home, "partner", "day", today.replace(day=1), today, partner_id)
     return render_template("partner.html", partner=partner, state=state, services=services, terminals=terminals,
-                           figures=figures, form=ConfirmForm(), service_form=ServiceForm())
+                           figures=figures, form=ConfirmForm(), service_form=ServiceForm(),
+                           terminal_form=TerminalForm())
+
+
+@bp.post("/<int:partner_id>/terminals")
+@roles(*CHANGERS)
+def register_terminal(partner_id: int) -> ResponseReturnValue:
+    """Register a terminal; its one-time enrolment code is shown on this answer only."""
+    form = TerminalForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        registration = partners.register_terminal(office(current_app), partner_id, form.name.data, now())
+    except partners.PartnerNotFound:
+        abort(404)
+    audit("terminal_register", registration.terminal_id)
+    return render_template("enrolment.html", registration=registration, partner_id=partner_id,
+                           expires=dt.datetime.fromtimestamp(registration.expires_at, dt.UTC))
 
 
 @bp.post("/<int:partner_id>/services")

@@ -257,3 +257,24 @@ def test_bad_partner_and_rules_input_is_refused_with_a_message(office: IssuerHom
     with office.transaction() as session:
         assert session.scalars(select(PartnerService)).first() is None
     assert "percentage" in client.get("/partners/1").get_data(True)
+
+
+def test_an_officer_registers_a_terminal_and_sees_its_code_once(office: IssuerHome) -> None:
+    _, client = client_for(office, "officer")
+    page = client.post("/partners/1/terminals", data={"name": "Kasir 2"}).get_data(True)
+    code = re.search(r'id="enrolment-code"[^>]*>([0-9A-Z-]+)<', page)[1]
+    assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", code)
+    assert code not in client.get("/partners/1").get_data(True)  # shown once, only its hash is kept
+    _, auditor = client_for(office, "auditor")
+    assert auditor.post("/partners/1/terminals", data={"name": "Kasir 3"}).status_code == 403
+
+
+def test_the_card_page_says_which_kind_of_kia_it_is(office: IssuerHome) -> None:
+    _, client = client_for(office, "officer")
+    unlock = service.KeyUnlock(PASSPHRASE.encode())
+    toddler, pupil = (
+        service.issue_cards(office, unlock, [ChildRequest(1, born, 3372)], utc(NOW)).cards[0].record.serial
+        for born in (dt.date(2024, 3, 1), dt.date(2016, 8, 17))
+    )
+    assert "tanpa foto" in client.get(f"/cards/{toddler}").get_data(True)
+    assert "dengan foto" in client.get(f"/cards/{pupil}").get_data(True)
