@@ -204,16 +204,23 @@ def _card_row(
     now: dt.datetime,
     batch: BatchRow | None,
 ) -> CardRow:
-    validity = card_validity(request.birth_date, request.region, now)
-    card = Card(serial, request.region, birth_month(request.birth_date), validity.issued_at, validity.expires_at)
     child = Child(
         birth_date=request.birth_date,
         region=request.region,
         name=request.name,
         nik=request.nik,
         school=request.school,
-        created_at=validity.issued_at,
+        created_at=int(now.timestamp()),
     )
+    return _signed_card(child, serial, key, private, now, batch)
+
+
+def _signed_card(
+    child: Child, serial: str, key: IssuingKey, private: Ed25519PrivateKey, now: dt.datetime, batch: BatchRow | None
+) -> CardRow:
+    """A new card row for ``child``, its token signed by ``key`` with the KIA validity at ``now``."""
+    validity = card_validity(child.birth_date, child.region, now)
+    card = Card(serial, child.region, birth_month(child.birth_date), validity.issued_at, validity.expires_at)
     return CardRow(
         serial=serial,
         child=child,
@@ -280,14 +287,8 @@ def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: dt.datet
             raise IssuerError(f"card {old.serial} came from the first version without the child's record; "
                               "issue a new card at the counter and revoke this one")
         key, private = active_signer(session, home, unlock)
-        child = old.child
-        validity = card_validity(child.birth_date, child.region, now)
-        (new_serial_value,) = _unused_serials(session, 1)
-        card = Card(new_serial_value, child.region, birth_month(child.birth_date), validity.issued_at,
-                    validity.expires_at)
-        new = CardRow(serial=card.serial, child=child, region=card.region, birth_month=card.birth_month,
-                      issued_at=card.issued_at, expires_at=card.expires_at, kid=key.kid,
-                      token=issue_card(card, private, key.kid), state="active")
+        (serial_value,) = _unused_serials(session, 1)
+        new = _signed_card(old.child, serial_value, key, private, now, None)
         session.add(new)
         session.flush()
         old.state, old.revoked_at, old.revocation_reason, old.replaced_by = "replaced", stamp, "replaced", new.serial
