@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -227,7 +228,7 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
     partner = session.get_one(Partner, terminal.partner_id)
     zone = region_timezone(partner.region)
     if new:
-        session.execute(insert(RedemptionRow), [
+        _store(session, [
             {"terminal_id": terminal.id, "partner_id": terminal.partner_id, "seq": r.seq, "at": r.at,
              "serial": r.serial, "accepted": r.accepted, "reason": r.reason, "service": r.service,
              "category": r.category, "price": r.price, "discount": r.discount, "paid": r.paid,
@@ -245,6 +246,28 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
                               detail=f"{len(outside)} records made outside the partner's MoU"))
     terminal.last_sync_at = now
     return Ack(terminal.acknowledged_seq, len(new), len(records) - len(new))
+
+
+_COPY_COLUMNS = ("terminal_id", "partner_id", "seq", "at", "serial", "accepted", "reason", "service", "category",
+                 "price", "discount", "paid", "flags", "hash", "received_at", "day", "month")
+
+
+def _store(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert redemption rows in the session's transaction.
+
+    On PostgreSQL they go through COPY, which takes a 500-row batch in about
+    a third of the time of row inserts (docs/benchmarks.md); elsewhere, one
+    executemany.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(RedemptionRow), rows)
+        return
+    driver = connection.connection.driver_connection  # psycopg, in this same transaction
+    columns = ", ".join(f'"{name}"' for name in _COPY_COLUMNS)
+    with driver.cursor() as cursor, cursor.copy(f"COPY redemptions ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row([json.dumps(row[name]) if name == "flags" else row[name] for name in _COPY_COLUMNS])
 
 
 def _local_date(at: int, zone: dt.tzinfo) -> dt.date:
