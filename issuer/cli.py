@@ -19,7 +19,7 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
-from keys.times import iso_utc
+from keys.times import iso_utc_or_none
 
 from . import cli_batches, cli_partners, cli_reports, cli_users, migrate, service
 from .artifacts import CardFiles, write_many
@@ -64,10 +64,6 @@ def _emit(value: Any) -> None:
     """JSON on stdout: indented for a person, compact (and fast) for a pipe."""
     indent = 2 if sys.stdout.isatty() else None
     click.echo(json.dumps(value, indent=indent, ensure_ascii=False))
-
-
-def _iso(timestamp: int | None) -> str | None:
-    return None if timestamp is None else iso_utc(timestamp)
 
 
 @click.group()
@@ -178,7 +174,7 @@ def _card_json(record: CardRecord, request: ChildRequest, files: CardFiles) -> d
         "qr_svg": str(files.qr_svg),
         "ndef": str(files.ndef),
         "kid": record.kid,
-        "expires_at": _iso(record.expires_at),
+        "expires_at": iso_utc_or_none(record.expires_at),
     }
     if request.line:
         card["line"] = request.line
@@ -206,7 +202,7 @@ def _write_report(out: Path, cards: list[dict[str, Any]], errors: list[RowError]
 def revoke(home: Path, serial: str, reason: str) -> None:
     """Revoke a card; the next exported trust list lists it."""
     record = service.revoke_card(_home(home), serial, reason, int(_now().timestamp()))
-    _emit({"serial": record.serial, "state": record.state, "revoked_at": _iso(record.revoked_at)})
+    _emit({"serial": record.serial, "state": record.state, "revoked_at": iso_utc_or_none(record.revoked_at)})
 
 
 @issuer.group()
@@ -247,9 +243,9 @@ def key_list(home: Path) -> None:
             {
                 "kid": key.kid,
                 "state": key.state.value,
-                "created_at": _iso(key.created_at),
-                "retired_at": _iso(key.retired_at),
-                "revoked_at": _iso(key.revoked_at),
+                "created_at": iso_utc_or_none(key.created_at),
+                "retired_at": iso_utc_or_none(key.retired_at),
+                "revoked_at": iso_utc_or_none(key.revoked_at),
             }
             for key in service.issuing_keys(_home(home))
         ]

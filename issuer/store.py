@@ -73,6 +73,7 @@ class IssuerHome:
         self.path = path
         self.database_url = database_url or default_url(path)
         self._database: Database | None = None
+        self._confirmed = False  # the office was found once; it does not vanish while we run
 
     @property
     def database(self) -> Database:
@@ -127,18 +128,29 @@ class IssuerHome:
             raise DatabaseUnavailable(f"cannot reach the database {url}: {reason}") from None
 
     def require(self) -> None:
-        """Raise HomeNotFound, saying what to run, unless the office exists."""
+        """Raise HomeNotFound, saying what to run, unless the office exists.
+
+        Checked once per IssuerHome: a sync request opens several transactions,
+        and each need not read the marker and query the database again.
+        """
+        if self._confirmed:
+            return
         if not self.exists():
             raise HomeNotFound(self._not_found_message())
+        self._confirmed = True
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A unit of work on an existing office; raises HomeNotFound or HomeBusy."""
+        """A unit of work on an existing office.
+
+        Raises HomeNotFound, HomeBusy (SQLite locked by another writer) or
+        DatabaseUnavailable (the database went away).
+        """
         self.require()
         try:
-            with self.database.transaction() as session:
+            with self._reaching_database(), self.database.transaction() as session:
                 yield session
-        except OperationalError as exc:
+        except DatabaseUnavailable as exc:
             if "locked" in str(exc).lower():
                 raise HomeBusy("another kia command is writing to this office's database; try again") from None
             raise
@@ -181,3 +193,4 @@ class IssuerHome:
         if self._database is not None:
             self._database.dispose()
             self._database = None
+        self._confirmed = False

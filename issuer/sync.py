@@ -75,13 +75,8 @@ class Ack:
     duplicates: int
 
 
-def audience(home: IssuerHome) -> str:
-    """The audience terminals name in their sync tokens: this office."""
-    with home.transaction() as session:
-        return _audience(session)
-
-
 def _audience(session: Session) -> str:
+    """The audience terminals name in their sync tokens: this office."""
     return f"kia-office:{session.get_one(Office, 1).root_kid}"
 
 

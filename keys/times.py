@@ -9,6 +9,10 @@ def iso_utc(timestamp: int) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
 
 
+def iso_utc_or_none(timestamp: int | None) -> str | None:
+    return None if timestamp is None else iso_utc(timestamp)
+
+
 def parse_instant(text: str) -> int:
     """POSIX seconds of an ISO 8601 time that names its offset.
 

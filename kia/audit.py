@@ -7,12 +7,8 @@ from pathlib import Path
 
 import click
 
-from keys.times import iso_utc
+from keys.times import iso_utc_or_none
 from verifier.cli import load_trust, parse_at
-
-
-def _iso(timestamp: int | None) -> str | None:
-    return None if timestamp is None else iso_utc(timestamp)
 
 
 @click.group()
@@ -34,17 +30,17 @@ def trustlist(trust_anchor: Path, at: str | None, trust_list: Path) -> None:
     summary = {
         "signature": "valid",
         "seq": trust.seq,
-        "issued_at": _iso(trust.issued_at),
-        "expires_at": _iso(trust.expires_at),
+        "issued_at": iso_utc_or_none(trust.issued_at),
+        "expires_at": iso_utc_or_none(trust.expires_at),
         "expired": expired,
         "revoked_cards": len(trust.revoked),
         "issuing_keys": [
             {
                 "kid": key.kid,
                 "state": key.state.value,
-                "created_at": _iso(key.created_at),
-                "retired_at": _iso(key.retired_at),
-                "revoked_at": _iso(key.revoked_at),
+                "created_at": iso_utc_or_none(key.created_at),
+                "retired_at": iso_utc_or_none(key.retired_at),
+                "revoked_at": iso_utc_or_none(key.revoked_at),
             }
             for key in trust.keys
         ],
