@@ -1,7 +1,8 @@
 """What partner staff read for each reason code: Bahasa Indonesia, and English.
 
 One short sentence each, saying what happened and what to do.  Every code of
-keys.errors.REASONS has both languages (a unit test holds this).
+keys.errors.REASONS and verifier.decision.RULE_REASONS has both languages,
+and so has every notice (a unit test holds this).
 """
 
 from __future__ import annotations
@@ -73,6 +74,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "id": "Kartu sudah dicabut (hilang atau diganti). Tolak potongan harga.",
         "en": "The card has been revoked (lost or replaced). Refuse the discount.",
     },
+    # The partner's rules (verifier.decision.RULE_REASONS).
+    "no_service": {
+        "id": "Layanan ini belum punya aturan potongan KIA (MoU berakhir atau belum diatur). Kenakan harga biasa.",
+        "en": "This service has no KIA discount rules (MoU ended or not set up). Charge the normal price.",
+    },
+    "no_price": {
+        "id": "Layanan ini tidak memberi potongan KIA untuk kelompok usia anak ini. Kenakan harga biasa.",
+        "en": "This service gives no KIA discount for this child's age group. Charge the normal price.",
+    },
+    "daily_limit": {
+        "id": "Kartu ini sudah mencapai batas pemakaian hari ini. Kenakan harga biasa.",
+        "en": "This card has reached today's limit. Charge the normal price.",
+    },
+    "passback": {
+        "id": "Kartu ini baru saja dipakai di layanan ini. Tolak potongan harga.",
+        "en": "This card was used here only moments ago. Refuse the discount.",
+    },
     "trust_list_malformed": {
         "id": "Daftar kepercayaan rusak. Hubungi admin untuk memperbaruinya.",
         "en": "The trust list is damaged. Ask the administrator to update it.",
@@ -100,6 +118,27 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# Notices the staff screen shows beside a decision or instead of one.
+NOTICES: dict[str, dict[str, str]] = {
+    "stale": {
+        "id": "Daftar kepercayaan sudah kedaluwarsa: sambungkan perangkat ke internet untuk memperbaruinya.",
+        "en": "The trust list has expired: connect the device to the internet to update it.",
+    },
+    "clock_skew": {
+        "id": "Jam perangkat ini tidak sesuai jam kantor Disdukcapil. Periksa tanggal dan jam perangkat.",
+        "en": "This device's clock differs from the civil registry's. Check the device's date and time.",
+    },
+    "log_unavailable": {
+        "id": "Pindaian tidak dapat dicatat (penyimpanan penuh atau rusak). Jangan beri potongan; hubungi admin.",
+        "en": "The scan cannot be recorded (storage full or failing). Give no discount; call the administrator.",
+    },
+    "log_corrupt": {
+        "id": "Catatan perangkat rusak dan sudah disisihkan. Hubungi Disdukcapil sebelum memindai lagi.",
+        "en": "The device's log is damaged and was set aside. Contact the civil registry before scanning again.",
+    },
+}
+
+
 def language(requested: str | None = None) -> str:
     """The language to speak: the one asked for, KIA_LANG, or Indonesian."""
     chosen = (requested or os.environ.get(LANGUAGE_ENV) or DEFAULT_LANGUAGE).lower()[:2]
@@ -108,3 +147,8 @@ def language(requested: str | None = None) -> str:
 
 def message(reason: str, lang: str | None = None) -> str:
     return MESSAGES[reason][language(lang)]
+
+
+def notice(name: str, lang: str | None = None) -> str:
+    """The staff screen's sentence for a flag (``stale``, ``clock_skew``) or a log failure."""
+    return NOTICES[name][language(lang)]

@@ -6,10 +6,13 @@ import pytest
 
 from keys.errors import REASONS
 from verifier import messages
-from verifier.messages import LANGUAGES, MESSAGES, language, message
+from verifier.decision import FLAGS, RULE_REASONS
+from verifier.messages import LANGUAGES, MESSAGES, NOTICES, language, message, notice
+
+ALL_REASONS = REASONS + RULE_REASONS
 
 
-@pytest.mark.parametrize("reason", REASONS)
+@pytest.mark.parametrize("reason", ALL_REASONS)
 def test_every_reason_code_has_a_sentence_in_both_languages(reason: str) -> None:
     assert set(MESSAGES[reason]) == {"id", "en"}
     for lang in LANGUAGES:
@@ -21,7 +24,20 @@ def test_every_reason_code_has_a_sentence_in_both_languages(reason: str) -> None
 
 
 def test_there_is_no_message_for_a_code_outside_the_closed_set() -> None:
-    assert set(MESSAGES) == set(REASONS)
+    assert set(MESSAGES) == set(ALL_REASONS)
+
+
+@pytest.mark.parametrize("name", sorted(NOTICES))
+def test_every_notice_is_one_sentence_in_both_languages(name: str) -> None:
+    assert set(NOTICES[name]) == {"id", "en"}
+    for lang in LANGUAGES:
+        text = notice(name, lang)
+        assert text.strip() == text and len(text) > 10 and text.endswith(".") and "\n" not in text
+    assert notice(name, "id") != notice(name, "en")
+
+
+def test_every_flag_a_decision_carries_has_a_notice_and_so_have_log_failures() -> None:
+    assert set(FLAGS) | {"log_unavailable", "log_corrupt"} == set(NOTICES)
 
 
 def test_the_default_language_is_indonesian(monkeypatch: pytest.MonkeyPatch) -> None:
