@@ -1,58 +1,97 @@
-"""``kia demo``: the whole issuing and verifying story on an embedded home.
+"""``kia demo``: the whole system on one machine, as separate processes.
 
-Creates a root key and an issuing key, issues cards for children of several
-ages (QR PNG and SVG, NDEF), revokes one, rotates the issuing key, exports
-the trust list, then verifies every card offline the way a terminal would:
-decoding the printed QR PNG (or reading the NDEF file), checking it against
-the trust list, and printing each decision.
+The office (in its home, on SQLite) has issued cards over the years: one
+eleven years ago to a child then aged 6 (now 17, aged out), one two years
+ago to a child then aged 3 (an under-5 card, now expired) and some today.
+It rotates its issuing key, revokes a lost card, signs up a cinema, a pool
+and a bus operator with their discount rules, registers a terminal for each,
+and publishes the trust list.  Then it runs, as an operator would:
+
+- ``kia issuer serve``: the office's service;
+- ``kia verifier enroll`` and ``kia verifier serve`` for each terminal.
+
+Cards are read from their printed QR codes with zxing-cpp (one from its NFC
+record) and scanned at the terminals through their local API; the terminals
+sync over HTTP; the office's stakeholder report follows.  With ``--serve``
+everything stays up and the URLs are printed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import os
+import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from firmware_bridge.image import payloads_from_image
-from issuer import service
-from issuer.artifacts import CardFiles, write_many
+from issuer import partners, reports, service, users
+from issuer.artifacts import write_many
 from issuer.batch import ChildRequest
+from issuer.partners import ServiceRules
 from issuer.store import IssuerHome
-from keys import Card, InvalidCardError, TrustList, issue_card, kid_for, verify_card
+from keys import Card, issue_card, kid_for
 from keys.keystore import generate_passphrase
-from verifier.cli import load_trust
-from verifier.messages import LANGUAGES, language, message
+from verifier.local import LocalVerifierClient, ScanOutcome
+from verifier.messages import LANGUAGES, language
 from verifier.ndef_payload import token_from_ndef
+from verifier.sync import OfficeClient
 
-SURAKARTA, BALANGAN, JAYAPURA = 3372, 6311, 9171
+from .processes import Server, kia_command
 
-_HEADINGS = {
-    "id": ("Kartu", "Anak", "Kunci", "Dibaca", "Keputusan", "Alasan", "DITERIMA", "DITOLAK", "+1 bln"),
-    "en": ("Card", "Child", "Key", "Read", "Decision", "Reason", "ACCEPTED", "REJECTED", "+1 month"),
+SURAKARTA, BALANGAN = 3372, 6311
+YEAR = 365 * 86400
+
+_TEXT = {
+    "id": {"headings": ("Terminal", "Kartu", "Anak", "Dibaca", "Keputusan", "Bayar", "Alasan"),
+           "yes": "DITERIMA", "no": "DITOLAK", "age": "umur {}", "forged": "palsu", "altered": "diubah",
+           "again": "lagi", "report": "Laporan pendapatan mitra hari ini (dari server Disdukcapil)",
+           "report_headings": ("Mitra", "Pindai", "Diterima", "Kartu", "Harga", "Potongan", "Pendapatan"),
+           "accepted": "diterima", "synced": "semua catatan terminal tersinkron"},
+    "en": {"headings": ("Terminal", "Card", "Child", "Read", "Decision", "Paid", "Reason"),
+           "yes": "ACCEPTED", "no": "REJECTED", "age": "age {}", "forged": "forged", "altered": "altered",
+           "again": "again", "report": "Partner revenue today (from the office's service)",
+           "report_headings": ("Partner", "Scans", "Accepted", "Cards", "Price", "Discount", "Revenue"),
+           "accepted": "accepted", "synced": "every terminal record synced"},
 }
 
-
-_AGE_LABEL = {"id": "umur {}", "en": "age {}"}
-_KEY_STATE = {
-    "id": {"active": "aktif", "retired": "pensiun", "revoked": "dicabut"},
-    "en": {"active": "active", "retired": "retired", "revoked": "revoked"},
-}
+PARTNERS = (
+    # name, kind, cluster, terminal, rules
+    ("Bioskop Solo Paragon", "cinema", "education_culture", "Kasir bioskop",
+     ServiceRules("bioskop-reguler", "Bioskop reguler", {"0-4": 0, "5-12": 40_000, "13-16": 50_000},
+                  "percent", 50, 1, 600)),
+    ("Kolam Renang Tirtomoyo", "pool", "health_welfare", "Gerbang kolam",
+     ServiceRules("renang-harian", "Tiket renang harian", {"0-4": 10_000, "5-12": 15_000, "13-16": 20_000},
+                  "fixed", 5_000, 2, 300)),
+    ("Batik Solo Trans", "transport", "civil_rights", "Bus koridor 1",
+     ServiceRules("bus-sekali", "Sekali jalan", {"0-4": 0, "5-12": 3_700, "13-16": 3_700},
+                  "percent", 100, 4, 0)),
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Scan:
-    label: str
-    kid: str
-    payload: str | bytes
-    source: str
-    at: int
+    terminal: int
     serial: str
+    label: str
+    source: str
+    payload: str
+
+
+@dataclasses.dataclass
+class Terminal:
+    name: str
+    partner_id: int
+    home: Path
+    code: str
+    server: Server | None = None
 
 
 @contextmanager
@@ -66,114 +105,212 @@ def _demo_home(keep: Path | None) -> Iterator[Path]:
 
 
 def _years_ago(today: dt.date, years: int, days: int = 0) -> dt.date:
-    return today.replace(year=today.year - years) - dt.timedelta(days=days) if (today.month, today.day) != (2, 29) \
-        else dt.date(today.year - years, 2, 28) - dt.timedelta(days=days)
+    day = today.replace(day=28) if (today.month, today.day) == (2, 29) else today
+    return day.replace(year=day.year - years) - dt.timedelta(days=days)
 
 
 @click.command()
 @click.option("--home", "keep", type=click.Path(file_okay=False, path_type=Path),
-              help="Keep everything in this folder instead of a temporary one.")
-@click.option("--lang", type=click.Choice(LANGUAGES), help="Language of the table (default: KIA_LANG or id).")
-def demo(keep: Path | None, lang: str | None) -> None:
-    """Issue, revoke, rotate, export and verify: the whole story in one run."""
+              help="Keep everything in this folder (it must be new or empty) instead of a temporary one.")
+@click.option("--lang", type=click.Choice(LANGUAGES), help="Language of the output (default: KIA_LANG or id).")
+@click.option("--serve", is_flag=True, help="Leave the office and the terminals running; print their URLs.")
+def demo(keep: Path | None, lang: str | None, serve: bool) -> None:
+    """The whole system: an office, three partner terminals, scans, sync and the revenue report."""
     lang = language(lang)
-    with _demo_home(keep) as folder:
-        # A generated passphrase in a 0600 file, as an office would keep it.
-        passphrase_file = folder / "passphrase.txt"
-        if not passphrase_file.exists():
-            passphrase_file.touch(mode=0o600)
-            passphrase_file.write_text(generate_passphrase(), encoding="ascii")
+    text = _TEXT[lang]
+    say = lambda line: click.echo(click.style("• ", fg="cyan") + line, err=True)  # noqa: E731
+    with _demo_home(keep) as folder, ExitStack() as running:
+        passphrase_file = folder / "passphrase.txt"  # generated, in a 0600 file, as an office keeps it
+        passphrase_file.touch(mode=0o600)
+        passphrase_file.write_text(generate_passphrase(), encoding="ascii")
         unlock = service.KeyUnlock(passphrase_file.read_text(encoding="ascii").encode())
-        home, cards_dir, published = IssuerHome(folder / "office"), folder / "cards", folder / "published"
+        env = {name: value for name, value in os.environ.items() if not name.startswith("KIA_")}
+        env |= {"KIA_KEY_PASSPHRASE_FILE": str(passphrase_file), "KIA_LANG": lang}
+        home = IssuerHome(folder / "office")
         now = dt.datetime.now(dt.UTC)
         stamp = int(now.timestamp())
-        say = lambda text: click.echo(click.style("• ", fg="cyan") + text, err=True)  # noqa: E731
 
-        office = service.init_home(home, unlock, stamp)
-        say(f"office home {home.path} (SQLite): root key {office.root_kid}, issuing key {office.issuing_kid}")
-        today = now.date()
-        age = _AGE_LABEL[lang]
-        children = [
-            (age.format(2), _years_ago(today, 2, 40), SURAKARTA),
-            (age.format(4), _years_ago(today, 5, -3), BALANGAN),  # turns 5 in three days
-            (age.format(8), _years_ago(today, 8, 100), SURAKARTA),
-            (age.format(12), _years_ago(today, 12, 10), JAYAPURA),
-            (age.format(16), _years_ago(today, 17, -20), SURAKARTA),  # turns 17 in twenty days
-        ]
+        cards, labels = _issue_cards(home, unlock, now, text["age"], say)
+        files = write_many([(serial, token) for serial, token in cards], folder / "cards")
+        terminals = _sign_up_partners(home, stamp, folder, say)
+        password = _demo_user(home, stamp) if serve else None
+        service.export_trust_list(home, unlock, stamp, folder / "published")
+        say("published the trust list")
+
+        office = Server("office", [kia_command(), "issuer", "serve", "--home", str(home.path), "--port", "0",
+                                   "--workers", "2"], env, folder / "logs" / "office.log")
+        running.callback(office.stop)
+        office_url = office.start()
+        say(f"office service at {office_url}")
+        for terminal in terminals:
+            _enroll(terminal, office_url, env)
+            terminal.server = Server(terminal.name, [kia_command(), "verifier", "serve", "--home", str(terminal.home),
+                                                     "--port", "0", "--sync-interval", "3600"],
+                                     env, folder / "logs" / f"{terminal.home.name}.log")
+            running.callback(terminal.server.stop)
+            say(f"{terminal.name}: terminal at {terminal.server.start()}")
+
+        # What a scanner reads off the printed cards: the QR codes, and one NFC record.
+        read = {serial: payloads_from_image(card.qr_png)[0] for (serial, _), card in zip(cards, files, strict=True)}
+        nfc = {cards[2][0]: _text(token_from_ndef(files[2].ndef.read_bytes()))}
+        scans = _scans(cards, read, nfc, labels, text)
+        clients = [LocalVerifierClient(terminal.server.url) for terminal in terminals]  # type: ignore[union-attr]
+        outcomes = [clients[scan.terminal].scan(scan.payload, "nfc" if scan.source == "NFC" else "camera")
+                    for scan in scans]
+        for client in clients:
+            client.close()
+        _print_decisions(scans, outcomes, terminals, text)
+
+        for terminal in terminals:
+            _sync(terminal)
+        say(text["synced"])
+        _print_report(home, terminals, stamp, text)
+
+        if serve:
+            click.echo(f"\nDisdukcapil: {office_url}/  (admin / {password})")
+            for terminal in terminals:
+                click.echo(f"{terminal.name}: {terminal.server.url}/")  # type: ignore[union-attr]
+            click.echo("Ctrl-C " + ("untuk berhenti" if lang == "id" else "to stop"))
+            with contextlib.suppress(KeyboardInterrupt):
+                office.process.wait()  # type: ignore[union-attr]
+
+
+def _issue_cards(home: IssuerHome, unlock: service.KeyUnlock, now: dt.datetime, age: str,
+                 say: object) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """Cards from three moments of the office's life: 11 years ago, 2 years ago, and today."""
+    today = now.date()
+    long_ago, lately = now - dt.timedelta(days=11 * 365 + 3), now - dt.timedelta(days=2 * 365 + 1)
+    office = service.init_home(home, unlock, int(long_ago.timestamp()))
+    batches = [
+        (long_ago, [(age.format(17), _years_ago(today, 17, 40), SURAKARTA)]),
+        (lately, [(age.format(5), _years_ago(today, 5, 30), BALANGAN)]),
+    ]
+    issued = []
+    for moment, children in batches:
         requests = [ChildRequest(line, born, region) for line, (_, born, region) in enumerate(children, 1)]
-        issued = service.issue_cards(home, unlock, requests, now).cards
-        labels = {item.record.serial: children[item.request.line - 1][0] for item in issued}
-        files = write_many([(i.record.serial, i.record.token) for i in issued], cards_dir)
-        say(f"issued {len(issued)} cards with QR PNG, QR SVG and NDEF in {cards_dir}")
-
-        lost = issued[3].record.serial
-        service.revoke_card(home, lost, "hilang (lost)", stamp)
-        say(f"revoked card {lost} (lost)")
-        new_key = service.rotate_issuing_key(home, unlock, stamp)
-        say(f"rotated issuing key: {new_key.kid} now signs, {office.issuing_kid} retired (still verifies)")
-        after = service.issue_cards(home, unlock, [ChildRequest(6, _years_ago(today, 9), SURAKARTA)], now).cards
-        labels[after[0].record.serial] = age.format(9)
-        files += write_many([(after[0].record.serial, after[0].record.token)], cards_dir)
-        export = service.export_trust_list(home, unlock, stamp, published)
-        say(f"exported trust list {export.seq} to {published}")
-
-        trust, _ = load_trust(export.root_jwk, export.trust_list, stamp)
-        kid_labels = {key.kid: f"{key.kid} ({_KEY_STATE[lang][key.state.value]})" for key in trust.keys}
-        scans = _scans(issued + after, files, labels, kid_labels, stamp, _HEADINGS[lang][-1])
-        scans += _attacks(issued[0].record.token, stamp)
-        _print_table(scans, trust, lang)
+        issued += [(item, children[0][0]) for item in service.issue_cards(home, unlock, requests, moment).cards]
+    new_key = service.rotate_issuing_key(home, unlock, int(now.timestamp()))
+    today_children = [(age.format(2), _years_ago(today, 2, 40), SURAKARTA),
+                      (age.format(8), _years_ago(today, 8, 100), SURAKARTA),
+                      (age.format(12), _years_ago(today, 12, 10), SURAKARTA),
+                      (age.format(14), _years_ago(today, 14, 200), BALANGAN)]
+    requests = [ChildRequest(line, born, region) for line, (_, born, region) in enumerate(today_children, 1)]
+    issued += [(item, today_children[item.request.line - 1][0])
+               for item in service.issue_cards(home, unlock, requests, now).cards]
+    lost = issued[4][0].record.serial
+    service.revoke_card(home, lost, "hilang (lost)", int(now.timestamp()))
+    say(f"office {home.path}: root key {office.root_kid}; cards issued 11 and 2 years ago with key "  # type: ignore[operator]
+        f"{office.issuing_kid}, today with {new_key.kid}; card {lost} revoked (lost)")
+    cards = [(item.record.serial, item.record.token) for item, _ in issued]
+    return cards, {item.record.serial: label for item, label in issued}
 
 
-def _scans(
-    issued: list[service.IssuedCard],
-    files: list[CardFiles],
-    labels: dict[str, str],
-    kid_labels: dict[str, str],
-    now: int,
-    later: str,
-) -> list[Scan]:
-    scans = []
-    for item, card_files in zip(issued, files, strict=True):
-        record = item.record
-        (qr,) = payloads_from_image(card_files.qr_png)  # read the printed QR like a scanner
-        scans.append(Scan(labels[record.serial], kid_labels[record.kid], qr, "QR", now, record.serial))
-    scans.append(dataclasses.replace(scans[0], payload=token_from_ndef(files[0].ndef.read_bytes()), source="NFC"))
-    # The same cards a month on: the 4-year-old has turned 5, the 16-year-old 17.
-    in_a_month = now + 31 * 86400
-    for scan in (scans[1], scans[4]):
-        scans.append(dataclasses.replace(scan, label=f"{scan.label} {later}", at=in_a_month))
-    return scans
+def _sign_up_partners(home: IssuerHome, now: int, folder: Path, say: object) -> list[Terminal]:
+    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+    terminals = []
+    for index, (name, kind, cluster, terminal_name, rules) in enumerate(PARTNERS, 1):
+        partner_id = partners.create_partner(home, name, kind, cluster, SURAKARTA, today - dt.timedelta(days=200),
+                                             today + dt.timedelta(days=530), now)
+        partners.set_service(home, partner_id, rules)
+        registration = partners.register_terminal(home, partner_id, terminal_name, now)
+        terminals.append(Terminal(f"{name} ({terminal_name})", partner_id, folder / f"terminal-{index}",
+                                  registration.enrolment_code))
+    say("partners signed up: " + ", ".join(name for name, *_ in PARTNERS))  # type: ignore[operator]
+    return terminals
 
 
-def _attacks(genuine: str, now: int) -> list[Scan]:
-    """A forged card (a key the office never had) and an altered one."""
+def _demo_user(home: IssuerHome, now: int) -> str:
+    password = generate_passphrase()[:20]
+    users.create_user(home, "admin", password, "admin", None, now)
+    return password
+
+
+def _enroll(terminal: Terminal, office_url: str, env: dict[str, str]) -> None:
+    subprocess.run([kia_command(), "verifier", "enroll", "--home", str(terminal.home), "--server", office_url,
+                    "--code", terminal.code], env=env, check=True, capture_output=True, text=True)
+
+
+def _sync(terminal: Terminal) -> None:
+    """Ask the running terminal to sync now, as staff pressing its sync button would."""
+    answer = OfficeClient(terminal.server.url, timeout=60).request("POST", "/api/v1/sync", body={})  # type: ignore[union-attr]
+    result = answer.json()
+    if answer.status != 200 or result.get("refusal"):
+        refusal = (result.get("refusal") or {}).get("message") or result.get("message")
+        raise click.ClickException(f"{terminal.name}: the sync failed: {refusal}")
+
+
+def _scans(cards: list[tuple[str, str]], read: dict[str, str], nfc: dict[str, str], labels: dict[str, str],
+           text: dict[str, object]) -> list[Scan]:
+    aged_out, expired, toddler, eight, lost, fourteen = (serial for serial, _ in cards)
     forger = Ed25519PrivateKey.generate()
-    forged_card = Card("7ZZZZZZ0", SURAKARTA, 201501, now, now + 86400 * 365)
-    forged = issue_card(forged_card, forger, kid_for(forger.public_key()))
-    header, payload, signature = genuine.split(".")
+    stamp = int(dt.datetime.now(dt.UTC).timestamp())
+    forged = issue_card(Card("7ZZZZZZ0", SURAKARTA, 201801, stamp, stamp + 86400 * 365), forger,
+                        kid_for(forger.public_key()))
+    header, payload, signature = dict(cards)[eight].split(".")
     altered = ".".join((header, payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1], signature))
+
+    def qr(terminal: int, serial: str, suffix: str = "") -> Scan:
+        return Scan(terminal, serial, labels[serial] + suffix, "QR", read[serial])
+
+    again = f" ({text['again']})"
     return [
-        Scan("palsu (forged)", "-", forged, "QR", now, "-"),
-        Scan("diubah (altered)", "-", altered, "QR", now, "-"),
+        qr(0, eight), qr(0, eight, again), qr(0, fourteen), qr(0, lost), qr(0, toddler),
+        Scan(0, "-", str(text["forged"]), "QR", forged),
+        qr(1, eight), qr(1, aged_out), qr(1, expired), qr(1, fourteen),
+        Scan(1, "-", str(text["altered"]), "QR", altered),
+        Scan(2, toddler, labels[toddler], "NFC", nfc[toddler]), qr(2, eight), qr(2, fourteen), qr(2, eight, again),
     ]
 
 
-def _print_table(scans: list[Scan], trust: TrustList, lang: str) -> None:
-    *headings, reason_heading, yes, no, _ = _HEADINGS[lang]
+def _print_decisions(scans: list[Scan], outcomes: list[ScanOutcome], terminals: list[Terminal],
+                     text: dict[str, object]) -> None:
     rows = []
-    for scan in scans:
-        try:
-            verify_card(scan.payload, trust, scan.at)
-            decision, reason, accepted = yes, message("accepted", lang), True
-        except InvalidCardError as error:
-            decision, reason, accepted = no, f"{error.reason}: {message(error.reason, lang)}", False
-        rows.append(((scan.serial, scan.label, scan.kid, scan.source, decision), reason, accepted))
-    widths = [max(len(cells[i]) for cells in [tuple(headings)] + [row[0] for row in rows]) for i in range(5)]
-    heading = "  ".join(h.ljust(w) for h, w in zip(headings, widths, strict=True)) + "  " + reason_heading
-    click.echo(click.style(heading, bold=True))
-    for cells, reason, accepted in rows:
-        plain = "  ".join(value.ljust(width) for value, width in zip(cells[:4], widths[:4], strict=True))
-        verdict = click.style(cells[4].ljust(widths[4]), fg="green" if accepted else "red", bold=True)
-        click.echo(f"{plain}  {verdict}  {reason}")
-    accepted_count = sum(accepted for _, _, accepted in rows)
-    click.echo(f"\n{accepted_count}/{len(rows)} " + ("diterima" if lang == "id" else "accepted"))
+    for scan, outcome in zip(scans, outcomes, strict=True):
+        verdict = str(text["yes"] if outcome.accepted else text["no"])
+        paid = f"Rp{outcome.paid:,}".replace(",", ".") if outcome.accepted else "-"
+        reason = outcome.message if outcome.accepted else f"{outcome.reason}: {outcome.message}"
+        rows.append(((terminals[scan.terminal].name.split(" (")[0], scan.serial, scan.label, scan.source, verdict,
+                      paid), reason, outcome.accepted))
+    _table(text["headings"], rows)  # type: ignore[arg-type]
+    accepted = sum(outcome.accepted for outcome in outcomes)
+    click.echo(f"\n{accepted}/{len(outcomes)} {text['accepted']}\n")
+
+
+def _print_report(home: IssuerHome, terminals: list[Terminal], now: int, text: dict[str, object]) -> None:
+    today = reports.today(now)
+    names = {terminal.partner_id: terminal.name.split(" (")[0] for terminal in terminals}
+    totals: dict[int, list[int]] = {}
+    # Yesterday too: a terminal's local day may still be yesterday where the report's day has begun.
+    for figures in reports.figures(home, "partner", "day", today - dt.timedelta(days=1), today):
+        total = totals.setdefault(int(figures.group), [0] * 6)
+        for index, value in enumerate((figures.scans, figures.accepted, figures.unique_cards, figures.gross,
+                                       figures.discount, figures.net)):
+            total[index] += value
+    rows = []
+    for partner_id, (scans, accepted, unique, gross, discount, net) in sorted(totals.items()):
+        money = [f"Rp{value:,}".replace(",", ".") for value in (gross, discount, net)]
+        rows.append(((names[partner_id], str(scans), str(accepted), str(unique), *money[:2]), money[2], True))
+    click.echo(click.style(str(text["report"]), bold=True))
+    _table(text["report_headings"], rows, colour=False)  # type: ignore[arg-type]
+
+
+def _table(headings: tuple[str, ...], rows: list[tuple[tuple[str, ...], str, bool]], colour: bool = True) -> None:
+    cells = [tuple(headings[:-1])] + [row[0] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(headings) - 1)]
+    click.echo(click.style("  ".join(h.ljust(w) for h, w in zip(headings, widths, strict=False)) + "  " +
+                           headings[-1], bold=True))
+    for values, last, accepted in rows:
+        shown = ["  ".join(value.ljust(width) for value, width in zip(values, widths, strict=True))]
+        line = shown[0] + "  " + last
+        if colour:
+            verdict_at = 4
+            plain = "  ".join(v.ljust(w) for v, w in zip(values[:verdict_at], widths[:verdict_at], strict=True))
+            verdict = click.style(values[verdict_at].ljust(widths[verdict_at]), fg="green" if accepted else "red",
+                                  bold=True)
+            rest = "  ".join(v.ljust(w) for v, w in zip(values[verdict_at + 1:], widths[verdict_at + 1:], strict=True))
+            line = f"{plain}  {verdict}  {rest}  {last}"
+        click.echo(line)
+
+
+def _text(payload: str | bytes) -> str:
+    return payload if isinstance(payload, str) else payload.decode("ascii", errors="replace")

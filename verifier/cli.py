@@ -1,4 +1,8 @@
-"""``kia verifier``: verify a card offline against a signed trust list."""
+"""``kia verifier``: the partner terminal.
+
+``verify`` checks one card against a trust list file; ``enroll``, ``serve``,
+``sync`` and ``status`` run a terminal from its home folder (verifier/home.py).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,15 @@ import click
 
 from keys import InvalidCardError, TrustList, load_public_jwk, verify_card, verify_trust_list
 from keys.errors import KeyFileInvalid
+from keys.keystore import passphrase_from_env
 from keys.times import iso_utc, parse_instant
 
+from .enrolment import enroll_terminal
+from .home import TerminalHome
 from .messages import LANGUAGES, message
 from .ndef_payload import token_from_ndef
+from .sync import OfficeClient, OfficeUnreachable, Sync
+from .terminal import Terminal
 
 # Exit codes of `kia verifier verify` (DESIGN section 9).
 ACCEPTED, REJECTED, CONFIGURATION_ERROR = 0, 1, 2
@@ -120,3 +129,123 @@ def verify(
 def _emit(result: dict[str, Any]) -> None:
     ordered = {name: result.pop(name) for name in ("accepted", "reason", "message", "serial") if name in result}
     click.echo(json.dumps(ordered | result, ensure_ascii=False))
+
+
+# --- the terminal: enrol, serve, sync ------------------------------------------------------
+
+DEV_FLAG = "--insecure-dev-unencrypted-keys"
+
+home_option = click.option("--home", required=True, type=click.Path(file_okay=False, path_type=Path),
+                           help="The terminal's home folder (key, trust list, rules, log).")
+dev_keys_option = click.option(DEV_FLAG, "insecure_dev_keys", is_flag=True,
+                               help="DANGEROUS, development only: keep the terminal key unencrypted.")
+
+
+def _passphrase(insecure_dev_keys: bool) -> bytes | None:
+    if insecure_dev_keys:
+        click.echo(f"warning: {DEV_FLAG}: the terminal key is not encrypted", err=True)
+        return None
+    return passphrase_from_env()
+
+
+def _open_terminal(home: TerminalHome, insecure_dev_keys: bool, now: int, service: str | None = None) -> Terminal:
+    home.require()
+    key = home.private_key(_passphrase(insecure_dev_keys), unencrypted_for_development=insecure_dev_keys)
+    return Terminal.open(home, key, now, service)
+
+
+@verifier.command()
+@home_option
+@click.option("--server", required=True, metavar="URL", help="The office's service, e.g. https://kia.example.go.id")
+@click.option("--code", required=True, help="The one-time enrolment code the office gave for this terminal.")
+@click.option("--trust-anchor", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="root.jwk received from the office by another channel: refuse a server with another root.")
+@dev_keys_option
+def enroll(home: Path, server: str, code: str, trust_anchor: Path | None, insecure_dev_keys: bool) -> None:
+    """Create this terminal's key and register it with the office.
+
+    Pins the office's root key, fetches the trust list and the partner's
+    rules, and prints the terminal id as JSON.
+    """
+    terminal_home = TerminalHome(home)
+    if terminal_home.is_enrolled():
+        raise click.UsageError(f"{home} already holds an enrolled terminal; use a new --home for a new terminal")
+    try:
+        client = OfficeClient(server)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--server") from None
+    passphrase = _passphrase(insecure_dev_keys)
+    key = (terminal_home.private_key(passphrase, unencrypted_for_development=insecure_dev_keys)
+           if terminal_home.key_path.exists()  # an enrolment that failed half-way: same key again
+           else terminal_home.create_key(passphrase, unencrypted_for_development=insecure_dev_keys))
+    now = int(time.time())
+    enrolment = enroll_terminal(terminal_home, client, key, code, now,
+                                expected_root=load_public_jwk(json.loads(trust_anchor.read_text())) if trust_anchor
+                                else None)
+    click.echo(json.dumps(enrolment, ensure_ascii=False))
+
+
+@verifier.command()
+@home_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep it local).")
+@click.option("--port", default=8470, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--service", "service_code", metavar="CODE", help="The partner's service this terminal sells "
+              "(default: the first in the rules).")
+@click.option("--sync-interval", default=60.0, show_default=True, type=click.FloatRange(1, 86400),
+              help="Seconds between syncs when the office is reachable.")
+@click.option("--no-sync", is_flag=True, help="Do not sync in the background (sync with 'kia verifier sync').")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+@dev_keys_option
+def serve(home: Path, host: str, port: int, service_code: str | None, sync_interval: float, no_sync: bool,
+          threads: int, insecure_dev_keys: bool) -> None:
+    """Serve the staff screen and the local scan API, and sync in the background."""
+    from .serve import serve_terminal
+
+    terminal = _open_terminal(TerminalHome(home), insecure_dev_keys, int(time.time()), service_code)
+    serve_terminal(terminal, host, port, threads=threads, sync_interval=None if no_sync else sync_interval)
+
+
+@verifier.command()
+@home_option
+@dev_keys_option
+@click.pass_context
+def sync(ctx: click.Context, home: Path, insecure_dev_keys: bool) -> None:
+    """Send the log to the office and fetch the trust list and rules, once.
+
+    Exits 1 when the office is unreachable or refused the terminal.
+    """
+    terminal = _open_terminal(TerminalHome(home), insecure_dev_keys, int(time.time()))
+    try:
+        result = Sync(terminal, OfficeClient(terminal.identity.server)).run(lambda: int(time.time()))
+    except OfficeUnreachable as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(1)
+    finally:
+        terminal.close()
+    click.echo(json.dumps({"pushed": result.pushed, "acknowledged": result.acknowledged,
+                           "trust_list_seq": result.trust_list_seq, "config_version": result.config_version,
+                           "refusal": result.refusal.to_json() if result.refusal else None}))
+    if result.refusal:
+        click.echo(f"error: the office refused: {result.refusal.message}", err=True)
+        ctx.exit(1)
+
+
+@verifier.command()
+@home_option
+@dev_keys_option
+def status(home: Path, insecure_dev_keys: bool) -> None:
+    """Print the terminal's state as JSON: trust list, rules, pending records, today."""
+    terminal = _open_terminal(TerminalHome(home), insecure_dev_keys, int(time.time()))
+    try:
+        state = terminal.status(int(time.time()))
+    finally:
+        terminal.close()
+    today = state.today
+    click.echo(json.dumps({
+        "terminal_id": state.terminal_id, "partner": state.partner, "service": state.service,
+        "trust_list_seq": state.trust_list_seq, "stale": state.stale, "offline_long": state.offline_long,
+        "clock_skew": state.clock_skew, "mou_until": state.mou_until.isoformat() if state.mou_until else None,
+        "refusal": state.refusal.to_json() if state.refusal else None, "pending": state.pending,
+        "today": {"scans": today.scans, "accepted": today.accepted, "rejected": today.rejected,
+                  "price": today.price, "discount": today.discount, "paid": today.paid},
+    }, ensure_ascii=False))

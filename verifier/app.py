@@ -1,0 +1,225 @@
+"""The terminal's local web application: the staff screen and the scan API.
+
+It listens on localhost only.  ``POST /api/v1/scan`` answers a decision
+after it is committed to the log (verifier/local.py gives the wire form);
+when the log cannot take it, the answer is 503 and the screen turns grey,
+never green.  The screen is one page that polls ``/api/v1/status`` so scans
+from readers on the bridge appear too.
+
+A web page elsewhere in the terminal's browser must not be able to post
+scans: the API takes only ``application/json`` (which a cross-site form
+cannot send without a preflight) and refuses a foreign ``Origin``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, abort, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+
+from keys.chain import Redemption
+
+from .decision import Decision
+from .display import LABELS, display_lines, label, rupiah, short
+from .local import MAX_PAYLOAD_CHARS, SOURCES, ScanOutcome
+from .log import LogUnavailable
+from .messages import LANGUAGES, language, message
+from .sync import SyncLoop
+from .terminal import Status, Terminal
+
+log = logging.getLogger("kia.verifier")
+
+# A body larger than any scan is refused before it is read.
+MAX_BODY = 4 * MAX_PAYLOAD_CHARS
+
+
+def create_app(terminal: Terminal, *, now: Callable[[], int] = lambda: int(time.time()),
+               sync_loop: SyncLoop | None = None) -> Flask:
+    """The app for ``terminal``; with ``sync_loop``, ``POST /api/v1/sync`` syncs at once."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    def lang() -> str:
+        return language(request.args.get("lang") or request.cookies.get("lang"))
+
+    @app.get("/")
+    def screen() -> ResponseReturnValue:
+        chosen = lang()
+        response = Response(render_template("screen.html", lang=chosen, languages=LANGUAGES,
+                                            labels={name: texts[chosen] for name, texts in LABELS.items()},
+                                            status=_status_json(terminal.status(now()), chosen)))
+        if request.args.get("lang") in LANGUAGES:
+            response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Strict", httponly=True)
+        return response
+
+    @app.post("/api/v1/scan")
+    def scan() -> ResponseReturnValue:
+        _refuse_foreign_origin()
+        body = request.get_json(silent=True) if request.mimetype == "application/json" else None
+        if not isinstance(body, dict) or not isinstance(body.get("payload"), str):
+            return _error(400, "bad_request", 'send JSON {"payload": "<QR text>", "source": "wedge"}')
+        source = body.get("source", "api")
+        if source not in SOURCES:
+            return _error(400, "bad_request", f"source is one of {', '.join(SOURCES)}")
+        chosen = lang()
+        try:
+            decision, record = terminal.scan(body["payload"][: MAX_PAYLOAD_CHARS + 1], now())
+        except LogUnavailable as exc:
+            log.error("scan refused: the log cannot take it: %s", exc)
+            return _error(503, "log_unavailable", label_for_log(chosen))
+        log.info("scan %d from %s: %s", record.seq, source, decision.reason)
+        return jsonify(_outcome(decision, record, chosen).to_json() | {"text": _texts(decision, chosen)})
+
+    @app.post("/api/v1/sync")
+    def sync_now() -> ResponseReturnValue:
+        _refuse_foreign_origin()
+        if sync_loop is None:
+            return _error(409, "sync_off", "this terminal does not sync in the background; run 'kia verifier sync'")
+        result = sync_loop.round()
+        if result is None:
+            return _error(503, "office_unreachable", sync_loop.last_error or "the office did not answer")
+        return {"pushed": result.pushed, "acknowledged": result.acknowledged,
+                "trust_list_seq": result.trust_list_seq, "config_version": result.config_version,
+                "refusal": result.refusal.to_json() if result.refusal else None}
+
+    @app.get("/api/v1/status")
+    def status() -> ResponseReturnValue:
+        return jsonify(_status_json(terminal.status(now()), lang()))
+
+    @app.get("/healthz")
+    def healthz() -> ResponseReturnValue:
+        return {"status": "ok", "terminal": terminal.identity.terminal_id}
+
+    @app.errorhandler(413)
+    def too_large(_: Exception) -> ResponseReturnValue:
+        return _error(413, "too_large", f"a scan is at most {MAX_PAYLOAD_CHARS} characters")
+
+    @app.errorhandler(404)
+    def not_found(_: Exception) -> ResponseReturnValue:
+        return _error(404, "not_found", "no such page")
+
+    @app.errorhandler(405)
+    def not_allowed(_: Exception) -> ResponseReturnValue:
+        return _error(405, "method_not_allowed", "method not allowed here")
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return app
+
+
+def label_for_log(lang: str) -> str:
+    return {"id": "Log terminal tidak dapat menyimpan (disk penuh atau rusak): pindaian DITOLAK. Hubungi teknisi.",
+            "en": "The terminal log cannot store scans (disk full or damaged): scan REFUSED. Call a technician."
+            }[lang]
+
+
+def _refuse_foreign_origin() -> None:
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != request.host_url.rstrip("/"):
+        abort(Response('{"error":"forbidden","message":"scans come from this terminal only"}', 403,
+                       mimetype="application/json"))
+
+
+def _error(status: int, code: str, text: str) -> ResponseReturnValue:
+    return jsonify({"error": code, "message": text}), status
+
+
+def _outcome(decision: Decision, record: Redemption, lang: str) -> ScanOutcome:
+    return ScanOutcome(
+        accepted=decision.accepted,
+        reason=decision.reason,
+        message=message(decision.reason, lang),
+        display=display_lines(decision.accepted, decision.reason, decision.paid, lang),
+        price=decision.price,
+        discount=decision.discount,
+        paid=decision.paid,
+        seq=record.seq,
+        category=decision.category,
+        eligible_until=decision.eligible_until.isoformat() if decision.eligible_until else None,
+        flags=decision.flags,
+    )
+
+
+def _texts(decision: Decision | Redemption, lang: str) -> dict[str, str]:
+    """Ready-made text for the screen, so the page formats nothing itself."""
+    texts = {"verdict": short("accepted" if decision.accepted else "rejected", lang),
+             "reason": short(decision.reason, lang)}
+    if decision.accepted:
+        texts |= {"charge": rupiah(decision.paid), "price": rupiah(decision.price),
+                  "discount": rupiah(decision.discount)}
+    if decision.category:
+        texts["category"] = f"{decision.category} {label('years', lang)}"
+    if isinstance(decision, Decision) and decision.eligible_until:
+        texts["eligible_until"] = _date(decision.eligible_until, lang)
+    return texts
+
+
+def _status_json(status: Status, lang: str) -> dict[str, Any]:
+    banners = []
+    if status.refusal is not None:
+        name = f"refusal_{status.refusal.code}"
+        banners.append(label(name, lang) if name in LABELS else label("refusal_other", lang,
+                                                                         message=status.refusal.message))
+    if status.mou_expired and status.mou_until is not None:
+        banners.append(label("mou", lang, when=_date(status.mou_until, lang)))
+    elif status.partner is None:
+        banners.append(label("no_config", lang))
+    if status.stale:
+        banners.append(label("stale", lang))
+    if status.offline_long:
+        when = (dt.datetime.fromtimestamp(status.last_contact, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+                if status.last_contact else label("never", lang))
+        banners.append(label("offline", lang, when=when))
+    if status.clock_skew:
+        banners.append(label("clock", lang))
+    today = status.today
+    return {
+        "terminal": status.terminal_id,
+        "partner": status.partner,
+        "service": status.service,
+        "trust_list_seq": status.trust_list_seq,
+        "stale": status.stale,
+        "offline_long": status.offline_long,
+        "banners": banners,
+        "pending": status.pending,
+        "today": {"scans": today.scans, "accepted": today.accepted, "rejected": today.rejected,
+                  "paid": rupiah(today.paid), "discount": rupiah(today.discount)},
+        "recent": [_recent(record, status.zone, lang) for record in status.recent],
+        "last": _last(status.recent[0], lang) if status.recent else None,
+    }
+
+
+def _last(record: Redemption, lang: str) -> dict[str, Any]:
+    """The latest decision, from any reader, for the big panel."""
+    return {"seq": record.seq, "accepted": record.accepted, "message": message(record.reason, lang),
+            "text": _texts(record, lang)}
+
+
+def _recent(record: Redemption, zone: dt.tzinfo, lang: str) -> dict[str, Any]:
+    return {
+        "seq": record.seq,
+        "time": dt.datetime.fromtimestamp(record.at, zone).strftime("%H:%M:%S"),
+        "accepted": record.accepted,
+        "result": short("accepted" if record.accepted else record.reason, lang),
+        "paid": rupiah(record.paid) if record.accepted else "",
+    }
+
+
+def _date(day: dt.date, lang: str) -> str:
+    months = {"id": ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
+                     "Oktober", "November", "Desember"),
+              "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+                     "October", "November", "December")}[lang]
+    return f"{day.day} {months[day.month - 1]} {day.year}"

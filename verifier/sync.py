@@ -1,0 +1,295 @@
+"""The terminal's side of sync (DESIGN section 7, docs/sync-protocol.md).
+
+One round pushes every record the office has not acknowledged, in batches of
+at most 500 with a signed checkpoint each, then pulls the trust list (a delta
+when the office keeps one, else the full list) and the partner's rules.  It
+is safe to cut anywhere: the log keeps every record until the office
+acknowledges it, and the office is idempotent on (terminal, sequence), so a
+batch sent twice is counted once.
+
+Each request carries a fresh sync token, dated by the office's clock as last
+seen (a terminal whose clock drifted still authenticates, and its decisions
+are flagged).  The office's refusals (a fork, a suspended terminal) are kept
+for the staff screen; trust lists are pulled even then, since revocations
+matter most when something is wrong.
+
+``SyncLoop`` runs rounds in the background of ``kia verifier serve`` with
+exponential backoff and jitter, for as long as the terminal is offline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import json
+import logging
+import random
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from keys.chain import Checkpoint, sign_checkpoint, sign_sync_token
+from keys.errors import InvalidTrustListError, KiaError
+from keys.trustlist import apply_delta, verify_trust_list
+
+from .config import verify_config
+from .decision import ConfigInvalid
+from .terminal import Refusal, Terminal
+
+log = logging.getLogger("kia.verifier.sync")
+
+BATCH_SIZE = 500
+TIMEOUT = 15.0
+JOSE = "application/jose"
+
+
+class OfficeUnreachable(KiaError):
+    """The office did not answer (offline, refused, timed out): try again later."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return {}
+
+
+class OfficeClient:
+    """HTTP(S) to the office's service.  Plain HTTP only for tests and loopback demos."""
+
+    def __init__(self, server: str, timeout: float = TIMEOUT) -> None:
+        parts = urllib.parse.urlsplit(server)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"the office's URL is https://HOST[:PORT], not {server!r}")
+        self.server = server.rstrip("/")
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, *, body: Any = None, token: str | None = None) -> Answer:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": "application/json, application/jose"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(self.server + path, data, headers, method=method)  # noqa: S310 (checked scheme)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return Answer(response.status, response.read(), dict(response.headers.items()))
+        except urllib.error.HTTPError as error:
+            with error:
+                return Answer(error.code, error.read(), dict(error.headers.items()))
+        except (OSError, ValueError) as exc:
+            raise OfficeUnreachable(f"the office at {self.server} did not answer: {_why(exc)}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncResult:
+    pushed: int
+    acknowledged: int
+    trust_list_seq: int
+    config_version: int | None
+    refusal: Refusal | None
+
+
+class Sync:
+    """One terminal's sync with its office; ``now`` is passed to every round."""
+
+    def __init__(self, terminal: Terminal, client: OfficeClient) -> None:
+        self.terminal, self.client = terminal, client
+
+    def run(self, now: Callable[[], int]) -> SyncResult:
+        """One round: push, then pull.  Raises OfficeUnreachable when offline."""
+        pushed, refusal = self._push(now)
+        self._pull_trust_list(now)
+        if refusal is None:
+            refusal = self._pull_config(now)
+        self.terminal.record_refusal(refusal)
+        config = self.terminal.config
+        return SyncResult(
+            pushed=pushed,
+            acknowledged=self.terminal.log.acknowledged(),
+            trust_list_seq=self.terminal.trust.seq,
+            config_version=config.version if config else None,
+            refusal=refusal,
+        )
+
+    # --- push ----------------------------------------------------------------------
+
+    def _push(self, now: Callable[[], int]) -> tuple[int, Refusal | None]:
+        """Send what the office lacks; the number of records sent and any refusal."""
+        log_ = self.terminal.log
+        pushed = 0
+        while records := log_.pending(BATCH_SIZE):
+            last = records[-1].seq
+            checkpoint = sign_checkpoint(
+                Checkpoint(self.terminal.identity.terminal_id, last, log_.hash_at(last), now()),
+                self.terminal.key, self.terminal.kid,
+            )
+            log_.store_checkpoint(last, checkpoint, now())
+            answer = self._call("POST", "/api/v1/sync", now,
+                                body={"records": [record.to_json() for record in records], "checkpoint": checkpoint})
+            body = answer.json()
+            if answer.status == 200:
+                before = log_.acknowledged()
+                log_.acknowledge(min(int(body["acknowledged"]), log_.head()[0]))
+                pushed += len(records)
+                if log_.acknowledged() > before:
+                    continue
+                return pushed, Refusal("not_acknowledged", "the office stored the batch but acknowledged nothing new",
+                                       now())
+            if answer.status == 409 and body.get("error") == "gap" and log_.acknowledged() < body["acknowledged"]:
+                # The office holds more than we knew (an answer lost on the way): move on from there.
+                log_.acknowledge(min(int(body["acknowledged"]), log_.head()[0]))
+                continue
+            return pushed, self._refusal(answer, now())
+        return pushed, None
+
+    # --- pull ------------------------------------------------------------------------
+
+    def _pull_trust_list(self, now: Callable[[], int]) -> None:
+        held = self.terminal.trust
+        root = self.terminal.home.root_key()
+        answer = self._call("GET", f"/api/v1/trustlist?since={held.seq}", now, authenticated=False)
+        if answer.status == 204:
+            return
+        try:
+            if answer.status == 200 and "X-KIA-Delta-From" in answer.headers:
+                token = answer.body.decode("ascii")
+                trust = apply_delta(held, token, root, now(), accept_expired=True)
+                self.terminal.home.save_delta(trust.seq, token)
+            else:
+                if answer.status not in (200, 404):
+                    raise OfficeUnreachable(f"the office answered {answer.status} for the trust list")
+                if answer.status == 404:  # no delta kept from our sequence: the full list
+                    answer = self._call("GET", "/api/v1/trustlist", now, authenticated=False)
+                    if answer.status != 200:
+                        raise OfficeUnreachable(f"the office answered {answer.status} for the trust list")
+                token = answer.body.decode("ascii")
+                trust = verify_trust_list(token, root, now(), accept_expired=True, min_seq=held.seq)
+                self.terminal.home.save_full_trust_list(token)
+        except (InvalidTrustListError, UnicodeDecodeError) as exc:
+            # Never take a list that does not verify; keep deciding on the one held.
+            log.error("refused the office's trust list: %s", exc)
+            return
+        self.terminal.replace_trust(trust)
+        log.info("trust list now at sequence %d (%d revoked serials)", trust.seq, len(trust.revoked))
+
+    def _pull_config(self, now: Callable[[], int]) -> Refusal | None:
+        answer = self._call("GET", "/api/v1/terminals/config", now)
+        if answer.status != 200:
+            return self._refusal(answer, now())
+        try:
+            config = verify_config(answer.body.decode("ascii"), self.terminal.trust,
+                                   self.terminal.identity.terminal_id)
+        except (ConfigInvalid, UnicodeDecodeError) as exc:
+            log.error("refused the office's terminal configuration: %s", exc)
+            return None
+        self.terminal.home.save_config(answer.body.decode("ascii"))
+        self.terminal.replace_config(config)
+        return None
+
+    # --- the wire ---------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, now: Callable[[], int], *, body: Any = None,
+              authenticated: bool = True) -> Answer:
+        token = self._token(now()) if authenticated else None
+        answer = self.client.request(method, path, body=body, token=token)
+        if "Date" in answer.headers:
+            server_time = email.utils.parsedate_to_datetime(answer.headers["Date"]).timestamp()
+            self.terminal.record_contact(int(server_time), now())
+        return answer
+
+    def _token(self, now: int) -> str:
+        identity = self.terminal.identity
+        server_now = now + self.terminal.clock().offset
+        return sign_sync_token(identity.terminal_id, identity.audience, self.terminal.key, self.terminal.kid,
+                               server_now)
+
+    @staticmethod
+    def _refusal(answer: Answer, now: int) -> Refusal:
+        body = answer.json()
+        code = body.get("error") if isinstance(body, dict) else None
+        message = body.get("message") if isinstance(body, dict) else None
+        return Refusal(str(code or f"http_{answer.status}"), str(message or f"the office answered {answer.status}"),
+                       now)
+
+
+class SyncLoop:
+    """Sync in the background: soon after start, then every ``interval``; on
+    failure, wait ``interval·2^n`` (at most ``ceiling``) with jitter, forever."""
+
+    def __init__(self, sync: Sync, now: Callable[[], int], *, interval: float = 60.0, ceiling: float = 900.0,
+                 rng: random.Random | None = None) -> None:
+        self.sync, self.now = sync, now
+        self.interval, self.ceiling = interval, ceiling
+        self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrecy)
+        self.failures = 0
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.rounds = 0
+        self.last_error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._one_at_a_time = threading.Lock()
+
+    def delay(self) -> float:
+        """Seconds until the next round: full interval when well, backoff with equal jitter when not."""
+        if self.failures == 0:
+            return self.interval
+        backoff = min(self.ceiling, self.interval * 2 ** min(self.failures, 20))
+        return backoff / 2 + self.rng.uniform(0, backoff / 2)
+
+    def round(self) -> SyncResult | None:
+        """One round now (the loop's, or staff pressing "sync"); None when it failed."""
+        with self._one_at_a_time:
+            return self._round()
+
+    def _round(self) -> SyncResult | None:
+        result = None
+        try:
+            result = self.sync.run(self.now)
+        except OfficeUnreachable as exc:
+            self.failures += 1
+            self.last_error = str(exc)
+            log.warning("%s; next try in about %.0f s", exc, self.delay())
+        except KiaError as exc:
+            self.failures += 1
+            self.last_error = str(exc)
+            log.error("sync failed: %s", exc)
+        else:
+            self.failures, self.last_error = 0, None
+            if result.refusal:
+                log.warning("the office refused: %s (%s)", result.refusal.code, result.refusal.message)
+        finally:
+            self.rounds += 1
+        return result
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="kia-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=TIMEOUT + 5)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            self.round()
+            self.wake.wait(self.delay())
+            self.wake.clear()
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,184 @@
+"""A running terminal: decides scans, commits them, and knows its own state.
+
+``Terminal`` joins the pure decision (verifier/decision.py) to the durable
+log (verifier/log.py): a scan is decided and committed under one lock, so
+two readers scanning the same card at once cannot both pass the daily limit
+or the anti-passback window, and nothing is shown before it is in the log.
+The sync loop swaps in a newer trust list or configuration under the same
+lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import threading
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from keys import TrustList
+from keys.chain import Redemption
+from keys.eligibility import WIB, region_timezone
+
+from .config import TerminalConfig, verify_config
+from .decision import CLOCK_SKEW_LIMIT, Decision, TerminalClock, decide
+from .home import Identity, TerminalHome
+from .log import DaySummary, TerminalLog
+
+# A terminal that has not reached the office for this long shows a banner.
+OFFLINE_WARNING_SECONDS = 3 * 24 * 3600
+
+# Names in the log's meta table.
+LAST_SERVER_TIME, CLOCK_OFFSET, LAST_CONTACT = "last_server_time", "clock_offset", "last_contact"
+REFUSAL = "refusal"
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """The office refused the terminal's sync: what staff must know and do."""
+
+    code: str
+    message: str
+    at: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Status:
+    """What the staff screen shows besides the last decision."""
+
+    terminal_id: str
+    partner: str | None
+    service: str | None
+    trust_list_seq: int
+    trust_list_expires_at: int
+    stale: bool
+    last_contact: int | None
+    offline_long: bool
+    clock_skew: bool
+    mou_until: dt.date | None
+    mou_expired: bool
+    refusal: Refusal | None
+    pending: int
+    today: DaySummary
+    recent: list[Redemption]
+    zone: dt.tzinfo
+
+
+class Terminal:
+    def __init__(
+        self,
+        home: TerminalHome,
+        identity: Identity,
+        key: Ed25519PrivateKey,
+        log: TerminalLog,
+        trust: TrustList,
+        config: TerminalConfig | None,
+        service_code: str | None = None,
+    ) -> None:
+        self.home, self.identity, self.key, self.log = home, identity, key, log
+        self.kid = home.key_id(key)
+        self.trust, self.config = trust, config
+        self.service_code = service_code
+        self.lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls, home: TerminalHome, key: Ed25519PrivateKey, now: int, service_code: str | None = None
+    ) -> Terminal:
+        """Load everything from the home, verifying each signature again.
+
+        Raises HomeError, InvalidTrustListError, ConfigInvalid or LogCorrupt.
+        """
+        identity = home.require()
+        trust = home.load_trust_list(now)
+        token = home.config_token()
+        config = verify_config(token, trust, identity.terminal_id) if token else None
+        log = TerminalLog.open(home.log_path, _zone(config))
+        return cls(home, identity, key, log, trust, config, service_code)
+
+    # --- scanning --------------------------------------------------------------------
+
+    def scan(self, payload: str | bytes, now: int) -> tuple[Decision, Redemption]:
+        """Decide ``payload`` and commit the decision; raises LogUnavailable if it cannot be logged."""
+        with self.lock:
+            service = self.config.service(self.service_code) if self.config else None
+            decision = decide(payload, self.trust, service, self.log.history, now, self.clock())
+            return decision, self.log.append(decision, now)
+
+    def clock(self) -> TerminalClock:
+        server_time = self.log.get_meta(LAST_SERVER_TIME)
+        return TerminalClock(
+            last_server_time=int(server_time) if server_time else None,
+            offset=int(self.log.get_meta(CLOCK_OFFSET) or 0),
+        )
+
+    # --- what sync changes ---------------------------------------------------------------
+
+    def replace_trust(self, trust: TrustList) -> None:
+        with self.lock:
+            self.trust = trust
+
+    def replace_config(self, config: TerminalConfig) -> None:
+        with self.lock:
+            self.config = config
+
+    def record_contact(self, server_time: int, now: int) -> None:
+        """The office answered: remember its clock, to flag a skewed terminal clock."""
+        self.log.set_meta(LAST_SERVER_TIME, str(server_time))
+        self.log.set_meta(CLOCK_OFFSET, str(server_time - now))
+        self.log.set_meta(LAST_CONTACT, str(now))
+
+    def record_refusal(self, refusal: Refusal | None) -> None:
+        self.log.set_meta(REFUSAL, json.dumps(refusal.to_json()) if refusal else "")
+
+    def refusal(self) -> Refusal | None:
+        value = self.log.get_meta(REFUSAL)
+        return Refusal(**json.loads(value)) if value else None
+
+    # --- the staff screen ------------------------------------------------------------------
+
+    def status(self, now: int) -> Status:
+        with self.lock:
+            trust, config = self.trust, self.config
+        contact = self.log.get_meta(LAST_CONTACT)
+        last_contact = int(contact) if contact else None
+        service = config.service(self.service_code) if config else None
+        today = dt.datetime.fromtimestamp(now, _zone(config)).date()
+        clock = self.clock()
+        return Status(
+            terminal_id=self.identity.terminal_id,
+            partner=config.partner_name if config else None,
+            service=service.name if service else None,
+            trust_list_seq=trust.seq,
+            trust_list_expires_at=trust.expires_at,
+            stale=trust.is_expired(now),
+            last_contact=last_contact,
+            offline_long=last_contact is None or now - last_contact > OFFLINE_WARNING_SECONDS,
+            clock_skew=_skewed(clock, now),
+            mou_until=config.mou_until if config else None,
+            mou_expired=config is not None and config.mou_until < today,
+            refusal=self.refusal(),
+            pending=self.log.head()[0] - self.log.acknowledged(),
+            today=self.log.today(now),
+            recent=self.log.recent(10),
+            zone=_zone(config),
+        )
+
+    def close(self) -> None:
+        self.log.close()
+
+
+def _skewed(clock: TerminalClock, now: int) -> bool:
+    if abs(clock.offset) > CLOCK_SKEW_LIMIT:
+        return True
+    return clock.last_server_time is not None and now < clock.last_server_time - CLOCK_SKEW_LIMIT
+
+
+def _zone(config: TerminalConfig | None) -> dt.tzinfo:
+    """The partner's local time zone: its day is the one the daily limit counts."""
+    return region_timezone(config.region) if config and config.region else WIB
