@@ -16,8 +16,9 @@ from flask import Flask
 from . import api, health, metrics, web
 from .store import IssuerHome
 
-# Secrets the service never needs: root-key work stays on the command line.
-_NOT_FOR_THE_SERVICE = ("KEY_PASSPHRASE", "KEY_PASSPHRASE_FILE")
+# Secrets never kept in the configuration: issuing keys read their passphrase
+# from the environment when they sign, and the root key never comes here.
+_NOT_FOR_THE_SERVICE = ("KEY_PASSPHRASE", "KEY_PASSPHRASE_FILE", "ROOT_KEY_PASSPHRASE", "ROOT_KEY_PASSPHRASE_FILE")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

@@ -1,8 +1,9 @@
 """``kia issuer``: the office's commands (DESIGN section 9).
 
-Output is JSON on stdout; progress and warnings go to stderr.  Private keys
+Output is JSON on stdout; progress and warnings go to stderr.  Issuing keys
 are opened with the passphrase from KIA_KEY_PASSPHRASE or
-KIA_KEY_PASSPHRASE_FILE.
+KIA_KEY_PASSPHRASE_FILE; the root key with KIA_ROOT_KEY_PASSPHRASE or
+KIA_ROOT_KEY_PASSPHRASE_FILE, falling back to the issuing keys' passphrase.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
+from keys.keystore import ROOT_PASSPHRASE_FILE_ENV, has_root_passphrase
 from keys.times import iso_utc_or_none
 
-from . import cli_batches, cli_partners, cli_reports, cli_users, migrate, service
+from . import cli_batches, cli_partners, cli_reports, cli_trustlists, cli_users, migrate, service
 from .artifacts import CardFiles, write_many
 from .batch import ChildRequest, RowError, read_batch, validate_child
 from .db import DATABASE_URL_ENV
@@ -49,11 +51,12 @@ def _home(path: Path) -> IssuerHome:
     return IssuerHome(path, os.environ.get(DATABASE_URL_ENV) or None)
 
 
-def _unlock(insecure_dev_keys: bool) -> service.KeyUnlock:
+def _unlock(insecure_dev_keys: bool, *, issuing: bool = True, root: bool = False) -> service.KeyUnlock:
+    """Passphrases for the keys a command opens: ``issuing`` keys, the ``root`` key, or both."""
     if insecure_dev_keys:
         click.echo("WARNING: private keys are NOT encrypted (development flag)", err=True)
         return service.KeyUnlock(None, allow_unencrypted_for_development=True)
-    return service.KeyUnlock.from_env()
+    return service.KeyUnlock.from_env(issuing=issuing, root=root)
 
 
 def _now() -> dt.datetime:
@@ -77,7 +80,10 @@ def issuer() -> None:
 def init(home: Path, insecure_dev_keys: bool) -> None:
     """Create a home with a root key and a first issuing key."""
     office = _home(home)
-    keys = service.init_home(office, _unlock(insecure_dev_keys), int(_now().timestamp()))
+    keys = service.init_home(office, _unlock(insecure_dev_keys, root=True), int(_now().timestamp()))
+    if not insecure_dev_keys and not has_root_passphrase():
+        click.echo(f"WARNING: the root key has the issuing keys' passphrase; set {ROOT_PASSPHRASE_FILE_ENV} "
+                   "to give it its own (docs/operations.md)", err=True)
     _emit({"home": str(home), "database": _redacted(office.database_url), "root_kid": keys.root_kid,
            "issuing_kid": keys.issuing_kid})
 
@@ -254,7 +260,7 @@ def key_list(home: Path) -> None:
 
 @issuer.group()
 def trustlist() -> None:
-    """Export the signed trust list."""
+    """Sign trust lists: export with the root key at hand, or prepare, sign offline, import."""
 
 
 @trustlist.command("export")
@@ -267,7 +273,7 @@ def export(home: Path, out: Path, since: int | None, valid_days: int, insecure_d
     """Write trustlist.jws, root.jwk (the trust anchor) and jwks.json."""
     result = service.export_trust_list(
         _home(home),
-        _unlock(insecure_dev_keys),
+        _unlock(insecure_dev_keys, issuing=False, root=True),
         int(_now().timestamp()),
         out,
         since=since,
@@ -323,6 +329,8 @@ cli_partners.register(issuer, home_option, _home, _emit, lambda: int(_now().time
 cli_reports.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
 cli_users.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
 cli_batches.register(issuer, home_option, _home, _emit)
+cli_trustlists.register(trustlist, home_option, _home, _emit, lambda: int(_now().timestamp()),
+                        lambda dev: _unlock(dev, issuing=False, root=True), dev_keys_option)
 
 
 def _redacted(url: str) -> str:

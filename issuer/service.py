@@ -13,9 +13,10 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,7 @@ from keys import (
     IssuingKey,
     KeyLifecycleError,
     RevokedSerials,
+    TrustList,
     active_key,
     build_trust_list,
     card_validity,
@@ -40,7 +42,7 @@ from keys import (
     sign_trust_list,
 )
 from keys.eligibility import birth_month
-from keys.keystore import passphrase_from_env, read_private_key, write_private_key
+from keys.keystore import passphrase_from_env, read_private_key, root_passphrase_from_env, write_private_key
 from keys.serial import normalize_serial
 
 from .batch import ChildRequest, RowError
@@ -49,35 +51,52 @@ from .models import BatchRow, CardRow, Child, IssuingKeyRow, Office, TrustListDe
 from .store import CardRecord, IssuerHome, card_record, issuing_key, key_row
 
 MAX_REASON_LENGTH = 200
+ROOT_KEY_FILE = "root.key"
 DELTA_WINDOW = 30  # trust lists back from which a delta is kept
 
 
 @dataclasses.dataclass(frozen=True)
 class KeyUnlock:
-    """How to open private key files: a passphrase, or the development switch."""
+    """How to open private key files: passphrases, or the development switch.
+
+    ``passphrase`` opens the issuing keys.  ``root_passphrase`` opens the root
+    key; None means the same passphrase as the issuing keys (homes made before
+    the root key had its own).
+    """
 
     passphrase: bytes | None
     allow_unencrypted_for_development: bool = False
+    root_passphrase: bytes | None = None
 
     @classmethod
-    def from_env(cls) -> KeyUnlock:
-        """The passphrase from KIA_KEY_PASSPHRASE(_FILE), read when a key is needed, never kept in config."""
-        return cls(passphrase_from_env())
+    def from_env(cls, *, issuing: bool = True, root: bool = False) -> KeyUnlock:
+        """Passphrases from the environment, read when a key is needed, never kept in config.
 
-    def write(self, home: IssuerHome, name: str, key: Ed25519PrivateKey) -> str:
+        ``issuing``: KIA_KEY_PASSPHRASE(_FILE).  ``root``: KIA_ROOT_KEY_PASSPHRASE(_FILE),
+        falling back to KIA_KEY_PASSPHRASE(_FILE).  Raises PassphraseMissing.
+        """
+        return cls(passphrase_from_env() if issuing else None,
+                   root_passphrase=root_passphrase_from_env() if root else None)
+
+    def _passphrase(self, root: bool) -> bytes | None:
+        return self.root_passphrase if root and self.root_passphrase is not None else self.passphrase
+
+    def write(self, home: IssuerHome, name: str, key: Ed25519PrivateKey, *, root: bool = False) -> str:
         write_private_key(
             home.key_path(name),
             key,
-            self.passphrase,
+            self._passphrase(root),
             allow_unencrypted_for_development=self.allow_unencrypted_for_development,
         )
         return f"keys/{name}"
 
-    def read(self, home: IssuerHome, relative: str) -> Ed25519PrivateKey:
+    def read(self, home: IssuerHome, relative: str, *, root: bool = False) -> Ed25519PrivateKey:
+        return self.read_file(home.path / relative, root=root)
+
+    def read_file(self, path: Path, *, root: bool = False) -> Ed25519PrivateKey:
+        """A key file anywhere: the offline machine that signs trust lists holds no home."""
         return read_private_key(
-            home.path / relative,
-            self.passphrase,
-            allow_unencrypted_for_development=self.allow_unencrypted_for_development,
+            path, self._passphrase(root), allow_unencrypted_for_development=self.allow_unencrypted_for_development
         )
 
 
@@ -115,13 +134,13 @@ def init_home(home: IssuerHome, unlock: KeyUnlock, now: int) -> OfficeKeys:
         raise HomeExists(f"{home.path} holds a first-version home; run 'kia issuer db upgrade --home {home.path}'")
     if home.exists():
         raise HomeExists(f"{home.path} already holds an issuer home; it is never overwritten")
-    if home.key_path("root.key").exists():
+    if home.key_path(ROOT_KEY_FILE).exists():
         raise HomeExists(f"{home.path}/keys holds keys of an interrupted init; move that folder away and run again")
     home.prepare()
     if home.database_holds_an_office():
         raise HomeExists("the database already holds an office; give each office its own database")
     root = Ed25519PrivateKey.generate()
-    root_file = unlock.write(home, "root.key", root)
+    root_file = unlock.write(home, ROOT_KEY_FILE, root, root=True)
     private = Ed25519PrivateKey.generate()
     key = IssuingKey.new(private.public_key(), now)
     key_file = unlock.write(home, f"issuing-{key.kid}-{now}.key", private)
@@ -327,58 +346,97 @@ def export_trust_list(
     since: int | None = None,
     validity: dt.timedelta = DEFAULT_TRUST_LIST_VALIDITY,
 ) -> TrustListExport:
-    """Sign and write the next trust list, root.jwk and jwks.json.
+    """Sign and write the next trust list, root.jwk and jwks.json, on a machine that holds the root key.
 
     Revoked cards are listed until they would have expired anyway.  With
-    ``since``, a delta from that earlier sequence is written too.
+    ``since``, a delta from that earlier sequence is written too.  Without
+    the root key at hand, use issuer.trustlists (prepare, sign offline, import).
     """
     with home.transaction() as session:
         office = session.get_one(Office, 1, with_for_update=True)
         if since is not None and not 1 <= since <= office.trust_list_seq:
             raise IssuerError(f"there is no trust list of sequence {since}; the latest is {office.trust_list_seq}")
         seq = office.trust_list_seq + 1
-        current = CardRow.expires_at + CLOCK_SKEW_LEEWAY > now
-        revoked = CardRow.revoked_at.is_not(None)
-        session.execute(update(CardRow).where(revoked, CardRow.listed_seq.is_(None), current).values(listed_seq=seq))
-        session.execute(
-            update(CardRow)
-            .where(CardRow.listed_seq.is_not(None), CardRow.unlisted_seq.is_(None), ~current)
-            .values(unlisted_seq=seq)
-        )
-        keys = [issuing_key(row) for row in session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id))]
-        trust_list = build_trust_list(seq, keys, _revoked_at(session, seq), now, validity)
-        root = unlock.read(home, office.root_key_file)
+        keys, revoked = next_list_content(session, now)
+        trust_list = build_trust_list(seq, keys, revoked, now, validity)
+        root = unlock.read(home, office.root_key_file, root=True)
         if kid_for(root.public_key()) != office.root_kid:
             raise KeyLifecycleError("the root key file does not match the office's root key")
-        signed = sign_trust_list(trust_list, root)
-        office.trust_list_seq = seq
-        session.add(TrustListRow(seq=seq, issued_at=now, expires_at=trust_list.expires_at,
-                                 revoked_count=len(trust_list.revoked), jws=signed))
-        session.flush()
         # Deltas from the recent sequences, so that the service can answer
         # any terminal that synced within DELTA_WINDOW lists without a full list.
-        deltas = {
-            old: sign_delta(old, _revoked_at(session, old), trust_list, root)
-            for old in range(max(1, seq - DELTA_WINDOW), seq)
-        }
-        session.add_all(TrustListDeltaRow(from_seq=old, seq=seq, jws=jws) for old, jws in deltas.items())
-        if since is not None and since not in deltas:
-            deltas[since] = sign_delta(since, _revoked_at(session, since), trust_list, root)
-        delta = None if since is None else deltas[since]
+        deltas = {old: sign_delta(old, revoked_at(session, old), trust_list, root) for old in delta_window(seq)}
+        signed = sign_trust_list(trust_list, root)
+        publish(session, office, trust_list, signed, deltas, now)
+        delta = None
+        if since is not None:
+            delta = deltas.get(since) or sign_delta(since, revoked_at(session, since), trust_list, root)
         root_jwk = office.root_jwk
+    return write_published(out_dir, trust_list, signed, root_jwk, None if delta is None else (since, delta))
+
+
+def delta_window(seq: int) -> range:
+    """The earlier sequences from which the service keeps a delta to list ``seq``."""
+    return range(max(1, seq - DELTA_WINDOW), seq)
+
+
+def _listable(now: int) -> ColumnElement[bool]:
+    """Revoked cards that the next list carries: not yet expired (with leeway), and never dropped."""
+    return and_(
+        CardRow.revoked_at.is_not(None),
+        CardRow.expires_at + CLOCK_SKEW_LEEWAY > now,
+        CardRow.unlisted_seq.is_(None),
+    )
+
+
+def next_list_content(session: Session, now: int) -> tuple[list[IssuingKey], RevokedSerials]:
+    """The issuing keys and revoked serials of the office's next list, as of ``now``."""
+    keys = [issuing_key(row) for row in session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id))]
+    return keys, RevokedSerials.from_serials(session.scalars(select(CardRow.serial).where(_listable(now))))
+
+
+def publish(
+    session: Session, office: Office, trust_list: TrustList, signed: str, deltas: dict[int, str], now: int
+) -> None:
+    """Record a signed list and its deltas for the API; each revoked card notes the list that first carried it.
+
+    ``now`` is the time the list's content was taken (next_list_content).
+    """
+    seq = office.trust_list_seq + 1
+    if trust_list.seq != seq:
+        raise IssuerError(f"the next trust list is sequence {seq}, not {trust_list.seq}")
+    current = CardRow.expires_at + CLOCK_SKEW_LEEWAY > now
+    session.execute(update(CardRow).where(_listable(now), CardRow.listed_seq.is_(None)).values(listed_seq=seq))
+    session.execute(
+        update(CardRow)
+        .where(CardRow.listed_seq.is_not(None), CardRow.unlisted_seq.is_(None), ~current)
+        .values(unlisted_seq=seq)
+    )
+    office.trust_list_seq = seq
+    session.add(TrustListRow(seq=seq, issued_at=trust_list.issued_at, expires_at=trust_list.expires_at,
+                             revoked_count=len(trust_list.revoked), jws=signed))
+    session.flush()
+    session.add_all(TrustListDeltaRow(from_seq=old, seq=seq, jws=jws) for old, jws in deltas.items())
+
+
+def write_published(
+    out_dir: Path, trust_list: TrustList, signed: str, root_jwk: dict[str, Any], delta: tuple[int, str] | None
+) -> TrustListExport:
+    """Write trustlist.jws, root.jwk, jwks.json (and a delta) for terminals and auditors."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    seq = trust_list.seq
     export = TrustListExport(seq, out_dir / "trustlist.jws", out_dir / "root.jwk", out_dir / "jwks.json", None)
     _write_text(export.trust_list, signed)
     _write_text(export.root_jwk, _json(root_jwk))
     _write_text(export.jwks, _json(jwks([key.to_jwk() for key in trust_list.keys])))
     if delta is not None:
+        since, text = delta
         delta_path = out_dir / f"trustlist-delta-{since}-{seq}.jws"
-        _write_text(delta_path, delta)
+        _write_text(delta_path, text)
         export = dataclasses.replace(export, delta=delta_path)
     return export
 
 
-def _revoked_at(session: Session, seq: int) -> RevokedSerials:
+def revoked_at(session: Session, seq: int) -> RevokedSerials:
     """The revoked serials that the trust list of sequence ``seq`` carried."""
     listed = select(CardRow.serial).where(
         CardRow.listed_seq <= seq, (CardRow.unlisted_seq.is_(None)) | (CardRow.unlisted_seq > seq)

@@ -1,7 +1,9 @@
 """Private keys at rest: encrypted PKCS#8 PEM files, mode 0600.
 
 The passphrase comes from ``KIA_KEY_PASSPHRASE`` or from the file named by
-``KIA_KEY_PASSPHRASE_FILE``.  cryptography encrypts PKCS#8 with PBES2
+``KIA_KEY_PASSPHRASE_FILE``.  The root key may have its own,
+``KIA_ROOT_KEY_PASSPHRASE`` or ``KIA_ROOT_KEY_PASSPHRASE_FILE``; without them
+it falls back to the issuing keys' passphrase.  cryptography encrypts PKCS#8 with PBES2
 (PBKDF2-HMAC-SHA256, AES-256-CBC) at a fixed, modest iteration count, so the
 passphrase itself must be strong: at least ``MIN_PASSPHRASE_LENGTH``
 characters, ideally generated (``kia issuer init`` can write one).
@@ -30,31 +32,47 @@ from .errors import (
 
 PASSPHRASE_ENV = "KIA_KEY_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
 PASSPHRASE_FILE_ENV = "KIA_KEY_PASSPHRASE_FILE"  # noqa: S105
+ROOT_PASSPHRASE_ENV = "KIA_ROOT_KEY_PASSPHRASE"  # noqa: S105
+ROOT_PASSPHRASE_FILE_ENV = "KIA_ROOT_KEY_PASSPHRASE_FILE"  # noqa: S105
 MIN_PASSPHRASE_LENGTH = 16
 KEY_FILE_MODE = 0o600
 
 
 def passphrase_from_env(environ: Mapping[str, str] | None = None) -> bytes:
-    """The key passphrase from the environment; raises PassphraseMissing."""
+    """The issuing keys' passphrase from the environment; raises PassphraseMissing."""
     env = os.environ if environ is None else environ
-    if env.get(PASSPHRASE_ENV):
-        passphrase = env[PASSPHRASE_ENV]
-    elif env.get(PASSPHRASE_FILE_ENV):
-        path = Path(env[PASSPHRASE_FILE_ENV])
+    return _passphrase(env, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, "key passphrase")
+
+
+def root_passphrase_from_env(environ: Mapping[str, str] | None = None) -> bytes:
+    """The root key's passphrase: its own variables when set, else the issuing keys' passphrase."""
+    env = os.environ if environ is None else environ
+    if has_root_passphrase(env):
+        return _passphrase(env, ROOT_PASSPHRASE_ENV, ROOT_PASSPHRASE_FILE_ENV, "root key passphrase")
+    return passphrase_from_env(env)
+
+
+def has_root_passphrase(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the root key has a passphrase of its own in the environment."""
+    env = os.environ if environ is None else environ
+    return bool(env.get(ROOT_PASSPHRASE_ENV) or env.get(ROOT_PASSPHRASE_FILE_ENV))
+
+
+def _passphrase(env: Mapping[str, str], variable: str, file_variable: str, what: str) -> bytes:
+    if env.get(variable):
+        passphrase = env[variable]
+    elif env.get(file_variable):
+        path = Path(env[file_variable])
         try:
             passphrase = path.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise PassphraseMissing(
-                f"cannot read the passphrase file named by {PASSPHRASE_FILE_ENV}: {exc.strerror}"
+                f"cannot read the passphrase file named by {file_variable}: {exc.strerror}"
             ) from None
     else:
-        raise PassphraseMissing(
-            f"set {PASSPHRASE_ENV}, or {PASSPHRASE_FILE_ENV} to a file holding the key passphrase"
-        )
+        raise PassphraseMissing(f"set {variable}, or {file_variable} to a file holding the {what}")
     if len(passphrase) < MIN_PASSPHRASE_LENGTH:
-        raise PassphraseTooShort(
-            f"the key passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters"
-        )
+        raise PassphraseTooShort(f"the {what} must be at least {MIN_PASSPHRASE_LENGTH} characters")
     return passphrase.encode("utf-8")
 
 

@@ -111,6 +111,24 @@ TEXT: dict[str, tuple[str, str]] = {
     "batch_verified": ("Diverifikasi", "Verified"),
     "batch_printed": ("Dicetak", "Printed"),
     "batch_handed_over": ("Diserahkan", "Handed over"),
+    "offline_signing": ("Daftar kepercayaan, ditandatangani luring", "Trust list, signed offline"),
+    "offline_signing_help": (
+        "Kunci akar tidak pernah berada di server ini. Siapkan permintaan, bawa ke komputer luring kantor, "
+        "tandatangani di sana, lalu unggah bundel yang sudah ditandatangani. Cocokkan sidik jari di bawah dengan "
+        "yang diminta oleh perintah sign.",
+        "The root key is never on this server. Prepare a request, carry it to the office's offline machine, "
+        "sign it there, and upload the signed bundle. Compare the fingerprint below with the one the sign "
+        "command asks for."),
+    "prepare_request": ("1. Siapkan permintaan tanda tangan (unduh)", "1. Prepare a signing request (download)"),
+    "sign_offline_step": ("2. Di komputer luring:", "2. On the offline machine:"),
+    "signed_bundle": ("3. Bundel bertanda tangan (JSON)", "3. Signed bundle (JSON)"),
+    "prepared_requests": ("Permintaan yang disiapkan", "Prepared requests"),
+    "when": ("Waktu", "When"),
+    "who": ("Oleh", "By"),
+    "request": ("Urutan", "Sequence"),
+    "fingerprint": ("Sidik jari (SHA-256)", "Fingerprint (SHA-256)"),
+    "trust_list_imported": ("Daftar kepercayaan urutan {seq} diterbitkan untuk terminal.",
+                            "Trust list {seq} is published to the terminals."),
 }
 
 

@@ -1,29 +1,67 @@
-"""Issuing keys from the web: rotate, retire, revoke.  Root-key work stays on the command line."""
+"""Issuing keys from the web (rotate, retire, revoke) and trust lists signed offline.
+
+The root key never comes here: an officer downloads a signing request, the
+root key signs it on the office's offline machine (kia issuer trustlist
+sign), and the officer uploads the signed bundle.
+"""
 
 from __future__ import annotations
 
 import time
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
 
 from keys.errors import KiaError
 from keys.times import iso_utc
 
-from .. import service
+from .. import offline, service, trustlists
 from ..app import office
+from ..models import AuditEvent
 from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, audit, roles
 from .i18n import t
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
+RECENT_REQUESTS = 5
+MAX_BUNDLE_UPLOAD = offline.MAX_FILE_LENGTH + 64 * 1024  # the bundle and the form around it
+
+
+class BundleForm(FlaskForm):  # type: ignore[misc]
+    bundle = FileField(validators=[FileRequired()])
+
+
+@bp.before_request
+def _allow_bundles() -> None:
+    if request.endpoint == "keys.import_bundle":
+        request.max_content_length = MAX_BUNDLE_UPLOAD
 
 
 @bp.get("/")
 @roles(*OFFICE_STAFF)
 def index() -> ResponseReturnValue:
-    keys = service.issuing_keys(office(current_app))
-    return render_template("keys.html", keys=keys, form=ConfirmForm(), iso=iso_utc,
-                           seq=service.latest_published_seq(office(current_app)))
+    return _page()
+
+
+def _page(bundle: BundleForm | None = None, status: int = 200) -> ResponseReturnValue:
+    home = office(current_app)
+    with home.transaction() as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "trust_list_prepare")
+            .order_by(AuditEvent.id.desc()).limit(RECENT_REQUESTS)
+        )
+        prepared = [(event.at, event.username, *_seq_and_fingerprint(event.target)) for event in events]
+    return render_template("keys.html", keys=service.issuing_keys(home), form=ConfirmForm(), iso=iso_utc,
+                           seq=service.latest_published_seq(home), bundle=bundle or BundleForm(),
+                           prepared=prepared), status
+
+
+def _seq_and_fingerprint(target: str | None) -> tuple[str, str]:
+    """The audit target of a prepared request is "seq N FINGERPRINT" (web and CLI alike)."""
+    parts = (target or "").split(" ")
+    return (parts[1], parts[2]) if len(parts) == 3 else ("", "")
 
 
 @bp.post("/rotate")
@@ -53,4 +91,35 @@ def change(kid: str, change: str) -> ResponseReturnValue:
     else:
         audit(f"key_{change}", kid)
         flash(t("key_changed"))
+    return redirect(url_for("keys.index"))
+
+
+@bp.post("/trustlist/prepare")
+@roles(*CHANGERS)
+def prepare() -> ResponseReturnValue:
+    """The signing request for the offline machine, as a download; its fingerprint is on the keys page."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    signing = trustlists.prepare(office(current_app), int(time.time()))
+    data = signing.to_bytes()
+    audit("trust_list_prepare", f"seq {signing.seq} {offline.fingerprint(data)}")
+    name = f"kia-trustlist-request-{signing.seq}.json"
+    return Response(data, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@bp.post("/trustlist/import")
+@roles(*CHANGERS)
+def import_bundle() -> ResponseReturnValue:
+    """Publish a bundle signed offline, after checking it against the root key and the office's state."""
+    form = BundleForm()
+    if not form.validate_on_submit():
+        return _page(bundle=form, status=400)
+    try:
+        imported = trustlists.import_bundle(office(current_app), form.bundle.data.read(), int(time.time()))
+    except KiaError as exc:
+        form.bundle.errors.append(str(exc))
+        return _page(bundle=form, status=409 if isinstance(exc, trustlists.BundleRefused) else 400)
+    audit("trust_list_import", f"seq {imported.trust_list.seq}")
+    flash(t("trust_list_imported").format(seq=imported.trust_list.seq))
     return redirect(url_for("keys.index"))

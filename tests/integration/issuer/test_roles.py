@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from issuer import create_app, partners, service, users
+from issuer import create_app, offline, partners, service, users
 from issuer.batch import ChildRequest
 from issuer.models import AuditEvent, Partner, PartnerService, RedemptionRow
 from issuer.store import IssuerHome
@@ -87,6 +87,8 @@ MATRIX = [
     ("POST", "/keys/rotate", {}, (302, 302, 302, 403, 403)),
     ("POST", "/keys/{kid}/retire", {}, (302, 302, 302, 403, 403)),
     ("POST", "/keys/{kid}/revoke", {}, (302, 302, 302, 403, 403)),
+    ("POST", "/keys/trustlist/prepare", {}, (302, 200, 200, 403, 403)),
+    ("POST", "/keys/trustlist/import", "not-a-bundle", (302, 400, 400, 403, 403)),  # refused with a message
 ]
 
 
@@ -105,6 +107,9 @@ def test_every_page_and_action_for_each_role(office: IssuerHome, role: str) -> N
             response = client.get(url)
         elif body == "csv":
             data = {"file": (io.BytesIO(b"birth_date,region\n2016-08-17,3372\n"), "sekolah.csv")}
+            response = client.post(url, data=data, content_type="multipart/form-data")
+        elif body == "not-a-bundle":
+            data = {"bundle": (io.BytesIO(b'{"kind": "something else"}'), "bundle.json")}
             response = client.post(url, data=data, content_type="multipart/form-data")
         elif url.startswith("/api/"):
             response = client.post(url, json=body)
@@ -278,3 +283,43 @@ def test_the_card_page_says_which_kind_of_kia_it_is(office: IssuerHome) -> None:
     )
     assert "tanpa foto" in client.get(f"/cards/{toddler}").get_data(True)
     assert "dengan foto" in client.get(f"/cards/{pupil}").get_data(True)
+
+
+# --- trust lists signed offline, from the keys page ------------------------------------------
+
+
+def test_an_officer_prepares_a_request_and_uploads_the_bundle_signed_offline(office: IssuerHome) -> None:
+    _, client = client_for(office, "officer", csrf=True)
+    token = csrf_token(client, "/keys/")
+    download = client.post("/keys/trustlist/prepare", data={"csrf_token": token})
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"] == 'attachment; filename="kia-trustlist-request-1.json"'
+    request = download.get_data()
+    fingerprint = offline.fingerprint(request)
+    page = client.get("/keys/").get_data(True)
+    assert fingerprint[:32] in page and fingerprint[32:] in page  # compared with what sign asks for
+
+    root = service.KeyUnlock(PASSPHRASE.encode()).read_file(office.key_path("root.key"), root=True)
+    offline.check_fingerprint(request, fingerprint[:20])
+    _, bundle = offline.sign_request(request, root, int(dt.datetime.now(dt.UTC).timestamp()))
+    upload = {"csrf_token": token, "bundle": (io.BytesIO(bundle.to_bytes()), "bundle.json")}
+    response = client.post("/keys/trustlist/import", data=upload, content_type="multipart/form-data",
+                           environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert response.status_code == 302
+    assert "Daftar kepercayaan urutan 1 diterbitkan" in client.get("/keys/").get_data(True)
+    assert service.latest_published(office) == (1, bundle.trust_list)
+    again = {"csrf_token": token, "bundle": (io.BytesIO(bundle.to_bytes()), "bundle.json")}
+    refused = client.post("/keys/trustlist/import", data=again, content_type="multipart/form-data")
+    assert refused.status_code == 409 and "not newer than the office&#39;s latest" in refused.get_data(True)
+    with office.transaction() as session:
+        events = [(e.username, e.action, e.target, e.remote_addr)
+                  for e in session.scalars(select(AuditEvent).where(AuditEvent.action.like("trust_list_%")))]
+    assert events == [("officer", "trust_list_prepare", f"seq 1 {fingerprint}", "127.0.0.1"),
+                      ("officer", "trust_list_import", "seq 1", "10.1.2.3")]
+
+
+def test_a_bundle_upload_without_a_csrf_token_is_refused(office: IssuerHome) -> None:
+    _, client = client_for(office, "admin", csrf=True)
+    data = {"bundle": (io.BytesIO(b"{}"), "bundle.json")}
+    assert client.post("/keys/trustlist/import", data=data, content_type="multipart/form-data").status_code == 400
+    assert client.post("/keys/trustlist/prepare", data={}).status_code == 400

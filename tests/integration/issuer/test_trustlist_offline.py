@@ -1,0 +1,247 @@
+"""Trust lists signed on an air-gapped machine: prepare, sign without a database, import (both databases).
+
+The story: the office publishes list 1 with the root key at hand, then
+revokes a card; the next list is prepared on the service, signed with only
+the root key file, and imported.  Terminals then get it, and its delta,
+from the API exactly as after an export.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+
+from issuer import create_app, offline, service, trustlists
+from issuer.batch import ChildRequest
+from issuer.models import AuditEvent, CardRow
+from issuer.store import IssuerHome
+from keys import apply_delta, kid_for, load_public_jwk, verify_card, verify_trust_list
+from keys.errors import CardRevoked
+from tests.factories import DAY, NOW, SURAKARTA, utc
+from tests.integration.conftest import RunKia
+
+ISSUING = b"issuing keys passphrase, test only"
+ROOT = b"root key passphrase, test only 01"
+UNLOCK = service.KeyUnlock(ISSUING, root_passphrase=ROOT)
+
+
+@pytest.fixture
+def home(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
+    office = IssuerHome(tmp_path / "office", issuer_db_url)
+    service.init_home(office, UNLOCK, NOW - DAY)
+    yield office
+    office.close()
+
+
+def issue(home: IssuerHome, born: dt.date = dt.date(2016, 8, 17)) -> str:
+    return service.issue_cards(home, UNLOCK, [ChildRequest(1, born, SURAKARTA)], utc(NOW)).cards[0].record.serial
+
+
+def root_key(home: IssuerHome) -> Ed25519PrivateKey:
+    """The root key as the offline machine opens it: a file and its own passphrase."""
+    return service.KeyUnlock(None, root_passphrase=ROOT).read_file(home.key_path("root.key"), root=True)
+
+
+def signed(home: IssuerHome, prepared_at: int, signed_at: int) -> bytes:
+    request = trustlists.prepare(home, prepared_at).to_bytes()
+    return offline.sign_request(request, root_key(home), signed_at)[1].to_bytes()
+
+
+@pytest.fixture
+def published_once(home: IssuerHome, tmp_path: Path) -> tuple[str, str]:
+    """List 1 exported, then a card revoked: (the revoked serial, a card kept)."""
+    lost, kept = issue(home), issue(home)
+    service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1")
+    service.revoke_card(home, lost, "hilang", NOW + 60)
+    return lost, kept
+
+
+def test_a_list_signed_offline_is_published_and_served_like_an_export(
+    home: IssuerHome, published_once: tuple[str, str], tmp_path: Path
+) -> None:
+    lost, kept = published_once
+    imported = trustlists.import_bundle(home, signed(home, NOW + 120, NOW + 180), NOW + 240)
+
+    assert imported.trust_list.seq == 2 == service.trust_list_seq(home)
+    assert service.latest_published(home) == (2, imported.signed)
+    with home.transaction() as session:
+        assert session.get_one(CardRow, lost).listed_seq == 2
+    root = load_public_jwk(json.loads((tmp_path / "1" / "root.jwk").read_text()))
+    first = verify_trust_list((tmp_path / "1" / "trustlist.jws").read_text(), root, NOW + 300)
+    app = create_app({"HOME": str(home.path), "DATABASE_URL": home.database_url, "TESTING": True})
+    client = app.test_client()
+    try:
+        full = client.get("/api/v1/trustlist")
+        delta = client.get("/api/v1/trustlist?since=1")
+    finally:
+        app.extensions["kia_home"].close()
+    assert full.headers["X-KIA-Trust-List-Seq"] == "2"
+    current = verify_trust_list(full.get_data(as_text=True), root, NOW + 300)
+    assert delta.status_code == 200 and delta.headers["X-KIA-Delta-From"] == "1"
+    assert apply_delta(first, delta.get_data(as_text=True), root, NOW + 300) == current
+    with pytest.raises(CardRevoked):
+        verify_card(service.card(home, lost).token, current, NOW + 300)
+    assert verify_card(service.card(home, kept).token, current, NOW + 300).card.serial == kept
+
+
+def test_the_signing_request_holds_no_child_data_and_prepare_changes_nothing(
+    home: IssuerHome, published_once: tuple[str, str]
+) -> None:
+    request = trustlists.prepare(home, NOW + 120)
+    text = request.to_bytes().decode()
+    assert (request.seq, len(request.revoked), [base.from_seq for base in request.deltas]) == (2, 1, [1])
+    assert "2016-08-17" not in text and "birth" not in text and "nik" not in text
+    assert service.trust_list_seq(home) == 1
+    with home.transaction() as session:
+        assert session.scalars(select(CardRow.listed_seq).where(CardRow.revoked_at.is_not(None))).one() is None
+
+
+def test_a_bundle_imported_twice_is_a_rollback(home: IssuerHome, published_once: tuple[str, str]) -> None:
+    bundle = signed(home, NOW + 120, NOW + 180)
+    trustlists.import_bundle(home, bundle, NOW + 240)
+    with pytest.raises(trustlists.BundleRollback, match="not newer than the office's latest"):
+        trustlists.import_bundle(home, bundle, NOW + 300)
+    assert service.trust_list_seq(home) == 2
+
+
+def test_a_bundle_overtaken_by_an_export_is_a_rollback(
+    home: IssuerHome, published_once: tuple[str, str], tmp_path: Path
+) -> None:
+    bundle = signed(home, NOW + 120, NOW + 180)
+    service.export_trust_list(home, UNLOCK, NOW + 200, tmp_path / "2")
+    with pytest.raises(trustlists.BundleRollback):
+        trustlists.import_bundle(home, bundle, NOW + 240)
+
+
+def test_a_card_revoked_after_preparing_makes_the_bundle_outdated(
+    home: IssuerHome, published_once: tuple[str, str]
+) -> None:
+    _, kept = published_once
+    bundle = signed(home, NOW + 120, NOW + 180)
+    service.revoke_card(home, kept, "rusak", NOW + 200)
+    with pytest.raises(trustlists.BundleOutdated, match="cards were revoked.*prepare' again"):
+        trustlists.import_bundle(home, bundle, NOW + 240)
+    assert service.trust_list_seq(home) == 1  # nothing published, nothing marked
+    with home.transaction() as session:
+        assert set(session.scalars(select(CardRow.listed_seq).where(CardRow.revoked_at.is_not(None)))) == {None}
+    trustlists.import_bundle(home, signed(home, NOW + 260, NOW + 270), NOW + 280)  # prepared again: fine
+    assert service.trust_list_seq(home) == 2
+
+
+def test_a_key_rotated_after_preparing_makes_the_bundle_outdated(
+    home: IssuerHome, published_once: tuple[str, str]
+) -> None:
+    bundle = signed(home, NOW + 120, NOW + 180)
+    service.rotate_issuing_key(home, UNLOCK, NOW + 200)
+    with pytest.raises(trustlists.BundleOutdated, match="issuing key"):
+        trustlists.import_bundle(home, bundle, NOW + 240)
+
+
+def test_a_bundle_signed_by_another_root_key_is_refused(home: IssuerHome, published_once: tuple[str, str]) -> None:
+    forger = Ed25519PrivateKey.generate()
+    request = dataclasses.replace(trustlists.prepare(home, NOW + 120), root_kid=kid_for(forger.public_key()))
+    _, bundle = offline.sign_request(request.to_bytes(), forger, NOW + 180)
+    with pytest.raises(trustlists.BundleRefused, match="not signed by this office's root key"):
+        trustlists.import_bundle(home, bundle.to_bytes(), NOW + 240)
+    assert service.trust_list_seq(home) == 1
+
+
+def test_a_bundle_with_a_delta_of_another_list_is_refused(home: IssuerHome, published_once: tuple[str, str]) -> None:
+    _, kept = published_once
+    genuine = offline.SignedBundle.from_bytes_unverified(signed(home, NOW + 120, NOW + 180))
+    service.revoke_card(home, kept, "rusak", NOW + 200)  # a delta that also revokes this card
+    other = offline.SignedBundle.from_bytes_unverified(signed(home, NOW + 210, NOW + 220))
+    with home.transaction() as session:  # undo the revocation: the office is back to the genuine state
+        row = session.get_one(CardRow, kept)
+        row.revoked_at, row.revocation_reason, row.state = None, None, "active"
+    spliced = dataclasses.replace(genuine, deltas=other.deltas)
+    with pytest.raises(trustlists.BundleRefused, match="delta from sequence 1"):
+        trustlists.import_bundle(home, spliced.to_bytes(), NOW + 240)
+    assert service.trust_list_seq(home) == 1
+    trustlists.import_bundle(home, genuine.to_bytes(), NOW + 240)
+    assert service.trust_list_seq(home) == 2
+
+
+def test_an_expired_bundle_and_a_clock_far_off_are_refused(home: IssuerHome, published_once: tuple[str, str]) -> None:
+    request = trustlists.prepare(home, NOW + 120).to_bytes()
+    _, short = offline.sign_request(request, root_key(home), NOW + 180, dt.timedelta(days=1))
+    with pytest.raises(trustlists.BundleRefused, match="expired"):
+        trustlists.import_bundle(home, short.to_bytes(), NOW + 2 * DAY)
+    _, early = offline.sign_request(request, root_key(home), NOW + 120)
+    with pytest.raises(trustlists.BundleRefused, match="clock"):
+        trustlists.import_bundle(home, early.to_bytes(), NOW - 3600)  # issued "after" the service's now
+
+
+def test_the_first_list_can_be_signed_offline_too(home: IssuerHome) -> None:
+    issue(home)
+    imported = trustlists.import_bundle(home, signed(home, NOW, NOW + 60), NOW + 120)
+    assert (imported.trust_list.seq, imported.deltas) == (1, 0)
+
+
+# --- the ceremony through the real command, with a passphrase for each kind of key ------------------
+
+
+def test_the_ceremony_through_kia_with_separate_passphrases(
+    run_kia: RunKia, kia_env: dict[str, str], tmp_path: Path, issuer_db_url: str | None
+) -> None:
+    service_env = {name: value for name, value in kia_env.items() if not name.startswith("KIA_")}
+    service_env["KIA_KEY_PASSPHRASE"] = ISSUING.decode()
+    if issuer_db_url:
+        service_env["KIA_DATABASE_URL"] = issuer_db_url
+    home = tmp_path / "office"
+    root_file = tmp_path / "root-passphrase"
+    root_file.write_text(ROOT.decode() + "\n", encoding="utf-8")
+    root_file.chmod(0o600)
+    init = run_kia("issuer", "init", "--home", home, env=service_env | {"KIA_ROOT_KEY_PASSPHRASE_FILE": str(root_file)})
+    assert init.returncode == 0, init.stderr
+    assert "WARNING" not in init.stderr
+    # The service's passphrase does not open the root key.
+    refused = run_kia("issuer", "trustlist", "export", "--home", home, "--out", tmp_path / "x", env=service_env)
+    assert refused.returncode == 2 and "passphrase does not open key file root.key" in refused.stderr
+    # Rotation signs nothing with the root key: the service's passphrase is enough.
+    assert run_kia("issuer", "key", "rotate", "--home", home, env=service_env).returncode == 0
+
+    prepared = run_kia("issuer", "trustlist", "prepare", "--home", home, "--out", tmp_path / "usb" / "request.json",
+                       env=service_env)
+    assert prepared.returncode == 0, prepared.stderr
+    fingerprint = json.loads(prepared.stdout)["fingerprint"]
+
+    # The offline machine: the root key file in a folder of its own, its passphrase, no home, no database.
+    offline_dir = tmp_path / "offline"
+    offline_dir.mkdir()
+    (offline_dir / "root.key").write_bytes((home / "keys" / "root.key").read_bytes())
+    offline_env = {name: value for name, value in kia_env.items() if not name.startswith("KIA_")}
+    offline_env["KIA_ROOT_KEY_PASSPHRASE_FILE"] = str(root_file)
+    sign = ["issuer", "trustlist", "sign", "--root-key", offline_dir / "root.key", "--in",
+            tmp_path / "usb" / "request.json", "--out", tmp_path / "usb" / "bundle.json"]
+    tampered = run_kia(*sign, "--fingerprint", "0" * 64, env=offline_env, cwd=offline_dir)
+    assert tampered.returncode == 1 and "do not sign it" in tampered.stderr
+    done = run_kia(*sign, "--fingerprint", f"{fingerprint[:8]} {fingerprint[8:24]}", env=offline_env, cwd=offline_dir)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["seq"] == 1
+    assert sorted(path.name for path in offline_dir.iterdir()) == ["root.key"]  # nothing else written there
+
+    imported = run_kia("issuer", "trustlist", "import", "--home", home, tmp_path / "usb" / "bundle.json",
+                       "--out", tmp_path / "published", env=service_env)
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["seq"] == 1
+    audit = run_kia("audit", "trustlist", "--trust-anchor", tmp_path / "published" / "root.jwk",
+                    tmp_path / "published" / "trustlist.jws", env=service_env)
+    assert audit.returncode == 0 and json.loads(audit.stdout)["seq"] == 1
+    again = run_kia("issuer", "trustlist", "import", "--home", home, tmp_path / "usb" / "bundle.json",
+                    env=service_env)
+    assert again.returncode == 1 and "not newer" in again.stderr
+    office = IssuerHome(home, issuer_db_url)
+    try:
+        with office.transaction() as session:
+            actions = [(e.username, e.action) for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    finally:
+        office.close()
+    assert ("cli", "trust_list_prepare") in actions and ("cli", "trust_list_import") in actions
