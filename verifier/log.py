@@ -9,7 +9,7 @@ retention period while keeping the *base* (the sequence and hash just before
 the first kept record), so the kept records still verify.
 
 At open the file is checked (``PRAGMA quick_check``) and the chain is
-recomputed from the base.  A damaged file is never repaired or deleted: it
+recomputed from the base, on a read-only connection.  A damaged file is never repaired or deleted: it
 is renamed aside with its ``-wal`` and ``-shm`` and ``LogCorrupt`` says
 where.  A commit that fails (disk full, I/O error, read-only) raises
 ``LogUnavailable`` and leaves the log as it was: the scan must be refused.
@@ -173,26 +173,42 @@ class TerminalLog:
         elif path.stat().st_size == 0:
             # A log is created whole (see _create): an empty file was truncated.
             raise _set_aside(path, "is empty (truncated)")
+        cls._check_file(path, zone)
         try:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:
             raise _unavailable("cannot be opened", error, _OPEN_ADVICE) from None
-        log = cls(connection, path, zone)
         try:
+            log = cls(connection, path, zone)
             log._configure(max_bytes)
-            log._check()
-        except LogCorrupt as corrupt:
+        except sqlite3.Error as error:
             connection.close()
+            raise _unavailable("cannot be opened", error, _OPEN_ADVICE) from None
+        return log
+
+    @classmethod
+    def _check_file(cls, path: Path, zone: dt.tzinfo) -> None:
+        """Check the file on a read-only connection; set it aside if damaged.
+
+        Read-only, because closing a writable connection checkpoints the
+        -wal into the file and deletes it: a damaged file must be kept
+        exactly as it was found.
+        """
+        try:
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        except sqlite3.Error as error:
+            raise _unavailable("cannot be opened", error, _OPEN_ADVICE) from None
+        try:
+            try:
+                cls(connection, path, zone)._check()
+            finally:
+                connection.close()  # before the file is renamed aside
+        except LogCorrupt as corrupt:
             raise _set_aside(path, str(corrupt), corrupt.details) from None
         except sqlite3.DatabaseError as error:
-            connection.close()
             if _error_name(error) in _CORRUPTION_CODES:
                 raise _set_aside(path, "is not a readable SQLite database", str(error)) from None
             raise _unavailable("cannot be opened", error, _OPEN_ADVICE) from None
-        except BaseException:
-            connection.close()
-            raise
-        return log
 
     def _configure(self, max_bytes: int | None) -> None:
         db = self._db
