@@ -179,8 +179,7 @@ def _status_json(status: Status, lang: str) -> dict[str, Any]:
     if status.stale:
         banners.append(label("stale", lang))
     if status.offline_long:
-        when = (dt.datetime.fromtimestamp(status.last_contact, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-                if status.last_contact else label("never", lang))
+        when = dt.datetime.fromtimestamp(status.last_contact, status.zone).strftime("%Y-%m-%d %H:%M %Z")
         banners.append(label("offline", lang, when=when))
     if status.clock_skew:
         banners.append(label("clock", lang))

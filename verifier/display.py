@@ -65,7 +65,6 @@ LABELS: dict[str, dict[str, str]] = {
                       "internet.",
                 "en": "The terminal has not reached the office for a long time (last: {when}). Check the "
                       "internet connection."},
-    "never": {"id": "belum pernah", "en": "never"},
     "clock": {"id": "Jam terminal berbeda jauh dari jam Disdukcapil: keputusan ditandai. Betulkan jam perangkat.",
               "en": "The terminal's clock is far from the office's: decisions are flagged. Set the device clock."},
     "mou": {"id": "Perjanjian kerja sama (MoU) berakhir {when}: tidak ada potongan harga. Hubungi Disdukcapil "

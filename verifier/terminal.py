@@ -57,7 +57,7 @@ class Status:
     trust_list_seq: int
     trust_list_expires_at: int
     stale: bool
-    last_contact: int | None
+    last_contact: int
     offline_long: bool
     clock_skew: bool
     mou_until: dt.date | None
@@ -146,7 +146,8 @@ class Terminal:
         with self.lock:
             trust, config = self.trust, self.config
         contact = self.log.get_meta(LAST_CONTACT)
-        last_contact = int(contact) if contact else None
+        # Enrolment was the first contact with the office.
+        last_contact = int(contact) if contact else self.identity.enrolled_at
         service = config.service(self.service_code) if config else None
         today = dt.datetime.fromtimestamp(now, _zone(config)).date()
         clock = self.clock()
@@ -158,7 +159,7 @@ class Terminal:
             trust_list_expires_at=trust.expires_at,
             stale=trust.is_expired(now),
             last_contact=last_contact,
-            offline_long=last_contact is None or now - last_contact > OFFLINE_WARNING_SECONDS,
+            offline_long=now - last_contact > OFFLINE_WARNING_SECONDS,
             clock_skew=_skewed(clock, now),
             mou_until=config.mou_until if config else None,
             mou_expired=config is not None and config.mou_until < today,
