@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from keys.serial import serial_from_value
 from kia.processes import Server, kia_command
 from tests.e2e.test_web_pages import CHROMIUM_FLAGS, chromium_path
-from keys.serial import serial_from_value
 from tests.factories import DAY, make_card, make_trust
 from tests.terminal_home import enrolled_home
 from verifier.messages import MESSAGES
