@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import http.server
 import json
 import random
 import sqlite3
 import subprocess
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from keys.chain import sign_sync_token
 from kia.processes import Server, kia_command
 from tests.e2e.processes import clean_env
 from tests.terminal_sim import PASSPHRASE, today
+from verifier.home import TerminalHome
 from verifier.local import LocalVerifierClient, VerifierUnavailable
 from verifier.log import TerminalLog
 
@@ -157,3 +163,134 @@ def test_every_answered_scan_survives_sigkill_and_the_office_ends_with_exactly_t
     identity = json.loads((home / "terminal.json").read_text())
     # The office recomputed the chain from genesis on sync, and refuses a batch that does not fit it.
     assert office.stored() == {identity["terminal_id"]: totals(home)}
+
+
+# --- faults on the way to the office ------------------------------------------------------
+
+
+class FaultyLink:
+    """An HTTP relay between terminal and office that fails on cue.
+
+    Each sync POST takes the next action from ``plan``: ``pass``, ``drop_before``
+    (the connection is cut before the office sees the batch), ``drop_after``
+    (the office commits, the answer is lost) or ``restart`` (the office is
+    killed and started again before the batch goes through).  Every sync
+    request that reached the office is kept, to be replayed.
+    """
+
+    def __init__(self, office: Office) -> None:
+        self.office, self.plan, self.forwarded = office, [], []
+        link = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+                self._relay(None)
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                action = link.plan.pop(0) if self.path == "/api/v1/sync" and link.plan else "pass"
+                if action == "drop_before":
+                    self.close_connection = True
+                    return
+                if action == "restart":
+                    link.office.server.kill()
+                    link.office.url = link.office.server.start()
+                if self.path == "/api/v1/sync":
+                    link.forwarded.append((self.headers["Authorization"], body))
+                self._relay(body, answer=action != "drop_after")
+
+            def _relay(self, body: bytes | None, answer: bool = True) -> None:
+                headers = {name: value for name, value in self.headers.items()
+                           if name in ("Content-Type", "Authorization", "Accept")}
+                status, reply, reply_headers = forward(link.office.url + self.path, body, headers)
+                if not answer:
+                    self.close_connection = True
+                    return
+                self.send_response(status)
+                for name, value in reply_headers.items():
+                    if name.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def forward(url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+    request = urllib.request.Request(url, body, headers, method="GET" if body is None else "POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback)
+            return response.status, response.read(), dict(response.headers.items())
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers.items())
+
+
+def sync(home: Path, office: Office) -> int:
+    return subprocess.run([kia_command(), "verifier", "sync", "--home", str(home)], env=office.env,
+                          capture_output=True, text=True, check=False).returncode
+
+
+def scan_many(office: Office, home: Path, count: int) -> None:
+    terminal = office.terminal(home, "--no-sync")
+    client = LocalVerifierClient(terminal.start())
+    try:
+        for index in range(count):
+            client.scan(office.tokens[index % len(office.tokens)] if index % 7 else "garbage", "wedge")
+    finally:
+        client.close()
+        terminal.stop()
+
+
+def test_cut_connections_duplicates_reordering_and_an_office_restart_lose_nothing_and_count_nothing_twice(
+    office: Office,
+) -> None:
+    link = FaultyLink(office)
+    try:
+        home = office.folder / "counter-1"
+        kia("verifier", "enroll", "--home", str(home), "--server", link.url, "--code", office.register("counter-1"),
+            env=office.env)
+        identity = json.loads((home / "terminal.json").read_text())
+
+        scan_many(office, home, 1200)  # three batches
+        link.plan = ["pass", "drop_after"]  # the second batch is stored, its answer lost
+        assert sync(home, office) == 1
+        assert office.stored()[identity["terminal_id"]][0] == 1000
+        link.plan = ["drop_before"]  # cut before the office sees anything
+        assert sync(home, office) == 1
+        assert sync(home, office) == 0  # the second batch again (duplicates), then the third
+        assert office.stored() == {identity["terminal_id"]: totals(home)}
+
+        scan_many(office, home, 1100)
+        link.plan = ["pass", "restart"]  # the office is killed and restarted mid-sync
+        assert sync(home, office) == 0
+        assert office.stored() == {identity["terminal_id"]: totals(home)}
+
+        # Every batch again, newest first: spent tokens are refused, fresh ones find only duplicates.
+        key = TerminalHome(home).private_key(PASSPHRASE.encode())
+        replies = [forward(f"{office.url}/api/v1/sync", body, {"Content-Type": "application/json",
+                                                               "Authorization": token})[0]
+                   for token, body in reversed(link.forwarded)]
+        assert set(replies) == {401}
+        fresh = [forward(f"{office.url}/api/v1/sync", body, {
+            "Content-Type": "application/json",
+            "Authorization": "Bearer " + sign_sync_token(identity["terminal_id"], identity["audience"], key,
+                                                          identity["kid"], int(time.time()))})
+            for _, body in reversed(link.forwarded)]
+        assert {status for status, _, _ in fresh} == {200}
+        assert all(json.loads(reply)["stored"] == 0 for _, reply, _ in fresh)
+        assert office.stored() == {identity["terminal_id"]: totals(home)}
+        log = TerminalLog.open(home / "log.db", dt.UTC)
+        assert log.acknowledged() == log.head()[0] == totals(home)[0]
+        log.close()
+    finally:
+        link.close()
