@@ -120,7 +120,8 @@ def _signed_config(session: Session, home: IssuerHome, unlock: KeyUnlock, termin
     in_force = mou_active(partner, now)
     claims = {
         "tid": terminal.id,
-        "partner": {"id": partner.id, "name": partner.name, "kind": partner.kind, "cluster": partner.cluster},
+        "partner": {"id": partner.id, "name": partner.name, "kind": partner.kind, "cluster": partner.cluster,
+                    "region": partner.region},  # the terminal counts days in the region's time zone
         "version": now,
         "iat": now,
         "mou_until": partner.mou_end.isoformat(),
