@@ -65,12 +65,30 @@ class RevokedSerials:
     def __contains__(self, serial: object) -> bool:
         return is_valid_serial(serial) and self.contains_value(serial_value(serial))  # type: ignore[arg-type]
 
+    # union and difference copy runs of the sorted array between the changed
+    # values (memcpy in C): applying a delta of 1,000 serials to a list of
+    # 1,000,000 takes milliseconds, where re-sorting everything took a second.
+
     def union(self, values: Iterable[int]) -> RevokedSerials:
-        return RevokedSerials(itertools.chain(self._values, values))
+        merged, start = array("Q"), 0
+        for value in sorted(set(values)):
+            index = bisect.bisect_left(self._values, value, start)
+            merged.extend(self._values[start:index])
+            start = index
+            if index == len(self._values) or self._values[index] != value:
+                merged.append(value)
+        merged.extend(self._values[start:])
+        return RevokedSerials._from_sorted(merged)
 
     def difference(self, values: Iterable[int]) -> RevokedSerials:
-        removed = set(values)
-        return RevokedSerials._from_sorted(array("Q", (v for v in self._values if v not in removed)))
+        kept, start = array("Q"), 0
+        for value in sorted(set(values)):
+            index = bisect.bisect_left(self._values, value, start)
+            if index < len(self._values) and self._values[index] == value:
+                kept.extend(self._values[start:index])
+                start = index + 1
+        kept.extend(self._values[start:])
+        return RevokedSerials._from_sorted(kept)
 
     def digest(self) -> str:
         """SHA-256 of the sorted values, independent of how they were compressed."""
