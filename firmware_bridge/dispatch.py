@@ -68,29 +68,31 @@ class Dispatcher:
         self.verifier = verifier
         self.events = bus or events.Events()
 
-    def submit(self, payload: str, source: str, reader: str) -> Verdict:
+    def submit(self, payload: str, source: str, reader: str, label: str | None = None) -> Verdict:
+        """The verdict on ``payload`` from ``reader`` (``label`` names it more precisely in the log)."""
+        who = label or reader
         self.events.emit(reader, events.SCANNED, source)
         started = time.perf_counter()
         try:
             outcome = self.verifier.scan(payload, source)
         except VerifierUnavailable as exc:
-            log.warning("%s: no decision for %s: %s", reader, describe(payload), exc)
+            log.warning("%s: no decision for %s: %s", who, describe(payload), exc)
             self.events.emit(reader, events.UNAVAILABLE, str(exc))
             return UNAVAILABLE
         except Exception:  # a gate must get an answer even when the verifier client breaks
-            log.exception("%s: the verifier failed on %s", reader, describe(payload))
+            log.exception("%s: the verifier failed on %s", who, describe(payload))
             self.events.emit(reader, events.UNAVAILABLE, "error")
             return UNAVAILABLE
         verdict = verdict_for(outcome)
-        log.info("%s: %s %s: %s (seq %s, %.1f ms)", reader, source, describe(payload),
+        log.info("%s: %s %s: %s (seq %s, %.1f ms)", who, source, describe(payload),
                  "accepted" if verdict.accepted else f"refused, {verdict.reason}", outcome.seq,
                  (time.perf_counter() - started) * 1000)
         self.events.emit(reader, events.DECIDED, "accepted" if verdict.accepted else verdict.reason)
         return verdict
 
-    def ignore(self, reader: str, why: str) -> None:
+    def ignore(self, reader: str, why: str, label: str | None = None) -> None:
         """Record something a reader saw that is not a scan (noise, another tag)."""
-        log.info("%s: ignored: %s", reader, why)
+        log.info("%s: ignored: %s", label or reader, why)
         self.events.emit(reader, events.IGNORED, why)
 
 
@@ -140,6 +142,10 @@ class RepeatFilter:
         self.window, self._clock, self._keep = window, clock, keep
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._seen)
 
     def recent(self, key: str) -> bool:
         with self._lock:

@@ -1,0 +1,92 @@
+"""A serial port that is opened again after it was unplugged (pyserial).
+
+Scanners and gate boards sit on USB serial adapters that come and go: a cable
+pulled, a board rebooted, a udev symlink (``/dev/serial/by-id/...``) pointing
+at a new ttyACM.  ``SerialLink.run`` opens the port, hands every chunk it reads
+to a handler, calls the handler's ``idle`` when the line is quiet, and on any
+error closes the port, logs, waits (0.2 s doubling to 5 s) and opens it again,
+until told to stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+import serial
+
+from . import events
+
+log = logging.getLogger(__name__)
+
+READ_TIMEOUT = 0.1  # seconds a read waits before the handler's idle runs
+FIRST_RETRY, LAST_RETRY = 0.2, 5.0
+
+
+class LineHandler(Protocol):
+    def received(self, data: bytes) -> None: ...
+
+    def idle(self) -> None: ...
+
+
+class Backoff:
+    """Waits that double from ``first`` to ``last`` seconds; ``reset`` after a success."""
+
+    def __init__(self, first: float = FIRST_RETRY, last: float = LAST_RETRY) -> None:
+        self.first, self.last = first, last
+        self.delay = first
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Wait; True if ``stop`` was set meanwhile."""
+        stopped = stop.wait(self.delay)
+        self.delay = min(self.delay * 2, self.last)
+        return stopped
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+
+class SerialLink:
+    """One serial port, reopened whenever it fails."""
+
+    def __init__(self, path: str, baudrate: int, name: str, bus: events.Events) -> None:
+        self.path, self.baudrate, self.name, self.events = path, baudrate, name, bus
+
+    def run(self, stop: threading.Event, handler_for: Callable[[serial.Serial], LineHandler]) -> None:
+        backoff = Backoff()
+        complained = False
+        while not stop.is_set():
+            try:
+                port = serial.Serial(self.path, self.baudrate, timeout=READ_TIMEOUT, exclusive=True)
+            except (serial.SerialException, OSError, ValueError) as exc:
+                if not complained:
+                    log.warning("%s: cannot open %s (%s); trying again until it is back", self.name, self.path, exc)
+                    complained = True
+                if backoff.wait(stop):
+                    break
+                continue
+            complained = False
+            backoff.reset()
+            log.info("%s: %s open at %d baud", self.name, self.path, self.baudrate)
+            self.events.emit(self.name, events.CONNECTED, self.path)
+            try:
+                self._pump(port, handler_for(port), stop)
+            except (serial.SerialException, OSError) as exc:
+                log.warning("%s: %s lost (%s); reopening", self.name, self.path, exc)
+            finally:
+                port.close()
+                self.events.emit(self.name, events.DISCONNECTED, self.path)
+            if not stop.is_set() and backoff.wait(stop):
+                break
+
+    @staticmethod
+    def _pump(port: serial.Serial, handler: LineHandler, stop: threading.Event) -> None:
+        while not stop.is_set():
+            data = port.read(1)  # waits up to READ_TIMEOUT; then whatever else has arrived
+            if data:
+                data += port.read(port.in_waiting)
+                handler.received(data)
+            else:
+                handler.idle()
