@@ -17,6 +17,9 @@ import click
 
 from issuer.errors import BatchFileError, DatabaseUnavailable, HomeBusy, HomeNotFound
 from keys.errors import InvalidTrustListError, KeyStoreError, KiaError
+from verifier.decision import ConfigInvalid
+from verifier.home import HomeError
+from verifier.log import LogError
 
 # name -> (module, attribute, extra that provides its dependencies)
 _COMMANDS = {
@@ -34,6 +37,9 @@ _CONFIGURATION_ERRORS = (
     HomeBusy,
     BatchFileError,
     DatabaseUnavailable,
+    HomeError,
+    LogError,
+    ConfigInvalid,
 )
 
 

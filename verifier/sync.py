@@ -1,7 +1,8 @@
 """The terminal's side of sync (DESIGN section 7, docs/sync-protocol.md).
 
 One round pushes every record the office has not acknowledged, in batches of
-at most 500 with a signed checkpoint each, then pulls the trust list (a delta
+at most 500 with a signed checkpoint each, prunes what the office has held
+for RETENTION_SECONDS (the chain's base is kept), then pulls the trust list (a delta
 when the office keeps one, else the full list) and the partner's rules.  It
 is safe to cut anywhere: the log keeps every record until the office
 acknowledges it, and the office is idempotent on (terminal, sequence), so a
@@ -42,6 +43,8 @@ from .terminal import Refusal, Terminal
 log = logging.getLogger("kia.verifier.sync")
 
 BATCH_SIZE = 500
+# Acknowledged records stay on the terminal this long (for staff and auditors), then go.
+RETENTION_SECONDS = 90 * 86400
 TIMEOUT = 15.0
 JOSE = "application/jose"
 
@@ -109,6 +112,8 @@ class Sync:
     def run(self, now: Callable[[], int]) -> SyncResult:
         """One round: push, then pull.  Raises OfficeUnreachable when offline."""
         pushed, refusal = self._push(now)
+        if refusal is None:
+            self.terminal.log.prune(now(), RETENTION_SECONDS)
         self._pull_trust_list(now)
         if refusal is None:
             refusal = self._pull_config(now)
