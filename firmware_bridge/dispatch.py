@@ -66,7 +66,7 @@ class Dispatcher:
 
     def __init__(self, verifier: Verifier, bus: events.Events | None = None) -> None:
         self.verifier = verifier
-        self.events = bus or events.Events()
+        self.events = bus if bus is not None else events.Events()
 
     def submit(self, payload: str, source: str, reader: str, label: str | None = None) -> Verdict:
         """The verdict on ``payload`` from ``reader`` (``label`` names it more precisely in the log)."""

@@ -38,7 +38,7 @@ class Event:
 
 
 class Events:
-    """A thread-safe record of the last events and a count of every kind."""
+    """A thread-safe record of the last events and a count of every kind from every reader."""
 
     def __init__(self, keep: int = 1000, clock: Callable[[], float] = time.monotonic) -> None:
         self._recent: collections.deque[Event] = collections.deque(maxlen=keep)
@@ -52,20 +52,22 @@ class Events:
             self._counts[(reader, kind)] += 1
             self._changed.notify_all()
 
-    def count(self, kind: str, reader: str | None = None) -> int:
+    def count(self, kind: str, reader: str | None = None, detail: str | None = None) -> int:
         with self._changed:
-            return self._count(kind, reader)
+            return self._count(kind, reader, detail)
 
     def recent(self, kind: str | None = None) -> list[Event]:
         with self._changed:
             return [event for event in self._recent if kind is None or event.kind == kind]
 
-    def wait_for(self, kind: str, count: int = 1, reader: str | None = None, timeout: float = 10.0) -> bool:
-        """Block until ``count`` events of ``kind`` have happened in all; False on timeout."""
+    def wait_for(self, kind: str, count: int = 1, reader: str | None = None, timeout: float = 10.0,
+                 detail: str | None = None) -> bool:
+        """Block until ``count`` events of ``kind`` (of ``reader``, with ``detail``) happened; False on timeout."""
         with self._changed:
-            return self._changed.wait_for(lambda: self._count(kind, reader) >= count, timeout)
+            return self._changed.wait_for(lambda: self._count(kind, reader, detail) >= count, timeout)
 
-    def _count(self, kind: str, reader: str | None) -> int:
-        if reader is not None:
-            return self._counts[(reader, kind)]
-        return sum(number for (_, each), number in self._counts.items() if each == kind)
+    def _count(self, kind: str, reader: str | None, detail: str | None) -> int:
+        if detail is not None:  # details vary without bound: only the recent events are searched
+            return sum(1 for event in self._recent
+                       if event.kind == kind and reader in (None, event.reader) and event.detail == detail)
+        return sum(number for (who, each), number in self._counts.items() if each == kind and reader in (None, who))

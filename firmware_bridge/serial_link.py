@@ -11,6 +11,7 @@ until told to stop.
 from __future__ import annotations
 
 import logging
+import termios
 import threading
 from collections.abc import Callable
 from typing import Protocol
@@ -60,7 +61,7 @@ class SerialLink:
         while not stop.is_set():
             try:
                 port = serial.Serial(self.path, self.baudrate, timeout=READ_TIMEOUT, exclusive=True)
-            except (serial.SerialException, OSError, ValueError) as exc:
+            except (serial.SerialException, OSError, ValueError, termios.error) as exc:
                 if not complained:
                     log.warning("%s: cannot open %s (%s); trying again until it is back", self.name, self.path, exc)
                     complained = True
@@ -73,7 +74,7 @@ class SerialLink:
             self.events.emit(self.name, events.CONNECTED, self.path)
             try:
                 self._pump(port, handler_for(port), stop)
-            except (serial.SerialException, OSError) as exc:
+            except (serial.SerialException, OSError, termios.error) as exc:  # termios.error is no OSError
                 log.warning("%s: %s lost (%s); reopening", self.name, self.path, exc)
             finally:
                 port.close()
