@@ -21,7 +21,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from keys.keystore import ROOT_PASSPHRASE_FILE_ENV, has_root_passphrase
-from keys.times import iso_utc_or_none
+from keys.times import iso_utc, iso_utc_or_none, parse_instant
 
 from . import cli_batches, cli_partners, cli_reports, cli_trustlists, cli_users, migrate, service
 from .artifacts import CardFiles, write_many
@@ -209,6 +209,22 @@ def revoke(home: Path, serial: str, reason: str) -> None:
     """Revoke a card; the next exported trust list lists it."""
     record = service.revoke_card(_home(home), serial, reason, int(_now().timestamp()))
     _emit({"serial": record.serial, "state": record.state, "revoked_at": iso_utc_or_none(record.revoked_at)})
+
+
+@card.command("mark-expired")
+@home_option
+@click.option("--at", "at", metavar="ISO-8601", help="Mark as at this time instead of now (with an offset).")
+def mark_expired(home: Path, at: str | None) -> None:
+    """Mark active cards whose eligibility has ended as expired: a daily job, safe to run again."""
+    if at is None:
+        now = int(_now().timestamp())
+    else:
+        try:
+            now = parse_instant(at)
+        except ValueError:
+            raise click.BadParameter("use ISO 8601 with an offset, e.g. 2026-11-22T00:00:00+07:00",
+                                     param_hint="--at") from None
+    _emit({"expired": service.mark_expired(_home(home), now), "at": iso_utc(now)})
 
 
 @issuer.group()

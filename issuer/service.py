@@ -49,6 +49,7 @@ from .batch import ChildRequest, RowError
 from .errors import CardAlreadyRevoked, HomeExists, IssuerError, UnknownCard
 from .models import BatchRow, CardRow, Child, IssuingKeyRow, Office, TrustListDeltaRow, TrustListRow
 from .store import CardRecord, IssuerHome, card_record, issuing_key, key_row
+from .users import audit
 
 MAX_REASON_LENGTH = 200
 ROOT_KEY_FILE = "root.key"
@@ -312,6 +313,23 @@ def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: dt.datet
         session.flush()
         old.state, old.revoked_at, old.revocation_reason, old.replaced_by = "replaced", stamp, "replaced", new.serial
         return card_record(new)
+
+
+def mark_expired(home: IssuerHome, now: int, *, who: str = "cli", remote_addr: str | None = None) -> int:
+    """Active cards whose eligibility ended by ``now`` become ``expired``; returns how many.
+
+    One UPDATE (an index holds the active cards' expiry), so a daily run on
+    millions of cards touches only the day's few.  Running it again changes
+    nothing.  Every run is one audit event with the count, and no serials.
+    """
+    with home.transaction() as session:
+        result = session.execute(
+            update(CardRow).where(CardRow.state == "active", CardRow.expires_at <= now).values(state="expired"),
+            execution_options={"synchronize_session": False},
+        )
+        count = int(result.rowcount)  # type: ignore[attr-defined]
+        audit(session, who, "cards_mark_expired", f"{count} cards", remote_addr, now)
+        return count
 
 
 def rotate_issuing_key(home: IssuerHome, unlock: KeyUnlock, now: int) -> IssuingKey:

@@ -4,12 +4,16 @@ Roles: ``admin`` (everything, and people), ``officer`` (cards, partners,
 terminals, keys), ``partner_manager`` (only their own partner's terminals,
 redemptions and revenue), ``auditor`` (reads everything, changes nothing).
 Passwords are hashed with Argon2id (argon2-cffi) and rehashed on sign-in
-when the parameters change.
+when the parameters change.  A person's sessions name a digest of their
+password hash (``Person.session_key``), so a new password ends them.
+Every change to a person is audited in its own transaction; no password
+ever reaches a log, an audit event or an error message.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,6 +25,7 @@ from .models import ROLES, AuditEvent, Partner, User
 from .store import IssuerHome
 
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 200
 _HASHER = PasswordHasher()
 # Verified against when the username is unknown, so both cases take as long.
 _DUMMY_HASH = _HASHER.hash("not a real password, only for timing")
@@ -32,6 +37,7 @@ class Person:
     username: str
     role: str
     partner_id: int | None
+    session_key: str = ""  # changes with the password: a reset ends the person's sessions
 
     @property
     def can_change(self) -> bool:
@@ -42,28 +48,118 @@ class Person:
 
 
 def _person(user: User) -> Person:
-    return Person(user.id, user.username, user.role, user.partner_id)
+    return Person(user.id, user.username, user.role, user.partner_id, session_key(user.password_hash))
+
+
+def session_key(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode("ascii")).hexdigest()[:16]
+
+
+def _check_role(session: Session, role: str, partner_id: int | None) -> None:
+    if role not in ROLES:
+        raise IssuerError(f"the role is one of: {', '.join(ROLES)}")
+    if (role == "partner_manager") != (partner_id is not None):
+        raise IssuerError("a partner manager needs a partner, and only a partner manager has one")
+    if partner_id is not None and session.get(Partner, partner_id) is None:
+        raise IssuerError(f"there is no partner {partner_id}")
+
+
+def _check_password(password: str) -> None:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise IssuerError(f"a password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
 
 
 def create_user(home: IssuerHome, username: str, password: str, role: str, partner_id: int | None, now: int) -> Person:
     username = username.strip().lower()
     if not (3 <= len(username) <= 64 and username.replace(".", "").replace("_", "").replace("-", "").isalnum()):
         raise IssuerError("a username is 3 to 64 letters, digits, dots, dashes or underscores")
-    if role not in ROLES:
-        raise IssuerError(f"the role is one of: {', '.join(ROLES)}")
-    if (role == "partner_manager") != (partner_id is not None):
-        raise IssuerError("a partner manager needs --partner, and only a partner manager has one")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise IssuerError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    _check_password(password)
     with home.transaction() as session:
-        if partner_id is not None and session.get(Partner, partner_id) is None:
-            raise IssuerError(f"there is no partner {partner_id}")
+        _check_role(session, role, partner_id)
         if session.scalars(select(User.id).where(User.username == username)).first() is not None:
             raise IssuerError(f"the username {username} is taken")
         user = User(username=username, password_hash=_HASHER.hash(password), role=role, partner_id=partner_id,
                     active=True, created_at=now)
         session.add(user)
         session.flush()
+        return _person(user)
+
+
+@dataclasses.dataclass(frozen=True)
+class Account:
+    """A person as the user pages list them (never their password hash)."""
+
+    id: int
+    username: str
+    role: str
+    partner_id: int | None
+    partner_name: str | None
+    active: bool
+    created_at: int
+
+
+def accounts(home: IssuerHome) -> list[Account]:
+    with home.transaction() as session:
+        rows = session.execute(
+            select(User, Partner.name).outerjoin(Partner, Partner.id == User.partner_id).order_by(User.username)
+        )
+        return [Account(user.id, user.username, user.role, user.partner_id, name, user.active, user.created_at)
+                for user, name in rows]
+
+
+class UnknownUser(IssuerError):
+    """No person with that id."""
+
+
+def _user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise UnknownUser("there is no such person")
+    return user
+
+
+def _keep_an_admin(session: Session, user: User, by: Person) -> None:
+    """Refuse a change that would leave the office without an active admin, or lock the admin out."""
+    if user.id == by.id:
+        raise IssuerError("you cannot disable yourself or change your own role; ask another admin")
+    if user.role == "admin" and user.active:
+        admins = session.scalars(select(User.id).where(User.role == "admin", User.active.is_(True))).all()
+        if len(admins) <= 1:
+            raise IssuerError("this is the last active admin; make another admin first")
+
+
+def change_role(home: IssuerHome, user_id: int, role: str, partner_id: int | None, by: Person,
+                remote_addr: str | None, now: int) -> Person:
+    with home.transaction() as session:
+        user = _user(session, user_id)
+        _check_role(session, role, partner_id)
+        if role != "admin":
+            _keep_an_admin(session, user, by)
+        user.role, user.partner_id = role, partner_id
+        target = user.username + (f": {role}" if partner_id is None else f": {role} of partner {partner_id}")
+        audit(session, by.username, "user_role", target, remote_addr, now)
+        return _person(user)
+
+
+def set_active(home: IssuerHome, user_id: int, active: bool, by: Person, remote_addr: str | None, now: int) -> Person:
+    """Enable or disable a person; a disabled person's sessions end at their next request."""
+    with home.transaction() as session:
+        user = _user(session, user_id)
+        if not active:
+            _keep_an_admin(session, user, by)
+        user.active = active
+        audit(session, by.username, "user_enable" if active else "user_disable", user.username, remote_addr, now)
+        return _person(user)
+
+
+def reset_password(home: IssuerHome, user_id: int, password: str, by: Person, remote_addr: str | None,
+                   now: int) -> Person:
+    """Give a person a new password; their open sessions end."""
+    _check_password(password)
+    with home.transaction() as session:
+        user = _user(session, user_id)
+        user.password_hash = _HASHER.hash(password)
+        audit(session, by.username, "user_password_reset", user.username, remote_addr, now)
         return _person(user)
 
 

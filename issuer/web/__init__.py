@@ -8,6 +8,7 @@ form carries a CSRF token (Flask-WTF); sessions end after
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -34,7 +35,8 @@ class SignedIn(Person):
     is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # The session names the person and their password's generation: a new password ends it.
+        return f"{self.id}.{self.session_key}"
 
 
 def secret_key(home: Path) -> str | None:
@@ -54,7 +56,7 @@ def secret_key(home: Path) -> str | None:
 
 def init_app(app: Flask) -> None:
     from ..app import office
-    from . import auth, cards, dashboard, keys, partners
+    from . import auth, cards, dashboard, keys, partners, people
 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(office(app).path)
@@ -78,9 +80,12 @@ def init_app(app: Flask) -> None:
     csrf.exempt(api)  # terminals authenticate each request with a signed token, not a cookie
 
     @login_manager.user_loader
-    def _load(user_id: str) -> SignedIn | None:
+    def _load(session_id: str) -> SignedIn | None:
+        user_id, _, key = session_id.partition(".")
         found = person(office(app), int(user_id)) if user_id.isdigit() else None
-        return SignedIn(**found.__dict__) if found else None
+        if found is None or not hmac.compare_digest(found.session_key, key):
+            return None
+        return SignedIn(**found.__dict__)
 
     @login_manager.unauthorized_handler
     def _unauthorized() -> Response:
@@ -99,5 +104,5 @@ def init_app(app: Flask) -> None:
             response.set_cookie("lang", request.args["lang"], samesite="Lax", httponly=True)
         return response
 
-    for module in (auth, dashboard, cards, partners, keys):
+    for module in (auth, dashboard, cards, partners, keys, people):
         app.register_blueprint(module.bp)

@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from issuer import migrate, service
-from issuer.models import Base
+from issuer.models import REPORT_COLUMNS, Base
 from issuer.store import IssuerHome
 from tests.factories import NOW
 
@@ -64,3 +64,16 @@ def test_downgrade_to_base_drops_every_table_and_upgrade_builds_them_again(home:
     assert schema_differences(home) == []
     service.init_home(home, UNLOCK, NOW)  # and the schema serves an office
     assert service.card_count(home) == 0
+
+
+def test_the_report_index_covers_the_report_on_postgresql(home: IssuerHome) -> None:
+    """A partner's report reads index pages only (migration 0006); SQLite has no INCLUDE."""
+    service.init_home(home, UNLOCK, NOW)
+    with home.database.engine.connect() as connection:
+        indexes = {index["name"]: index for index in inspect(connection).get_indexes("redemptions")}
+        dialect = connection.dialect.name
+    assert "ix_redemptions_partner_month" not in indexes
+    report_index = indexes["ix_redemptions_partner_day"]
+    assert report_index["column_names"] == ["partner_id", "day"]
+    included = report_index.get("include_columns") or report_index.get("dialect_options", {}).get("postgresql_include")
+    assert list(included or []) == (list(REPORT_COLUMNS) if dialect == "postgresql" else [])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import secrets
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,10 @@ def fresh_card(office: IssuerHome) -> str:
     return issuance.cards[0].record.serial
 
 
+def fresh_user(office: IssuerHome) -> int:
+    return users.create_user(office, f"pengguna-{secrets.token_hex(4)}", PASSWORD, "auditor", None, NOW).id
+
+
 def fresh_terminal(office: IssuerHome) -> str:
     return partners.register_terminal(office, 2, "Kasir", NOW).terminal_id
 
@@ -89,6 +94,14 @@ MATRIX = [
     ("POST", "/keys/{kid}/revoke", {}, (302, 302, 302, 403, 403)),
     ("POST", "/keys/trustlist/prepare", {}, (302, 200, 200, 403, 403)),
     ("POST", "/keys/trustlist/import", "not-a-bundle", (302, 400, 400, 403, 403)),  # refused with a message
+    ("GET", "/users/", None, (302, 200, 403, 200, 403)),
+    ("POST", "/users/", {"username": "baru", "role": "auditor", "partner": "", "password": PASSWORD,
+                         "confirm": PASSWORD}, (302, 302, 403, 403, 403)),
+    ("POST", "/users/{user}/role", {"role": "officer", "partner": ""}, (302, 302, 403, 403, 403)),
+    ("POST", "/users/{user}/disable", {}, (302, 302, 403, 403, 403)),
+    ("POST", "/users/{user}/enable", {}, (302, 302, 403, 403, 403)),
+    ("POST", "/users/{user}/password", {"password": "x" * 12, "confirm": "x" * 12}, (302, 302, 403, 403, 403)),
+    ("POST", "/users/999/disable", {}, (302, 404, 403, 403, 403)),
 ]
 
 
@@ -102,7 +115,8 @@ def test_every_page_and_action_for_each_role(office: IssuerHome, role: str) -> N
             kid = service.issuing_keys(office)[-2].kid
         else:
             kid = ""
-        url = path.format(card=fresh_card(office), terminal=fresh_terminal(office), kid=kid)
+        user = fresh_user(office) if "{user}" in path else 0
+        url = path.format(card=fresh_card(office), terminal=fresh_terminal(office), kid=kid, user=user)
         if method == "GET":
             response = client.get(url)
         elif body == "csv":
@@ -323,3 +337,130 @@ def test_a_bundle_upload_without_a_csrf_token_is_refused(office: IssuerHome) -> 
     data = {"bundle": (io.BytesIO(b"{}"), "bundle.json")}
     assert client.post("/keys/trustlist/import", data=data, content_type="multipart/form-data").status_code == 400
     assert client.post("/keys/trustlist/prepare", data={}).status_code == 400
+
+
+# --- people: admins manage who signs in ------------------------------------------------------
+
+
+def new_person(role: str = "officer", partner: str = "", username: str = "sri", password: str = PASSWORD) -> dict:
+    return {"username": username, "role": role, "partner": partner, "password": password, "confirm": password}
+
+
+def sign_in_as(office: IssuerHome, username: str, password: str = PASSWORD) -> tuple[FlaskClient, int]:
+    app = create_app({"HOME": str(office.path), "DATABASE_URL": office.database_url, "TESTING": True,
+                      "WTF_CSRF_ENABLED": False})
+    client = app.test_client()
+    return client, client.post("/login", data={"username": username, "password": password}).status_code
+
+
+def user_id(office: IssuerHome, username: str) -> int:
+    return next(account.id for account in users.accounts(office) if account.username == username)
+
+
+def audit_trail(office: IssuerHome) -> list[tuple[str, str, str | None]]:
+    with office.transaction() as session:
+        return [(e.username, e.action, e.target) for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+def test_an_admin_adds_a_partner_manager_who_sees_only_their_partner(office: IssuerHome) -> None:
+    _, admin = client_for(office, "admin")
+    response = admin.post("/users/", data=new_person("partner_manager", "2", "dewi"))
+    assert response.status_code == 302
+    page = admin.get("/users/").get_data(True)
+    assert "Pengguna dewi ditambahkan." in page and "Pengelola mitra" in page and "Kolam" in page
+    assert PASSWORD not in page
+    dewi, status = sign_in_as(office, "dewi")
+    assert status == 302
+    assert dewi.get("/partners/2").status_code == 200 and dewi.get("/partners/1").status_code == 403
+    assert ("admin", "user_add", "dewi: partner_manager") in audit_trail(office)
+    assert all(PASSWORD not in (target or "") for _, _, target in audit_trail(office))
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        (new_person("partner_manager", ""), "partner manager needs a partner"),
+        (new_person("officer", "1"), "only a partner manager has one"),
+        (new_person(password="pendek"), "Kata sandi"),
+        (new_person() | {"confirm": PASSWORD + "x"}, "Kedua kata sandi tidak sama."),
+        (new_person(username="admin"), "the username admin is taken"),
+        (new_person(username="no spaces"), "Nama pengguna"),
+        (new_person(partner="99"), "Mitra"),
+    ],
+)
+def test_bad_new_people_are_refused_with_a_message(office: IssuerHome, form: dict, message: str) -> None:
+    _, admin = client_for(office, "admin")
+    response = admin.post("/users/", data=form)
+    assert response.status_code in (400, 409)
+    assert message in response.get_data(True)
+    assert form["password"] not in response.get_data(True)
+    assert [account.username for account in users.accounts(office)] == ["admin", "auditor", "manager", "officer"]
+
+
+def test_a_role_change_takes_effect_at_the_next_request(office: IssuerHome) -> None:
+    officer, _ = sign_in_as(office, "officer")
+    assert officer.get("/cards/").status_code == 200
+    _, admin = client_for(office, "admin")
+    admin.post(f"/users/{user_id(office, 'officer')}/role", data={"role": "partner_manager", "partner": "1"})
+    assert officer.get("/cards/").status_code == 403
+    assert officer.get("/partners/1").status_code == 200
+    assert ("admin", "user_role", "officer: partner_manager of partner 1") in audit_trail(office)
+
+
+def test_disabling_ends_the_sessions_and_enabling_lets_them_back(office: IssuerHome) -> None:
+    officer, _ = sign_in_as(office, "officer")
+    _, admin = client_for(office, "admin")
+    target = user_id(office, "officer")
+    admin.post(f"/users/{target}/disable", data={})
+    assert officer.get("/cards/").status_code == 302  # back to the sign-in page
+    assert sign_in_as(office, "officer")[1] == 401
+    admin.post(f"/users/{target}/enable", data={})
+    assert sign_in_as(office, "officer")[1] == 302
+    assert [action for _, action, name in audit_trail(office) if name == "officer"][-2:] == ["user_disable",
+                                                                                              "user_enable"]
+
+
+def test_a_password_reset_ends_the_sessions_and_only_the_new_password_works(office: IssuerHome) -> None:
+    officer, _ = sign_in_as(office, "officer")
+    _, admin = client_for(office, "admin")
+    fresh = "kata-sandi-baru-sekali-2"
+    response = admin.post(f"/users/{user_id(office, 'officer')}/password", data={"password": fresh, "confirm": fresh})
+    assert response.status_code == 302
+    assert fresh not in admin.get("/users/").get_data(True)
+    assert officer.get("/cards/").status_code == 302
+    assert sign_in_as(office, "officer")[1] == 401
+    assert sign_in_as(office, "officer", fresh)[1] == 302
+    assert ("admin", "user_password_reset", "officer") in audit_trail(office)
+    assert all(fresh not in (target or "") for _, _, target in audit_trail(office))
+
+
+def test_the_last_admin_cannot_be_disabled_or_demoted_and_nobody_changes_themselves(office: IssuerHome) -> None:
+    _, admin = client_for(office, "admin")
+    me = user_id(office, "admin")
+    admin.post(f"/users/{me}/disable", data={})
+    admin.post(f"/users/{me}/role", data={"role": "officer", "partner": ""})
+    assert "you cannot disable yourself" in admin.get("/users/").get_data(True)
+    users.create_user(office, "kedua", PASSWORD, "admin", None, NOW)
+    second, _ = sign_in_as(office, "kedua")
+    second.post(f"/users/{me}/disable", data={})  # another admin may, while one stays
+    assert not next(account for account in users.accounts(office) if account.username == "admin").active
+    admin_again, _ = sign_in_as(office, "kedua")
+    response = admin_again.post(f"/users/{user_id(office, 'kedua')}/role", data={"role": "officer", "partner": ""})
+    assert response.status_code == 302
+    assert [a.role for a in users.accounts(office) if a.username == "kedua"] == ["admin"]
+
+
+def test_the_user_pages_are_in_english_too(office: IssuerHome) -> None:
+    _, admin = client_for(office, "admin")
+    page = admin.get("/users/?lang=en").get_data(True)
+    assert "Add a user" in page and "Partner manager" in page and "Reset password" in page
+
+
+def test_user_forms_without_a_csrf_token_are_refused(office: IssuerHome) -> None:
+    _, admin = client_for(office, "admin", csrf=True)
+    target = user_id(office, "officer")
+    assert admin.post("/users/", data=new_person()).status_code == 400
+    assert admin.post(f"/users/{target}/disable", data={}).status_code == 400
+    assert admin.post(f"/users/{target}/role", data={"role": "admin", "partner": ""}).status_code == 400
+    assert admin.post(f"/users/{target}/password", data={"password": "x" * 12, "confirm": "x" * 12}).status_code == 400
+    assert [a.role for a in users.accounts(office) if a.username == "officer"] == ["officer"]

@@ -1,0 +1,98 @@
+"""The daily job that marks cards past their eligibility as expired (both databases)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from issuer import migrate, reports, service
+from issuer.batch import ChildRequest
+from issuer.models import AuditEvent, CardRow
+from issuer.store import IssuerHome
+from tests.factories import DAY, NOW, SURAKARTA, utc
+from tests.integration.conftest import PASSPHRASE, RunKia
+
+UNLOCK = service.KeyUnlock(PASSPHRASE.encode())
+TURNS_FIVE_SOON = dt.date(2021, 11, 25)  # in Surakarta, the under-5 card ends on 2026-11-25
+PUPIL = dt.date(2016, 8, 17)
+
+
+@pytest.fixture
+def home(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
+    office = IssuerHome(tmp_path / "office", issuer_db_url)
+    service.init_home(office, UNLOCK, NOW - DAY)
+    yield office
+    office.close()
+
+
+def issue(home: IssuerHome, *born: dt.date) -> list[str]:
+    requests = [ChildRequest(line, day, SURAKARTA) for line, day in enumerate(born, 1)]
+    return [card.record.serial for card in service.issue_cards(home, UNLOCK, requests, utc(NOW)).cards]
+
+
+def test_cards_past_their_eligibility_become_expired_once(home: IssuerHome) -> None:
+    toddler, pupil, lost = issue(home, TURNS_FIVE_SOON, PUPIL, TURNS_FIVE_SOON)
+    service.revoke_card(home, lost, "hilang", NOW + 60)
+    ends = service.card(home, toddler).expires_at
+
+    assert service.mark_expired(home, ends - 1) == 0
+    assert service.mark_expired(home, ends) == 1
+    assert service.mark_expired(home, ends + DAY) == 0  # the next day's run: nothing new
+
+    states = {serial: service.card(home, serial).state for serial in (toddler, pupil, lost)}
+    assert states == {toddler: "expired", pupil: "active", lost: "revoked"}  # a revoked card stays revoked
+    with home.transaction() as session:
+        runs = [(e.username, e.action, e.target) for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert runs == [("cli", "cards_mark_expired", f"{count} cards") for count in (0, 1, 0)]
+    # Coverage counts active cards, as before: the expired one is no longer among them.
+    assert [(row.region, row.active_cards) for row in reports.coverage(home, ends + DAY)] == [(SURAKARTA, 1)]
+
+
+def test_an_expired_card_cannot_be_replaced_but_can_be_revoked(home: IssuerHome) -> None:
+    (toddler,) = issue(home, TURNS_FIVE_SOON)
+    ends = service.card(home, toddler).expires_at
+    service.mark_expired(home, ends)
+    with pytest.raises(service.IssuerError, match="is expired"):
+        service.replace_card(home, UNLOCK, toddler, utc(ends + 60))
+    assert service.revoke_card(home, toddler, "dicuri", ends + 60).state == "revoked"
+
+
+def test_the_card_state_constraint_still_refuses_unknown_states(home: IssuerHome) -> None:
+    (pupil,) = issue(home, PUPIL)
+    with pytest.raises(IntegrityError), home.transaction() as session:
+        session.execute(update(CardRow).where(CardRow.serial == pupil).values(state="lost"))
+
+
+def test_a_downgrade_makes_expired_cards_active_again(home: IssuerHome) -> None:
+    (toddler,) = issue(home, TURNS_FIVE_SOON)
+    service.mark_expired(home, service.card(home, toddler).expires_at)
+    migrate.downgrade(home.database, "0006")
+    with home.database.engine.connect() as connection:
+        assert connection.execute(select(CardRow.state)).scalar_one() == "active"
+    migrate.upgrade(home.database)
+    assert migrate.current_revision(home.database) == migrate.head_revision()
+
+
+def test_kia_issuer_card_mark_expired(run_kia: RunKia, kia_env: dict[str, str], tmp_path: Path,
+                                      issuer_db_url: str | None) -> None:
+    env = kia_env | ({"KIA_DATABASE_URL": issuer_db_url} if issuer_db_url else {})
+    home = tmp_path / "office"
+    assert run_kia("issuer", "init", "--home", home, env=env).returncode == 0
+    cards = tmp_path / "cards"
+    issued = run_kia("issuer", "card", "issue", "--home", home, "--birth-date", TURNS_FIVE_SOON.isoformat(),
+                     "--region", str(SURAKARTA), "--out", cards, env=env)
+    assert issued.returncode == 0, issued.stderr
+    # The card of a child born 2021-11-25 is valid until its 5th birthday, midnight in Surakarta (UTC+7).
+    marked = run_kia("issuer", "card", "mark-expired", "--home", home, "--at", "2026-11-25T00:00:00+07:00", env=env)
+    assert marked.returncode == 0, marked.stderr
+    assert json.loads(marked.stdout) == {"expired": 1, "at": "2026-11-24T17:00:00+00:00"}
+    again = run_kia("issuer", "card", "mark-expired", "--home", home, "--at", "2026-11-26T00:00:00+07:00", env=env)
+    assert json.loads(again.stdout)["expired"] == 0
+    wrong = run_kia("issuer", "card", "mark-expired", "--home", home, "--at", "2026-11-26", env=env)
+    assert wrong.returncode == 2 and len(wrong.stderr.strip().splitlines()) == 1 and "--at" in wrong.stderr
