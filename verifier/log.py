@@ -8,8 +8,10 @@ the office has not acknowledged, and prunes acknowledged ones after a
 retention period while keeping the *base* (the sequence and hash just before
 the first kept record), so the kept records still verify.
 
-At open the file is checked (``PRAGMA quick_check``) and the chain is
-recomputed from the base, on a read-only connection.  A damaged file is never repaired or deleted: it
+At open the file is checked (``PRAGMA integrity_check``: unlike
+quick_check it also proves the indexes match the records, and the daily
+limit reads an index) and the chain is recomputed from the base, on a
+read-only connection.  A damaged file is never repaired or deleted: it
 is renamed aside with its ``-wal`` and ``-shm`` and ``LogCorrupt`` says
 where.  A commit that fails (disk full, I/O error, read-only) raises
 ``LogUnavailable`` and leaves the log as it was: the scan must be refused.
@@ -101,6 +103,7 @@ _FAILURE_WORDS = {
     "SQLITE_BUSY": "another program holds the log",
     "SQLITE_CANTOPEN": "the log file cannot be opened",
     "SQLITE_PERM": "the log file may not be written",
+    "SQLITE_CORRUPT": "the log file is damaged (restart the terminal to have it checked)",
 }
 
 
@@ -223,7 +226,7 @@ class TerminalLog:
 
     def _check(self) -> None:
         """SQLite's own check, the schema, then the chain; raises LogCorrupt or LogError."""
-        problems = [row[0] for row in self._db.execute("PRAGMA quick_check")]
+        problems = [row[0] for row in self._db.execute("PRAGMA integrity_check")]
         if problems != ["ok"]:
             raise LogCorrupt("fails SQLite's integrity check", details=" / ".join(" ".join(problems).split()))
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -340,13 +343,13 @@ class TerminalLog:
     def history(self, serial: str, service: str, now: int) -> History:
         """Accepted scans of ``serial`` at ``service`` on the local day of ``now``, and the last one."""
         start, end, _ = self._day_bounds(now)
-        with self._lock:
+        with self._read():
             count, last = self._db.execute(_HISTORY, (start, end, serial, service)).fetchone()
         return History(count, last)
 
     def head(self) -> tuple[int, bytes]:
         """(seq, hash) of the last record; (0, GENESIS) when nothing was ever logged."""
-        with self._lock:
+        with self._read():
             return self._head(self._db)
 
     def hash_at(self, seq: int) -> bytes:
@@ -354,7 +357,7 @@ class TerminalLog:
 
         Raises RecordNotKept for a pruned or unwritten sequence.
         """
-        with self._lock:
+        with self._read():
             base, base_hash, _ = self._state(self._db)
             if seq == base:
                 return base_hash
@@ -365,7 +368,7 @@ class TerminalLog:
 
     def pending(self, limit: int = 500) -> list[Redemption]:
         """Up to ``limit`` records after the acknowledged sequence, ascending."""
-        with self._lock:
+        with self._read():
             rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM records WHERE seq > (SELECT acknowledged FROM chain_state)"  # noqa: S608
                 " ORDER BY seq LIMIT ?",
@@ -374,12 +377,12 @@ class TerminalLog:
         return [_record(row) for row in rows]
 
     def acknowledged(self) -> int:
-        with self._lock:
+        with self._read():
             return self._state(self._db)[2]
 
     def recent(self, limit: int = 20) -> list[Redemption]:
         """The last ``limit`` records, newest first."""
-        with self._lock:
+        with self._read():
             rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM records ORDER BY seq DESC LIMIT ?", (limit,)  # noqa: S608
             ).fetchall()
@@ -388,7 +391,7 @@ class TerminalLog:
     def today(self, now: int) -> DaySummary:
         """Scans and money of the terminal's local day of ``now``."""
         start, end, day = self._day_bounds(now)
-        with self._lock:
+        with self._read():
             scans, accepted, price, discount, paid = self._db.execute(
                 "SELECT count(*), coalesce(sum(accepted), 0), coalesce(sum(price), 0),"
                 " coalesce(sum(discount), 0), coalesce(sum(paid), 0) FROM records WHERE at >= ? AND at < ?",
@@ -398,18 +401,31 @@ class TerminalLog:
 
     def checkpoints(self) -> list[tuple[int, str, int]]:
         """The kept checkpoints as (seq, token, at), ascending."""
-        with self._lock:
+        with self._read():
             return [tuple(row) for row in self._db.execute("SELECT seq, token, at FROM checkpoints ORDER BY seq")]
 
     def get_meta(self, name: str) -> str | None:
-        with self._lock:
+        with self._read():
             row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return None if row is None else str(row[0])
 
     def verify_chain(self) -> None:
         """Recompute the chain from the base; raises LogCorrupt at the first broken record."""
+        try:
+            with self._read():
+                self._verify_chain_unlocked()
+        except LogCorrupt as corrupt:
+            raise LogCorrupt(f"the terminal's log {self.path.name} {corrupt}; contact the office",
+                             details=corrupt.details) from None
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; a failing read is LogUnavailable, like a failing write."""
         with self._lock:
-            self._verify_chain_unlocked()
+            try:
+                yield self._db
+            except sqlite3.Error as error:
+                raise _unavailable("cannot be read", error, _WRITE_ADVICE) from None
 
     def _verify_chain_unlocked(self) -> None:
         base, previous, acknowledged = self._state(self._db)

@@ -258,7 +258,21 @@ def test_verify_chain_on_an_open_log_raises_without_moving_anything(path: Path) 
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE records SET reason = 'accepted', accepted = 1 WHERE seq = 2")
 
-    with pytest.raises(LogCorrupt, match="sequence 2"):
+    with pytest.raises(LogCorrupt, match="^the terminal's log log.db breaks its hash chain at sequence 2; contact"):
         log.verify_chain()
     assert path.exists() and aside_files(path) == []
+    log.close()
+
+
+def test_a_file_damaged_while_open_makes_reads_unavailable_not_a_crash(path: Path, log_bytes: bytes) -> None:
+    path.write_bytes(log_bytes)
+    log = open_log(path)  # checked whole; this connection has read no record yet
+    with path.open("r+b") as handle:
+        handle.seek(len(log_bytes) // 2)
+        handle.write(b"\xff" * 8192)
+
+    with pytest.raises(LogUnavailable, match="cannot be read") as raised:
+        log.pending(10**6)
+
+    assert raised.value.cause == "SQLITE_CORRUPT"
     log.close()
