@@ -112,7 +112,7 @@ class LogError(KiaError):
 
 
 class LogCorrupt(LogError):
-    """The log file is damaged: it was kept aside, never repaired or deleted."""
+    """The log file is damaged; at open it is renamed aside (``kept_aside``), never repaired or deleted."""
 
     def __init__(self, message: str, kept_aside: Path | None = None, details: str = "") -> None:
         self.kept_aside = kept_aside
