@@ -119,18 +119,32 @@ class RevokedSerials:
             raise ValueError("revoked data is not zlib") from None
         if len(raw) != count * _ITEM or not inflater.eof or inflater.unused_data:
             raise ValueError("revoked data does not hold exactly n serials")
+        # Each 8 MB buffer (for 1,000,000 serials) is let go as soon as the next
+        # exists: a terminal's peak memory is set by loading its list.
         gaps = array("Q")
         gaps.frombytes(raw)
+        del raw
         if sys.byteorder == "little":
             gaps.byteswap()
+        # Gaps of zero (duplicates) or values beyond the serial space are forged.
+        if count > 1 and _holds_zero(gaps, 1):
+            raise ValueError("revoked serials are not strictly increasing serial values")
         try:
             values = array("Q", itertools.accumulate(gaps))
         except OverflowError:
             raise ValueError("revoked serials overflow") from None
-        # Gaps of zero (duplicates) or values beyond the serial space are forged.
-        if count and (0 in gaps[1:] or values[-1] >= 2**SERIAL_BITS):
+        if count and values[-1] >= 2**SERIAL_BITS:
             raise ValueError("revoked serials are not strictly increasing serial values")
         return cls._from_sorted(values)
+
+
+def _holds_zero(values: array[int], start: int) -> bool:
+    """Whether ``values[start:]`` holds a 0, without copying the slice."""
+    try:
+        values.index(0, start)
+    except ValueError:
+        return False
+    return True
 
 
 def _big_endian(values: array[int]) -> bytes:
