@@ -119,8 +119,8 @@ class RevokedSerials:
             raise ValueError("revoked data is not zlib") from None
         if len(raw) != count * _ITEM or not inflater.eof or inflater.unused_data:
             raise ValueError("revoked data does not hold exactly n serials")
-        # Each 8 MB buffer (for 1,000,000 serials) is let go as soon as the next
-        # exists: a terminal's peak memory is set by loading its list.
+        # A terminal's peak memory is set by loading its list: the raw bytes go as
+        # soon as the gaps hold them, and no 8 MB slice is copied to check them.
         gaps = array("Q")
         gaps.frombytes(raw)
         del raw
