@@ -25,6 +25,7 @@ DECIDED = "decided"  # the verifier decided; detail "accepted" or the reason
 UNAVAILABLE = "unavailable"  # the verifier could not decide; nothing was accepted
 IGNORED = "ignored"  # something seen that is not a scan to pass on; detail says why
 REPEATED = "repeated"  # the same card again too soon (still on the reader, still in view)
+LEFT = "left"  # a tag left the NFC reader's field
 FRAME_ERROR = "frame_error"  # a gate frame was refused (NAK); detail is the error's class
 STOPPED = "stopped"  # the reader's loop ended
 
