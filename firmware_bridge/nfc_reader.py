@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import nfc
@@ -27,7 +28,7 @@ import nfc.tag
 
 from . import events
 from .dispatch import Dispatcher, RepeatFilter
-from .errors import BridgeError, NotACard
+from .errors import BridgeError, NotACard, NoTag
 from .payload import payload_from_ndef
 from .serial_link import Backoff
 
@@ -85,6 +86,34 @@ def read_ndef(tag: nfc.tag.Tag) -> bytes:
         if not tag.is_present:
             raise TagGone("the card was taken away during the read")
     raise NotACard("the tag holds no NDEF message (not formatted for NDEF)")
+
+
+def read_once(path: str, timeout: float, targets: tuple[str, ...] = DEFAULT_TARGETS) -> tuple[str, str]:
+    """Wait up to ``timeout`` seconds for one tag; its label and card payload.
+
+    Raises ReaderUnavailable, NoTag, TagGone or NotACard.
+    """
+    frontend = open_frontend(path)
+    outcome: list[tuple[str, str] | BridgeError] = []
+
+    def on_connect(tag: nfc.tag.Tag) -> bool:
+        try:
+            outcome.append((tag_label(tag), payload_from_ndef(read_ndef(tag))))
+        except (TagGone, NotACard) as exc:
+            outcome.append(exc)
+        return False
+
+    deadline = time.monotonic() + timeout
+    try:
+        frontend.connect(rdwr={"targets": list(targets), "on-connect": on_connect, "iterations": 1},
+                         terminate=lambda: bool(outcome) or time.monotonic() > deadline)
+    finally:
+        frontend.close()
+    if not outcome:
+        raise NoTag(f"no tag was presented within {timeout:g} s")
+    if isinstance(outcome[0], BridgeError):
+        raise outcome[0]
+    return outcome[0]
 
 
 def tag_label(tag: nfc.tag.Tag) -> str:
