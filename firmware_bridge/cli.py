@@ -5,7 +5,8 @@ gate boards) to the terminal's verifier; ``nfc write`` writes a card's NDEF
 record at issuance and ``nfc read`` reads one; ``read-image`` decodes photos;
 ``simulate tag`` and ``simulate board`` stand in for hardware while
 integrating.  Errors are one line on stderr: exit 2 for usage and
-configuration, 1 for an operation refused.
+configuration, 1 for an operation refused.  Each command imports what it
+needs when it runs, so ``kia bridge nfc`` works with the ``nfc`` extra alone.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from pathlib import Path
 from types import FrameType
 
 import click
-
-from .image import ImageUnreadable, payloads_from_image
 
 log = logging.getLogger("firmware_bridge")
 
@@ -43,6 +42,8 @@ def read_image(ctx: click.Context, raw: bool, images: tuple[Path, ...]) -> None:
 
     Exits 1 if an image holds no QR code.
     """
+    from .image import ImageUnreadable, payloads_from_image  # zxing-cpp and Pillow: the bridge extra
+
     missing = 0
     for image in images:
         try:
