@@ -111,12 +111,10 @@ class CameraReader:
     ) -> None:
         self.source, self.dispatcher, self.name = source, dispatcher, name
         self.repeats = RepeatFilter(repeat_window, clock)
-        self.frames_seen = 0
 
     def run(self, stop: threading.Event) -> None:
         self.dispatcher.events.emit(self.name, events.CONNECTED)
         for frame in self.source.frames(stop):
-            self.frames_seen += 1
             self.look_at(frame)
         self.dispatcher.events.emit(self.name, events.STOPPED)
 

@@ -372,7 +372,8 @@ class Type4Simulator(TypeATag):
             self._application = data == NDEF_AID
             return _OK if self._application else _NOT_FOUND
         if ins == 0xA4 and p1 == 0x00:  # SELECT a file
-            self._selected = {CC_FILE: self.cc, NDEF_FILE: self.file}.get(data) if self._application else None
+            files: dict[bytes, bytes | bytearray] = {CC_FILE: self.cc, NDEF_FILE: self.file}
+            self._selected = files.get(bytes(data)) if self._application else None
             return _OK if self._selected is not None else _NOT_FOUND
         offset = p1 << 8 | p2
         if ins == 0xB0 and self._selected is not None:  # READ BINARY

@@ -148,7 +148,7 @@ class BoardSimulator:
         self._clock = clock
         self._seq = 0
         self._decoder = FrameDecoder()
-        self._pending: list[Frame] = []
+        self._pending: list[Frame | FrameError] = []
         self.started = clock()
 
     # --- requests ------------------------------------------------------------
@@ -189,11 +189,7 @@ class BoardSimulator:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 return None
-            data = self.link.read(remaining)
-            for item in self._decoder.feed(data):
-                if isinstance(item, FrameError):
-                    return item
-                self._pending.append(item)
+            self._pending += self._decoder.feed(self.link.read(remaining))
 
     def close(self) -> None:
         self.link.close()

@@ -20,6 +20,7 @@ import binascii
 import dataclasses
 import enum
 import struct
+from collections.abc import Callable
 
 from ..errors import BadCrc, BadPayload, FrameError, FrameTooLarge, Truncated, UnknownType, UnsupportedVersion
 
@@ -354,7 +355,7 @@ def _parse_nak(data: bytes) -> Nak:
     return Nak(NakReason(reason), version)
 
 
-_PARSERS = {
+_PARSERS: dict[FrameType, Callable[[bytes], Message]] = {
     FrameType.HELLO: _parse_hello,
     FrameType.SCAN: _parse_scan,
     FrameType.HEARTBEAT: _parse_heartbeat,
