@@ -22,6 +22,7 @@ from verifier.local import DISPLAY_WIDTH, LocalVerifierClient, ScanOutcome, Veri
 
 from . import events
 from .payload import describe
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class Dispatcher:
     def __init__(self, verifier: Verifier, bus: events.Events | None = None) -> None:
         self.verifier = verifier
         self.events = bus if bus is not None else events.Events()
+        self._throttle = Throttle()
 
     def submit(self, payload: str, source: str, reader: str, label: str | None = None) -> Verdict:
         """The verdict on ``payload`` from ``reader`` (``label`` names it more precisely in the log)."""
@@ -92,7 +94,7 @@ class Dispatcher:
 
     def ignore(self, reader: str, why: str, label: str | None = None) -> None:
         """Record something a reader saw that is not a scan (noise, another tag)."""
-        log.info("%s: ignored: %s", label or reader, why)
+        self._throttle.log(log, logging.INFO, f"ignored {reader}", "%s: ignored: %s", label or reader, why)
         self.events.emit(reader, events.IGNORED, why)
 
 

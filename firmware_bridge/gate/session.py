@@ -12,7 +12,7 @@ Transport-free: the TCP server and the serial line feed it bytes
 * anything the verifier cannot decide is a DENY ("VERIFIKASI GAGAL");
 * damaged frames get a NAK, noise is skipped, a partial frame is dropped when
   the line has been quiet for INTER_BYTE_TIMEOUT, and the log says so without
-  drowning (the first errors, then one in a hundred).
+  drowning (one line per kind every 10 s; the rest at DEBUG).
 """
 
 from __future__ import annotations
@@ -26,13 +26,11 @@ from .. import events
 from ..dispatch import NOT_A_CARD, Dispatcher, Verdict
 from ..errors import FrameError, HelloRequired, NotACard, UnknownType
 from ..payload import payload_from_ndef
+from ..throttle import Throttle
 from . import protocol
 from .protocol import Decision, Frame, Heartbeat, HeartbeatAck, Hello, HelloAck, Nak, NakReason, Scan, ScanKind
 
 log = logging.getLogger(__name__)
-
-# Frame errors logged at WARNING per session: the first few, then one in this many.
-_LOUD_ERRORS, _ERROR_SAMPLE = 5, 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +77,7 @@ class GateSession:
         self._errors = 0
         self._reported_noise = 0
         self._silent = False
+        self._throttle = Throttle(clock=clock)
 
     @property
     def label(self) -> str:
@@ -175,9 +174,8 @@ class GateSession:
 
     def _refuse(self, error: FrameError) -> None:
         self._errors += 1
-        loud = self._errors <= _LOUD_ERRORS or self._errors % _ERROR_SAMPLE == 0
-        log.log(logging.WARNING if loud else logging.DEBUG, "%s: frame refused (%s, %d so far): %s",
-                self.label, type(error).__name__, self._errors, error)
+        self._throttle.log(log, logging.WARNING, "refused", "%s: frame refused (%s, %d so far): %s",
+                           self.label, type(error).__name__, self._errors, error)
         self.dispatcher.events.emit(self.name, events.FRAME_ERROR, type(error).__name__)
         self._reply(Nak(NakReason(error.nak)), error.seq if error.seq is not None else 0)
 
@@ -189,8 +187,7 @@ class GateSession:
 
     def _report_noise(self) -> None:
         dropped = self._decoder.dropped
-        if dropped - self._reported_noise >= 1:
-            level = logging.INFO if self._reported_noise == 0 or dropped - self._reported_noise >= 64 else logging.DEBUG
-            log.log(level, "%s: skipped %d bytes of noise (%d in all)", self.label,
-                    dropped - self._reported_noise, dropped)
+        if dropped > self._reported_noise:
+            self._throttle.log(log, logging.INFO, "noise", "%s: skipped %d bytes of noise (%d in all)", self.label,
+                               dropped - self._reported_noise, dropped)
             self._reported_noise = dropped
