@@ -128,8 +128,8 @@ def run(home: Path | None, verifier_url: str | None, specs: tuple[str, ...], ver
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level != "debug":
-        logging.getLogger("nfc").setLevel(logging.WARNING)  # nfcpy narrates every device search
+    if level != "debug":  # nfcpy narrates every device search, as an ERROR when no reader is plugged in;
+        logging.getLogger("nfc").setLevel(logging.CRITICAL)  # the bridge logs what matters once
 
 
 def stop_on_signals(stop: threading.Event) -> None:
