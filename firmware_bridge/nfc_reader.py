@@ -54,7 +54,7 @@ def open_frontend(path: str) -> nfc.ContactlessFrontend:
     frontend = nfc.ContactlessFrontend()
     try:
         opened = frontend.open(path)
-    except (OSError, ValueError) as exc:  # EACCES, EBUSY, a malformed path
+    except Exception as exc:  # EACCES, EBUSY, a malformed path, libusb missing or failing
         raise ReaderUnavailable(f"cannot open the NFC reader {path}: {exc}") from None
     if not opened:
         raise ReaderUnavailable(f"no NFC reader found at {path}")
