@@ -3,13 +3,13 @@
 The monthly revenue report of a partner filters on (partner_id, day) and reads
 month, accepted, serial, price, discount and paid.  On PostgreSQL the index on
 (partner_id, day) now INCLUDEs those columns, so the report reads index pages
-only (docs/benchmarks.md: 242 ms to about 130 ms over 10 million rows).  No
+only (docs/benchmarks.md: 237 ms to 132 ms over 10 million rows).  No
 query filters on (partner_id, month) since reports take exact days, so that
 index is dropped: ingest maintains one index fewer.  SQLite has no INCLUDE and
 keeps a plain (partner_id, day) index.
 
 On PostgreSQL the index is built while the table is locked against writes
-(sync ingest waits): about a minute for 10 million rows.
+(sync ingest waits): 11 to 25 s for 10 million rows on the benchmark machine.
 
 Revision ID: 0006
 Revises: 0005
