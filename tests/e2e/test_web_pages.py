@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from issuer import offline
+from issuer.service import KeyUnlock
 from tests.e2e.processes import BIN, clean_env, kia, running
 
 PASSPHRASE = "web-test-passphrase-000000"
@@ -33,15 +36,20 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("web")
-    home = str(folder / "office")
+def office_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("web") / "office"
+
+
+@pytest.fixture(scope="module")
+def site(office_home: Path) -> Iterator[str]:
+    home = str(office_home)
     env = clean_env(KIA_KEY_PASSPHRASE=PASSPHRASE, KIA_NEW_USER_PASSWORD=PASSWORD)
     kia("issuer", "init", "--home", home, env=env)
     for name, kind in (("Bioskop Solo Square", "cinema"), ("Kolam Renang Manahan", "pool")):
         kia("issuer", "partner", "add", "--home", home, "--name", name, "--kind", kind,
             "--cluster", "education_culture", "--region", "3372", "--mou-start", "2026-01-01", env=env)
     kia("issuer", "user", "add", "--home", home, "--username", "petugas", "--role", "officer", env=env)
+    kia("issuer", "user", "add", "--home", home, "--username", "kepala", "--role", "admin", env=env)
     kia("issuer", "user", "add", "--home", home, "--username", "manajer", "--role", "partner_manager",
         "--partner", "1", env=env)
     command = [str(BIN / "kia"), "issuer", "serve", "--home", home, "--port", "0", "--workers", "1"]
@@ -124,3 +132,53 @@ def test_the_dashboard_speaks_english_when_asked(browser: Browser, site: str) ->
     expect(page.locator("h1")).to_have_text("Dashboard")
     page.goto(f"{site}/partners/")
     expect(page.locator("th").first).to_have_text("Partner")
+
+
+def test_an_officer_signs_a_trust_list_offline_through_the_keys_page(browser: Browser, site: str,
+                                                                       office_home: Path, tmp_path: Path) -> None:
+    page = sign_in(browser, site, "petugas")
+    page.goto(f"{site}/keys/")
+    with page.expect_download() as download:
+        page.click("#prepare-form button[type=submit]")
+    request = tmp_path / download.value.suggested_filename
+    download.value.save_as(request)
+    page.reload()
+    shown = page.locator("#prepared td.fingerprint").first.inner_text().replace("\n", "")
+    assert shown == offline.fingerprint(request.read_bytes())  # what the officer compares at the offline machine
+
+    # The offline machine: only the root key file and its passphrase.
+    root = KeyUnlock(PASSPHRASE.encode()).read_file(office_home / "keys" / "root.key", root=True)
+    offline.check_fingerprint(request.read_bytes(), shown[:20])
+    _, bundle = offline.sign_request(request.read_bytes(), root, int(time.time()))
+    signed = tmp_path / "bundle.json"
+    signed.write_bytes(bundle.to_bytes())
+
+    page.set_input_files("#bundle-form input[type=file]", str(signed))
+    page.click("#bundle-form button[type=submit]")
+    expect(page.locator(".flash")).to_contain_text("diterbitkan untuk terminal")
+    page.set_input_files("#bundle-form input[type=file]", str(signed))
+    page.click("#bundle-form button[type=submit]")  # the same bundle again: a rollback, refused
+    expect(page.locator("#bundle-error")).to_contain_text("not newer than the office's latest")
+
+
+def test_an_admin_adds_a_person_who_signs_in_and_is_then_disabled(browser: Browser, site: str) -> None:
+    admin = sign_in(browser, site, "kepala")
+    admin.goto(f"{site}/users/")
+    form = admin.locator("#user-form")
+    form.locator("input[name=username]").fill("auditor-kota")
+    form.locator("select[name=role]").select_option("auditor")
+    form.locator("input[name=password]").fill(PASSWORD)
+    form.locator("input[name=confirm]").fill(PASSWORD)
+    form.locator("button[type=submit]").click()
+    expect(admin.locator(".flash")).to_have_text("Pengguna auditor-kota ditambahkan.")
+    expect(admin.locator("#user-auditor-kota .role")).to_have_text("Auditor")
+    assert PASSWORD not in admin.content()
+
+    auditor = sign_in(browser, site, "auditor-kota")
+    auditor.goto(f"{site}/users/")
+    expect(auditor.locator("#user-form")).to_have_count(0)  # reads the list, changes nothing
+
+    admin.click("#user-auditor-kota .active-form button[type=submit]")
+    expect(admin.locator(".flash")).to_have_text("auditor-kota dinonaktifkan; sesinya berakhir.")
+    auditor.goto(f"{site}/users/")
+    expect(auditor.locator("input[name=username]")).to_be_visible()  # signed out: the sign-in page
