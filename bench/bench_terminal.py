@@ -13,6 +13,7 @@
    records kept.
 
     .venv/bin/python bench/bench_terminal.py [--serials 1000000] [--scans 3000] [--records 100000]
+        [--parts scan decide list open process] [--no-wait]
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ SERVICE = Service.from_json({
 })
 TOKENS = 200
 ROUNDS = 41
+PARTS = ("scan", "decide", "list", "open", "process")
 
 
 def verdict(value: float, budget: float) -> str:
@@ -344,6 +346,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--dir", type=Path, default=None, help="where the logs go (default: a temporary directory)")
     parser.add_argument("--no-wait", action="store_true", help="start at once, not when the shared machine is quiet")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS, help="what to measure (default: all)")
     options = parser.parse_args()
     now = int(NOW.timestamp())
     tokens, small = sample_tokens(TOKENS)
@@ -355,18 +358,25 @@ def main() -> None:
     if not options.no_wait:
         waited = wait_for_quiet()
         print(f"waited {waited:.0f} s for the shared machine to be quiet; load average {os.getloadavg()[0]:.2f}")
+    parts = set(options.parts)
     with tempfile.TemporaryDirectory(dir=options.dir) as name:
         directory = Path(name)
-        print(f"\n1. scan to committed decision (decide + append, WAL, synchronous=FULL) in {directory}")
-        bench_scans(tokens, trust, directory, options.scans, now, syncing=False)
-        bench_scans(tokens, trust, directory, options.scans, now, syncing=True)
-        with TerminalLog.open(directory / "scan.db", WIB) as log:
-            bench_decide(tokens, trust, log, now + options.scans)
-        bench_lists(root, listed, full, delta, signing, now)
-        big_log = directory / "big.db"
-        fill_log(big_log, options.records, now)
-        bench_open(big_log, options.records)
-        bench_holder(root, full, big_log, directory, now)
+        if "scan" in parts:
+            print(f"\n1. scan to committed decision (decide + append, WAL, synchronous=FULL) in {directory}")
+            bench_scans(tokens, trust, directory, options.scans, now, syncing=False)
+            bench_scans(tokens, trust, directory, options.scans, now, syncing=True)
+        if "decide" in parts:
+            with TerminalLog.open(directory / "scan.db", WIB) as log:
+                bench_decide(tokens, trust, log, now + options.scans)
+        if "list" in parts:
+            bench_lists(root, listed, full, delta, signing, now)
+        if parts & {"open", "process"}:
+            big_log = directory / "big.db"
+            fill_log(big_log, options.records, now)
+            if "open" in parts:
+                bench_open(big_log, options.records)
+            if "process" in parts:
+                bench_holder(root, full, big_log, directory, now)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
 
 
