@@ -264,7 +264,7 @@ def simulate_board(connect: str, board_id: str, ndef_files: tuple[Path, ...], an
 
     Prints one JSON line per answer: accepted, the two display lines, the relay pulse.
     """
-    from .gate.board import BoardError, BoardSimulator, SerialBoardLink, TcpLink
+    from .gate.board import BoardError, BoardSimulator, Link, SerialBoardLink, TcpLink
     from .gate.protocol import ScanKind
 
     scans: list[tuple[ScanKind, bytes]] = []
@@ -273,13 +273,13 @@ def simulate_board(connect: str, board_id: str, ndef_files: tuple[Path, ...], an
         scans += [(ScanKind.TEXT, line.encode("ascii", errors="replace")) for line in lines]
     scans += [(ScanKind.NDEF, path.read_bytes()[:NDEF_READ_LIMIT]) for path in ndef_files]
     line, _, where = connect.partition(":")
+    address, _, number = where.rpartition(":")
+    link: Link
     try:
-        if line == "tcp":
-            host, _, port = where.rpartition(":")
-            link = TcpLink(host.strip("[]"), int(port))
-        elif line == "serial":
-            path, _, baud = where.rpartition(":") if where.rpartition(":")[2].isdigit() else (where, "", "115200")
-            link = SerialBoardLink(path, int(baud))  # type: ignore[assignment]
+        if line == "tcp" and address and number.isdigit():
+            link = TcpLink(address.strip("[]"), int(number))
+        elif line == "serial" and where:
+            link = SerialBoardLink(address, int(number)) if number.isdigit() else SerialBoardLink(where)
         else:
             raise click.BadParameter("tcp:HOST:PORT or serial:PATH[:BAUD]", param_hint="--connect")
     except (OSError, ValueError) as exc:

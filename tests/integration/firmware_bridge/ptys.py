@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import threading
 from pathlib import Path
 
 
@@ -62,3 +63,37 @@ class MasterLink:
 
     def close(self) -> None:
         pass  # the port belongs to the test
+
+
+class NullModem:
+    """Two serial devices joined by a cable: what is written to one is read from the other.
+
+    Two pty pairs whose master ends a thread copies across, so both ends are
+    real ttys a program opens by name (``a`` for the bridge, ``b`` for a
+    board).  The cable holds each slave open itself: a pty whose slave was
+    closed reads as hung up on the master side, and would drop what comes next.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.ends: list[tuple[int, int]] = [os.openpty(), os.openpty()]
+        self.a, self.b = directory / "ttyNullA", directory / "ttyNullB"
+        for path, (_, slave) in zip((self.a, self.b), self.ends, strict=True):
+            path.symlink_to(os.ttyname(slave))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._copy, daemon=True)
+        self._thread.start()
+
+    def _copy(self) -> None:
+        (master_a, _), (master_b, _) = self.ends
+        other = {master_a: master_b, master_b: master_a}
+        while not self._stop.is_set():
+            ready, _, _ = select.select(list(other), [], [], 0.05)
+            for source in ready:
+                os.write(other[source], os.read(source, 4096))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for master, slave in self.ends:
+            os.close(master)
+            os.close(slave)

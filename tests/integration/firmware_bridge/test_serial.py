@@ -7,6 +7,7 @@ bridge keeps running throughout and reads the next scan.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from firmware_bridge import events
 from firmware_bridge.dispatch import Dispatcher
-from firmware_bridge.gate.board import BoardSimulator
+from firmware_bridge.gate.board import BoardSimulator, SerialBoardLink
 from firmware_bridge.gate.protocol import Heartbeat, NakReason, Scan, ScanKind, encode
 from firmware_bridge.gate.session import GateSettings
 from firmware_bridge.gate.transport import GateSerialReader
@@ -23,8 +24,9 @@ from firmware_bridge.serial_scanner import SerialScannerReader
 from keys import qr_text
 from tests.unit.firmware_bridge.doubles import CardVerifier
 
+from ..conftest import RunKia
 from .conftest import TIMEOUT, Running
-from .ptys import MasterLink, PluggedPort
+from .ptys import MasterLink, NullModem, PluggedPort
 
 
 @pytest.fixture()
@@ -161,3 +163,23 @@ def test_after_the_board_is_replugged_it_is_asked_to_say_hello_again(running: Ru
     assert board.scan(card_tokens[1]).accepted  # NAK HELLO_REQUIRED, HELLO, the same scan again
     assert board.naks == [NakReason.HELLO_REQUIRED]
     assert dispatcher.events.count(events.HELLO, "gate") == 2
+
+
+def test_the_reference_board_on_its_own_serial_port_through_a_null_modem(
+    running: Running, dispatcher: Dispatcher, tmp_path: Path, run_kia: RunKia, card_tokens: list[str]
+) -> None:
+    cable = NullModem(tmp_path)
+    try:
+        running.start(GateSerialReader(str(cable.a), 115200, dispatcher, SETTINGS, name="gate"))
+        assert dispatcher.events.wait_for(events.CONNECTED, 1, "gate", TIMEOUT)
+        board = BoardSimulator(SerialBoardLink(str(cable.b)), "TURNSTILE-2", answer_timeout=TIMEOUT)
+        board.hello()
+        assert board.scan(card_tokens[0]).accepted
+        board.close()
+
+        result = run_kia("bridge", "simulate", "board", "--connect", f"serial:{cable.b}:115200", card_tokens[1])
+    finally:
+        cable.close()
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["accepted"] is True
