@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import socket
 import struct
 import threading
-
-log = logging.getLogger(__name__)
 
 BRTY = "106A"
 ACK, NAK = b"\x0a", b"\x00"  # Type 2 answers to a WRITE (4-bit frames sent as one byte)
@@ -80,10 +77,6 @@ class UdpTag:
         with self.lock:
             self.field_off()
         self._present.set()
-
-    @property
-    def in_field(self) -> bool:
-        return self._present.is_set()
 
     def wait_answered(self, count: int, timeout: float = 10.0) -> bool:
         """Wait until the tag has answered ``count`` frames in all (a reader polling it, say)."""
