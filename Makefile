@@ -43,6 +43,9 @@ bench: setup
 	$(BIN)/python bench/bench_issue.py
 	$(BIN)/python bench/bench_sync_ingest.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_terminal.py
+	$(BIN)/python bench/bench_terminal_start.py
+	$(BIN)/python bench/bench_gate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache *.egg-info
