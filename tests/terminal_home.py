@@ -8,7 +8,6 @@ disk.  Everything is signed with keys made at run time.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -60,7 +59,3 @@ def enrolled_home(path: Path, trust: Trust, now: int, *, server: str = "http://1
 def open_terminal(path: Path, trust: Trust, now: int, **options: object) -> Terminal:
     home, key = enrolled_home(path, trust, now, **options)  # type: ignore[arg-type]
     return Terminal.open(home, key, now)
-
-
-def identity_of(home: TerminalHome) -> dict:
-    return json.loads(home.identity_path.read_text())

@@ -72,7 +72,7 @@ def create_app(terminal: Terminal, *, now: Callable[[], int] = lambda: int(time.
             decision, record = terminal.scan(body["payload"][: MAX_PAYLOAD_CHARS + 1], now())
         except LogUnavailable as exc:
             log.error("scan refused: the log cannot take it: %s", exc)
-            return _error(503, "log_unavailable", label_for_log(chosen))
+            return _error(503, "log_unavailable", label("log_full", chosen))
         log.info("scan %d from %s: %s", record.seq, source, decision.reason)
         return jsonify(_outcome(decision, record, chosen).to_json() | {"text": _texts(decision, chosen)})
 
@@ -119,10 +119,6 @@ def create_app(terminal: Terminal, *, now: Callable[[], int] = lambda: int(time.
     return app
 
 
-def label_for_log(lang: str) -> str:
-    return {"id": "Log terminal tidak dapat menyimpan (disk penuh atau rusak): pindaian DITOLAK. Hubungi teknisi.",
-            "en": "The terminal log cannot store scans (disk full or damaged): scan REFUSED. Call a technician."
-            }[lang]
 
 
 def _refuse_foreign_origin() -> None:

@@ -70,6 +70,8 @@ LABELS: dict[str, dict[str, str]] = {
     "mou": {"id": "Perjanjian kerja sama (MoU) berakhir {when}: tidak ada potongan harga. Hubungi Disdukcapil "
                   "untuk memperpanjang.",
             "en": "The partnership agreement (MoU) ended {when}: no discounts. Ask the office to renew it."},
+    "log_full": {"id": "Log terminal tidak dapat menyimpan (disk penuh atau rusak): pindaian DITOLAK. Hubungi teknisi.",
+                 "en": "The terminal log cannot store scans (disk full or damaged): scan REFUSED. Call a technician."},
     "no_config": {"id": "Aturan potongan harga belum diterima: jalankan sinkronisasi.",
                   "en": "No discount rules yet: run a sync."},
     "refusal_fork": {"id": "Disdukcapil menolak log terminal ini (catatan berbeda). Jangan hapus data; hubungi "
