@@ -77,9 +77,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "read_only": ("Hanya baca", "Read only"),
     "keys": ("Kunci penerbit", "Issuing keys"),
     "keys_help": ("Kunci aktif menandatangani kartu baru; kunci pensiun tetap diverifikasi; kartu dari kunci yang "
-                  "dicabut ditolak. Ekspor daftar kepercayaan setelah perubahan.",
+                  "dicabut ditolak. Terbitkan daftar kepercayaan baru setelah perubahan (di bawah).",
                   "The active key signs new cards; retired keys still verify; cards of a revoked key are refused. "
-                  "Export the trust list after a change."),
+                  "Publish a new trust list after a change (below)."),
     "trust_list_seq": ("Daftar kepercayaan terbit terakhir", "Latest published trust list"),
     "created": ("Dibuat", "Created"),
     "retired": ("Pensiun", "Retired"),

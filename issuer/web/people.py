@@ -33,7 +33,7 @@ _PASSWORD = [InputRequired(), Length(min=users.MIN_PASSWORD_LENGTH, max=users.MA
 
 
 class RoleForm(FlaskForm):  # type: ignore[misc]
-    role = SelectField(choices=list(ROLES))
+    role = SelectField(choices=list(ROLES), default="officer")  # never admin by accident
     partner = SelectField(choices=[], validate_choice=True)
 
     def with_partners(self, partners: list[tuple[str, str]]) -> RoleForm:
