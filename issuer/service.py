@@ -65,9 +65,9 @@ class KeyUnlock:
     the root key had its own).
     """
 
-    passphrase: bytes | None
+    passphrase: bytes | None = dataclasses.field(repr=False)  # never in a log or a traceback's locals
     allow_unencrypted_for_development: bool = False
-    root_passphrase: bytes | None = None
+    root_passphrase: bytes | None = dataclasses.field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, *, issuing: bool = True, root: bool = False) -> KeyUnlock:
