@@ -287,7 +287,7 @@ def bench_open(path: Path, records: int) -> dict[str, float]:
     print(f"   PRAGMA quick_check {medians['quick_check']:7.0f} ms   (integrity_check "
           f"{medians['integrity_check']:.0f} ms)")
     print(f"   chain from the base {medians['chain']:6.0f} ms")
-    print(f"   TerminalLog.open   {medians['open']:7.0f} ms   (quick_check + schema + chain, read-only, then WAL)")
+    print(f"   TerminalLog.open   {medians['open']:7.0f} ms   (integrity_check + schema + chain, read-only, then WAL)")
     return medians
 
 
