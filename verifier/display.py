@@ -28,6 +28,7 @@ SHORT: dict[str, dict[str, str]] = {
     "aged_out": {"id": "Usia sudah 17", "en": "Aged 17 or over"},
     "card_revoked": {"id": "Kartu dicabut", "en": "Card revoked"},
     "no_service": {"id": "Tak ada layanan", "en": "No discount here"},
+    "no_price": {"id": "Harga biasa", "en": "Normal price"},
     "daily_limit": {"id": "Batas harian habis", "en": "Daily limit reached"},
     "passback": {"id": "Sudah dipindai", "en": "Already scanned"},
     "unavailable": {"id": "VERIFIKASI GAGAL", "en": "CHECK FAILED"},
