@@ -143,11 +143,11 @@ class Sync:
             answer = self._call("POST", "/api/v1/sync", now,
                                 body={"records": [record.to_json() for record in records], "checkpoint": checkpoint})
             body = answer.json()
-            if answer.status == 200 or (answer.status == 409 and body.get("error") == "gap"):
-                if int(body["acknowledged"]) > log_.head()[0]:
-                    # The office holds records this log never wrote: a replaced or restored log.
-                    return pushed, Refusal("ahead_of_log", "the office holds more records than this terminal's "
-                                           "log; keep the log and call the office", now())
+            acknowledges = answer.status == 200 or (answer.status == 409 and body.get("error") == "gap")
+            if acknowledges and int(body["acknowledged"]) > log_.head()[0]:
+                # The office holds records this log never wrote: a replaced or restored log.
+                return pushed, Refusal("ahead_of_log", "the office holds more records than this terminal's "
+                                       "log; keep the log and call the office", now())
             if answer.status == 200:
                 before = log_.acknowledged()
                 log_.acknowledge(int(body["acknowledged"]))
