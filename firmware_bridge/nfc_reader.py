@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import nfc
 import nfc.clf
@@ -31,6 +32,8 @@ from .dispatch import Dispatcher, RepeatFilter
 from .errors import BridgeError, NotACard, NoTag
 from .payload import payload_from_ndef
 from .serial_link import Backoff
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +96,26 @@ def read_once(path: str, timeout: float, targets: tuple[str, ...] = DEFAULT_TARG
 
     Raises ReaderUnavailable, NoTag, TagGone or NotACard.
     """
+    return with_one_tag(path, timeout, targets, lambda tag: (tag_label(tag), payload_from_ndef(read_ndef(tag))),
+                        missing=f"no tag was presented within {timeout:g} s")
+
+
+def with_one_tag(path: str, timeout: float, targets: tuple[str, ...], work: Callable[[nfc.tag.Tag], T], *,
+                 missing: str) -> T:
+    """Open the reader at ``path``, run ``work`` on the first tag presented, close the reader.
+
+    ``work``'s BridgeError is raised here, after the reader is closed; no tag
+    within ``timeout`` seconds raises NoTag(``missing``).
+    """
     frontend = open_frontend(path)
-    outcome: list[tuple[str, str] | BridgeError] = []
+    outcome: list[T | BridgeError] = []
 
     def on_connect(tag: nfc.tag.Tag) -> bool:
         try:
-            outcome.append((tag_label(tag), payload_from_ndef(read_ndef(tag))))
-        except (TagGone, NotACard) as exc:
+            outcome.append(work(tag))
+        except BridgeError as exc:
             outcome.append(exc)
-        return False
+        return False  # done with this tag: do not wait for it to leave
 
     deadline = time.monotonic() + timeout
     try:
@@ -110,10 +124,11 @@ def read_once(path: str, timeout: float, targets: tuple[str, ...] = DEFAULT_TARG
     finally:
         frontend.close()
     if not outcome:
-        raise NoTag(f"no tag was presented within {timeout:g} s")
-    if isinstance(outcome[0], BridgeError):
-        raise outcome[0]
-    return outcome[0]
+        raise NoTag(missing)
+    result = outcome[0]
+    if isinstance(result, BridgeError):
+        raise result
+    return result
 
 
 def tag_label(tag: nfc.tag.Tag) -> str:

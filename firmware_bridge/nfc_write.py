@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 
 import nfc
 import nfc.clf
 import nfc.tag
 
-from .errors import NotACard, NoTag, TagError, TagNotNdef, TagNotWritable, TagTooSmall, TagWriteFailed
-from .nfc_reader import DEFAULT_TARGETS, open_frontend, tag_label
+from .errors import NotACard, TagError, TagNotNdef, TagNotWritable, TagTooSmall, TagWriteFailed
+from .nfc_reader import DEFAULT_TARGETS, tag_label, with_one_tag
 from .payload import payload_from_ndef
 
 log = logging.getLogger(__name__)
@@ -81,26 +80,10 @@ def write_card(path: str, message: bytes, *, lock: bool = False, timeout: float 
     Raises ReaderUnavailable, NoTag, or another TagError leaf.
     """
     check_card_message(message)
-    frontend = open_frontend(path)
-    outcome: list[Written | TagError] = []
 
-    def on_connect(tag: nfc.tag.Tag) -> bool:
+    def write(tag: nfc.tag.Tag) -> Written:
         log.info("writing %d bytes to %s", len(message), tag_label(tag))
-        try:
-            outcome.append(write_to_tag(tag, message, lock))
-        except TagError as exc:
-            outcome.append(exc)
-        return False  # done with this tag: do not wait for it to leave
+        return write_to_tag(tag, message, lock)
 
-    deadline = time.monotonic() + timeout
-    try:
-        frontend.connect(rdwr={"targets": list(targets), "on-connect": on_connect, "iterations": 1},
-                         terminate=lambda: bool(outcome) or time.monotonic() > deadline)
-    finally:
-        frontend.close()
-    if not outcome:
-        raise NoTag(f"no tag was presented within {timeout:g} s: hold the card's tag on the reader")
-    result = outcome[0]
-    if isinstance(result, TagError):
-        raise result
-    return result
+    return with_one_tag(path, timeout, targets, write,
+                        missing=f"no tag was presented within {timeout:g} s: hold the card's tag on the reader")
