@@ -31,7 +31,7 @@ from . import events
 from .dispatch import Dispatcher, RepeatFilter
 from .errors import BridgeError, NotACard, NoTag
 from .payload import payload_from_ndef
-from .serial_link import Backoff
+from .serial_link import Backoff, reopening
 
 T = TypeVar("T")
 
@@ -151,20 +151,11 @@ class NfcReader:
         self._reported: bytes | None = None
 
     def run(self, stop: threading.Event) -> None:
-        backoff = Backoff(0.5, 10.0)
-        complained = False
-        while not stop.is_set():
-            try:
-                frontend = open_frontend(self.path)
-            except ReaderUnavailable as exc:
-                if not complained:
-                    log.warning("%s: %s; trying again until it is back", self.name, exc)
-                    complained = True
-                if backoff.wait(stop):
-                    break
-                continue
-            complained = False
-            backoff.reset()
+        def complain(exc: BaseException) -> None:
+            log.warning("%s: %s; trying again until it is back", self.name, exc)
+
+        for frontend in reopening(stop, lambda: open_frontend(self.path), (ReaderUnavailable,), complain,
+                                  Backoff(0.5, 10.0)):
             log.info("%s: reader open (%s)", self.name, frontend.device)
             self.dispatcher.events.emit(self.name, events.CONNECTED, self.path)
             try:
@@ -174,8 +165,6 @@ class NfcReader:
             finally:
                 frontend.close()
                 self.dispatcher.events.emit(self.name, events.DISCONNECTED, self.path)
-            if not stop.is_set() and backoff.wait(stop):
-                break
         self.dispatcher.events.emit(self.name, events.STOPPED)
 
     def _poll(self, frontend: nfc.ContactlessFrontend, stop: threading.Event) -> None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 import termios
 import threading
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Protocol, TypeVar
 
 import serial
 
 from . import events
+
+D = TypeVar("D")
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,33 @@ class Backoff:
         self.delay = self.first
 
 
+def reopening(stop: threading.Event, open_device: Callable[[], D], unavailable: tuple[type[BaseException], ...],
+              complain: Callable[[BaseException], None], backoff: Backoff | None = None) -> Iterator[D]:
+    """Yield a device each time it opens, until ``stop``: a reader unplugged and plugged back.
+
+    Opening is retried with backoff; ``complain`` hears of a failure once until
+    the device opens again.  After each use (the loop body) the next open
+    waits its backoff too, so a device that fails at once is not hammered.
+    """
+    backoff = backoff or Backoff()
+    complained = False
+    while not stop.is_set():
+        try:
+            device = open_device()
+        except unavailable as exc:
+            if not complained:
+                complain(exc)
+                complained = True
+            if backoff.wait(stop):
+                return
+            continue
+        complained = False
+        backoff.reset()
+        yield device
+        if not stop.is_set() and backoff.wait(stop):
+            return
+
+
 class SerialLink:
     """One serial port, reopened whenever it fails."""
 
@@ -56,20 +85,12 @@ class SerialLink:
         self.path, self.baudrate, self.name, self.events = path, baudrate, name, bus
 
     def run(self, stop: threading.Event, handler_for: Callable[[serial.Serial], LineHandler]) -> None:
-        backoff = Backoff()
-        complained = False
-        while not stop.is_set():
-            try:
-                port = serial.Serial(self.path, self.baudrate, timeout=READ_TIMEOUT, exclusive=True)
-            except (serial.SerialException, OSError, ValueError, termios.error) as exc:
-                if not complained:
-                    log.warning("%s: cannot open %s (%s); trying again until it is back", self.name, self.path, exc)
-                    complained = True
-                if backoff.wait(stop):
-                    break
-                continue
-            complained = False
-            backoff.reset()
+        def complain(exc: BaseException) -> None:
+            log.warning("%s: cannot open %s (%s); trying again until it is back", self.name, self.path, exc)
+
+        for port in reopening(stop, lambda: serial.Serial(self.path, self.baudrate, timeout=READ_TIMEOUT,
+                                                          exclusive=True),
+                              (serial.SerialException, OSError, ValueError, termios.error), complain):
             log.info("%s: %s open at %d baud", self.name, self.path, self.baudrate)
             self.events.emit(self.name, events.CONNECTED, self.path)
             try:
@@ -79,8 +100,6 @@ class SerialLink:
             finally:
                 port.close()
                 self.events.emit(self.name, events.DISCONNECTED, self.path)
-            if not stop.is_set() and backoff.wait(stop):
-                break
 
     @staticmethod
     def _pump(port: serial.Serial, handler: LineHandler, stop: threading.Event) -> None:
