@@ -2,18 +2,35 @@
 
 Each test file provides its own ``office`` fixture (how the office is set up
 is part of what it tests); the app and its client are always made alike.
+``home`` is a fresh office made a day before NOW, opened with ``unlock``
+(a test file overrides ``unlock`` to use other passphrases).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from issuer import create_app
+from issuer import create_app, service
 from issuer.store import IssuerHome
+from tests.factories import DAY, NOW
+
+
+@pytest.fixture
+def unlock() -> service.KeyUnlock:
+    return service.KeyUnlock(b"integration-test passphrase, not a secret")
+
+
+@pytest.fixture
+def home(tmp_path: Path, issuer_db_url: str | None, unlock: service.KeyUnlock) -> Iterator[IssuerHome]:
+    office = IssuerHome(tmp_path / "office", issuer_db_url)
+    service.init_home(office, unlock, NOW - DAY)
+    yield office
+    office.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,11 +23,9 @@ PUPIL = dt.date(2016, 8, 17)
 
 
 @pytest.fixture
-def home(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
-    office = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(office, UNLOCK, NOW - DAY)
-    yield office
-    office.close()
+def unlock() -> service.KeyUnlock:
+    """The passphrases the shared ``home`` fixture opens the office with."""
+    return UNLOCK
 
 
 def issue(home: IssuerHome, *born: dt.date) -> list[str]:

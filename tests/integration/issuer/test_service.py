@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,14 +39,6 @@ UNLOCK = service.KeyUnlock(b"integration-test passphrase, not a secret")
 TURNS_FIVE_SOON = dt.date(2021, 11, 25)
 # Two pupils of 2018-05-14: a girl (day + 40 in the NIK) and a boy.
 GIRL_NIK, BOY_NIK = "3372015405180001", "3372011405180002"
-
-
-@pytest.fixture
-def home(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
-    office = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(office, UNLOCK, NOW - DAY)
-    yield office
-    office.close()
 
 
 def issue(home: IssuerHome, *birth_dates: dt.date, now: int = NOW) -> list[str]:

@@ -11,7 +11,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,14 +27,6 @@ from tests.integration.conftest import RunKia
 UNLOCK = service.KeyUnlock(b"integration-test passphrase, not a secret")
 # Nothing listens on port 1; the password must never be shown.
 UNREACHABLE_URL = "postgresql+psycopg://kia:s3cret-db-pw@127.0.0.1:1/none"
-
-
-@pytest.fixture
-def home(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
-    office = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(office, UNLOCK, NOW - DAY)
-    yield office
-    office.close()
 
 
 def mode(path: Path) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,11 +32,9 @@ UNLOCK = service.KeyUnlock(ISSUING, root_passphrase=ROOT)
 
 
 @pytest.fixture
-def home(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
-    office = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(office, UNLOCK, NOW - DAY)
-    yield office
-    office.close()
+def unlock() -> service.KeyUnlock:
+    """The passphrases the shared ``home`` fixture opens the office with."""
+    return UNLOCK
 
 
 def issue(home: IssuerHome, born: dt.date = dt.date(2016, 8, 17)) -> str:
