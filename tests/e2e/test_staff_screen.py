@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from keys.serial import serial_from_value
 from kia.processes import Server, kia_command
-from tests.e2e.test_web_pages import CHROMIUM_FLAGS, chromium_path
 from tests.factories import DAY, make_card, make_trust
 from tests.terminal_home import enrolled_home
 from verifier.messages import MESSAGES
@@ -29,14 +28,6 @@ def serve(home: Path, log: Path) -> Server:
     env = {name: value for name, value in os.environ.items() if not name.startswith("KIA_")}
     return Server("terminal", [kia_command(), "verifier", "serve", "--home", str(home), "--port", "0", "--no-sync",
                                "--insecure-dev-unencrypted-keys"], env, log)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,12 @@ with the real CLI.  Playwright never downloads a browser: it launches
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from issuer import offline
 from issuer.service import KeyUnlock
@@ -22,17 +20,6 @@ from tests.e2e.processes import BIN, clean_env, kia, running
 
 PASSPHRASE = "web-test-passphrase-000000"
 PASSWORD = "petugas-rahasia-2026"
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-
-def chromium_path() -> str:
-    path = os.environ.get("KIA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        pytest.fail("Debian's chromium is needed for the browser tests: apt-get install chromium (make test does)")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +42,6 @@ def site(office_home: Path) -> Iterator[str]:
     command = [str(BIN / "kia"), "issuer", "serve", "--home", home, "--port", "0", "--workers", "1"]
     with running(command, env) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
 
 
 def sign_in(browser: Browser, site: str, username: str) -> Page:
