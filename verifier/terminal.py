@@ -23,7 +23,7 @@ from keys.chain import Redemption
 from keys.eligibility import WIB, region_timezone
 
 from .config import TerminalConfig, verify_config
-from .decision import CLOCK_SKEW_LIMIT, Decision, TerminalClock, decide
+from .decision import Decision, TerminalClock, decide
 from .home import Identity, TerminalHome
 from .log import DaySummary, TerminalLog
 
@@ -85,6 +85,7 @@ class Terminal:
         self.trust, self.config = trust, config
         self.service_code = service_code
         self.lock = threading.Lock()
+        self._clock: TerminalClock | None = None
 
     @classmethod
     def open(
@@ -111,11 +112,12 @@ class Terminal:
             return decision, self.log.append(decision, now)
 
     def clock(self) -> TerminalClock:
-        server_time = self.log.get_meta(LAST_SERVER_TIME)
-        return TerminalClock(
-            last_server_time=int(server_time) if server_time else None,
-            offset=int(self.log.get_meta(CLOCK_OFFSET) or 0),
-        )
+        """The office's clock as last seen: kept in memory, read from the log once."""
+        if self._clock is None:
+            server_time = self.log.get_meta(LAST_SERVER_TIME)
+            self._clock = TerminalClock(int(server_time) if server_time else None,
+                                        int(self.log.get_meta(CLOCK_OFFSET) or 0))
+        return self._clock
 
     # --- what sync changes ---------------------------------------------------------------
 
@@ -129,9 +131,11 @@ class Terminal:
 
     def record_contact(self, server_time: int, now: int) -> None:
         """The office answered: remember its clock, to flag a skewed terminal clock."""
+        clock = TerminalClock.measured(server_time, now)
         self.log.set_meta(LAST_SERVER_TIME, str(server_time))
-        self.log.set_meta(CLOCK_OFFSET, str(server_time - now))
+        self.log.set_meta(CLOCK_OFFSET, str(clock.offset))
         self.log.set_meta(LAST_CONTACT, str(now))
+        self._clock = clock
 
     def record_refusal(self, refusal: Refusal | None) -> None:
         self.log.set_meta(REFUSAL, json.dumps(refusal.to_json()) if refusal else "")
@@ -150,7 +154,6 @@ class Terminal:
         last_contact = int(contact) if contact else self.identity.enrolled_at
         service = config.service(self.service_code) if config else None
         today = dt.datetime.fromtimestamp(now, _zone(config)).date()
-        clock = self.clock()
         return Status(
             terminal_id=self.identity.terminal_id,
             partner=config.partner_name if config else None,
@@ -160,7 +163,7 @@ class Terminal:
             stale=trust.is_expired(now),
             last_contact=last_contact,
             offline_long=now - last_contact > OFFLINE_WARNING_SECONDS,
-            clock_skew=_skewed(clock, now),
+            clock_skew=self.clock().is_skewed(now),
             mou_until=config.mou_until if config else None,
             mou_expired=config is not None and config.mou_until < today,
             refusal=self.refusal(),
@@ -172,12 +175,6 @@ class Terminal:
 
     def close(self) -> None:
         self.log.close()
-
-
-def _skewed(clock: TerminalClock, now: int) -> bool:
-    if abs(clock.offset) > CLOCK_SKEW_LIMIT:
-        return True
-    return clock.last_server_time is not None and now < clock.last_server_time - CLOCK_SKEW_LIMIT
 
 
 def _zone(config: TerminalConfig | None) -> dt.tzinfo:
