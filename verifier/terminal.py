@@ -1,11 +1,11 @@
 """A running terminal: decides scans, commits them, and knows its own state.
 
 ``Terminal`` joins the pure decision (verifier/decision.py) to the durable
-log (verifier/log.py): a scan is decided and committed under one lock, so
-two readers scanning the same card at once cannot both pass the daily limit
-or the anti-passback window, and nothing is shown before it is in the log.
-The sync loop swaps in a newer trust list or configuration under the same
-lock.
+log (verifier/log.py): a scan is decided and committed while the log holds
+its lock (``decide_and_append``), so two readers scanning the same card at
+once cannot both pass the daily limit or the anti-passback window, and
+nothing is shown before it is in the log.  The sync loop swaps in a newer
+trust list or configuration under the terminal's own lock.
 """
 
 from __future__ import annotations
@@ -107,9 +107,11 @@ class Terminal:
     def scan(self, payload: str | bytes, now: int) -> tuple[Decision, Redemption]:
         """Decide ``payload`` and commit the decision; raises LogUnavailable if it cannot be logged."""
         with self.lock:
-            service = self.config.service(self.service_code) if self.config else None
-            decision = decide(payload, self.trust, service, self.log.history, now, self.clock())
-            return decision, self.log.append(decision, now)
+            trust, config = self.trust, self.config
+        service = config.service(self.service_code) if config else None
+        clock = self.clock()
+        # The log holds its lock from the history lookup to the commit.
+        return self.log.decide_and_append(lambda history: decide(payload, trust, service, history, now, clock), now)
 
     def clock(self) -> TerminalClock:
         """The office's clock as last seen: kept in memory, read from the log once."""

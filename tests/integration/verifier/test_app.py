@@ -93,7 +93,7 @@ def test_a_scan_the_log_cannot_take_is_refused_never_shown_green(client: FlaskCl
     def full(*_: object) -> None:
         raise LogUnavailable("database or disk is full")
 
-    monkeypatch.setattr(terminal.log, "append", full)
+    monkeypatch.setattr(terminal.log, "decide_and_append", full)
 
     status, answer = scan(client, TRUST.issue(make_card()))
 
