@@ -39,6 +39,7 @@ from issuer.partners import ServiceRules
 from issuer.store import IssuerHome
 from keys import Card, issue_card, kid_for
 from keys.keystore import generate_passphrase
+from verifier.display import rupiah
 from verifier.local import LocalVerifierClient, ScanOutcome
 from verifier.messages import LANGUAGES, language
 from verifier.ndef_payload import token_from_ndef
@@ -267,7 +268,7 @@ def _print_decisions(scans: list[Scan], outcomes: list[ScanOutcome], terminals: 
     rows = []
     for scan, outcome in zip(scans, outcomes, strict=True):
         verdict = str(text["yes"] if outcome.accepted else text["no"])
-        paid = f"Rp{outcome.paid:,}".replace(",", ".") if outcome.accepted else "-"
+        paid = rupiah(outcome.paid) if outcome.accepted else "-"
         reason = outcome.message if outcome.accepted else f"{outcome.reason}: {outcome.message}"
         rows.append(((terminals[scan.terminal].name.split(" (")[0], scan.serial, scan.label, scan.source, verdict,
                       paid), reason, outcome.accepted))
@@ -288,28 +289,24 @@ def _print_report(home: IssuerHome, terminals: list[Terminal], now: int, text: d
             total[index] += value
     rows = []
     for partner_id, (scans, accepted, unique, gross, discount, net) in sorted(totals.items()):
-        money = [f"Rp{value:,}".replace(",", ".") for value in (gross, discount, net)]
+        money = [rupiah(value) for value in (gross, discount, net)]
         rows.append(((names[partner_id], str(scans), str(accepted), str(unique), *money[:2]), money[2], True))
     click.echo(click.style(str(text["report"]), bold=True))
-    _table(text["report_headings"], rows, colour=False)  # type: ignore[arg-type]
+    _table(text["report_headings"], rows, verdict_at=None)  # type: ignore[arg-type]
 
 
-def _table(headings: tuple[str, ...], rows: list[tuple[tuple[str, ...], str, bool]], colour: bool = True) -> None:
+def _table(headings: tuple[str, ...], rows: list[tuple[tuple[str, ...], str, bool]],
+           verdict_at: int | None = 4) -> None:
+    """Columns padded to width, the last one free; the cell at ``verdict_at`` green or red."""
     cells = [tuple(headings[:-1])] + [row[0] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(headings) - 1)]
     click.echo(click.style("  ".join(h.ljust(w) for h, w in zip(headings, widths, strict=False)) + "  " +
                            headings[-1], bold=True))
     for values, last, accepted in rows:
-        shown = ["  ".join(value.ljust(width) for value, width in zip(values, widths, strict=True))]
-        line = shown[0] + "  " + last
-        if colour:
-            verdict_at = 4
-            plain = "  ".join(v.ljust(w) for v, w in zip(values[:verdict_at], widths[:verdict_at], strict=True))
-            verdict = click.style(values[verdict_at].ljust(widths[verdict_at]), fg="green" if accepted else "red",
-                                  bold=True)
-            rest = "  ".join(v.ljust(w) for v, w in zip(values[verdict_at + 1:], widths[verdict_at + 1:], strict=True))
-            line = f"{plain}  {verdict}  {rest}  {last}"
-        click.echo(line)
+        padded = [value.ljust(width) for value, width in zip(values, widths, strict=True)]
+        if verdict_at is not None:
+            padded[verdict_at] = click.style(padded[verdict_at], fg="green" if accepted else "red", bold=True)
+        click.echo("  ".join(padded) + "  " + last)
 
 
 def _text(payload: str | bytes) -> str:
