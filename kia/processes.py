@@ -34,8 +34,9 @@ class ServerFailed(RuntimeError):
 
 
 class Server:
-    def __init__(self, name: str, command: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.name, self.command, self.env, self.log_path = name, command, env, log_path
+    def __init__(self, name: str, command: list[str], env: dict[str, str], log_path: Path,
+                 cwd: Path | None = None) -> None:
+        self.name, self.command, self.env, self.log_path, self.cwd = name, command, env, log_path, cwd
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
         self._copier: threading.Thread | None = None
@@ -46,7 +47,7 @@ class Server:
         log = self.log_path.open("a", encoding="utf-8")
         self.process = subprocess.Popen(self.command, env=self.env, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                        start_new_session=True)
+                                        start_new_session=True, cwd=self.cwd)
         assert self.process.stderr is not None
         for line in self.process.stderr:
             log.write(line)

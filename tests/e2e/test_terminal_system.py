@@ -26,18 +26,13 @@ import pytest
 
 from keys.chain import sign_sync_token
 from kia.processes import Server, kia_command
-from tests.e2e.processes import clean_env
+from tests.e2e.processes import clean_env, kia
 from tests.terminal_sim import PASSPHRASE, today
 from verifier.home import TerminalHome
 from verifier.local import LocalVerifierClient, VerifierUnavailable
 from verifier.log import TerminalLog
 
 KILLS = 50
-
-
-def kia(*args: str, env: dict[str, str]) -> dict:
-    result = subprocess.run([kia_command(), *args], env=env, capture_output=True, text=True, check=True)
-    return json.loads(result.stdout)
 
 
 @dataclasses.dataclass
