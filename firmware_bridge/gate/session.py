@@ -116,8 +116,8 @@ class GateSession:
                 self._hello(item.seq, message)
             elif isinstance(message, Heartbeat):
                 self._heard()
-                self._reply(HeartbeatAck(), item.seq)
                 self.dispatcher.events.emit(self.name, events.HEARTBEAT, self.board_id or "")
+                self._reply(HeartbeatAck(), item.seq)
             elif isinstance(message, Scan):
                 self._scan(item.seq, message, received_at)
             else:
@@ -131,10 +131,13 @@ class GateSession:
             log.info("%s: board %s (firmware %s) says hello", self.label, hello.board_id, hello.firmware or "?")
         self.board_id, self.firmware = hello.board_id, hello.firmware
         self._last_scan = None
-        self._reply(HelloAck(self.settings.heartbeat_ms), seq)
+        # Everything before the answer: once a board holds its HELLO_ACK, the hello is
+        # recorded and an older connection under its id is gone, so this session can
+        # never be mistaken for the older one.
         self.dispatcher.events.emit(self.name, events.HELLO, hello.board_id)
         if self._on_hello is not None:
             self._on_hello(self)
+        self._reply(HelloAck(self.settings.heartbeat_ms), seq)
 
     def _scan(self, seq: int, scan: Scan, received_at: float) -> None:
         if self.board_id is None:
