@@ -36,11 +36,11 @@ def kia(*args: str, env: dict[str, str]) -> dict:
 
 
 @contextmanager
-def running(command: list[str], env: dict[str, str]) -> Iterator[str]:
-    """Run a server (kia.processes.Server) from the project's folder; yield its base URL; stop it with SIGTERM."""
+def running(command: list[str], env: dict[str, str], cwd: Path = ROOT) -> Iterator[str]:
+    """Run a server (kia.processes.Server) from ``cwd``; yield its base URL; stop it with SIGTERM."""
     with tempfile.TemporaryDirectory(prefix="kia-server-") as folder:
         log = Path(folder) / "server.log"
-        server = Server(Path(command[0]).name, command, env, log, cwd=ROOT)
+        server = Server(Path(command[0]).name, command, env, log, cwd=cwd)
         try:
             url = server.start()
         except ServerFailed as exc:
