@@ -32,7 +32,6 @@ from keys import (
     build_trust_list,
     card_validity,
     issue_card,
-    jwks,
     kid_for,
     new_serial,
     public_jwk,
@@ -445,7 +444,7 @@ def write_published(
     export = TrustListExport(seq, out_dir / "trustlist.jws", out_dir / "root.jwk", out_dir / "jwks.json", None)
     _write_text(export.trust_list, signed)
     _write_text(export.root_jwk, _json(root_jwk))
-    _write_text(export.jwks, _json(jwks([key.to_jwk() for key in trust_list.keys])))
+    _write_text(export.jwks, _json(trust_list.published_jwks()))
     if delta is not None:
         since, text = delta
         delta_path = out_dir / f"trustlist-delta-{since}-{seq}.jws"

@@ -30,9 +30,9 @@ from .errors import (
     TrustListSignatureInvalid,
     TrustListWrongType,
 )
-from .jwk import EDDSA, b64url_decode, kid_for
+from .jwk import EDDSA, b64url_decode, jwks, kid_for
 from .jws import CARD_TYP, TRUST_LIST_DELTA_TYP, TRUST_LIST_TYP
-from .lifecycle import IssuingKey
+from .lifecycle import IssuingKey, KeyState
 from .revocation import RevokedSerials
 
 MAX_TRUST_LIST_LENGTH = 16 * 1024 * 1024  # characters; 1M revoked serials take about 4 MB
@@ -79,6 +79,15 @@ class TrustList:
 
     def is_expired(self, now: int) -> bool:
         return now >= self.expires_at
+
+    def published_jwks(self) -> dict[str, Any]:
+        """The issuing keys whose cards may still verify, as a JWKS for other JOSE implementations.
+
+        A revoked key is left out: a JOSE library knows nothing of key states,
+        and nothing that key signed may verify.  Revoked cards are only in the
+        list itself (docs/trust-list.md says what a third party must check).
+        """
+        return jwks([key.to_jwk() for key in self.keys if key.state is not KeyState.REVOKED])
 
     def claims(self) -> dict[str, Any]:
         return {

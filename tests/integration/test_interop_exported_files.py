@@ -43,6 +43,23 @@ def test_card_token_verifies_with_jwcrypto_and_the_exported_jwks(exported) -> No
     assert claims["reg"] == 3372 and claims["bm"] == 201608
 
 
+def test_a_card_of_a_revoked_key_finds_no_key_in_the_exported_jwks(tmp_path: Path) -> None:
+    # A JOSE library knows no key states: jwks.json must not offer it a key whose cards the terminals refuse.
+    home = IssuerHome(tmp_path / "office")
+    keys = service.init_home(home, UNLOCK, NOW)
+    (card,) = service.issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW)).cards
+    rotated = service.rotate_issuing_key(home, UNLOCK, NOW + 60)
+    service.change_issuing_key(home, keys.issuing_kid, "revoke", NOW + 120)
+    export = service.export_trust_list(home, UNLOCK, NOW + 180, tmp_path / "published")
+    home.close()
+
+    key_set = jwk.JWKSet.from_json(export.jwks.read_text(encoding="ascii"))
+    assert [key.get("kid") for key in key_set["keys"]] == [rotated.kid]
+    signed = jws.JWS()
+    signed.deserialize(card.record.token)
+    assert key_set.get_key(signed.jose_header["kid"]) is None
+
+
 def test_trust_list_verifies_with_jwcrypto_and_the_exported_root_jwk(exported) -> None:
     _, export = exported
     root = jwk.JWK.from_json(export.root_jwk.read_text(encoding="ascii"))
