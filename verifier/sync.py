@@ -10,7 +10,9 @@ batch sent twice is counted once.
 
 Each request carries a fresh sync token, dated by the office's clock as last
 seen (a terminal whose clock drifted still authenticates, and its decisions
-are flagged).  The office's refusals (a fork, a suspended terminal) are kept
+are flagged).  When the terminal's clock jumped since then, the office's 401
+carries its clock again (the ``Date`` header), and the request is sent once
+more with a token dated by it: the first try after a jump succeeds.  The office's refusals (a fork, a suspended terminal) are kept
 for the staff screen; trust lists are pulled even then, since revocations
 matter most when something is wrong.
 
@@ -32,7 +34,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from keys.chain import Checkpoint, sign_checkpoint, sign_sync_token
+from keys.chain import SYNC_CLOCK_LEEWAY, Checkpoint, sign_checkpoint, sign_sync_token
 from keys.errors import InvalidTrustListError, KiaError
 from keys.trustlist import apply_delta, verify_trust_list
 
@@ -211,7 +213,17 @@ class Sync:
 
     def _call(self, method: str, path: str, now: Callable[[], int], *, body: Any = None,
               authenticated: bool = True) -> Answer:
-        token = self._token(now()) if authenticated else None
+        if not authenticated:
+            return self._send(method, path, now, body, None)
+        offset = self.terminal.clock().offset
+        answer = self._send(method, path, now, body, self._token(now()))
+        if answer.status == 401 and abs(self.terminal.clock().offset - offset) > SYNC_CLOCK_LEEWAY:
+            # The terminal's clock jumped since it last saw the office's: the token was dated by a
+            # stale offset.  The refusal's Date gave the office's clock again; date a new token by it.
+            answer = self._send(method, path, now, body, self._token(now()))
+        return answer
+
+    def _send(self, method: str, path: str, now: Callable[[], int], body: Any, token: str | None) -> Answer:
         answer = self.client.request(method, path, body=body, token=token)
         if "Date" in answer.headers:
             server_time = email.utils.parsedate_to_datetime(answer.headers["Date"]).timestamp()

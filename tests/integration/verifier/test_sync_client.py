@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 from pathlib import Path
 
+from keys.chain import InvalidSyncToken, verify_sync_token
 from keys.errors import CARD_REASONS
-from tests.factories import NOW, make_trust
-from tests.terminal_home import open_terminal
+from tests.factories import DAY, NOW, make_trust
+from tests.terminal_home import open_terminal, signed_config
 from verifier.decision import RULE_REASONS
 from verifier.display import DISPLAY_WIDTH, SHORT, short
 from verifier.sync import Answer, Sync
@@ -53,6 +55,48 @@ def test_a_lost_answer_is_caught_up_from_the_offices_gap_reply(tmp_path: Path) -
 
     assert [record["seq"] for record in office.posted[1]["records"]] == [3]
     assert terminal.log.acknowledged() == 3
+    terminal.close()
+
+
+class ClockedOffice:
+    """Checks each sync token against its own clock, as the office does, and dates every answer."""
+
+    def __init__(self, terminal, now: int) -> None:
+        self.terminal, self.now = terminal, now
+        self.answers: list[tuple[str, int]] = []
+
+    def request(self, method: str, path: str, *, body: object = None, token: str | None = None) -> Answer:
+        status, reply = self._answer(path, token)
+        self.answers.append((path, status))
+        return Answer(status, reply, {"Date": email.utils.formatdate(self.now, usegmt=True)})
+
+    def _answer(self, path: str, token: str | None) -> tuple[int, bytes]:
+        if token is None:
+            return 204, b""  # the trust list has not changed
+        try:
+            verify_sync_token(token, lambda _: self.terminal.key.public_key(), "kia-office:test", self.now)
+        except InvalidSyncToken as exc:
+            return 401, json.dumps({"error": "unauthorized", "message": str(exc)}).encode()
+        if path == "/api/v1/sync":
+            return 200, json.dumps({"acknowledged": self.terminal.log.head()[0], "stored": 1,
+                                    "duplicates": 0}).encode()
+        return 200, signed_config(TRUST, NOW).encode()
+
+
+def test_a_terminal_whose_clock_jumped_40_days_syncs_on_the_first_try(tmp_path: Path) -> None:
+    terminal = open_terminal(tmp_path, TRUST, NOW)
+    terminal.record_contact(NOW, NOW)  # it last saw the office with both clocks agreeing
+    terminal.scan("not a card", NOW + 60)
+    jumped = NOW + 40 * DAY + 120  # then its clock jumped 40 days ahead; the office's did not
+    office = ClockedOffice(terminal, NOW + 120)
+
+    result = Sync(terminal, office).run(lambda: jumped)  # type: ignore[arg-type]
+
+    assert result.refusal is None and terminal.log.acknowledged() == 1
+    # One refused try, dated by the stale offset; its Date gave the office's clock, and the same round went on.
+    assert office.answers == [("/api/v1/sync", 401), ("/api/v1/sync", 200), ("/api/v1/trustlist?since=1", 204),
+                              ("/api/v1/terminals/config", 200)]
+    assert terminal.clock().is_skewed(jumped)  # and its decisions are flagged until the clock is set right
     terminal.close()
 
 
