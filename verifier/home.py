@@ -35,6 +35,9 @@ from keys.trustlist import apply_delta
 
 from .local import SERVE_FILE
 
+# (file name, inode, size, modification time) of each file the terminal trusts.
+Fingerprint = tuple[tuple[str, int, int, int], ...]
+
 
 class HomeError(KiaError):
     """The terminal's home is missing, not enrolled or damaged."""
@@ -137,6 +140,21 @@ class TerminalHome:
 
     def _delta_files(self) -> list[Path]:
         return sorted(self.deltas_path.glob("*.jws")) if self.deltas_path.exists() else []
+
+    def trust_fingerprint(self) -> Fingerprint:
+        """What the trust list, its deltas and the rules are on disk now, from their metadata alone.
+
+        Files are replaced by rename, so any change (by this process or by a
+        hand-run ``kia verifier sync``) gives another inode, size or time.
+        """
+        entries = []
+        for path in (self.trust_path, self.config_path, *self._delta_files()):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            entries.append((path.name, stat.st_ino, stat.st_size, stat.st_mtime_ns))
+        return tuple(entries)
 
     # --- the partner's rules ----------------------------------------------------------
 

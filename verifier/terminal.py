@@ -5,7 +5,9 @@ log (verifier/log.py): a scan is decided and committed while the log holds
 its lock (``decide_and_append``), so two readers scanning the same card at
 once cannot both pass the daily limit or the anti-passback window, and
 nothing is shown before it is in the log.  The sync loop swaps in a newer
-trust list or configuration under the terminal's own lock.
+trust list or configuration under the terminal's own lock, and so does
+``reload_if_changed`` when another process (a hand-run ``kia verifier
+sync``) has put newer ones in the home.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import threading
 from typing import Any
 
@@ -21,11 +24,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from keys import TrustList
 from keys.chain import Redemption
 from keys.eligibility import WIB, region_timezone
+from keys.errors import KiaError
 
 from .config import TerminalConfig, verify_config
 from .decision import Decision, TerminalClock, decide
-from .home import Identity, TerminalHome
+from .home import Fingerprint, Identity, TerminalHome
 from .log import DaySummary, TerminalLog
+
+log = logging.getLogger("kia.verifier")
 
 # A terminal that has not reached the office for this long shows a banner.
 OFFLINE_WARNING_SECONDS = 3 * 24 * 3600
@@ -79,6 +85,7 @@ class Terminal:
         trust: TrustList,
         config: TerminalConfig | None,
         service_code: str | None = None,
+        loaded: Fingerprint = (),
     ) -> None:
         self.home, self.identity, self.key, self.log = home, identity, key, log
         self.kid = home.key_id(key)
@@ -86,6 +93,8 @@ class Terminal:
         self.service_code = service_code
         self.lock = threading.Lock()
         self._clock: TerminalClock | None = None
+        # The home's files as they were when trust and config were last read from them.
+        self._loaded = loaded
 
     @classmethod
     def open(
@@ -96,11 +105,11 @@ class Terminal:
         Raises HomeError, InvalidTrustListError, ConfigInvalid or LogCorrupt.
         """
         identity = home.require()
-        trust = home.load_trust_list(now)
-        token = home.config_token()
-        config = verify_config(token, trust, identity.terminal_id) if token else None
+        # Taken before reading, so a change while reading is seen by reload_if_changed.
+        loaded = home.trust_fingerprint()
+        trust, config = _load(home, identity, now)
         log = TerminalLog.open(home.log_path, _zone(config))
-        return cls(home, identity, key, log, trust, config, service_code)
+        return cls(home, identity, key, log, trust, config, service_code, loaded)
 
     # --- scanning --------------------------------------------------------------------
 
@@ -130,6 +139,37 @@ class Terminal:
     def replace_config(self, config: TerminalConfig) -> None:
         with self.lock:
             self.config = config
+
+    def reload_if_changed(self, now: int) -> bool:
+        """Take the home's trust list and rules when they changed on disk and are newer than those held.
+
+        Costs a few ``stat`` calls when nothing changed; the scan path never
+        reads a file.  A list or configuration that no longer verifies is
+        refused (logged) and the terminal keeps deciding on what it holds.
+        True when something newer was taken.
+        """
+        fingerprint = self.home.trust_fingerprint()
+        if fingerprint == self._loaded:
+            return False
+        self._loaded = fingerprint
+        try:
+            trust, config = _load(self.home, self.identity, now)
+        except KiaError as exc:
+            # Often a sync caught half-way (a new full list beside old deltas): the next change retries.
+            log.warning("kept the trust list and rules held: the home's do not verify now (%s)", exc)
+            return False
+        taken = False
+        with self.lock:
+            if trust.seq > self.trust.seq:
+                self.trust, taken = trust, True
+            if config is not None and (self.config is None or config.version > self.config.version):
+                self.config, taken = config, True
+        # Whoever synced also saw the office's clock: read it again from the log.
+        self._clock = None
+        if taken:
+            log.info("took the home's trust list (sequence %d) and rules (version %s)", trust.seq,
+                     config.version if config else None)
+        return taken
 
     def record_contact(self, server_time: int, now: int) -> None:
         """The office answered: remember its clock, to flag a skewed terminal clock."""
@@ -177,6 +217,13 @@ class Terminal:
 
     def close(self) -> None:
         self.log.close()
+
+
+def _load(home: TerminalHome, identity: Identity, now: int) -> tuple[TrustList, TerminalConfig | None]:
+    """The home's trust list and rules, every signature checked again."""
+    trust = home.load_trust_list(now)
+    token = home.config_token()
+    return trust, verify_config(token, trust, identity.terminal_id) if token else None
 
 
 def _zone(config: TerminalConfig | None) -> dt.tzinfo:

@@ -8,6 +8,7 @@ bridge sends them.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import http.server
@@ -27,6 +28,7 @@ import pytest
 from keys.chain import sign_sync_token
 from kia.processes import Server, kia_command
 from tests.e2e.processes import clean_env, kia
+from tests.factories import aged
 from tests.terminal_sim import PASSPHRASE, today
 from verifier.home import TerminalHome
 from verifier.local import LocalVerifierClient, VerifierUnavailable
@@ -80,7 +82,7 @@ def office(tmp_path: Path) -> Iterator[Office]:
         "--daily-limit", "3", env=env)
     tokens = [kia("issuer", "card", "issue", "--home", home, "--birth-date", born, "--region", "3372",
                   "--out", str(tmp_path / "cards"), env=env)["token"]
-              for born in ("2015-04-02", "2019-08-17", "2023-01-30", "2011-12-01")]
+              for born in (aged(years, today()).isoformat() for years in (11, 7, 3, 15))]
     kia("issuer", "trustlist", "export", "--home", home, "--out", str(tmp_path / "published"), env=env)
     server = Server("office", [kia_command(), "issuer", "serve", "--home", home, "--port", "0", "--workers", "2"],
                     env, tmp_path / "office.log")
@@ -289,3 +291,44 @@ def test_cut_connections_duplicates_reordering_and_an_office_restart_lose_nothin
         log.close()
     finally:
         link.close()
+
+
+def status(url: str) -> dict:
+    with urllib.request.urlopen(f"{url}/api/v1/status", timeout=10) as answer:  # noqa: S310 (loopback)
+        return json.loads(answer.read())
+
+
+def wait_for_trust_list(url: str, seq: int, deadline: float = 30.0) -> None:
+    """Until the running terminal holds list ``seq``; the figure that matters (under a second) is in bench/."""
+    ends = time.monotonic() + deadline
+    while status(url)["trust_list_seq"] < seq:
+        assert time.monotonic() < ends, f"the running terminal never took trust list {seq}"
+        time.sleep(0.02)
+
+
+def test_a_serving_terminal_acts_on_a_revocation_and_new_rules_fetched_by_a_hand_run_sync(office: Office) -> None:
+    home = office.enroll("kasir-1")
+    terminal = office.terminal(home, "--no-sync")
+    client = LocalVerifierClient(terminal.start())
+    try:
+        card = office.tokens[0]
+        assert client.scan(card, "wedge").accepted
+        serial = json.loads(base64.urlsafe_b64decode(card.split(".")[1] + "=="))["sub"]
+        kia("issuer", "card", "revoke", "--home", office.home, serial, "--reason", "hilang", env=office.env)
+        kia("issuer", "partner", "service", str(office.partner), "--home", office.home, "--code", "renang",
+            "--name", "Renang", "--price", "0-4=10000", "--price", "5-12=15000", "--price", "13-16=20000",
+            "--fixed", "7000", "--daily-limit", "3", env=office.env)
+        published = kia("issuer", "trustlist", "export", "--home", office.home,
+                        "--out", str(office.folder / "published"), env=office.env)
+
+        # Staff sync by hand, as `serve --help` says to when it runs with --no-sync: another process.
+        assert sync(home, office) == 0
+        wait_for_trust_list(terminal.url, published["seq"])
+
+        revoked = client.scan(card, "wedge")
+        assert (revoked.accepted, revoked.reason) == (False, "card_revoked")
+        other = client.scan(office.tokens[1], "wedge")  # the rules fetched in the same sync: Rp7.000 off now
+        assert (other.accepted, other.price, other.discount) == (True, 15_000, 7_000)
+    finally:
+        client.close()
+        terminal.stop()
