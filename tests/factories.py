@@ -35,12 +35,35 @@ JAYAPURA = 9171  # Papua, WIT (UTC+9)
 BIRTH_DATE = dt.date(2018, 5, 14)  # 8 years old at NOW: a card that ends at 17
 UNDER_FIVE_BIRTH_DATE = dt.date(2023, 3, 10)  # 3 years old at NOW: a card that ends at 5
 SERIAL = serial_from_value(0x1234567)
+WIB = dt.timezone(dt.timedelta(hours=7))
 
 Signer = tuple[Ed25519PrivateKey, IssuingKey]
 
 
 def utc(timestamp: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC)
+
+
+def born_turning(age: int, days_after: int, now: int) -> dt.date:
+    """The birth date of a child who turns ``age`` ``days_after`` days after ``now``'s day in WIB.
+
+    Tests that meet a birthday take it from their own ``now`` this way, never
+    from a fixed date that the calendar will one day pass.
+    """
+    birthday = dt.datetime.fromtimestamp(now, WIB).date() + dt.timedelta(days=days_after)
+    if (birthday.month, birthday.day) == (2, 29):  # a birthday every year, not every fourth
+        birthday += dt.timedelta(days=1)
+    return birthday.replace(year=birthday.year - age)
+
+
+def aged(years: int, today: dt.date) -> dt.date:
+    """The birth date of a child ``years`` years and 100 days old on ``today``: far from any birthday."""
+    return born_turning(years, -100, int(dt.datetime.combine(today, dt.time(12), WIB).timestamp()))
+
+
+# A child in Surakarta who turns 5 three days after NOW (on 2026-11-25): the under-5 card
+# ends at 00:00 WIB that day.
+TURNS_FIVE_SOON = born_turning(5, 3, NOW)
 
 
 def make_issuing_key(now: int = NOW - 30 * DAY) -> Signer:

@@ -31,6 +31,9 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
+        # Without a preloaded library (tests/clock_ahead.py's libfaketime): chromium does not start with it.
+        env = {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
+        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS,
+                                              env=env)
         yield launched
         launched.close()

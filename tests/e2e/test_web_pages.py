@@ -7,6 +7,7 @@ with the real CLI.  Playwright never downloads a browser: it launches
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,13 @@ from playwright.sync_api import Browser, Page, expect
 from issuer import offline
 from issuer.service import KeyUnlock
 from tests.e2e.processes import BIN, clean_env, kia, running
+from tests.factories import aged
 
 PASSPHRASE = "web-test-passphrase-000000"
 PASSWORD = "petugas-rahasia-2026"
+# The service reads the real clock: the dates here are relative to this test's today.
+TODAY = dt.date.today()
+MOU_START = (TODAY - dt.timedelta(days=300)).isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +39,7 @@ def site(office_home: Path) -> Iterator[str]:
     kia("issuer", "init", "--home", home, env=env)
     for name, kind in (("Bioskop Solo Square", "cinema"), ("Kolam Renang Manahan", "pool")):
         kia("issuer", "partner", "add", "--home", home, "--name", name, "--kind", kind,
-            "--cluster", "education_culture", "--region", "3372", "--mou-start", "2026-01-01", env=env)
+            "--cluster", "education_culture", "--region", "3372", "--mou-start", MOU_START, env=env)
     kia("issuer", "user", "add", "--home", home, "--username", "petugas", "--role", "officer", env=env)
     kia("issuer", "user", "add", "--home", home, "--username", "kepala", "--role", "admin", env=env)
     kia("issuer", "user", "add", "--home", home, "--username", "manajer", "--role", "partner_manager",
@@ -58,7 +63,7 @@ def test_an_officer_issues_a_card_at_the_counter_and_revokes_it(browser: Browser
     page = sign_in(browser, site, "petugas")
     page.goto(f"{site}/cards/")
     form = page.locator("#issue-form")
-    form.locator("input[name=birth_date]").fill("2016-08-17")
+    form.locator("input[name=birth_date]").fill(aged(10, TODAY).isoformat())
     form.locator("input[name=region]").fill("3372")
     form.locator("input[name=name]").fill("Budi Santoso")
     form.locator("button[type=submit]").click()
@@ -81,9 +86,9 @@ def test_an_officer_uploads_a_school_batch_and_sees_its_report(browser: Browser,
     batch = tmp_path / "sd-mangkubumen.csv"
     batch.write_text(
         "birth_date,region,name,external_id\n"
-        "2017-03-02,3372,Siti Aminah,NIS-1\n"
-        "2031-01-01,3372,Belum Lahir,NIS-2\n"
-        "2015-11-30,3372,Rizky Pratama,NIS-3\n",
+        f"{aged(9, TODAY)},3372,Siti Aminah,NIS-1\n"
+        f"{TODAY + dt.timedelta(days=365)},3372,Belum Lahir,NIS-2\n"  # not born yet
+        f"{aged(11, TODAY)},3372,Rizky Pratama,NIS-3\n",
         encoding="utf-8",
     )
     page = sign_in(browser, site, "petugas")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,10 @@ from issuer import migrate, reports, service
 from issuer.batch import ChildRequest
 from issuer.models import AuditEvent, CardRow
 from issuer.store import IssuerHome
-from tests.factories import DAY, NOW, SURAKARTA, utc
+from tests.factories import DAY, NOW, SURAKARTA, TURNS_FIVE_SOON, WIB, born_turning, utc
 from tests.integration.conftest import PASSPHRASE, RunKia
 
 UNLOCK = service.KeyUnlock(PASSPHRASE.encode())
-TURNS_FIVE_SOON = dt.date(2021, 11, 25)  # in Surakarta, the under-5 card ends on 2026-11-25
 PUPIL = dt.date(2016, 8, 17)
 
 
@@ -82,14 +82,18 @@ def test_kia_issuer_card_mark_expired(run_kia: RunKia, kia_env: dict[str, str], 
     home = tmp_path / "office"
     assert run_kia("issuer", "init", "--home", home, env=env).returncode == 0
     cards = tmp_path / "cards"
-    issued = run_kia("issuer", "card", "issue", "--home", home, "--birth-date", TURNS_FIVE_SOON.isoformat(),
+    # `card issue` reads the clock as an officer's would: the child turns five 30 days after this test's now.
+    born = born_turning(5, 30, int(time.time()))
+    issued = run_kia("issuer", "card", "issue", "--home", home, "--birth-date", born.isoformat(),
                      "--region", str(SURAKARTA), "--out", cards, env=env)
     assert issued.returncode == 0, issued.stderr
-    # The card of a child born 2021-11-25 is valid until its 5th birthday, midnight in Surakarta (UTC+7).
-    marked = run_kia("issuer", "card", "mark-expired", "--home", home, "--at", "2026-11-25T00:00:00+07:00", env=env)
+    # The under-5 card is valid until the 5th birthday, midnight in Surakarta (UTC+7).
+    fifth_birthday = dt.datetime.combine(born.replace(year=born.year + 5), dt.time(), WIB)
+    marked = run_kia("issuer", "card", "mark-expired", "--home", home, "--at", fifth_birthday.isoformat(), env=env)
     assert marked.returncode == 0, marked.stderr
-    assert json.loads(marked.stdout) == {"expired": 1, "at": "2026-11-24T17:00:00+00:00"}
-    again = run_kia("issuer", "card", "mark-expired", "--home", home, "--at", "2026-11-26T00:00:00+07:00", env=env)
+    assert json.loads(marked.stdout) == {"expired": 1, "at": fifth_birthday.astimezone(dt.UTC).isoformat()}
+    next_day = fifth_birthday + dt.timedelta(days=1)
+    again = run_kia("issuer", "card", "mark-expired", "--home", home, "--at", next_day.isoformat(), env=env)
     assert json.loads(again.stdout)["expired"] == 0
     wrong = run_kia("issuer", "card", "mark-expired", "--home", home, "--at", "2026-11-26", env=env)
     assert wrong.returncode == 2 and len(wrong.stderr.strip().splitlines()) == 1 and "--at" in wrong.stderr

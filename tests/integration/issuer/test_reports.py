@@ -32,7 +32,7 @@ from issuer.store import CardRecord, IssuerHome
 from keys.chain import Redemption
 from keys.eligibility import region_timezone
 from keys.serial import serial_from_value
-from tests.factories import BALANGAN, BIRTH_DATE, DAY, JAYAPURA, NOW, SURAKARTA, utc
+from tests.factories import BALANGAN, BIRTH_DATE, DAY, JAYAPURA, NOW, SURAKARTA, TURNS_FIVE_SOON, aged, utc
 from tests.integration.conftest import PASSPHRASE, RunKia
 from tests.terminal_sim import SimulatedTerminal
 
@@ -382,8 +382,6 @@ def test_figures_over_many_rows_equal_a_reference_computed_in_python(office: Iss
 
 # --- coverage ---------------------------------------------------------------------
 
-# A child in Surakarta who turns 5 on 2026-11-25: the card ends at 00:00 WIB that day.
-TURNS_FIVE_SOON = dt.date(2021, 11, 25)
 
 
 def issue(home: IssuerHome, region: int, *birth_dates: dt.date) -> list[CardRecord]:
@@ -581,7 +579,8 @@ def test_kia_issuer_report_partners_and_coverage(cli_office, run_kia: RunKia, tm
     assert kia("report", "coverage", "--format", "csv") == (
         "region,eligible_children,as_of,active_cards,coverage_percent\n")
     batch = tmp_path / "sekolah.csv"
-    pupils = [("2018-05-14", SURAKARTA)] * 3 + [("2015-01-09", JAYAPURA)]
+    today = utc(utc_now()).date()  # `card issue` reads the real clock
+    pupils = [(aged(8, today), SURAKARTA)] * 3 + [(aged(11, today), JAYAPURA)]
     batch.write_text("birth_date,region\n" + "".join(f"{born},{region}\n" for born, region in pupils), encoding="utf-8")
     assert kia("card", "issue", "--csv", batch, "--out", tmp_path / "cards")["issued"] == 4
     assert kia("coverage", "set", "--region", SURAKARTA, "--eligible", 4, "--as-of", "2026-06-30") == {

@@ -31,12 +31,19 @@ from keys import (
 from keys.errors import CardRevoked, IssuingKeyRevoked, KeyLifecycleError, PassphraseWrong
 from keys.jws import unverified_header
 from keys.serial import normalize_serial
-from tests.factories import BIRTH_DATE, DAY, NOW, SURAKARTA, UNDER_FIVE_BIRTH_DATE, b64url_decode_lenient, utc
+from tests.factories import (
+    BIRTH_DATE,
+    DAY,
+    NOW,
+    SURAKARTA,
+    TURNS_FIVE_SOON,
+    UNDER_FIVE_BIRTH_DATE,
+    b64url_decode_lenient,
+    utc,
+)
 from tests.integration.conftest import RunKia
 
 UNLOCK = service.KeyUnlock(b"integration-test passphrase, not a secret")
-# A child in Surakarta who turns 5 on 2026-11-25, three days after NOW: the card ends then.
-TURNS_FIVE_SOON = dt.date(2021, 11, 25)
 # Two pupils of 2018-05-14: a girl (day + 40 in the NIK) and a boy.
 GIRL_NIK, BOY_NIK = "3372015405180001", "3372011405180002"
 
