@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import libfaketime
@@ -32,12 +33,13 @@ import libfaketime
 DAY = 86400
 
 
-def environment(days: int) -> dict[str, str]:
+def environment(days: int, base: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """``base`` with libfaketime preloaded and the clock ``days`` ahead of the real one."""
     library = Path(libfaketime.__file__).parent / "vendor" / "libfaketime" / "src" / "libfaketime.so.1"
     if not library.exists():
         sys.exit(f"clock_ahead: python-libfaketime has no {library.name} for this machine ({library})")
-    preload = " ".join(filter(None, [str(library), os.environ.get("LD_PRELOAD")]))
-    return os.environ | {
+    preload = " ".join(filter(None, [str(library), base.get("LD_PRELOAD")]))
+    return dict(base) | {
         "LD_PRELOAD": preload,
         "FAKETIME": f"+{days}d",
         # Both spellings: the variable was renamed between libfaketime releases.

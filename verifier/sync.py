@@ -12,9 +12,10 @@ Each request carries a fresh sync token, dated by the office's clock as last
 seen (a terminal whose clock drifted still authenticates, and its decisions
 are flagged).  When the terminal's clock jumped since then, the office's 401
 carries its clock again (the ``Date`` header), and the request is sent once
-more with a token dated by it: the first try after a jump succeeds.  The office's refusals (a fork, a suspended terminal) are kept
-for the staff screen; trust lists are pulled even then, since revocations
-matter most when something is wrong.
+more with a token dated by it: the first try after a jump succeeds.  The
+office's refusals (a fork, a suspended terminal) are kept for the staff
+screen; trust lists are pulled even then, since revocations matter most when
+something is wrong.
 
 ``SyncLoop`` runs rounds in the background of ``kia verifier serve`` with
 exponential backoff and jitter, for as long as the terminal is offline.

@@ -27,6 +27,7 @@ import pytest
 
 from keys.chain import sign_sync_token
 from kia.processes import Server, kia_command
+from tests import clock_ahead
 from tests.e2e.processes import clean_env, kia
 from tests.factories import aged
 from tests.terminal_sim import PASSPHRASE, today
@@ -332,3 +333,17 @@ def test_a_serving_terminal_acts_on_a_revocation_and_new_rules_fetched_by_a_hand
     finally:
         client.close()
         terminal.stop()
+
+
+def test_a_terminal_whose_clock_jumped_40_days_syncs_on_its_first_try(office: Office) -> None:
+    home = office.enroll("kasir-2")
+    scan_many(office, home, 3)
+    terminal_id = json.loads((home / "terminal.json").read_text())["terminal_id"]
+
+    # Only the terminal's clock jumps (libfaketime in the sync process); the office's stays.
+    jumped = subprocess.run([kia_command(), "verifier", "sync", "--home", str(home)],
+                            env=clock_ahead.environment(40, office.env), capture_output=True, text=True)
+
+    assert jumped.returncode == 0, jumped.stderr
+    assert json.loads(jumped.stdout)["refusal"] is None
+    assert office.stored()[terminal_id][0] == 3
