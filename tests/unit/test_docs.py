@@ -62,7 +62,10 @@ def documented_commands() -> list[tuple[str, list[str]]]:
     commands = []
     for path in DOCUMENTS:
         for number, line in code_lines(path):
-            words = shlex.split(line.strip().removeprefix("$ "), comments=True)
+            line = line.strip().removeprefix("$ ")
+            if not (line.startswith("kia ") or "| kia " in line):
+                continue  # other code: JSON, Python, protocol traces
+            words = shlex.split(line, comments=True)
             words = [word.removeprefix("[").removesuffix("]") for word in words]
             pipeline: list[list[str]] = [[]]
             for word in words:
