@@ -78,8 +78,16 @@ def make_card(
     birth_date: dt.date = BIRTH_DATE,
     region: int = SURAKARTA,
     now: int = NOW,
+    age: int | None = None,
 ) -> Card:
-    """The card the office would issue at ``now`` for a child born on ``birth_date``."""
+    """The card the office would issue at ``now`` for a child born on ``birth_date``.
+
+    With ``age``, the child is that many years (and 100 days) old at ``now``
+    instead: what a test on the real clock gives, so the card's age category
+    never changes with the date the test runs on.
+    """
+    if age is not None:
+        birth_date = aged(age, dt.datetime.fromtimestamp(now, WIB).date())
     validity = card_validity(birth_date, region, utc(now))
     return Card(
         serial=serial,

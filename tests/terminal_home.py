@@ -8,6 +8,7 @@ disk.  Everything is signed with keys made at run time.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -30,9 +31,12 @@ RULES = {
 }
 
 
-def signed_config(trust: Trust, now: int, *, services: list[dict] | None = None, mou_until: str = "2027-12-31",
+def signed_config(trust: Trust, now: int, *, services: list[dict] | None = None, mou_until: str | None = None,
                   terminal_id: str = TERMINAL_ID) -> str:
+    """The partner's rules as the office signs them at ``now``; the MoU runs a year past ``now`` unless given."""
     private, key = trust.signer
+    if mou_until is None:
+        mou_until = (dt.datetime.fromtimestamp(now, dt.UTC).date() + dt.timedelta(days=365)).isoformat()
     claims = {
         "tid": terminal_id,
         "partner": {"id": 1, "name": "Bioskop Solo Paragon", "kind": "cinema", "cluster": "education_culture",

@@ -39,11 +39,11 @@ def test_a_gate_board_opens_for_a_valid_card_and_stays_shut_for_a_revoked_one(tm
                                answer_timeout=30)
         board.hello()
 
-        valid = board.scan(qr_text(trust.issue(make_card(now=now))))
-        revoked = board.scan(trust.issue(make_card(serial=REVOKED, now=now)))
-        again = board.scan(qr_text(trust.issue(make_card(now=now))))  # inside the anti-passback window
+        valid = board.scan(qr_text(trust.issue(make_card(age=8, now=now))))
+        revoked = board.scan(trust.issue(make_card(serial=REVOKED, age=8, now=now)))
+        again = board.scan(qr_text(trust.issue(make_card(age=8, now=now))))  # inside the anti-passback window
         bridge.type("not a card\r\n")  # noise from a scanner: dropped by the bridge, never a scan
-        bridge.type(trust.issue(make_card(serial=OTHER, now=now)) + "\r\n")
+        bridge.type(trust.issue(make_card(serial=OTHER, age=8, now=now)) + "\r\n")
         bridge.wait_line(r"wedge:stdin: wedge 'eyJhbG'.*: accepted")
     finally:
         assert bridge.stop() == 0

@@ -40,7 +40,7 @@ def terminal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
     server = serve(home.path, folder / "terminal.log")
     url = server.start()
     try:
-        yield url, trust.issue(make_card(now=now)), trust.issue(make_card(serial=REVOKED, now=now))
+        yield url, trust.issue(make_card(age=8, now=now)), trust.issue(make_card(serial=REVOKED, age=8, now=now))
     finally:
         server.stop()
 
@@ -106,7 +106,7 @@ def test_the_stale_banner_appears_when_the_trust_list_has_expired(browser: Brows
         page.goto(url)
         expect(page.locator("#banners")).to_contain_text("Daftar kepercayaan sudah kedaluwarsa")
 
-        scan(page, trust.issue(make_card(now=now)))
+        scan(page, trust.issue(make_card(age=8, now=now)))
 
         expect(page.locator("#result")).to_have_class("accepted")  # it still decides, and says the list is stale
         page.close()
