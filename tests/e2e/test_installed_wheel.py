@@ -26,6 +26,7 @@ from zipfile import ZipFile
 import pytest
 
 from tests.e2e.processes import ROOT, clean_env, running
+from tests.factories import aged
 
 pytestmark = pytest.mark.installed
 
@@ -35,10 +36,15 @@ PASSPHRASE = "installed-wheel-passphrase-0000"
 TODAY = dt.date.today()
 
 
-def run(command: list[str | Path], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def installed_env() -> dict[str, str]:
+    """The shell's environment without KIA_ settings or a PYTHONPATH that could reach the checkout."""
+    return {name: value for name, value in clean_env(KIA_KEY_PASSPHRASE=PASSPHRASE).items() if name != "PYTHONPATH"}
+
+
+def run(command: list[str | Path], cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``command``; on failure, fail the test with what it printed."""
-    result = subprocess.run([str(part) for part in command], cwd=cwd, capture_output=True, text=True,
-                            env=clean_env(KIA_KEY_PASSPHRASE=PASSPHRASE, **env) | {"PYTHONPATH": ""})
+    result = subprocess.run([str(part) for part in command], cwd=cwd, input=stdin, capture_output=True, text=True,
+                            env=installed_env())
     if result.returncode != 0:
         pytest.fail(f"{' '.join(map(str, command))} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
@@ -84,7 +90,7 @@ def office(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Office:
     kia = install(wheel, "issuer", work / "venv")
     home = work / "home"
     run([kia, "issuer", "init", "--home", home], cwd=work)
-    birth = TODAY.replace(year=TODAY.year - 8, day=1)
+    birth = aged(8, TODAY)
     card = json.loads(run([kia, "issuer", "card", "issue", "--home", home, "--birth-date", birth.isoformat(),
                            "--region", "3372", "--out", work / "cards"], cwd=work).stdout)
     run([kia, "issuer", "trustlist", "export", "--home", home, "--out", work / "published"], cwd=work)
@@ -103,9 +109,9 @@ def test_the_issuer_extra_starts_an_office_and_serves(office: Office, tmp_path: 
     assert {path.name for path in office.published.iterdir()} == {"trustlist.jws", "root.jwk", "jwks.json"}
     assert all(Path(office.card[name]).stat().st_size > 0 for name in ("qr_png", "qr_svg", "ndef"))
     command = [str(office.kia), "issuer", "serve", "--home", str(office.home), "--port", "0", "--workers", "1"]
-    with running(command, clean_env(KIA_KEY_PASSPHRASE=PASSPHRASE), cwd=tmp_path) as base, \
+    with running(command, installed_env(), cwd=tmp_path) as base, \
             urllib.request.urlopen(f"{base}/healthz", timeout=10) as answer:  # noqa: S310 (loopback)
-        assert (answer.status, json.loads(answer.read())["trust_list_seq"]) == (200, 1)
+        assert answer.status == 200 and json.loads(answer.read())["trust_list_seq"] >= 1
 
 
 def test_the_issuer_extra_signs_offline_and_imports(office: Office, tmp_path: Path) -> None:
@@ -130,11 +136,7 @@ def verifier(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def verify(kia: Path, office: Office, card: str, cwd: Path, stdin: str | None = None) -> dict[str, object]:
     command = [kia, "verifier", "verify", "--trust-anchor", office.published / "root.jwk",
                "--trust-list", office.published / "trustlist.jws", *(["--ndef", card] if stdin is None else ["-"])]
-    result = subprocess.run([str(part) for part in command], input=stdin, capture_output=True, text=True, cwd=cwd,
-                            env=clean_env() | {"PYTHONPATH": ""})
-    if result.returncode != 0:
-        pytest.fail(f"kia verifier verify exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
-    answer: dict[str, object] = json.loads(result.stdout)
+    answer: dict[str, object] = json.loads(run(command, cwd, stdin).stdout)
     return answer
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import re
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,13 @@ from issuer import create_app, offline, partners, service, users
 from issuer.batch import ChildRequest
 from issuer.models import AuditEvent, Partner, PartnerService, RedemptionRow
 from issuer.store import IssuerHome
-from tests.factories import NOW, utc
+from tests.factories import NOW, aged, utc
 
 PASSPHRASE = "roles-test-passphrase-0000"
 PASSWORD = "kata-sandi-panjang-1"
 ROLES = ("anonymous", "admin", "officer", "auditor", "manager")
+# The pages issue cards on the real clock: a pupil ten years old on the day the test runs.
+PUPIL = aged(10, dt.date.today()).isoformat()
 
 
 @pytest.fixture
@@ -60,8 +63,10 @@ def client_for(office: IssuerHome, role: str, csrf: bool = False) -> tuple[Flask
 
 
 def fresh_card(office: IssuerHome) -> str:
+    """A pupil's card issued now on the real clock, which the pages that revoke or replace it read."""
     unlock = service.KeyUnlock(PASSPHRASE.encode())
-    issuance = service.issue_cards(office, unlock, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW))
+    child = ChildRequest(1, dt.date.fromisoformat(PUPIL), 3372)
+    issuance = service.issue_cards(office, unlock, [child], utc(int(time.time())))
     return issuance.cards[0].record.serial
 
 
@@ -77,7 +82,7 @@ def fresh_terminal(office: IssuerHome) -> str:
 MATRIX = [
     ("GET", "/", None, (302, 200, 200, 200, 200)),
     ("GET", "/cards/", None, (302, 200, 200, 200, 403)),
-    ("POST", "/cards/issue", {"birth_date": "2016-08-17", "region": "3372"}, (302, 302, 302, 403, 403)),
+    ("POST", "/cards/issue", {"birth_date": PUPIL, "region": "3372"}, (302, 302, 302, 403, 403)),
     ("POST", "/cards/batch", "csv", (302, 200, 200, 403, 403)),
     ("GET", "/cards/{card}", None, (302, 200, 200, 200, 403)),
     ("GET", "/cards/{card}/qr.png", None, (302, 200, 200, 200, 403)),
@@ -120,7 +125,7 @@ def test_every_page_and_action_for_each_role(office: IssuerHome, role: str) -> N
         if method == "GET":
             response = client.get(url)
         elif body == "csv":
-            data = {"file": (io.BytesIO(b"birth_date,region\n2016-08-17,3372\n"), "sekolah.csv")}
+            data = {"file": (io.BytesIO(f"birth_date,region\n{PUPIL},3372\n".encode()), "sekolah.csv")}
             response = client.post(url, data=data, content_type="multipart/form-data")
         elif body == "not-a-bundle":
             data = {"bundle": (io.BytesIO(b'{"kind": "something else"}'), "bundle.json")}
@@ -136,7 +141,7 @@ def test_every_page_and_action_for_each_role(office: IssuerHome, role: str) -> N
 
 def test_forms_without_a_csrf_token_are_refused(office: IssuerHome) -> None:
     _, client = client_for(office, "officer", csrf=True)
-    response = client.post("/cards/issue", data={"birth_date": "2016-08-17", "region": "3372"})
+    response = client.post("/cards/issue", data={"birth_date": PUPIL, "region": "3372"})
     assert response.status_code == 400
 
 
