@@ -47,6 +47,7 @@ from common import machine
 from sqlalchemy import Engine, create_engine, event, text
 
 from issuer import partners, reports, service
+from issuer.audit import Actor
 from issuer.models import KLA_CLUSTERS, PARTNER_KINDS
 from issuer.store import IssuerHome
 from keys.eligibility import region_timezone
@@ -90,7 +91,8 @@ class Partner:
 
 
 def make_office(home: IssuerHome) -> list[Partner]:
-    service.init_home(home, service.KeyUnlock(PASSPHRASE), int(dt.datetime(2024, 12, 1, tzinfo=dt.UTC).timestamp()))
+    service.init_home(home, service.KeyUnlock(PASSPHRASE), int(dt.datetime(2024, 12, 1, tzinfo=dt.UTC).timestamp()),
+                      by=Actor.command_line())
     made = []
     for rank in range(1, PARTNERS + 1):
         kind = PARTNER_KINDS[(rank - 1) % len(PARTNER_KINDS)]
@@ -99,9 +101,10 @@ def make_office(home: IssuerHome) -> list[Partner]:
         start = months()[joins]
         partner_id = partners.create_partner(home, f"Mitra {rank}", kind, KLA_CLUSTERS[rank % len(KLA_CLUSTERS)],
                                              region, start, start.replace(year=start.year + 2) - dt.timedelta(days=1),
-                                             int(time.time()))
+                                             int(time.time()), by=Actor.command_line())
         count = max(1, round(6 / rank**0.5))
-        terminals = [partners.register_terminal(home, partner_id, f"Kasir {n}", int(time.time())).terminal_id
+        terminals = [partners.register_terminal(home, partner_id, f"Kasir {n}", int(time.time()),
+                                                by=Actor.command_line()).terminal_id
                      for n in range(1, count + 1)]
         made.append(Partner(rank, partner_id, kind, region, joins, terminals))
     return made

@@ -12,6 +12,8 @@ import dataclasses
 
 from sqlalchemy import func, select
 
+from .audit import Actor
+from .audit import record as audit
 from .errors import IssuerError
 from .models import BatchRow, CardRow
 from .store import IssuerHome
@@ -50,7 +52,7 @@ def list_batches(home: IssuerHome, limit: int = 50) -> list[Batch]:
         return [_batch(row, int(counts.get(row.id, 0))) for row in rows]
 
 
-def advance(home: IssuerHome, batch_id: int, state: str) -> Batch:
+def advance(home: IssuerHome, batch_id: int, state: str, now: int, *, by: Actor) -> Batch:
     """Move a batch to ``state``, which must be the next one."""
     with home.transaction() as session:
         row = session.get(BatchRow, batch_id, with_for_update=True)
@@ -60,6 +62,7 @@ def advance(home: IssuerHome, batch_id: int, state: str) -> Batch:
         if state != current.next_state:
             raise IssuerError(f"batch {batch_id} is {row.state}; it can only move to {current.next_state or 'nothing'}")
         row.state = state
+        audit(session, by, f"batch_{state}", f"batch {batch_id}", now)
         cards = session.scalar(select(func.count()).select_from(CardRow).where(CardRow.batch_id == batch_id)) or 0
         return _batch(row, cards)
 

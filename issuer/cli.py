@@ -25,6 +25,7 @@ from keys.times import iso_utc, iso_utc_or_none, parse_instant
 
 from . import cli_batches, cli_partners, cli_reports, cli_trustlists, cli_users, migrate, service
 from .artifacts import CardFiles, write_many
+from .audit import Actor
 from .batch import ChildRequest, RowError, read_batch, validate_child
 from .db import DATABASE_URL_ENV
 from .errors import IssuerError
@@ -80,7 +81,8 @@ def issuer() -> None:
 def init(home: Path, insecure_dev_keys: bool) -> None:
     """Create a home with a root key and a first issuing key."""
     office = _home(home)
-    keys = service.init_home(office, _unlock(insecure_dev_keys, root=True), int(_now().timestamp()))
+    keys = service.init_home(office, _unlock(insecure_dev_keys, root=True), int(_now().timestamp()),
+                             by=Actor.command_line())
     if not insecure_dev_keys and not has_root_passphrase():
         click.echo(f"WARNING: the root key has the issuing keys' passphrase; set {ROOT_PASSPHRASE_FILE_ENV} "
                    "to give it its own (docs/operations.md)", err=True)
@@ -138,7 +140,7 @@ def issue(
 
     channel, source = (batch_channel, csv_file.name) if csv_file is not None else ("counter", None)
     issuance = service.issue_cards(_home(home), _unlock(insecure_dev_keys), requests, now, channel=channel,
-                                   source=source, refused=errors)
+                                   source=source, refused=errors, by=Actor.command_line())
     issued, errors = issuance.cards, issuance.rejected
     files = _write_files(issued, out, show_progress=csv_file is not None)
     cards = [_card_json(item.record, item.request, item_files) for item, item_files in zip(issued, files, strict=True)]
@@ -207,7 +209,7 @@ def _write_report(out: Path, cards: list[dict[str, Any]], errors: list[RowError]
 @click.option("--reason", required=True, help="Why, on one line (e.g. lost, replaced).")
 def revoke(home: Path, serial: str, reason: str) -> None:
     """Revoke a card; the next exported trust list lists it."""
-    record = service.revoke_card(_home(home), serial, reason, int(_now().timestamp()))
+    record = service.revoke_card(_home(home), serial, reason, int(_now().timestamp()), by=Actor.command_line())
     _emit({"serial": record.serial, "state": record.state, "revoked_at": iso_utc_or_none(record.revoked_at)})
 
 
@@ -224,7 +226,7 @@ def mark_expired(home: Path, at: str | None) -> None:
         except ValueError:
             raise click.BadParameter("use ISO 8601 with an offset, e.g. 2026-11-22T00:00:00+07:00",
                                      param_hint="--at") from None
-    _emit({"expired": service.mark_expired(_home(home), now), "at": iso_utc(now)})
+    _emit({"expired": service.mark_expired(_home(home), now, by=Actor.command_line()), "at": iso_utc(now)})
 
 
 @issuer.group()
@@ -237,7 +239,8 @@ def key() -> None:
 @dev_keys_option
 def key_rotate(home: Path, insecure_dev_keys: bool) -> None:
     """Make a new active issuing key; the old one is retired (it still verifies)."""
-    new = service.rotate_issuing_key(_home(home), _unlock(insecure_dev_keys), int(_now().timestamp()))
+    new = service.rotate_issuing_key(_home(home), _unlock(insecure_dev_keys), int(_now().timestamp()),
+                                     by=Actor.command_line())
     _emit({"kid": new.kid, "state": new.state.value})
 
 
@@ -246,7 +249,7 @@ def _change_key(change: str) -> click.Command:
     @click.argument("kid")
     @home_option
     def command(kid: str, home: Path) -> None:
-        changed = service.change_issuing_key(_home(home), kid, change, int(_now().timestamp()))
+        changed = service.change_issuing_key(_home(home), kid, change, int(_now().timestamp()), by=Actor.command_line())
         _emit({"kid": changed.kid, "state": changed.state.value})
 
     return command
@@ -294,6 +297,7 @@ def export(home: Path, out: Path, since: int | None, valid_days: int, insecure_d
         out,
         since=since,
         validity=dt.timedelta(days=valid_days),
+        by=Actor.command_line(),
     )
     _emit(
         {
@@ -344,7 +348,7 @@ def db_upgrade(home: Path) -> None:
 cli_partners.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
 cli_reports.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
 cli_users.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
-cli_batches.register(issuer, home_option, _home, _emit)
+cli_batches.register(issuer, home_option, _home, _emit, lambda: int(_now().timestamp()))
 cli_trustlists.register(trustlist, home_option, _home, _emit, lambda: int(_now().timestamp()),
                         lambda dev: _unlock(dev, issuing=False, root=True), dev_keys_option)
 

@@ -10,11 +10,12 @@ from typing import Any
 import click
 
 from . import batches
+from .audit import Actor
 from .store import IssuerHome
 
 
 def register(issuer: click.Group, home_option: Callable[..., Any], home_of: Callable[[Path], IssuerHome],
-             emit: Callable[[Any], None]) -> None:
+             emit: Callable[[Any], None], now: Callable[[], int]) -> None:
     @issuer.group()
     def batch() -> None:
         """School and clinic batches: submitted, verified, printed, handed over."""
@@ -31,4 +32,4 @@ def register(issuer: click.Group, home_option: Callable[..., Any], home_of: Call
     @click.argument("state", type=click.Choice(batches.STATES[1:]))
     def advance(home: Path, batch_id: int, state: str) -> None:
         """Move BATCH_ID to its next STATE."""
-        emit(dataclasses.asdict(batches.advance(home_of(home), batch_id, state)))
+        emit(dataclasses.asdict(batches.advance(home_of(home), batch_id, state, now(), by=Actor.command_line())))

@@ -9,6 +9,7 @@ import click
 from sqlalchemy import select
 
 from . import partners
+from .audit import Actor
 from .models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService
 from .partners import AGE_CATEGORY_NAMES, ServiceRules
 
@@ -33,7 +34,8 @@ def register(issuer: click.Group, home_option: click.Option, home_of, emit, now)
         """Add a partner; agreements run two years unless --mou-end says otherwise."""
         start = mou_start.date()
         end = mou_end.date() if mou_end else start.replace(year=start.year + 2) - dt.timedelta(days=1)
-        partner_id = partners.create_partner(home_of(home), name, kind, cluster, region, start, end, now())
+        partner_id = partners.create_partner(home_of(home), name, kind, cluster, region, start, end, now(),
+                                             by=Actor.command_line())
         emit({"partner_id": partner_id, "mou_start": start.isoformat(), "mou_end": end.isoformat()})
 
     @partner.command("service")
@@ -61,7 +63,7 @@ def register(issuer: click.Group, home_option: click.Option, home_of, emit, now)
             parsed[category.strip()] = int(amount)
         kind, value = ("percent", percent) if percent is not None else ("fixed", fixed)
         rules = ServiceRules(code, name, parsed, kind, int(value or 0), daily_limit, passback)
-        partners.set_service(home_of(home), partner_id, rules)
+        partners.set_service(home_of(home), partner_id, rules, now(), by=Actor.command_line())
         emit({"partner_id": partner_id, "service": rules.to_json()})
 
     @partner.command("list")
@@ -93,18 +95,18 @@ def register(issuer: click.Group, home_option: click.Option, home_of, emit, now)
     @click.option("--name", required=True, help="e.g. 'Kasir 1'")
     def register_terminal(home: Path, partner_id: int, name: str) -> None:
         """Register a terminal; prints its one-time enrolment code (valid 7 days)."""
-        registration = partners.register_terminal(home_of(home), partner_id, name, now())
+        registration = partners.register_terminal(home_of(home), partner_id, name, now(), by=Actor.command_line())
         emit({"terminal_id": registration.terminal_id, "enrolment_code": registration.enrolment_code,
               "expires_at": dt.datetime.fromtimestamp(registration.expires_at, dt.UTC).isoformat()})
 
     for state, verb in (("suspended", "suspend"), ("active", "activate"), ("retired", "retire")):
-        _state_command(terminal, home_option, home_of, emit, state, verb)
+        _state_command(terminal, home_option, home_of, emit, now, state, verb)
 
 
-def _state_command(group, home_option, home_of, emit, state: str, verb: str) -> None:  # type: ignore[no-untyped-def]
+def _state_command(group, home_option, home_of, emit, now, state: str, verb: str) -> None:  # type: ignore[no-untyped-def]
     @group.command(verb, help=f"{verb.capitalize()} the terminal TERMINAL_ID.")
     @click.argument("terminal_id")
     @home_option
     def command(terminal_id: str, home: Path) -> None:
-        partners.set_terminal_state(home_of(home), terminal_id, state)
+        partners.set_terminal_state(home_of(home), terminal_id, state, now(), by=Actor.command_line())
         emit({"terminal_id": terminal_id, "state": state})

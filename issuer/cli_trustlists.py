@@ -18,7 +18,8 @@ import click
 
 from keys.times import iso_utc
 
-from . import offline, trustlists, users
+from . import offline, trustlists
+from .audit import Actor
 from .service import KeyUnlock, write_published
 from .store import IssuerHome
 
@@ -47,10 +48,9 @@ def register(
         """
         office = home_of(home)
         stamp = now()
-        request = trustlists.prepare(office, stamp)
+        request = trustlists.prepare(office, stamp, by=Actor.command_line())
         data = request.to_bytes()
         write_file(out, data)
-        users.record(office, "cli", "trust_list_prepare", f"seq {request.seq} {offline.fingerprint(data)}", None, stamp)
         emit(summary(request) | {"request": str(out), "fingerprint": offline.fingerprint(data)})
 
     @trustlist.command("sign")
@@ -88,8 +88,7 @@ def register(
         """Verify a signed bundle against the office's root key and publish it to the terminals."""
         office = home_of(home)
         stamp = now()
-        imported = trustlists.import_bundle(office, bundle.read_bytes(), stamp)
-        users.record(office, "cli", "trust_list_import", f"seq {imported.trust_list.seq}", None, stamp)
+        imported = trustlists.import_bundle(office, bundle.read_bytes(), stamp, by=Actor.command_line())
         result: dict[str, Any] = {"seq": imported.trust_list.seq, "revoked": len(imported.trust_list.revoked),
                                   "deltas": imported.deltas, "expires_at": iso_utc(imported.trust_list.expires_at)}
         if out is not None:

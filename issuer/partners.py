@@ -14,12 +14,15 @@ from keys.chain import MAX_MONEY
 from keys.eligibility import AGE_CATEGORIES, is_valid_region
 from keys.serial import ALPHABET
 
+from .audit import Actor
+from .audit import record as audit
 from .errors import IssuerError
 from .models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, Terminal
 from .store import IssuerHome
 
 AGE_CATEGORY_NAMES = tuple(name for name, _, _ in AGE_CATEGORIES)
 ENROLMENT_CODE_LIFETIME = 7 * 86400
+STATE_VERBS = {"active": "activate", "suspended": "suspend", "retired": "retire"}  # audit actions
 _CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
 
 
@@ -76,7 +79,8 @@ class ServiceRules:
 
 
 def create_partner(
-    home: IssuerHome, name: str, kind: str, cluster: str, region: int, mou_start: dt.date, mou_end: dt.date, now: int
+    home: IssuerHome, name: str, kind: str, cluster: str, region: int, mou_start: dt.date, mou_end: dt.date, now: int,
+    *, by: Actor,
 ) -> int:
     if not 0 < len(name.strip()) <= 200:
         raise IssuerError("the partner's name is 1 to 200 characters")
@@ -93,10 +97,11 @@ def create_partner(
                           mou_end=mou_end, created_at=now)
         session.add(partner)
         session.flush()
+        audit(session, by, "partner_create", f"partner {partner.id}", now)
         return partner.id
 
 
-def set_service(home: IssuerHome, partner_id: int, rules: ServiceRules) -> None:
+def set_service(home: IssuerHome, partner_id: int, rules: ServiceRules, now: int, *, by: Actor) -> None:
     """Create or replace the rules of one of the partner's services."""
     rules.check()
     with home.transaction() as session:
@@ -111,6 +116,7 @@ def set_service(home: IssuerHome, partner_id: int, rules: ServiceRules) -> None:
         row.name, row.prices = rules.name.strip(), dict(rules.prices)
         row.discount_kind, row.discount_value = rules.discount_kind, rules.discount_value
         row.daily_limit, row.passback_seconds = rules.daily_limit, rules.passback_seconds
+        audit(session, by, "service_rules", f"partner {partner_id}: {rules.code}", now)
 
 
 def service_rules(row: PartnerService) -> ServiceRules:
@@ -130,7 +136,7 @@ class Registration:
     expires_at: int
 
 
-def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int) -> Registration:
+def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int, *, by: Actor) -> Registration:
     """Register a terminal for a partner and make its one-time enrolment code."""
     if not 0 < len(name.strip()) <= 200:
         raise IssuerError("the terminal's name is 1 to 200 characters")
@@ -154,6 +160,7 @@ def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int) ->
                 chain_hash="0" * 64,
             )
         )
+        audit(session, by, "terminal_register", terminal_id, now)
     return Registration(terminal_id, code, now + ENROLMENT_CODE_LIFETIME)
 
 
@@ -163,9 +170,9 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
-def set_terminal_state(home: IssuerHome, terminal_id: str, state: str) -> None:
+def set_terminal_state(home: IssuerHome, terminal_id: str, state: str, now: int, *, by: Actor) -> None:
     """Suspend, reactivate or retire a terminal (a retired one never comes back)."""
-    if state not in ("active", "suspended", "retired"):
+    if state not in STATE_VERBS:
         raise IssuerError("a terminal is set active, suspended or retired")
     with home.transaction() as session:
         terminal = session.get(Terminal, terminal_id, with_for_update=True)
@@ -174,3 +181,4 @@ def set_terminal_state(home: IssuerHome, terminal_id: str, state: str) -> None:
         if terminal.state == "retired" or (state != "retired" and terminal.public_jwk is None):
             raise IssuerError(f"terminal {terminal_id} is {terminal.state} and cannot become {state}")
         terminal.state = state
+        audit(session, by, f"terminal_{STATE_VERBS[state]}", terminal_id, now)

@@ -1,7 +1,9 @@
 """Issuing operations on an office: keys, cards, revocation, trust lists.
 
 Each function takes its ports (the office home, the time, how to unlock
-private keys) and does its work in one database transaction.  Trust-list
+private keys) and does its work in one database transaction; a change
+records its audit event, with the ``Actor`` who made it, in that same
+transaction.  Trust-list
 files are written after the transaction that spends their sequence number
 commits, so no two published lists ever share one.
 """
@@ -44,11 +46,12 @@ from keys.eligibility import birth_month
 from keys.keystore import passphrase_from_env, read_private_key, root_passphrase_from_env, write_private_key
 from keys.serial import normalize_serial
 
+from .audit import Actor
+from .audit import record as audit
 from .batch import ChildRequest, RowError
 from .errors import CardAlreadyRevoked, HomeExists, IssuerError, UnknownCard
 from .models import BatchRow, CardRow, Child, IssuingKeyRow, Office, TrustListDeltaRow, TrustListRow
 from .store import CardRecord, IssuerHome, card_record, issuing_key, key_row
-from .users import audit
 
 MAX_REASON_LENGTH = 200
 ROOT_KEY_FILE = "root.key"
@@ -128,7 +131,7 @@ class TrustListExport:
     delta: Path | None
 
 
-def init_home(home: IssuerHome, unlock: KeyUnlock, now: int) -> OfficeKeys:
+def init_home(home: IssuerHome, unlock: KeyUnlock, now: int, *, by: Actor) -> OfficeKeys:
     """Create an office: its database, a root key and a first issuing key."""
     if home.legacy_state_path.is_file():
         raise HomeExists(f"{home.path} holds a first-version home; run 'kia issuer db upgrade --home {home.path}'")
@@ -155,6 +158,7 @@ def init_home(home: IssuerHome, unlock: KeyUnlock, now: int) -> OfficeKeys:
             )
         )
         session.add(key_row(key, key_file))
+        audit(session, by, "office_init", f"root {kid_for(root.public_key())}, key {key.kid}", now)
     home.write_marker(kid_for(root.public_key()))
     return OfficeKeys(kid_for(root.public_key()), key.kid)
 
@@ -168,6 +172,7 @@ def issue_cards(
     channel: str = "counter",
     source: str | None = None,
     refused: Sequence[RowError] = (),
+    by: Actor,
 ) -> Issuance:
     """Sign a card for each request with the active key, and record child and card.
 
@@ -211,6 +216,12 @@ def issue_cards(
             # Another issuance took one of these NIKs meanwhile; the database's
             # message would carry the child's data, so it goes nowhere.
             raise IssuerError("another issuance recorded one of these children just now; submit again") from None
+        stamp = int(now.timestamp())
+        if batch is None:
+            for row in rows:
+                audit(session, by, "card_issue", row.serial, stamp)
+        else:
+            audit(session, by, "batch_issue", f"batch {batch.id}: {len(rows)} cards", stamp)
         issued = [IssuedCard(request, card_record(row)) for request, row in zip(accepted, rows, strict=True)]
         return Issuance(issued, rejected, batch.id if batch else None)
 
@@ -278,7 +289,7 @@ def _unused_serials(session: Session, count: int) -> list[str]:
     return list(serials)
 
 
-def revoke_card(home: IssuerHome, serial: str, reason: str, now: int) -> CardRecord:
+def revoke_card(home: IssuerHome, serial: str, reason: str, now: int, *, by: Actor) -> CardRecord:
     """Revoke a card; it is listed in the next exported trust list."""
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON_LENGTH or any(ord(char) < 32 for char in reason):
@@ -290,10 +301,11 @@ def revoke_card(home: IssuerHome, serial: str, reason: str, now: int) -> CardRec
         if row.revoked_at is not None:
             raise CardAlreadyRevoked(f"card {row.serial} is already revoked")
         row.revoked_at, row.revocation_reason, row.state = now, reason, "revoked"
+        audit(session, by, "card_revoke", row.serial, now)
         return card_record(row)
 
 
-def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: dt.datetime) -> CardRecord:
+def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: dt.datetime, *, by: Actor) -> CardRecord:
     """A lost or damaged card: the old one is revoked as replaced, a new serial issued to the same child."""
     stamp = int(now.timestamp())
     with home.transaction() as session:
@@ -311,10 +323,11 @@ def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: dt.datet
         session.add(new)
         session.flush()
         old.state, old.revoked_at, old.revocation_reason, old.replaced_by = "replaced", stamp, "replaced", new.serial
+        audit(session, by, "card_replace", f"{old.serial} -> {new.serial}", stamp)
         return card_record(new)
 
 
-def mark_expired(home: IssuerHome, now: int, *, who: str = "cli", remote_addr: str | None = None) -> int:
+def mark_expired(home: IssuerHome, now: int, *, by: Actor) -> int:
     """Active cards whose eligibility ended by ``now`` become ``expired``; returns how many.
 
     One UPDATE (an index holds the active cards' expiry), so a daily run on
@@ -327,11 +340,11 @@ def mark_expired(home: IssuerHome, now: int, *, who: str = "cli", remote_addr: s
             execution_options={"synchronize_session": False},
         )
         count = int(result.rowcount)  # type: ignore[attr-defined]
-        audit(session, who, "cards_mark_expired", f"{count} cards", remote_addr, now)
+        audit(session, by, "cards_mark_expired", f"{count} cards", now)
         return count
 
 
-def rotate_issuing_key(home: IssuerHome, unlock: KeyUnlock, now: int) -> IssuingKey:
+def rotate_issuing_key(home: IssuerHome, unlock: KeyUnlock, now: int, *, by: Actor) -> IssuingKey:
     """Make a new active issuing key; the previous active key is retired."""
     with home.transaction() as session:
         rows = list(session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id)))
@@ -341,16 +354,18 @@ def rotate_issuing_key(home: IssuerHome, unlock: KeyUnlock, now: int) -> Issuing
             row.state, row.retired_at = key.state.value, key.retired_at
         new_key = rotated[-1]
         session.add(key_row(new_key, unlock.write(home, f"issuing-{new_key.kid}-{now}.key", private)))
+        audit(session, by, "key_rotate", new_key.kid, now)
         return new_key
 
 
-def change_issuing_key(home: IssuerHome, kid: str, change: str, now: int) -> IssuingKey:
+def change_issuing_key(home: IssuerHome, kid: str, change: str, now: int, *, by: Actor) -> IssuingKey:
     """Retire (stops signing, still verifies) or revoke (nothing verifies) a key."""
     with home.transaction() as session:
         rows = list(session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id)))
         changed = replace_key([issuing_key(row) for row in rows], kid, change, now)
         for row, key in zip(rows, changed, strict=True):
             row.state, row.retired_at, row.revoked_at = key.state.value, key.retired_at, key.revoked_at
+        audit(session, by, f"key_{change}", kid, now)
         return next(key for key in changed if key.kid == kid)
 
 
@@ -362,6 +377,7 @@ def export_trust_list(
     *,
     since: int | None = None,
     validity: dt.timedelta = DEFAULT_TRUST_LIST_VALIDITY,
+    by: Actor,
 ) -> TrustListExport:
     """Sign and write the next trust list, root.jwk and jwks.json, on a machine that holds the root key.
 
@@ -384,6 +400,7 @@ def export_trust_list(
         deltas = {old: sign_delta(old, revoked_at(session, old), trust_list, root) for old in delta_window(seq)}
         signed = sign_trust_list(trust_list, root)
         publish(session, office, trust_list, signed, deltas, now)
+        audit(session, by, "trust_list_export", f"seq {seq}", now)
         delta = None
         if since is not None:
             delta = deltas.get(since) or sign_delta(since, revoked_at(session, since), trust_list, root)

@@ -34,6 +34,8 @@ from keys.chain import (
 from keys.eligibility import region_timezone
 from keys.errors import KeyFileInvalid
 
+from .audit import Actor
+from .audit import record as audit
 from .errors import IssuerError
 from .models import Alarm, Office, Partner, PartnerService, RedemptionRow, SyncTokenSeen, Terminal
 from .partners import code_hash, mou_active, service_rules
@@ -80,7 +82,7 @@ def _audience(session: Session) -> str:
     return f"kia-office:{session.get_one(Office, 1).root_kid}"
 
 
-def enroll(home: IssuerHome, unlock: KeyUnlock, code: str, public_jwk: object, now: int) -> Enrolment:
+def enroll(home: IssuerHome, unlock: KeyUnlock, code: str, public_jwk: object, now: int, *, by: Actor) -> Enrolment:
     """Activate the terminal that ``code`` was made for, with the terminal's public key."""
     try:
         public_key = load_public_jwk(public_jwk)
@@ -98,6 +100,7 @@ def enroll(home: IssuerHome, unlock: KeyUnlock, code: str, public_jwk: object, n
             raise EnrolmentRefused("this key already belongs to another terminal; make a new key")
         terminal.public_jwk = jwk
         terminal.state, terminal.enrolled_at, terminal.enrolment_code_hash = "active", now, None
+        audit(session, by, "terminal_enrol", terminal.id, now)
         office = session.get_one(Office, 1)
         config = _signed_config(session, home, unlock, terminal, now)
         return Enrolment(terminal.id, _audience(session), office.root_jwk, config)

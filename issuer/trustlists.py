@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from keys import CLOCK_SKEW_LEEWAY, TrustList, apply_delta, load_public_jwk, verify_trust_list
 from keys.errors import InvalidTrustListError, TrustListExpired, TrustListSignatureInvalid
 
+from .audit import Actor
+from .audit import record as audit
 from .errors import IssuerError
 from .models import Office
-from .offline import SignedBundle, SigningRequest, same_content
+from .offline import SignedBundle, SigningRequest, fingerprint, same_content
 from .service import delta_window, next_list_content, publish, revoked_at
 from .store import IssuerHome
 
@@ -44,17 +46,23 @@ class Imported:
     root_jwk: dict[str, object]
 
 
-def prepare(home: IssuerHome, now: int) -> SigningRequest:
-    """What the office's next list must say, for the root key to sign offline.  Changes nothing."""
+def prepare(home: IssuerHome, now: int, *, by: Actor) -> SigningRequest:
+    """What the office's next list must say, for the root key to sign offline.
+
+    Changes nothing but the audit trail, which notes the request's sequence
+    and fingerprint (the keys page lists them beside the offline machine's).
+    """
     with home.transaction() as session:
         office = session.get_one(Office, 1)
         seq = office.trust_list_seq + 1
         keys, revoked = next_list_content(session, now)
         earlier = {old: revoked_at(session, old) for old in delta_window(seq)}
-        return SigningRequest.build(office.root_kid, seq, now, tuple(keys), revoked, earlier)
+        request = SigningRequest.build(office.root_kid, seq, now, tuple(keys), revoked, earlier)
+        audit(session, by, "trust_list_prepare", f"seq {seq} {fingerprint(request.to_bytes())}", now)
+        return request
 
 
-def import_bundle(home: IssuerHome, data: bytes, now: int) -> Imported:
+def import_bundle(home: IssuerHome, data: bytes, now: int, *, by: Actor) -> Imported:
     """Verify a signed bundle and publish its list and deltas.
 
     Raises issuer.offline.TrustListFileError for a file that is no bundle,
@@ -75,6 +83,7 @@ def import_bundle(home: IssuerHome, data: bytes, now: int) -> Imported:
         _check_content(session, trust_list, bundle.prepared_at)
         _check_deltas(session, office, trust_list, bundle, now)
         publish(session, office, trust_list, bundle.trust_list, bundle.deltas, bundle.prepared_at)
+        audit(session, by, "trust_list_import", f"seq {trust_list.seq}", now)
         return Imported(trust_list, bundle.trust_list, len(bundle.deltas), dict(office.root_jwk))
 
 

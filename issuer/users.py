@@ -1,4 +1,4 @@
-"""People who sign in, their roles, and the audit trail.
+"""People who sign in, their roles, and the events of their sessions.
 
 Roles: ``admin`` (everything, and people), ``officer`` (cards, partners,
 terminals, keys), ``partner_manager`` (only their own partner's terminals,
@@ -6,8 +6,8 @@ redemptions and revenue), ``auditor`` (reads everything, changes nothing).
 Passwords are hashed with Argon2id (argon2-cffi) and rehashed on sign-in
 when the parameters change.  A person's sessions name a digest of their
 password hash (``Person.session_key``), so a new password ends them.
-Every change to a person is audited in its own transaction; no password
-ever reaches a log, an audit event or an error message.
+Every change to a person is audited in the transaction that makes it; no
+password ever reaches a log, an audit event or an error message.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .audit import Actor
+from .audit import record as audit
 from .errors import IssuerError
-from .models import ROLES, AuditEvent, Partner, User
+from .models import ROLES, Partner, User
 from .store import IssuerHome
 
 MIN_PASSWORD_LENGTH = 12
@@ -69,7 +71,8 @@ def _check_password(password: str) -> None:
         raise IssuerError(f"a password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
 
 
-def create_user(home: IssuerHome, username: str, password: str, role: str, partner_id: int | None, now: int) -> Person:
+def create_user(home: IssuerHome, username: str, password: str, role: str, partner_id: int | None, now: int, *,
+                by: Actor) -> Person:
     username = username.strip().lower()
     if not (3 <= len(username) <= 64 and username.replace(".", "").replace("_", "").replace("-", "").isalnum()):
         raise IssuerError("a username is 3 to 64 letters, digits, dots, dashes or underscores")
@@ -82,6 +85,7 @@ def create_user(home: IssuerHome, username: str, password: str, role: str, partn
                     active=True, created_at=now)
         session.add(user)
         session.flush()
+        audit(session, by, "user_add", f"{username}: {role}", now)
         return _person(user)
 
 
@@ -118,9 +122,9 @@ def _user(session: Session, user_id: int) -> User:
     return user
 
 
-def _keep_an_admin(session: Session, user: User, by: Person) -> None:
+def _keep_an_admin(session: Session, user: User, by: Actor) -> None:
     """Refuse a change that would leave the office without an active admin, or lock the admin out."""
-    if user.id == by.id:
+    if user.id == by.user_id:
         raise IssuerError("you cannot disable yourself or change your own role; ask another admin")
     if user.role == "admin" and user.active:
         admins = session.scalars(select(User.id).where(User.role == "admin", User.active.is_(True))).all()
@@ -128,8 +132,8 @@ def _keep_an_admin(session: Session, user: User, by: Person) -> None:
             raise IssuerError("this is the last active admin; make another admin first")
 
 
-def change_role(home: IssuerHome, user_id: int, role: str, partner_id: int | None, by: Person,
-                remote_addr: str | None, now: int) -> Person:
+def change_role(home: IssuerHome, user_id: int, role: str, partner_id: int | None, now: int, *,
+                by: Actor) -> Person:
     with home.transaction() as session:
         user = _user(session, user_id)
         _check_role(session, role, partner_id)
@@ -137,29 +141,28 @@ def change_role(home: IssuerHome, user_id: int, role: str, partner_id: int | Non
             _keep_an_admin(session, user, by)
         user.role, user.partner_id = role, partner_id
         target = user.username + (f": {role}" if partner_id is None else f": {role} of partner {partner_id}")
-        audit(session, by.username, "user_role", target, remote_addr, now)
+        audit(session, by, "user_role", target, now)
         return _person(user)
 
 
-def set_active(home: IssuerHome, user_id: int, active: bool, by: Person, remote_addr: str | None, now: int) -> Person:
+def set_active(home: IssuerHome, user_id: int, active: bool, now: int, *, by: Actor) -> Person:
     """Enable or disable a person; a disabled person's sessions end at their next request."""
     with home.transaction() as session:
         user = _user(session, user_id)
         if not active:
             _keep_an_admin(session, user, by)
         user.active = active
-        audit(session, by.username, "user_enable" if active else "user_disable", user.username, remote_addr, now)
+        audit(session, by, "user_enable" if active else "user_disable", user.username, now)
         return _person(user)
 
 
-def reset_password(home: IssuerHome, user_id: int, password: str, by: Person, remote_addr: str | None,
-                   now: int) -> Person:
+def reset_password(home: IssuerHome, user_id: int, password: str, now: int, *, by: Actor) -> Person:
     """Give a person a new password; their open sessions end."""
     _check_password(password)
     with home.transaction() as session:
         user = _user(session, user_id)
         user.password_hash = _HASHER.hash(password)
-        audit(session, by.username, "user_password_reset", user.username, remote_addr, now)
+        audit(session, by, "user_password_reset", user.username, now)
         return _person(user)
 
 
@@ -184,11 +187,7 @@ def person(home: IssuerHome, user_id: int) -> Person | None:
         return _person(user) if user is not None and user.active else None
 
 
-def audit(session: Session, who: str, action: str, target: str | None, remote_addr: str | None, now: int) -> None:
-    """Record a change in the audit trail, in the same transaction as the change."""
-    session.add(AuditEvent(at=now, username=who, action=action, target=target, remote_addr=remote_addr))
-
-
-def record(home: IssuerHome, who: str, action: str, target: str | None, remote_addr: str | None, now: int) -> None:
+def record(home: IssuerHome, by: Actor, action: str, target: str | None, now: int) -> None:
+    """An event that changes no record of the office: a sign-in, a failed one, a sign-out."""
     with home.transaction() as session:
-        audit(session, who, action, target, remote_addr, now)
+        audit(session, by, action, target, now)

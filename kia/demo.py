@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from firmware_bridge.image import payloads_from_image
 from issuer import partners, reports, service, users
 from issuer.artifacts import write_many
+from issuer.audit import Actor
 from issuer.batch import ChildRequest
 from issuer.partners import ServiceRules
 from issuer.store import IssuerHome
@@ -135,7 +136,7 @@ def demo(keep: Path | None, lang: str | None, serve: bool) -> None:
         files = write_many([(serial, token) for serial, token in cards], folder / "cards")
         terminals = _sign_up_partners(home, stamp, folder, say)
         password = _demo_user(home, stamp) if serve else None
-        service.export_trust_list(home, unlock, stamp, folder / "published")
+        service.export_trust_list(home, unlock, stamp, folder / "published", by=Actor.command_line())
         say("published the trust list")
 
         office = Server("office", [kia_command(), "issuer", "serve", "--home", str(home.path), "--port", "0",
@@ -181,7 +182,7 @@ def _issue_cards(home: IssuerHome, unlock: service.KeyUnlock, now: dt.datetime, 
     """Cards from three moments of the office's life: 11 years ago, 2 years ago, and today."""
     today = now.date()
     long_ago, lately = now - dt.timedelta(days=11 * 365 + 3), now - dt.timedelta(days=2 * 365 + 1)
-    office = service.init_home(home, unlock, int(long_ago.timestamp()))
+    office = service.init_home(home, unlock, int(long_ago.timestamp()), by=Actor.command_line())
     batches = [
         (long_ago, [(age.format(17), _years_ago(today, 17, 40), SURAKARTA)]),
         (lately, [(age.format(5), _years_ago(today, 5, 30), BALANGAN)]),
@@ -189,17 +190,18 @@ def _issue_cards(home: IssuerHome, unlock: service.KeyUnlock, now: dt.datetime, 
     issued = []
     for moment, children in batches:
         requests = [ChildRequest(line, born, region) for line, (_, born, region) in enumerate(children, 1)]
-        issued += [(item, children[0][0]) for item in service.issue_cards(home, unlock, requests, moment).cards]
-    new_key = service.rotate_issuing_key(home, unlock, int(now.timestamp()))
+        issued += [(item, children[0][0]) for item in service.issue_cards(home, unlock, requests, moment,
+                                                                          by=Actor.command_line()).cards]
+    new_key = service.rotate_issuing_key(home, unlock, int(now.timestamp()), by=Actor.command_line())
     today_children = [(age.format(2), _years_ago(today, 2, 40), SURAKARTA),
                       (age.format(8), _years_ago(today, 8, 100), SURAKARTA),
                       (age.format(12), _years_ago(today, 12, 10), SURAKARTA),
                       (age.format(14), _years_ago(today, 14, 200), BALANGAN)]
     requests = [ChildRequest(line, born, region) for line, (_, born, region) in enumerate(today_children, 1)]
     issued += [(item, today_children[item.request.line - 1][0])
-               for item in service.issue_cards(home, unlock, requests, now).cards]
+               for item in service.issue_cards(home, unlock, requests, now, by=Actor.command_line()).cards]
     lost = issued[4][0].record.serial
-    service.revoke_card(home, lost, "hilang (lost)", int(now.timestamp()))
+    service.revoke_card(home, lost, "hilang (lost)", int(now.timestamp()), by=Actor.command_line())
     say(f"office {home.path}: root key {office.root_kid}; cards issued 11 and 2 years ago with key "  # type: ignore[operator]
         f"{office.issuing_kid}, today with {new_key.kid}; card {lost} revoked (lost)")
     cards = [(item.record.serial, item.record.token) for item, _ in issued]
@@ -211,9 +213,9 @@ def _sign_up_partners(home: IssuerHome, now: int, folder: Path, say: object) -> 
     terminals = []
     for index, (name, kind, cluster, terminal_name, rules) in enumerate(PARTNERS, 1):
         partner_id = partners.create_partner(home, name, kind, cluster, SURAKARTA, today - dt.timedelta(days=200),
-                                             today + dt.timedelta(days=530), now)
-        partners.set_service(home, partner_id, rules)
-        registration = partners.register_terminal(home, partner_id, terminal_name, now)
+                                             today + dt.timedelta(days=530), now, by=Actor.command_line())
+        partners.set_service(home, partner_id, rules, now, by=Actor.command_line())
+        registration = partners.register_terminal(home, partner_id, terminal_name, now, by=Actor.command_line())
         terminals.append(Terminal(f"{name} ({terminal_name})", partner_id, folder / f"terminal-{index}",
                                   registration.enrolment_code))
     say("partners signed up: " + ", ".join(name for name, *_ in PARTNERS))  # type: ignore[operator]
@@ -222,7 +224,7 @@ def _sign_up_partners(home: IssuerHome, now: int, folder: Path, say: object) -> 
 
 def _demo_user(home: IssuerHome, now: int) -> str:
     password = generate_passphrase()[:20]
-    users.create_user(home, "admin", password, "admin", None, now)
+    users.create_user(home, "admin", password, "admin", None, now, by=Actor.command_line())
     return password
 
 

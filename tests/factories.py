@@ -15,6 +15,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from issuer.audit import Actor
 from keys import (
     Card,
     IssuingKey,
@@ -36,6 +37,7 @@ BIRTH_DATE = dt.date(2018, 5, 14)  # 8 years old at NOW: a card that ends at 17
 UNDER_FIVE_BIRTH_DATE = dt.date(2023, 3, 10)  # 3 years old at NOW: a card that ends at 5
 SERIAL = serial_from_value(0x1234567)
 WIB = dt.timezone(dt.timedelta(hours=7))
+ACTOR = Actor("petugas", "127.0.0.1")  # who makes the changes that tests make through the services
 
 Signer = tuple[Ed25519PrivateKey, IssuingKey]
 

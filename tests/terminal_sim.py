@@ -40,7 +40,7 @@ from keys.chain import (
 )
 from keys.jwk import public_key_bytes
 from keys.serial import serial_from_value
-from tests.factories import DAY, SURAKARTA, forge_token
+from tests.factories import ACTOR, DAY, SURAKARTA, forge_token
 
 # Long enough for keys.keystore.MIN_PASSPHRASE_LENGTH; a test value, not a secret.
 PASSPHRASE = "sync-test passphrase 2026-11"
@@ -70,7 +70,7 @@ def today() -> dt.date:
 def open_office(path: Path, database_url: str | None, now: int | None = None) -> IssuerHome:
     """A fresh office (root key, issuing key) in ``path``, on ``database_url``."""
     home = IssuerHome(path, database_url)
-    service.init_home(home, UNLOCK, clock() if now is None else now)
+    service.init_home(home, UNLOCK, clock() if now is None else now, by=ACTOR)
     return home
 
 
@@ -79,11 +79,11 @@ def add_partner(home: IssuerHome, *, mou_start: dt.date | None = None, mou_end: 
     """A cinema partner whose MoU is in force today unless the dates say otherwise."""
     start = mou_start or today() - dt.timedelta(days=365)
     end = mou_end or today() + dt.timedelta(days=365)
-    return partners.create_partner(home, name, "cinema", "education_culture", SURAKARTA, start, end, clock())
+    return partners.create_partner(home, name, "cinema", "education_culture", SURAKARTA, start, end, clock(), by=ACTOR)
 
 
 def add_service(home: IssuerHome, partner_id: int, rules: ServiceRules = SERVICE) -> ServiceRules:
-    partners.set_service(home, partner_id, rules)
+    partners.set_service(home, partner_id, rules, clock(), by=ACTOR)
     return rules
 
 

@@ -14,6 +14,7 @@ from keys.errors import KeyStoreError
 
 from .. import sync
 from ..app import office
+from ..audit import Actor
 from ..metrics import metrics_of
 from ..service import KeyUnlock
 from . import bp, error
@@ -68,7 +69,8 @@ def enroll() -> ResponseReturnValue:
     if not isinstance(body, EnrolRequest):
         return body
     try:
-        enrolment = sync.enroll(office(current_app), KeyUnlock.from_env(), body.code, body.public_jwk, int(time.time()))
+        enrolment = sync.enroll(office(current_app), KeyUnlock.from_env(), body.code, body.public_jwk, int(time.time()),
+                                by=Actor("terminal", request.remote_addr))
     except sync.EnrolmentRefused as exc:
         return error(403, "enrolment_refused", str(exc))
     except KeyStoreError:

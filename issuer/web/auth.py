@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length
 
 from .. import users
 from ..app import office
+from ..audit import Actor
 from . import SignedIn
 from .i18n import t
 
@@ -40,8 +41,9 @@ def now() -> int:
     return int(time.time())
 
 
-def audit(action: str, target: str | None = None) -> None:
-    users.record(office(current_app), current_user.username, action, target, remote(), now())
+def actor() -> Actor:
+    """The signed-in person making a change, and from where; the services audit it."""
+    return Actor(current_user.username, remote(), current_user.id)
 
 
 def roles(*allowed: str) -> Callable[[View], View]:
@@ -71,14 +73,14 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         found = users.authenticate(office(current_app), form.username.data, form.password.data)
         if found is None:
-            users.record(office(current_app), form.username.data.strip().lower()[:64], "sign_in_failed", None,
-                         remote(), now())
+            users.record(office(current_app), Actor(form.username.data.strip().lower(), remote()), "sign_in_failed",
+                         None, now())
             flash(t("bad_credentials"))
             return render_template("login.html", form=form), 401
         session.clear()  # a fresh session for the signed-in person
         session.permanent = True
         login_user(SignedIn(**found.__dict__))
-        users.record(office(current_app), found.username, "sign_in", None, remote(), now())
+        users.record(office(current_app), Actor(found.username, remote(), found.id), "sign_in", None, now())
         target = request.args.get("next", "")
         local = target.startswith("/") and not target.startswith("//")  # never redirect off this site
         return redirect(target if local else url_for("dashboard.index"))
@@ -88,7 +90,7 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 @login_required  # type: ignore[misc]
 def logout() -> ResponseReturnValue:
-    audit("sign_out")
+    users.record(office(current_app), actor(), "sign_out", None, now())
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -23,7 +23,7 @@ from ..artifacts import qr_png, qr_symbol
 from ..batch import RowError, read_batch, validate_child
 from ..batches import BatchNotFound, advance, list_batches
 from ..errors import UnknownCard
-from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, audit, roles
+from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, actor, roles
 from .i18n import t
 
 bp = Blueprint("cards", __name__, url_prefix="/cards")
@@ -95,13 +95,11 @@ def advance_batch(batch_id: int, state: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        advance(office(current_app), batch_id, state)
+        advance(office(current_app), batch_id, state, int(_now().timestamp()), by=actor())
     except BatchNotFound:
         abort(404)
     except KiaError as exc:
         flash(str(exc))
-    else:
-        audit(f"batch_{state}", f"batch {batch_id}")
     return redirect(url_for("cards.index"))
 
 
@@ -116,12 +114,12 @@ def issue() -> ResponseReturnValue:
     if isinstance(checked, RowError):
         getattr(form, checked.field).errors.append(checked.error)
         return _page(issue=form, status=400)
-    issuance = service.issue_cards(office(current_app), service.KeyUnlock.from_env(), [checked], _now())
+    issuance = service.issue_cards(office(current_app), service.KeyUnlock.from_env(), [checked], _now(),
+                                   by=actor())
     if issuance.rejected:
         form.nik.errors.append(issuance.rejected[0].error)
         return _page(issue=form, status=409)
     serial = issuance.cards[0].record.serial
-    audit("card_issue", serial)
     flash(t("issued_ok"))
     return redirect(url_for("cards.detail", serial=serial))
 
@@ -143,8 +141,7 @@ def batch() -> ResponseReturnValue:
             form.file.errors.append(str(exc))
             return _page(batch=form, status=400)
     issuance = service.issue_cards(office(current_app), service.KeyUnlock.from_env(), requests, _now(),
-                                   channel=form.channel.data, source=name, refused=errors)
-    audit("batch_issue", f"batch {issuance.batch_id}: {len(issuance.cards)} cards")
+                                   channel=form.channel.data, source=name, refused=errors, by=actor())
     return render_template("batch.html", issuance=issuance, source=name)
 
 
@@ -177,13 +174,13 @@ def revoke(serial: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     try:
-        record = service.revoke_card(office(current_app), serial, form.reason.data, int(_now().timestamp()))
+        record = service.revoke_card(office(current_app), serial, form.reason.data, int(_now().timestamp()),
+                                     by=actor())
     except UnknownCard:
         abort(404)
     except KiaError as exc:
         flash(str(exc))
         return redirect(url_for("cards.detail", serial=serial))
-    audit("card_revoke", record.serial)
     flash(t("revoked_ok"))
     return redirect(url_for("cards.detail", serial=record.serial))
 
@@ -194,12 +191,11 @@ def replace(serial: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        new = service.replace_card(office(current_app), service.KeyUnlock.from_env(), serial, _now())
+        new = service.replace_card(office(current_app), service.KeyUnlock.from_env(), serial, _now(), by=actor())
     except UnknownCard:
         abort(404)
     except KiaError as exc:
         flash(str(exc))
         return redirect(url_for("cards.detail", serial=serial))
-    audit("card_replace", f"{serial} -> {new.serial}")
     flash(t("replaced_ok"))
     return redirect(url_for("cards.detail", serial=new.serial))

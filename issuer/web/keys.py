@@ -21,7 +21,7 @@ from keys.times import iso_utc
 from .. import offline, service, trustlists
 from ..app import office
 from ..models import AuditEvent
-from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, audit, roles
+from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, actor, roles
 from .i18n import t
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
@@ -70,11 +70,11 @@ def rotate() -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        key = service.rotate_issuing_key(office(current_app), service.KeyUnlock.from_env(), int(time.time()))
+        service.rotate_issuing_key(office(current_app), service.KeyUnlock.from_env(), int(time.time()),
+                                   by=actor())
     except KiaError as exc:
         flash(str(exc))
     else:
-        audit("key_rotate", key.kid)
         flash(t("key_rotated"))
     return redirect(url_for("keys.index"))
 
@@ -85,11 +85,10 @@ def change(kid: str, change: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        service.change_issuing_key(office(current_app), kid, change, int(time.time()))
+        service.change_issuing_key(office(current_app), kid, change, int(time.time()), by=actor())
     except KiaError as exc:
         flash(str(exc))
     else:
-        audit(f"key_{change}", kid)
         flash(t("key_changed"))
     return redirect(url_for("keys.index"))
 
@@ -100,9 +99,8 @@ def prepare() -> ResponseReturnValue:
     """The signing request for the offline machine, as a download; its fingerprint is on the keys page."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    signing = trustlists.prepare(office(current_app), int(time.time()))
+    signing = trustlists.prepare(office(current_app), int(time.time()), by=actor())
     data = signing.to_bytes()
-    audit("trust_list_prepare", f"seq {signing.seq} {offline.fingerprint(data)}")
     name = f"kia-trustlist-request-{signing.seq}.json"
     return Response(data, mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
@@ -116,10 +114,10 @@ def import_bundle() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _page(bundle=form, status=400)
     try:
-        imported = trustlists.import_bundle(office(current_app), form.bundle.data.read(), int(time.time()))
+        imported = trustlists.import_bundle(office(current_app), form.bundle.data.read(), int(time.time()),
+                                            by=actor())
     except KiaError as exc:
         form.bundle.errors.append(str(exc))
         return _page(bundle=form, status=409 if isinstance(exc, trustlists.BundleRefused) else 400)
-    audit("trust_list_import", f"seq {imported.trust_list.seq}")
     flash(t("trust_list_imported").format(seq=imported.trust_list.seq))
     return redirect(url_for("keys.index"))

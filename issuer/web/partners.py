@@ -18,7 +18,7 @@ from keys.errors import KiaError
 from .. import partners, reports
 from ..app import office
 from ..models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, Terminal
-from .auth import CHANGERS, EVERYONE, ConfirmForm, audit, now, roles
+from .auth import CHANGERS, EVERYONE, ConfirmForm, actor, now, roles
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 MOU_WARNING_DAYS = 90
@@ -85,11 +85,11 @@ def create() -> ResponseReturnValue:
         end = form.mou_end.data or start.replace(year=start.year + 2) - dt.timedelta(days=1)  # agreements run two years
         try:
             partner_id = partners.create_partner(office(current_app), form.name.data, form.kind.data,
-                                                 form.cluster.data, form.region.data, start, end, now())
+                                                 form.cluster.data, form.region.data, start, end, now(),
+                                                 by=actor())
         except KiaError as exc:
             form.name.errors.append(str(exc))
         else:
-            audit("partner_create", f"partner {partner_id}")
             return redirect(url_for("partners.detail", partner_id=partner_id))
     with office(current_app).transaction() as session:
         today = dt.datetime.fromtimestamp(now(), dt.UTC).date()
@@ -132,10 +132,10 @@ def register_terminal(partner_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     try:
-        registration = partners.register_terminal(office(current_app), partner_id, form.name.data, now())
+        registration = partners.register_terminal(office(current_app), partner_id, form.name.data, now(),
+                                                   by=actor())
     except partners.PartnerNotFound:
         abort(404)
-    audit("terminal_register", registration.terminal_id)
     return render_template("enrolment.html", registration=registration, partner_id=partner_id,
                            expires=dt.datetime.fromtimestamp(registration.expires_at, dt.UTC))
 
@@ -148,13 +148,11 @@ def set_service(partner_id: int) -> ResponseReturnValue:
         flash("; ".join(f"{name}: {', '.join(errors)}" for name, errors in form.errors.items()))
         return redirect(url_for("partners.detail", partner_id=partner_id))
     try:
-        partners.set_service(office(current_app), partner_id, form.rules())
+        partners.set_service(office(current_app), partner_id, form.rules(), now(), by=actor())
     except partners.PartnerNotFound:
         abort(404)
     except KiaError as exc:
         flash(str(exc))
-    else:
-        audit("service_rules", f"partner {partner_id}: {form.code.data}")
     return redirect(url_for("partners.detail", partner_id=partner_id))
 
 
@@ -164,9 +162,8 @@ def terminal_state(partner_id: int, terminal_id: str, action: str) -> ResponseRe
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        partners.set_terminal_state(office(current_app), terminal_id, "suspended" if action == "suspend" else "active")
+        partners.set_terminal_state(office(current_app), terminal_id, "suspended" if action == "suspend" else "active",
+                                    now(), by=actor())
     except KiaError as exc:
         flash(str(exc))
-    else:
-        audit(f"terminal_{action}", terminal_id)
     return redirect(url_for("partners.detail", partner_id=partner_id))

@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import PasswordField, SelectField, StringField
@@ -22,7 +21,7 @@ from keys.times import iso_utc
 from .. import users
 from ..app import office
 from ..models import ROLES, Partner
-from .auth import ConfirmForm, audit, now, remote, roles
+from .auth import ConfirmForm, actor, now, roles
 from .i18n import t
 
 bp = Blueprint("people", __name__, url_prefix="/users")
@@ -96,11 +95,10 @@ def add() -> ResponseReturnValue:
         return _page(add=form, status=400)
     try:
         added = users.create_user(office(current_app), form.username.data, form.password.data, form.role.data,
-                                  form.partner_id(), now())
+                                  form.partner_id(), now(), by=actor())
     except KiaError as exc:
         flash(str(exc))
         return _page(add=form, status=409)
-    audit("user_add", f"{added.username}: {added.role}")
     flash(t("user_added").format(username=added.username))
     return redirect(url_for("people.index"))
 
@@ -112,7 +110,7 @@ def change_role(user_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     return _apply(lambda: users.change_role(office(current_app), user_id, form.role.data, form.partner_id(),
-                                            current_user, remote(), now()), "role_changed")
+                                            now(), by=actor()), "role_changed")
 
 
 @bp.post("/<int:user_id>/<any(disable, enable):action>")
@@ -120,8 +118,8 @@ def change_role(user_id: int) -> ResponseReturnValue:
 def set_active(user_id: int, action: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    return _apply(lambda: users.set_active(office(current_app), user_id, action == "enable", current_user, remote(),
-                                           now()), f"user_{action}d")
+    return _apply(lambda: users.set_active(office(current_app), user_id, action == "enable", now(), by=actor()),
+                  f"user_{action}d")
 
 
 @bp.post("/<int:user_id>/password")
@@ -133,8 +131,8 @@ def reset_password(user_id: int) -> ResponseReturnValue:
             flash(_errors(form))
             return redirect(url_for("people.index"))
         abort(400)
-    return _apply(lambda: users.reset_password(office(current_app), user_id, form.password.data, current_user,
-                                               remote(), now()), "password_reset")
+    return _apply(lambda: users.reset_password(office(current_app), user_id, form.password.data, now(),
+                                               by=actor()), "password_reset")
 
 
 def _apply(change: Callable[[], users.Person], done: str) -> ResponseReturnValue:

@@ -16,7 +16,7 @@ from jwcrypto import jwk, jws
 from issuer import service
 from issuer.batch import ChildRequest
 from issuer.store import IssuerHome
-from tests.factories import NOW, utc
+from tests.factories import ACTOR, NOW, utc
 
 UNLOCK = service.KeyUnlock(b"interop-test-passphrase-000")
 
@@ -24,9 +24,9 @@ UNLOCK = service.KeyUnlock(b"interop-test-passphrase-000")
 @pytest.fixture
 def exported(tmp_path: Path) -> tuple[str, service.TrustListExport]:
     home = IssuerHome(tmp_path / "office")
-    service.init_home(home, UNLOCK, NOW)
-    (card,) = service.issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW)).cards
-    export = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "published")
+    service.init_home(home, UNLOCK, NOW, by=ACTOR)
+    (card,) = service.issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW), by=ACTOR).cards
+    export = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "published", by=ACTOR)
     home.close()
     return card.record.token, export
 
@@ -46,11 +46,11 @@ def test_card_token_verifies_with_jwcrypto_and_the_exported_jwks(exported) -> No
 def test_a_card_of_a_revoked_key_finds_no_key_in_the_exported_jwks(tmp_path: Path) -> None:
     # A JOSE library knows no key states: jwks.json must not offer it a key whose cards the terminals refuse.
     home = IssuerHome(tmp_path / "office")
-    keys = service.init_home(home, UNLOCK, NOW)
-    (card,) = service.issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW)).cards
-    rotated = service.rotate_issuing_key(home, UNLOCK, NOW + 60)
-    service.change_issuing_key(home, keys.issuing_kid, "revoke", NOW + 120)
-    export = service.export_trust_list(home, UNLOCK, NOW + 180, tmp_path / "published")
+    keys = service.init_home(home, UNLOCK, NOW, by=ACTOR)
+    (card,) = service.issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW), by=ACTOR).cards
+    rotated = service.rotate_issuing_key(home, UNLOCK, NOW + 60, by=ACTOR)
+    service.change_issuing_key(home, keys.issuing_kid, "revoke", NOW + 120, by=ACTOR)
+    export = service.export_trust_list(home, UNLOCK, NOW + 180, tmp_path / "published", by=ACTOR)
     home.close()
 
     key_set = jwk.JWKSet.from_json(export.jwks.read_text(encoding="ascii"))

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 
 from issuer import create_app, service
 from issuer.store import IssuerHome
-from tests.factories import DAY, NOW
+from tests.factories import ACTOR, DAY, NOW
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def unlock() -> service.KeyUnlock:
 @pytest.fixture
 def home(tmp_path: Path, issuer_db_url: str | None, unlock: service.KeyUnlock) -> Iterator[IssuerHome]:
     office = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(office, unlock, NOW - DAY)
+    service.init_home(office, unlock, NOW - DAY, by=ACTOR)
     yield office
     office.close()
 

@@ -18,7 +18,7 @@ from issuer.api.openapi import DOCUMENT
 from issuer.batch import ChildRequest
 from issuer.store import IssuerHome
 from keys import apply_delta, load_public_jwk, verify_trust_list
-from tests.factories import NOW, utc
+from tests.factories import ACTOR, NOW, utc
 
 UNLOCK = service.KeyUnlock(b"api-test-passphrase-0000")
 
@@ -26,13 +26,13 @@ UNLOCK = service.KeyUnlock(b"api-test-passphrase-0000")
 @pytest.fixture
 def office(tmp_path: Path, issuer_db_url: str | None) -> IssuerHome:
     home = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(home, UNLOCK, NOW)
+    service.init_home(home, UNLOCK, NOW, by=ACTOR)
     yield home
     home.close()
 
 
 def publish(office: IssuerHome, tmp_path: Path, now: int = NOW) -> service.TrustListExport:
-    return service.export_trust_list(office, UNLOCK, now, tmp_path / "published")
+    return service.export_trust_list(office, UNLOCK, now, tmp_path / "published", by=ACTOR)
 
 
 def test_health_reports_the_database_and_latest_sequence(client: FlaskClient, office: IssuerHome, tmp_path: Path):
@@ -61,8 +61,8 @@ def test_a_terminal_gets_the_full_list_then_a_delta(client: FlaskClient, office:
     assert held.seq == 1 and response.headers["X-KIA-Trust-List-Seq"] == "1"
 
     child = ChildRequest(1, dt.date(2016, 8, 17), 3372)
-    (card,) = service.issue_cards(office, UNLOCK, [child], utc(NOW)).cards
-    service.revoke_card(office, card.record.serial, "hilang", NOW + 60)
+    (card,) = service.issue_cards(office, UNLOCK, [child], utc(NOW), by=ACTOR).cards
+    service.revoke_card(office, card.record.serial, "hilang", NOW + 60, by=ACTOR)
     publish(office, tmp_path, NOW + 120)
     delta = client.get("/api/v1/trustlist?since=1")
     assert delta.headers["X-KIA-Delta-From"] == "1"

@@ -15,7 +15,7 @@ from issuer.errors import IssuerError
 from issuer.models import AuditEvent
 from issuer.store import IssuerHome
 from kia.cli import main
-from tests.factories import NOW, utc
+from tests.factories import ACTOR, NOW, utc
 
 PASSPHRASE = "batch-test-passphrase-0000"
 
@@ -23,7 +23,7 @@ PASSPHRASE = "batch-test-passphrase-0000"
 @pytest.fixture
 def office(tmp_path: Path, issuer_db_url: str | None) -> IssuerHome:
     home = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(home, service.KeyUnlock(PASSPHRASE.encode()), NOW)
+    service.init_home(home, service.KeyUnlock(PASSPHRASE.encode()), NOW, by=ACTOR)
     yield home
     home.close()
 
@@ -31,7 +31,7 @@ def office(tmp_path: Path, issuer_db_url: str | None) -> IssuerHome:
 def submit(office: IssuerHome, channel: str, count: int = 2) -> int:
     children = [ChildRequest(line, dt.date(2026, 11, 1), 6311) for line in range(2, 2 + count)]
     issuance = service.issue_cards(office, service.KeyUnlock(PASSPHRASE.encode()), children, utc(NOW),
-                                   channel=channel, source=f"{channel}.csv")
+                                   channel=channel, source=f"{channel}.csv", by=ACTOR)
     assert issuance.batch_id is not None
     return issuance.batch_id
 
@@ -41,7 +41,7 @@ def test_a_batch_moves_through_its_states_in_order(office: IssuerHome) -> None:
     (listed,) = batches.list_batches(office)
     assert (listed.channel, listed.state, listed.cards, listed.next_state) == ("clinic", "submitted", 2, "verified")
     for state in ("verified", "printed", "handed_over"):
-        assert batches.advance(office, batch_id, state).state == state
+        assert batches.advance(office, batch_id, state, NOW, by=ACTOR).state == state
     assert batches.list_batches(office)[0].next_state is None
 
 
@@ -49,17 +49,17 @@ def test_a_batch_moves_through_its_states_in_order(office: IssuerHome) -> None:
 def test_a_batch_cannot_skip_or_go_back(office: IssuerHome, state: str) -> None:
     batch_id = submit(office, "school")
     with pytest.raises(IssuerError, match="can only move to verified"):
-        batches.advance(office, batch_id, state)
+        batches.advance(office, batch_id, state, NOW, by=ACTOR)
 
 
 def test_an_unknown_batch_is_refused(office: IssuerHome) -> None:
     with pytest.raises(batches.BatchNotFound):
-        batches.advance(office, 99, "verified")
+        batches.advance(office, 99, "verified", NOW, by=ACTOR)
 
 
 def test_an_officer_advances_a_batch_on_the_cards_page_and_it_is_audited(office: IssuerHome) -> None:
     batch_id = submit(office, "school")
-    users.create_user(office, "officer", "kata-sandi-panjang-1", "officer", None, NOW)
+    users.create_user(office, "officer", "kata-sandi-panjang-1", "officer", None, NOW, by=ACTOR)
     app = create_app({"HOME": str(office.path), "DATABASE_URL": office.database_url, "TESTING": True})
     client = app.test_client()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/login").get_data(True))[1]

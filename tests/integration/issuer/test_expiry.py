@@ -15,7 +15,7 @@ from issuer import migrate, reports, service
 from issuer.batch import ChildRequest
 from issuer.models import AuditEvent, CardRow
 from issuer.store import IssuerHome
-from tests.factories import DAY, NOW, SURAKARTA, TURNS_FIVE_SOON, WIB, born_turning, utc
+from tests.factories import ACTOR, DAY, NOW, SURAKARTA, TURNS_FIVE_SOON, WIB, born_turning, utc
 from tests.integration.conftest import PASSPHRASE, RunKia
 
 UNLOCK = service.KeyUnlock(PASSPHRASE.encode())
@@ -30,23 +30,27 @@ def unlock() -> service.KeyUnlock:
 
 def issue(home: IssuerHome, *born: dt.date) -> list[str]:
     requests = [ChildRequest(line, day, SURAKARTA) for line, day in enumerate(born, 1)]
-    return [card.record.serial for card in service.issue_cards(home, UNLOCK, requests, utc(NOW)).cards]
+    return [card.record.serial for card in service.issue_cards(home, UNLOCK, requests, utc(NOW), by=ACTOR).cards]
 
 
 def test_cards_past_their_eligibility_become_expired_once(home: IssuerHome) -> None:
     toddler, pupil, lost = issue(home, TURNS_FIVE_SOON, PUPIL, TURNS_FIVE_SOON)
-    service.revoke_card(home, lost, "hilang", NOW + 60)
+    service.revoke_card(home, lost, "hilang", NOW + 60, by=ACTOR)
     ends = service.card(home, toddler).expires_at
 
-    assert service.mark_expired(home, ends - 1) == 0
-    assert service.mark_expired(home, ends) == 1
-    assert service.mark_expired(home, ends + DAY) == 0  # the next day's run: nothing new
+    assert service.mark_expired(home, ends - 1, by=ACTOR) == 0
+    assert service.mark_expired(home, ends, by=ACTOR) == 1
+    assert service.mark_expired(home, ends + DAY, by=ACTOR) == 0  # the next day's run: nothing new
 
     states = {serial: service.card(home, serial).state for serial in (toddler, pupil, lost)}
     assert states == {toddler: "expired", pupil: "active", lost: "revoked"}  # a revoked card stays revoked
     with home.transaction() as session:
-        runs = [(e.username, e.action, e.target) for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
-    assert runs == [("cli", "cards_mark_expired", f"{count} cards") for count in (0, 1, 0)]
+        runs = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "cards_mark_expired").order_by(AuditEvent.id)
+        )
+        assert [(e.username, e.target, e.at) for e in runs] == [
+            (ACTOR.username, f"{count} cards", at) for count, at in ((0, ends - 1), (1, ends), (0, ends + DAY))
+        ]
     # Coverage counts active cards, as before: the expired one is no longer among them.
     assert [(row.region, row.active_cards) for row in reports.coverage(home, ends + DAY)] == [(SURAKARTA, 1)]
 
@@ -54,10 +58,10 @@ def test_cards_past_their_eligibility_become_expired_once(home: IssuerHome) -> N
 def test_an_expired_card_cannot_be_replaced_but_can_be_revoked(home: IssuerHome) -> None:
     (toddler,) = issue(home, TURNS_FIVE_SOON)
     ends = service.card(home, toddler).expires_at
-    service.mark_expired(home, ends)
+    service.mark_expired(home, ends, by=ACTOR)
     with pytest.raises(service.IssuerError, match="is expired"):
-        service.replace_card(home, UNLOCK, toddler, utc(ends + 60))
-    assert service.revoke_card(home, toddler, "dicuri", ends + 60).state == "revoked"
+        service.replace_card(home, UNLOCK, toddler, utc(ends + 60), by=ACTOR)
+    assert service.revoke_card(home, toddler, "dicuri", ends + 60, by=ACTOR).state == "revoked"
 
 
 def test_the_card_state_constraint_still_refuses_unknown_states(home: IssuerHome) -> None:
@@ -68,7 +72,7 @@ def test_the_card_state_constraint_still_refuses_unknown_states(home: IssuerHome
 
 def test_a_downgrade_makes_expired_cards_active_again(home: IssuerHome) -> None:
     (toddler,) = issue(home, TURNS_FIVE_SOON)
-    service.mark_expired(home, service.card(home, toddler).expires_at)
+    service.mark_expired(home, service.card(home, toddler).expires_at, by=ACTOR)
     migrate.downgrade(home.database, "0006")
     with home.database.engine.connect() as connection:
         assert connection.execute(select(CardRow.state)).scalar_one() == "active"

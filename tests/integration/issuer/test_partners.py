@@ -27,7 +27,7 @@ from issuer.store import IssuerHome
 from keys.chain import MAX_MONEY
 from keys.serial import ALPHABET
 from kia.cli import main
-from tests.factories import DAY, NOW, SURAKARTA, utc
+from tests.factories import ACTOR, DAY, NOW, SURAKARTA, utc
 from tests.terminal_sim import SERVICE, UNLOCK, SimulatedTerminal, open_office
 
 TODAY = utc(NOW).date()
@@ -45,7 +45,7 @@ def office(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
 def new_partner(office: IssuerHome, **changes: Any) -> int:
     fields = {"name": "Bioskop Solo Paragon", "kind": "cinema", "cluster": "education_culture",
               "region": SURAKARTA, "mou_start": MOU[0], "mou_end": MOU[1]} | changes
-    return partners.create_partner(office, now=NOW, **fields)
+    return partners.create_partner(office, now=NOW, **fields, by=ACTOR)
 
 
 def count(office: IssuerHome, model: type) -> int:
@@ -67,8 +67,8 @@ def refusals(cases: dict[str, Callable[[], object]]) -> dict[str, str]:
 
 
 def enrolled_terminal(office: IssuerHome, partner_id: int) -> str:
-    registration = partners.register_terminal(office, partner_id, "Kasir 1", NOW)
-    sync.enroll(office, UNLOCK, registration.enrolment_code, SimulatedTerminal().public_jwk, NOW)
+    registration = partners.register_terminal(office, partner_id, "Kasir 1", NOW, by=ACTOR)
+    sync.enroll(office, UNLOCK, registration.enrolment_code, SimulatedTerminal().public_jwk, NOW, by=ACTOR)
     return registration.terminal_id
 
 
@@ -132,7 +132,8 @@ def test_set_service_refuses_rules_out_of_range(office: IssuerHome):
         "passback_negative": rules(passback_seconds=-1),
         "passback_over_a_day": rules(passback_seconds=86_401),
     }
-    messages = refusals({name: lambda r=r: partners.set_service(office, partner_id, r) for name, r in cases.items()})
+    messages = refusals({name: lambda r=r: partners.set_service(office, partner_id, r, NOW, by=ACTOR) for name,
+                         r in cases.items()})
     assert [name for name, message in messages.items() if message == "NOT REFUSED"] == []
     assert "0-4, 5-12, 13-16" in messages["unknown_age_category"]
     assert "from 0 to 100" in messages["percent_over_100"]
@@ -149,7 +150,7 @@ def test_set_service_accepts_the_limits_of_each_range(office: IssuerHome):
         rules(code="potongan-nol", prices={"0-4": 0}, discount_kind="fixed", discount_value=0),
     ]
     for edge in edges:
-        partners.set_service(office, partner_id, edge)
+        partners.set_service(office, partner_id, edge, NOW, by=ACTOR)
     with office.transaction() as session:
         stored = [partners.service_rules(row) for row in session.scalars(select(PartnerService))]
     assert sorted(stored, key=lambda r: r.code) == sorted(edges, key=lambda r: r.code)
@@ -157,11 +158,11 @@ def test_set_service_accepts_the_limits_of_each_range(office: IssuerHome):
 
 def test_set_service_replaces_the_rules_of_the_same_code(office: IssuerHome):
     partner_id, other = new_partner(office), new_partner(office, name="Bioskop Lain")
-    partners.set_service(office, partner_id, SERVICE)
+    partners.set_service(office, partner_id, SERVICE, NOW, by=ACTOR)
     changed = rules(name="Bioskop reguler (baru)", prices={"5-12": 45_000}, discount_kind="fixed",
                     discount_value=10_000, daily_limit=1, passback_seconds=0)
-    partners.set_service(office, partner_id, changed)
-    partners.set_service(office, other, SERVICE)  # the same code at another partner is another service
+    partners.set_service(office, partner_id, changed, NOW, by=ACTOR)
+    partners.set_service(office, other, SERVICE, NOW, by=ACTOR)  # the same code at another partner is another service
     with office.transaction() as session:
         mine = [partners.service_rules(row) for row in
                 session.scalars(select(PartnerService).where(PartnerService.partner_id == partner_id))]
@@ -170,7 +171,7 @@ def test_set_service_replaces_the_rules_of_the_same_code(office: IssuerHome):
 
 def test_set_service_for_an_unknown_partner_is_refused(office: IssuerHome):
     with pytest.raises(partners.PartnerNotFound, match="no partner 42"):
-        partners.set_service(office, 42, SERVICE)
+        partners.set_service(office, 42, SERVICE, NOW, by=ACTOR)
 
 
 # --- terminals -----------------------------------------------------------------------
@@ -178,7 +179,7 @@ def test_set_service_for_an_unknown_partner_is_refused(office: IssuerHome):
 
 def test_register_terminal_makes_a_pending_terminal_and_keeps_only_the_code_hash(office: IssuerHome):
     partner_id = new_partner(office)
-    registration = partners.register_terminal(office, partner_id, " Kasir 1 ", NOW)
+    registration = partners.register_terminal(office, partner_id, " Kasir 1 ", NOW, by=ACTOR)
     code = registration.enrolment_code
     assert len(code) == 14 and CODE.fullmatch(code)
     assert re.fullmatch(rf"T-[{ALPHABET}]{{8}}", registration.terminal_id)
@@ -197,16 +198,16 @@ def test_register_terminal_makes_a_pending_terminal_and_keeps_only_the_code_hash
 
 def test_each_registration_gets_its_own_terminal_and_code(office: IssuerHome):
     partner_id = new_partner(office)
-    made = [partners.register_terminal(office, partner_id, f"Kasir {n}", NOW) for n in range(5)]
+    made = [partners.register_terminal(office, partner_id, f"Kasir {n}", NOW, by=ACTOR) for n in range(5)]
     assert len({r.terminal_id for r in made}) == len({r.enrolment_code for r in made}) == 5
 
 
 def test_register_terminal_refuses_a_blank_name_or_an_unknown_partner(office: IssuerHome):
     partner_id = new_partner(office)
     with pytest.raises(IssuerError, match="terminal's name"):
-        partners.register_terminal(office, partner_id, "  ", NOW)
+        partners.register_terminal(office, partner_id, "  ", NOW, by=ACTOR)
     with pytest.raises(partners.PartnerNotFound, match="no partner 42"):
-        partners.register_terminal(office, 42, "Kasir", NOW)
+        partners.register_terminal(office, 42, "Kasir", NOW, by=ACTOR)
     assert count(office, Terminal) == 0
 
 
@@ -219,20 +220,21 @@ def test_an_enrolled_terminal_is_suspended_reactivated_and_retired_for_good(offi
     terminal_id = enrolled_terminal(office, new_partner(office))
     assert state_of(office, terminal_id) == "active"
     for state in ("suspended", "suspended", "active", "retired"):
-        partners.set_terminal_state(office, terminal_id, state)
+        partners.set_terminal_state(office, terminal_id, state, NOW, by=ACTOR)
         assert state_of(office, terminal_id) == state
     for state in ("active", "suspended", "retired"):
         with pytest.raises(IssuerError, match=f"is retired and cannot become {state}"):
-            partners.set_terminal_state(office, terminal_id, state)
+            partners.set_terminal_state(office, terminal_id, state, NOW, by=ACTOR)
     assert state_of(office, terminal_id) == "retired"
 
 
 def test_a_pending_terminal_cannot_be_activated_without_enrolment(office: IssuerHome):
-    registration = partners.register_terminal(office, new_partner(office), "Kasir", NOW)
+    registration = partners.register_terminal(office, new_partner(office), "Kasir", NOW, by=ACTOR)
     with pytest.raises(IssuerError, match="is pending and cannot become active"):
-        partners.set_terminal_state(office, registration.terminal_id, "active")
+        partners.set_terminal_state(office, registration.terminal_id, "active", NOW, by=ACTOR)
     assert state_of(office, registration.terminal_id) == "pending"
-    partners.set_terminal_state(office, registration.terminal_id, "retired")  # a code never used can be withdrawn
+    partners.set_terminal_state(office, registration.terminal_id, "retired", NOW,
+                                by=ACTOR)  # a code never used can be withdrawn
     assert state_of(office, registration.terminal_id) == "retired"
 
 
@@ -240,9 +242,9 @@ def test_set_terminal_state_refuses_unknown_states_and_terminals(office: IssuerH
     terminal_id = enrolled_terminal(office, new_partner(office))
     for state in ("pending", "deleted", "ACTIVE", ""):
         with pytest.raises(IssuerError, match="active, suspended or retired"):
-            partners.set_terminal_state(office, terminal_id, state)
+            partners.set_terminal_state(office, terminal_id, state, NOW, by=ACTOR)
     with pytest.raises(partners.TerminalNotFound, match="no terminal T-NOBODY"):
-        partners.set_terminal_state(office, "T-NOBODY", "suspended")
+        partners.set_terminal_state(office, "T-NOBODY", "suspended", NOW, by=ACTOR)
     assert state_of(office, terminal_id) == "active"
 
 
@@ -306,7 +308,7 @@ def test_the_officer_adds_partners_and_rules_and_manages_terminals_with_kia(
     assert CODE.fullmatch(registered["enrolment_code"])
     terminal_id = registered["terminal_id"]
     sync.enroll(office, UNLOCK, registered["enrolment_code"], SimulatedTerminal().public_jwk,
-                int(dt.datetime.now(dt.UTC).timestamp()))
+                int(dt.datetime.now(dt.UTC).timestamp()), by=ACTOR)
     for verb, state in (("suspend", "suspended"), ("activate", "active"), ("retire", "retired")):
         assert ok("terminal", verb, terminal_id) == {"terminal_id": terminal_id, "state": state}
         assert state_of(office, terminal_id) == state
@@ -316,7 +318,7 @@ def test_bad_officer_commands_say_what_is_wrong_in_one_line(
     capsys: pytest.CaptureFixture[str], office: IssuerHome, cli_env: None, tmp_path: Path
 ):
     partner_id = new_partner(office)
-    pending = partners.register_terminal(office, partner_id, "Kasir", NOW).terminal_id
+    pending = partners.register_terminal(office, partner_id, "Kasir", NOW, by=ACTOR).terminal_id
     at = ("--home", str(office.path))
     service = ("partner", "service", str(partner_id), *at, "--code", "reguler", "--name", "Reguler")
     commands: dict[str, tuple[tuple[str, ...], int, str]] = {  # arguments, exit status, words of the message

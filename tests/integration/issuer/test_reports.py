@@ -32,7 +32,7 @@ from issuer.store import CardRecord, IssuerHome
 from keys.chain import Redemption
 from keys.eligibility import region_timezone
 from keys.serial import serial_from_value
-from tests.factories import BALANGAN, BIRTH_DATE, DAY, JAYAPURA, NOW, SURAKARTA, TURNS_FIVE_SOON, aged, utc
+from tests.factories import ACTOR, BALANGAN, BIRTH_DATE, DAY, JAYAPURA, NOW, SURAKARTA, TURNS_FIVE_SOON, aged, utc
 from tests.integration.conftest import PASSPHRASE, RunKia
 from tests.terminal_sim import SimulatedTerminal
 
@@ -64,21 +64,21 @@ def rejected(at: int, serial: str | None, price: int = 0, discount: int = 0, rea
 @pytest.fixture
 def office(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
     home = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(home, UNLOCK, NOW - 30 * DAY)
+    service.init_home(home, UNLOCK, NOW - 30 * DAY, by=ACTOR)
     yield home
     home.close()
 
 
 def add_partner(home: IssuerHome, name: str, kind: str, cluster: str, region: int,
                 mou: tuple[dt.date, dt.date] = (dt.date(2026, 1, 1), dt.date(2027, 12, 31))) -> int:
-    return partners.create_partner(home, name, kind, cluster, region, *mou, NOW - 30 * DAY)
+    return partners.create_partner(home, name, kind, cluster, region, *mou, NOW - 30 * DAY, by=ACTOR)
 
 
 def enrol(home: IssuerHome, partner_id: int, now: int = NOW, unlock: service.KeyUnlock = UNLOCK) -> SimulatedTerminal:
     """A terminal registered by the officer and enrolled with its own key, as at the partner's counter."""
-    registration = partners.register_terminal(home, partner_id, "Kasir 1", now - DAY)
+    registration = partners.register_terminal(home, partner_id, "Kasir 1", now - DAY, by=ACTOR)
     terminal = SimulatedTerminal()
-    enrolment = sync.enroll(home, unlock, registration.enrolment_code, terminal.public_jwk, now - DAY)
+    enrolment = sync.enroll(home, unlock, registration.enrolment_code, terminal.public_jwk, now - DAY, by=ACTOR)
     return terminal.enrolled(dataclasses.asdict(enrolment))
 
 
@@ -309,7 +309,7 @@ def test_ingest_files_each_decision_under_the_partner_regions_local_day_and_mont
 def _generated_rows(home: IssuerHome, partner_ids: list[int], count: int) -> list[dict[str, Any]]:
     """``count`` redemptions over 14 months, with repeated cards, inserted with their buckets."""
     rng = random.Random(2026)
-    terminals = {pid: [partners.register_terminal(home, pid, f"Kasir {n}", NOW).terminal_id for n in (1, 2)]
+    terminals = {pid: [partners.register_terminal(home, pid, f"Kasir {n}", NOW, by=ACTOR).terminal_id for n in (1, 2)]
                  for pid in partner_ids}
     serials = [serial_from_value(value) for value in range(1, 41)]
     first = dt.date(2026, 1, 1)
@@ -386,7 +386,7 @@ def test_figures_over_many_rows_equal_a_reference_computed_in_python(office: Iss
 
 def issue(home: IssuerHome, region: int, *birth_dates: dt.date) -> list[CardRecord]:
     requests = [ChildRequest(line, born, region) for line, born in enumerate(birth_dates, 1)]
-    return [item.record for item in service.issue_cards(home, UNLOCK, requests, utc(NOW)).cards]
+    return [item.record for item in service.issue_cards(home, UNLOCK, requests, utc(NOW), by=ACTOR).cards]
 
 
 @pytest.fixture
@@ -395,7 +395,7 @@ def cards(office: IssuerHome) -> dict[str, int]:
     solo = issue(office, SURAKARTA, BIRTH_DATE, BIRTH_DATE, BIRTH_DATE, BIRTH_DATE, BIRTH_DATE, TURNS_FIVE_SOON)
     issue(office, BALANGAN, BIRTH_DATE)
     issue(office, JAYAPURA, BIRTH_DATE, dt.date(2012, 2, 29))
-    service.revoke_card(office, solo[3].serial, "hilang", NOW + 60)
+    service.revoke_card(office, solo[3].serial, "hilang", NOW + 60, by=ACTOR)
     with office.transaction() as session:
         session.get_one(CardRow, solo[4].serial).state = "replaced"
     as_of = dt.date(2026, 6, 30)

@@ -22,7 +22,7 @@ from issuer import create_app, offline, partners, service, users
 from issuer.batch import ChildRequest
 from issuer.models import AuditEvent, Partner, PartnerService, RedemptionRow
 from issuer.store import IssuerHome
-from tests.factories import NOW, aged, utc
+from tests.factories import ACTOR, NOW, aged, utc
 
 PASSPHRASE = "roles-test-passphrase-0000"
 PASSWORD = "kata-sandi-panjang-1"
@@ -36,13 +36,13 @@ def office(tmp_path: Path, issuer_db_url: str | None, monkeypatch: pytest.Monkey
     monkeypatch.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)
     home = IssuerHome(tmp_path / "office", issuer_db_url)
     unlock = service.KeyUnlock(PASSPHRASE.encode())
-    service.init_home(home, unlock, NOW)
+    service.init_home(home, unlock, NOW, by=ACTOR)
     for name in ("Bioskop", "Kolam"):
         partners.create_partner(home, name, "cinema", "education_culture", 3372, dt.date(2026, 1, 1),
-                                dt.date(2027, 12, 31), NOW)
+                                dt.date(2027, 12, 31), NOW, by=ACTOR)
     for username, role, partner in (("admin", "admin", None), ("officer", "officer", None),
                                     ("auditor", "auditor", None), ("manager", "partner_manager", 1)):
-        users.create_user(home, username, PASSWORD, role, partner, NOW)
+        users.create_user(home, username, PASSWORD, role, partner, NOW, by=ACTOR)
     yield home
     home.close()
 
@@ -66,16 +66,16 @@ def fresh_card(office: IssuerHome) -> str:
     """A pupil's card issued now on the real clock, which the pages that revoke or replace it read."""
     unlock = service.KeyUnlock(PASSPHRASE.encode())
     child = ChildRequest(1, dt.date.fromisoformat(PUPIL), 3372)
-    issuance = service.issue_cards(office, unlock, [child], utc(int(time.time())))
+    issuance = service.issue_cards(office, unlock, [child], utc(int(time.time())), by=ACTOR)
     return issuance.cards[0].record.serial
 
 
 def fresh_user(office: IssuerHome) -> int:
-    return users.create_user(office, f"pengguna-{secrets.token_hex(4)}", PASSWORD, "auditor", None, NOW).id
+    return users.create_user(office, f"pengguna-{secrets.token_hex(4)}", PASSWORD, "auditor", None, NOW, by=ACTOR).id
 
 
 def fresh_terminal(office: IssuerHome) -> str:
-    return partners.register_terminal(office, 2, "Kasir", NOW).terminal_id
+    return partners.register_terminal(office, 2, "Kasir", NOW, by=ACTOR).terminal_id
 
 
 # (method, path, body, expected status per role: anonymous, admin, officer, auditor, manager of partner 1)
@@ -116,7 +116,7 @@ def test_every_page_and_action_for_each_role(office: IssuerHome, role: str) -> N
     for method, path, body, expected in MATRIX:
         status = expected[ROLES.index(role)]
         if "{kid}" in path:  # retire and revoke a key of its own each time, leaving one active
-            service.rotate_issuing_key(office, service.KeyUnlock(PASSPHRASE.encode()), NOW)
+            service.rotate_issuing_key(office, service.KeyUnlock(PASSPHRASE.encode()), NOW, by=ACTOR)
             kid = service.issuing_keys(office)[-2].kid
         else:
             kid = ""
@@ -217,7 +217,7 @@ def test_every_report_for_each_role(office: IssuerHome, role: str) -> None:
 
 
 def test_a_partner_manager_without_a_partner_filter_gets_only_their_own(office: IssuerHome) -> None:
-    terminals = {pid: partners.register_terminal(office, pid, "Kasir", NOW).terminal_id for pid in (1, 2)}
+    terminals = {pid: partners.register_terminal(office, pid, "Kasir", NOW, by=ACTOR).terminal_id for pid in (1, 2)}
     with office.transaction() as session:  # one accepted scan at each partner, on 2026-11-21
         for partner_id, terminal in terminals.items():
             session.add(RedemptionRow(terminal_id=terminal, partner_id=partner_id, seq=1, at=NOW, serial="8H635DT4",
@@ -297,7 +297,7 @@ def test_the_card_page_says_which_kind_of_kia_it_is(office: IssuerHome) -> None:
     _, client = client_for(office, "officer")
     unlock = service.KeyUnlock(PASSPHRASE.encode())
     toddler, pupil = (
-        service.issue_cards(office, unlock, [ChildRequest(1, born, 3372)], utc(NOW)).cards[0].record.serial
+        service.issue_cards(office, unlock, [ChildRequest(1, born, 3372)], utc(NOW), by=ACTOR).cards[0].record.serial
         for born in (dt.date(2024, 3, 1), dt.date(2016, 8, 17))
     )
     assert "tanpa foto" in client.get(f"/cards/{toddler}").get_data(True)
@@ -445,7 +445,7 @@ def test_the_last_admin_cannot_be_disabled_or_demoted_and_nobody_changes_themsel
     admin.post(f"/users/{me}/disable", data={})
     admin.post(f"/users/{me}/role", data={"role": "officer", "partner": ""})
     assert "you cannot disable yourself" in admin.get("/users/").get_data(True)
-    users.create_user(office, "kedua", PASSWORD, "admin", None, NOW)
+    users.create_user(office, "kedua", PASSWORD, "admin", None, NOW, by=ACTOR)
     second, _ = sign_in_as(office, "kedua")
     second.post(f"/users/{me}/disable", data={})  # another admin may, while one stays
     assert not next(account for account in users.accounts(office) if account.username == "admin").active

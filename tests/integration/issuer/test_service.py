@@ -32,6 +32,7 @@ from keys.errors import CardRevoked, IssuingKeyRevoked, KeyLifecycleError, Passp
 from keys.jws import unverified_header
 from keys.serial import normalize_serial
 from tests.factories import (
+    ACTOR,
     BIRTH_DATE,
     DAY,
     NOW,
@@ -50,7 +51,7 @@ GIRL_NIK, BOY_NIK = "3372015405180001", "3372011405180002"
 
 def issue(home: IssuerHome, *birth_dates: dt.date, now: int = NOW) -> list[str]:
     requests = [ChildRequest(line, born, SURAKARTA) for line, born in enumerate(birth_dates, 1)]
-    return [item.record.serial for item in service.issue_cards(home, UNLOCK, requests, utc(now)).cards]
+    return [item.record.serial for item in service.issue_cards(home, UNLOCK, requests, utc(now), by=ACTOR).cards]
 
 
 def root_of(export: service.TrustListExport) -> Ed25519PublicKey:
@@ -82,7 +83,7 @@ def test_a_school_batch_records_each_child_its_card_and_the_batch(home: IssuerHo
     requests, errors = read_batch(school, utc(NOW))
     assert errors == []
 
-    issuance = service.issue_cards(home, UNLOCK, requests, utc(NOW), channel="school", source=school.name)
+    issuance = service.issue_cards(home, UNLOCK, requests, utc(NOW), channel="school", source=school.name, by=ACTOR)
 
     assert issuance.rejected == [] and issuance.batch_id is not None
     siti, toddler = (item.record for item in issuance.cards)
@@ -124,7 +125,7 @@ def test_a_school_batch_records_each_child_its_card_and_the_batch(home: IssuerHo
 
 
 def test_a_card_at_the_counter_has_no_batch(home: IssuerHome) -> None:
-    issuance = service.issue_cards(home, UNLOCK, [ChildRequest(0, BIRTH_DATE, SURAKARTA)], utc(NOW))
+    issuance = service.issue_cards(home, UNLOCK, [ChildRequest(0, BIRTH_DATE, SURAKARTA)], utc(NOW), by=ACTOR)
 
     (item,) = issuance.cards
     assert (issuance.batch_id, issuance.rejected) == (None, [])
@@ -137,14 +138,15 @@ def test_a_card_at_the_counter_has_no_batch(home: IssuerHome) -> None:
 
 def test_a_nik_that_already_has_a_card_is_refused_in_a_later_batch(home: IssuerHome) -> None:
     first = service.issue_cards(
-        home, UNLOCK, [ChildRequest(2, BIRTH_DATE, SURAKARTA, "p-1", nik=GIRL_NIK)], utc(NOW), channel="school"
+        home, UNLOCK, [ChildRequest(2, BIRTH_DATE, SURAKARTA, "p-1",
+                                    nik=GIRL_NIK)], utc(NOW), channel="school", by=ACTOR
     )
     again = [
         ChildRequest(2, BIRTH_DATE, SURAKARTA, "p-1", name="Siti", nik=GIRL_NIK),
         ChildRequest(3, BIRTH_DATE, SURAKARTA, "p-7", nik=BOY_NIK),
     ]
 
-    later = service.issue_cards(home, UNLOCK, again, utc(NOW + DAY), channel="school", source="again.csv")
+    later = service.issue_cards(home, UNLOCK, again, utc(NOW + DAY), channel="school", source="again.csv", by=ACTOR)
 
     (error,) = later.rejected
     assert isinstance(error, RowError)
@@ -168,7 +170,7 @@ def test_the_same_nik_twice_in_one_call_issues_one_card_and_refuses_the_other(ho
         ChildRequest(2, BIRTH_DATE, SURAKARTA, name="Siti", nik=GIRL_NIK),
     ]
 
-    issuance = service.issue_cards(home, UNLOCK, twice, utc(NOW), channel="clinic")
+    issuance = service.issue_cards(home, UNLOCK, twice, utc(NOW), channel="clinic", by=ACTOR)
 
     assert [item.request.line for item in issuance.cards] == [1]
     assert [(error.line, error.field) for error in issuance.rejected] == [(2, "nik")]
@@ -223,11 +225,11 @@ def test_serials_stay_unique_across_many_issues(home: IssuerHome) -> None:
 
 def test_a_revoked_card_is_listed_in_the_next_export(home: IssuerHome, tmp_path: Path) -> None:
     lost, kept = issue(home, BIRTH_DATE, UNDER_FIVE_BIRTH_DATE)
-    first = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1")
+    first = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
     assert len(exported(first, NOW).revoked) == 0
 
-    record = service.revoke_card(home, lost.lower(), "  hilang (lost)  ", NOW + 60)
-    second = service.export_trust_list(home, UNLOCK, NOW + 120, tmp_path / "2")
+    record = service.revoke_card(home, lost.lower(), "  hilang (lost)  ", NOW + 60, by=ACTOR)
+    second = service.export_trust_list(home, UNLOCK, NOW + 120, tmp_path / "2", by=ACTOR)
 
     assert (record.serial, record.state, record.revoked_at, record.revocation_reason) == (
         lost,
@@ -251,10 +253,11 @@ def test_each_export_spends_the_next_sequence_and_is_recorded(home: IssuerHome, 
     (serial,) = issue(home, BIRTH_DATE)
     assert service.trust_list_seq(home) == 0
 
-    first = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "published")
+    first = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "published", by=ACTOR)
     first_expires_at = exported(first, NOW).expires_at
-    service.revoke_card(home, serial, "lost", NOW + 60)
-    second = service.export_trust_list(home, UNLOCK, NOW + 120, tmp_path / "published", validity=dt.timedelta(days=7))
+    service.revoke_card(home, serial, "lost", NOW + 60, by=ACTOR)
+    second = service.export_trust_list(home, UNLOCK, NOW + 120, tmp_path / "published", validity=dt.timedelta(days=7),
+                                       by=ACTOR)
 
     assert (first.seq, second.seq, service.trust_list_seq(home)) == (1, 2, 2)
     with home.database.transaction() as session:
@@ -278,17 +281,17 @@ def test_each_export_spends_the_next_sequence_and_is_recorded(home: IssuerHome, 
 
 def test_revoking_twice_an_unknown_serial_or_without_a_reason_is_refused(home: IssuerHome) -> None:
     (serial,) = issue(home, BIRTH_DATE)
-    service.revoke_card(home, serial, "lost", NOW)
+    service.revoke_card(home, serial, "lost", NOW, by=ACTOR)
 
     with pytest.raises(CardAlreadyRevoked):
-        service.revoke_card(home, serial, "lost again", NOW)
+        service.revoke_card(home, serial, "lost again", NOW, by=ACTOR)
     with pytest.raises(UnknownCard):
-        service.revoke_card(home, "00000000", "lost", NOW)
+        service.revoke_card(home, "00000000", "lost", NOW, by=ACTOR)
     with pytest.raises(UnknownCard):
         service.card(home, "00000000")
     for reason in ("", "   ", "two\nlines", "x" * 201):
         with pytest.raises(IssuerError, match="reason"):
-            service.revoke_card(home, serial, reason, NOW)
+            service.revoke_card(home, serial, reason, NOW, by=ACTOR)
     record = service.card(home, serial)
     assert (record.revocation_reason, record.revoked_at) == ("lost", NOW)
 
@@ -300,15 +303,15 @@ def test_revocations_of_expired_cards_are_pruned_and_deltas_reproduce_each_list(
         home, TURNS_FIVE_SOON, BIRTH_DATE, UNDER_FIVE_BIRTH_DATE, TURNS_FIVE_SOON
     )
     for serial in (expiring, long_lived):
-        service.revoke_card(home, serial, "lost", NOW)
-    first = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1")
+        service.revoke_card(home, serial, "lost", NOW, by=ACTOR)
+    first = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
 
     # Ten days on the first card has ended (5th birthday), so its revocation is dropped;
     # the fourth is revoked only after it ended, so it is never listed at all.
-    service.revoke_card(home, later, "replaced", NOW + DAY)
-    service.revoke_card(home, expired_before_listing, "replaced", NOW + 10 * DAY)
-    second = service.export_trust_list(home, UNLOCK, NOW + 10 * DAY, tmp_path / "2", since=1)
-    third = service.export_trust_list(home, UNLOCK, NOW + 11 * DAY, tmp_path / "3", since=1)
+    service.revoke_card(home, later, "replaced", NOW + DAY, by=ACTOR)
+    service.revoke_card(home, expired_before_listing, "replaced", NOW + 10 * DAY, by=ACTOR)
+    second = service.export_trust_list(home, UNLOCK, NOW + 10 * DAY, tmp_path / "2", since=1, by=ACTOR)
+    third = service.export_trust_list(home, UNLOCK, NOW + 11 * DAY, tmp_path / "3", since=1, by=ACTOR)
 
     lists = [exported(first, NOW), exported(second, NOW + 10 * DAY), exported(third, NOW + 11 * DAY)]
     assert [trust.revoked for trust in lists] == [
@@ -336,21 +339,22 @@ def test_revocations_of_expired_cards_are_pruned_and_deltas_reproduce_each_list(
 
 
 def test_export_since_a_sequence_that_was_never_published_is_refused(home: IssuerHome, tmp_path: Path) -> None:
-    service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1")
+    service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
 
     for since in (0, 2, 7):
         with pytest.raises(IssuerError, match="no trust list of sequence"):
-            service.export_trust_list(home, UNLOCK, NOW, tmp_path / "x", since=since)
+            service.export_trust_list(home, UNLOCK, NOW, tmp_path / "x", since=since, by=ACTOR)
     assert service.trust_list_seq(home) == 1
     assert not (tmp_path / "x").exists()
 
 
 def test_an_export_that_cannot_open_the_root_key_changes_nothing(home: IssuerHome, tmp_path: Path) -> None:
     (serial,) = issue(home, BIRTH_DATE)
-    service.revoke_card(home, serial, "lost", NOW)
+    service.revoke_card(home, serial, "lost", NOW, by=ACTOR)
 
     with pytest.raises(PassphraseWrong):
-        service.export_trust_list(home, service.KeyUnlock(b"a wrong passphrase, long enough"), NOW, tmp_path / "x")
+        service.export_trust_list(home, service.KeyUnlock(b"a wrong passphrase, long enough"), NOW, tmp_path / "x",
+                                  by=ACTOR)
 
     # The transaction that would have spent sequence 1 and listed the card is rolled back.
     assert service.trust_list_seq(home) == 0
@@ -358,7 +362,7 @@ def test_an_export_that_cannot_open_the_root_key_changes_nothing(home: IssuerHom
     with home.database.transaction() as session:
         assert session.scalar(select(func.count()).select_from(TrustListRow)) == 0
     assert not (tmp_path / "x").exists()
-    assert service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1").seq == 1
+    assert service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR).seq == 1
 
 
 # --- issuing keys ------------------------------------------------------------------------
@@ -367,7 +371,7 @@ def test_an_export_that_cannot_open_the_root_key_changes_nothing(home: IssuerHom
 def test_rotation_keeps_old_cards_valid_and_key_revocation_kills_them(home: IssuerHome, tmp_path: Path) -> None:
     (old_card,) = issue(home, BIRTH_DATE)
     (first_key,) = service.issuing_keys(home)
-    new_key = service.rotate_issuing_key(home, UNLOCK, NOW + 60)
+    new_key = service.rotate_issuing_key(home, UNLOCK, NOW + 60, by=ACTOR)
     (new_card,) = issue(home, BIRTH_DATE, now=NOW + 120)
 
     old, new = service.issuing_keys(home)
@@ -380,12 +384,12 @@ def test_rotation_keeps_old_cards_valid_and_key_revocation_kills_them(home: Issu
     )
     assert (new.kid, new.state.value, new.created_at, new.retired_at) == (new_key.kid, "active", NOW + 60, None)
     assert (service.card(home, old_card).kid, service.card(home, new_card).kid) == (old.kid, new.kid)
-    trust = exported(service.export_trust_list(home, UNLOCK, NOW + 180, tmp_path / "1"), NOW + 180)
+    trust = exported(service.export_trust_list(home, UNLOCK, NOW + 180, tmp_path / "1", by=ACTOR), NOW + 180)
     assert verify_card(token_of(home, old_card), trust, NOW + 240).kid == old.kid
     assert verify_card(token_of(home, new_card), trust, NOW + 240).kid == new.kid
 
-    revoked = service.change_issuing_key(home, old.kid, "revoke", NOW + 300)
-    trust = exported(service.export_trust_list(home, UNLOCK, NOW + 360, tmp_path / "2"), NOW + 360)
+    revoked = service.change_issuing_key(home, old.kid, "revoke", NOW + 300, by=ACTOR)
+    trust = exported(service.export_trust_list(home, UNLOCK, NOW + 360, tmp_path / "2", by=ACTOR), NOW + 360)
     assert (revoked.kid, revoked.state.value, revoked.revoked_at) == (old.kid, "revoked", NOW + 300)
     assert [(key.state.value, key.revoked_at) for key in service.issuing_keys(home)] == [
         ("revoked", NOW + 300),
@@ -399,14 +403,14 @@ def test_rotation_keeps_old_cards_valid_and_key_revocation_kills_them(home: Issu
 def test_a_retired_key_stops_signing_until_a_rotation(home: IssuerHome) -> None:
     (key,) = service.issuing_keys(home)
 
-    retired = service.change_issuing_key(home, key.kid, "retire", NOW)
+    retired = service.change_issuing_key(home, key.kid, "retire", NOW, by=ACTOR)
 
     assert (retired.state.value, retired.retired_at, retired.revoked_at) == ("retired", NOW, None)
     assert service.issuing_keys(home) == [retired]
     with pytest.raises(KeyLifecycleError, match="kia issuer key rotate"):
         issue(home, BIRTH_DATE)
     assert service.card_count(home) == 0
-    new_key = service.rotate_issuing_key(home, UNLOCK, NOW + 60)
+    new_key = service.rotate_issuing_key(home, UNLOCK, NOW + 60, by=ACTOR)
     (serial,) = issue(home, BIRTH_DATE, now=NOW + 120)
     assert service.card(home, serial).kid == new_key.kid
     assert [key.state.value for key in service.issuing_keys(home)] == ["retired", "active"]

@@ -21,7 +21,7 @@ from issuer.batch import ChildRequest
 from issuer.db import SQLITE_FILE
 from issuer.errors import DatabaseUnavailable, HomeExists, HomeNotFound
 from issuer.store import IssuerHome
-from tests.factories import BIRTH_DATE, DAY, NOW, SURAKARTA, utc
+from tests.factories import ACTOR, BIRTH_DATE, DAY, NOW, SURAKARTA, utc
 from tests.integration.conftest import RunKia
 
 UNLOCK = service.KeyUnlock(b"integration-test passphrase, not a secret")
@@ -39,11 +39,11 @@ def every_operation(home: IssuerHome, out: Path) -> dict[str, Callable[[], objec
     return {
         "card": lambda: service.card(home, "00000000"),
         "card_count": lambda: service.card_count(home),
-        "issue": lambda: service.issue_cards(home, UNLOCK, [request], utc(NOW)),
-        "revoke": lambda: service.revoke_card(home, "00000000", "lost", NOW),
-        "rotate": lambda: service.rotate_issuing_key(home, UNLOCK, NOW),
-        "retire": lambda: service.change_issuing_key(home, "abcd", "retire", NOW),
-        "export": lambda: service.export_trust_list(home, UNLOCK, NOW, out),
+        "issue": lambda: service.issue_cards(home, UNLOCK, [request], utc(NOW), by=ACTOR),
+        "revoke": lambda: service.revoke_card(home, "00000000", "lost", NOW, by=ACTOR),
+        "rotate": lambda: service.rotate_issuing_key(home, UNLOCK, NOW, by=ACTOR),
+        "retire": lambda: service.change_issuing_key(home, "abcd", "retire", NOW, by=ACTOR),
+        "export": lambda: service.export_trust_list(home, UNLOCK, NOW, out, by=ACTOR),
     }
 
 
@@ -84,10 +84,10 @@ def test_init_never_overwrites_a_home(home: IssuerHome, issuer_db_url: str | Non
     issuing_before = service.issuing_keys(home)
 
     with pytest.raises(HomeExists, match="never overwritten"):
-        service.init_home(home, UNLOCK, NOW)
+        service.init_home(home, UNLOCK, NOW, by=ACTOR)
     second_command = IssuerHome(home.path, issuer_db_url)
     with pytest.raises(HomeExists):
-        service.init_home(second_command, UNLOCK, NOW)
+        service.init_home(second_command, UNLOCK, NOW, by=ACTOR)
     second_command.close()
 
     assert sorted(path.name for path in (home.path / "keys").iterdir()) == keys_before
@@ -104,9 +104,9 @@ def test_a_first_version_home_asks_for_db_upgrade(tmp_path: Path, issuer_db_url:
     with pytest.raises(HomeNotFound, match=re.escape(f"kia issuer db upgrade --home {legacy.path}")):
         service.card_count(legacy)
     with pytest.raises(HomeNotFound, match="kia issuer db upgrade"):
-        service.revoke_card(legacy, "00000000", "lost", NOW)
+        service.revoke_card(legacy, "00000000", "lost", NOW, by=ACTOR)
     with pytest.raises(HomeExists, match=re.escape(f"kia issuer db upgrade --home {legacy.path}")):
-        service.init_home(legacy, UNLOCK, NOW)
+        service.init_home(legacy, UNLOCK, NOW, by=ACTOR)
 
     legacy.close()
     assert sorted(path.name for path in legacy.path.iterdir()) == ["kia-issuer.json"]
@@ -120,11 +120,12 @@ def test_an_office_reads_back_the_same_from_a_new_connection(
     home: IssuerHome, tmp_path: Path, issuer_db_url: str | None
 ) -> None:
     issued = service.issue_cards(
-        home, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA), ChildRequest(2, dt.date(2023, 3, 10), 6311)], utc(NOW)
+        home, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA), ChildRequest(2, dt.date(2023, 3, 10),
+                                                                            6311)], utc(NOW), by=ACTOR
     ).cards
-    service.revoke_card(home, issued[1].record.serial, "hilang (lost)", NOW)
-    service.export_trust_list(home, UNLOCK, NOW, tmp_path / "out")
-    service.rotate_issuing_key(home, UNLOCK, NOW + DAY)
+    service.revoke_card(home, issued[1].record.serial, "hilang (lost)", NOW, by=ACTOR)
+    service.export_trust_list(home, UNLOCK, NOW, tmp_path / "out", by=ACTOR)
+    service.rotate_issuing_key(home, UNLOCK, NOW + DAY, by=ACTOR)
     home.close()
 
     again = IssuerHome(home.path, issuer_db_url)
@@ -145,9 +146,9 @@ def test_the_home_its_keys_and_its_database_are_owner_only(tmp_path: Path, issue
     previous = os.umask(0)
     try:
         office = IssuerHome(tmp_path / "office", issuer_db_url)
-        service.init_home(office, UNLOCK, NOW - DAY)
-        service.issue_cards(office, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA, name="Siti")], utc(NOW))
-        service.rotate_issuing_key(office, UNLOCK, NOW)
+        service.init_home(office, UNLOCK, NOW - DAY, by=ACTOR)
+        service.issue_cards(office, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA, name="Siti")], utc(NOW), by=ACTOR)
+        service.rotate_issuing_key(office, UNLOCK, NOW, by=ACTOR)
     finally:
         os.umask(previous)
 
@@ -175,7 +176,7 @@ def test_an_unreachable_database_is_one_clear_error_without_its_password(tmp_pat
 
     started = time.monotonic()
     with pytest.raises(DatabaseUnavailable) as caught:
-        service.init_home(office, UNLOCK, NOW)
+        service.init_home(office, UNLOCK, NOW, by=ACTOR)
     office.close()
     assert list(tmp_path.iterdir()) == []  # nothing created before the database answered
 

@@ -34,7 +34,7 @@ from issuer.store import IssuerHome
 from issuer.sync import CONFIG_TYP, MAX_BATCH
 from keys import EDDSA, KeyState, jws
 from keys.chain import Redemption
-from tests.factories import NOW, b64url
+from tests.factories import ACTOR, NOW, b64url
 from tests.terminal_sim import (
     PASSPHRASE,
     SERVICE,
@@ -72,7 +72,7 @@ def partner_id(office: IssuerHome) -> int:
 
 
 def enrol(client: FlaskClient, office: IssuerHome, partner: int) -> SimulatedTerminal:
-    registration = partners.register_terminal(office, partner, "Kasir 1", clock())
+    registration = partners.register_terminal(office, partner, "Kasir 1", clock(), by=ACTOR)
     terminal = SimulatedTerminal()
     response = client.post(ENROL, json=terminal.enrolment_request(registration.enrolment_code))
     assert response.status_code == 201, response.get_json()
@@ -86,7 +86,7 @@ def terminal(client: FlaskClient, office: IssuerHome, partner_id: int) -> Simula
 
 @pytest.fixture
 def registration(office: IssuerHome, partner_id: int) -> partners.Registration:
-    return partners.register_terminal(office, partner_id, "Kasir 2", clock())
+    return partners.register_terminal(office, partner_id, "Kasir 2", clock(), by=ACTOR)
 
 
 def post_sync(client: FlaskClient, terminal: SimulatedTerminal, body: Any, token: str | None = None) -> TestResponse:
@@ -167,7 +167,7 @@ def test_enrolment_activates_the_terminal_with_the_root_and_a_signed_config(
     assert response.status_code == 201
     answered = response.get_json()
     assert set(answered) == {"terminal_id", "audience", "root_jwk", "config"}
-    exported = service.export_trust_list(office, UNLOCK, clock(), tmp_path / "published")
+    exported = service.export_trust_list(office, UNLOCK, clock(), tmp_path / "published", by=ACTOR)
     root_jwk = json.loads(exported.root_jwk.read_text())
     assert answered["terminal_id"] == registration.terminal_id
     assert answered["root_jwk"] == root_jwk
@@ -193,7 +193,7 @@ def test_the_code_is_accepted_however_the_officer_reads_it_out(
     }
     answers = {}
     for name, spell in spellings.items():
-        registration = partners.register_terminal(office, partner_id, name, clock())
+        registration = partners.register_terminal(office, partner_id, name, clock(), by=ACTOR)
         response = client.post(ENROL, json=SimulatedTerminal().enrolment_request(spell(registration.enrolment_code)))
         answers[name] = (response.status_code, response.get_json().get("terminal_id") == registration.terminal_id)
     assert answers == dict.fromkeys(spellings, (201, True))
@@ -211,7 +211,7 @@ def test_an_enrolment_code_works_only_once(
 
 
 def test_an_expired_or_unknown_enrolment_code_is_refused(client: FlaskClient, office: IssuerHome, partner_id: int):
-    old = partners.register_terminal(office, partner_id, "Kasir lama", expired_registration_time())
+    old = partners.register_terminal(office, partner_id, "Kasir lama", expired_registration_time(), by=ACTOR)
     expired = client.post(ENROL, json=SimulatedTerminal().enrolment_request(old.enrolment_code))
     unknown = client.post(ENROL, json=SimulatedTerminal().enrolment_request("ABCD-EFGH-JKMN"))
     assert answer(expired) == answer(unknown) == (403, "enrolment_refused")
@@ -604,17 +604,17 @@ def test_a_suspended_terminal_is_403_until_reactivated(
     client: FlaskClient, office: IssuerHome, terminal: SimulatedTerminal
 ):
     terminal.log(5)
-    partners.set_terminal_state(office, terminal.terminal_id, "suspended")
+    partners.set_terminal_state(office, terminal.terminal_id, "suspended", NOW, by=ACTOR)
     assert answer(post_sync(client, terminal, terminal.batch(1, 5))) == (403, "terminal_suspended")
     config = client.get(CONFIG, headers=terminal.bearer())
     assert (config.status_code, config.get_json()["error"]) == (403, "terminal_suspended")
-    partners.set_terminal_state(office, terminal.terminal_id, "active")
+    partners.set_terminal_state(office, terminal.terminal_id, "active", NOW, by=ACTOR)
     assert_resend_works(client, office, terminal, 5)
 
 
 def test_a_retired_terminal_is_401(client: FlaskClient, office: IssuerHome, terminal: SimulatedTerminal):
     terminal.log(5)
-    partners.set_terminal_state(office, terminal.terminal_id, "retired")
+    partners.set_terminal_state(office, terminal.terminal_id, "retired", NOW, by=ACTOR)
     assert_unauthorized(post_sync(client, terminal, terminal.batch(1, 5)))
     assert stored_count(office, terminal.terminal_id) == 0
 

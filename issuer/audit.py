@@ -1,0 +1,52 @@
+"""The audit trail: who changed what, when and from where.
+
+Every service function that changes the office takes the ``Actor`` making
+the change and records its event in the same transaction as the change, so
+a change and its event commit together or not at all, whichever shell (a
+page, the command line, a terminal's request) asked for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent
+
+USERNAME_LENGTH = 64
+TARGET_LENGTH = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """Who makes a change: a person signed in to the pages, the command line, or a terminal.
+
+    ``user_id`` is set for a signed-in person (checks such as "not yourself"
+    need it); ``remote_addr`` is the client's address, or ``local`` for the
+    command line.
+    """
+
+    username: str
+    remote_addr: str | None
+    user_id: int | None = None
+
+    @classmethod
+    def command_line(cls) -> Actor:
+        """The operating-system user running ``kia issuer`` on the office's machine."""
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no name for this uid (a bare container)
+            user = "?"
+        return cls(f"cli:{user}"[:USERNAME_LENGTH], "local")
+
+    @classmethod
+    def terminal(cls, terminal_id: str, remote_addr: str | None) -> Actor:
+        return cls(f"terminal:{terminal_id}"[:USERNAME_LENGTH], remote_addr)
+
+
+def record(session: Session, by: Actor, action: str, target: str | None, now: int) -> None:
+    """Add the event of a change to ``session``, the transaction that makes the change."""
+    session.add(AuditEvent(at=now, username=by.username[:USERNAME_LENGTH], action=action,
+                           target=None if target is None else target[:TARGET_LENGTH], remote_addr=by.remote_addr))
