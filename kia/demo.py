@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -169,6 +170,10 @@ def demo(keep: Path | None, lang: str | None, serve: bool) -> None:
         _print_report(home, terminals, stamp, text)
 
         if serve:
+            # Ctrl-C (or a SIGTERM) stops everything, even in a process that
+            # started with SIGINT ignored, as a shell's background job does.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.default_int_handler)
             click.echo(f"\nDisdukcapil: {office_url}/  (admin / {password})")
             for terminal in terminals:
                 click.echo(f"{terminal.name}: {terminal.server.url}/")  # type: ignore[union-attr]

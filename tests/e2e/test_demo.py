@@ -111,5 +111,9 @@ def test_the_demo_with_serve_leaves_everything_running_until_interrupted(tmp_pat
                 assert response.status == 200
     finally:
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        try:
+            code = process.wait(timeout=60)
+        finally:
+            process.kill()  # never left running by a failed test (its servers stop when it does)
+    assert code == 0
     assert list((tmp_path / "tmp").iterdir()) == []
