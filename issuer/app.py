@@ -2,16 +2,19 @@
 
 Configuration comes from one place: ``KIA_``-prefixed environment variables
 (``KIA_HOME``, ``KIA_DATABASE_URL``, ``KIA_SECRET_KEY``...), overridden by
-``test_config``.  Nothing is built at import time.
+``test_config``.  Nothing is built at import time.  The clock is one
+function, ``now`` (seconds since the epoch), given to the factory as the
+terminal's app takes it; every view reads the time through ``now()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 
 from . import api, health, metrics, web
 from .store import IssuerHome
@@ -21,7 +24,8 @@ from .store import IssuerHome
 _NOT_FOR_THE_SERVICE = ("KEY_PASSPHRASE", "KEY_PASSPHRASE_FILE", "ROOT_KEY_PASSPHRASE", "ROOT_KEY_PASSPHRASE_FILE")
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None, *,
+               now: Callable[[], int] = lambda: int(time.time())) -> Flask:
     app = Flask(__name__)  # templates/ and static/ beside this module
     app.config.from_mapping(
         HOME=None,
@@ -36,12 +40,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.pop(name, None)
     if not app.config["HOME"]:
         raise RuntimeError("set KIA_HOME to the office's home folder (kia issuer init --home DIR)")
+    app.extensions["kia_now"] = now
     app.extensions["kia_home"] = IssuerHome(Path(app.config["HOME"]), app.config["DATABASE_URL"] or None)
     metrics.init_app(app)
     health.init_app(app)
     api.init_app(app)
     web.init_app(app)
     return app
+
+
+def now() -> int:
+    """The time of the request being served, from the app's clock."""
+    clock: Callable[[], int] = current_app.extensions["kia_now"]
+    return clock()
 
 
 def office(app: Flask) -> IssuerHome:

@@ -71,7 +71,7 @@ def register(issuer: click.Group, home_option: click.Option, home_of, emit, now)
     def list_partners(home: Path) -> None:
         """Partners with their MoU and services; those ending within 90 days are marked."""
         office = home_of(home)
-        today = dt.datetime.fromtimestamp(now(), dt.UTC).date()
+        stamp = now()
         with office.transaction() as session:
             rows = []
             for row in session.scalars(select(Partner).order_by(Partner.id)):
@@ -79,8 +79,7 @@ def register(issuer: click.Group, home_option: click.Option, home_of, emit, now)
                 rows.append({
                     "partner_id": row.id, "name": row.name, "kind": row.kind, "cluster": row.cluster,
                     "region": row.region, "mou_end": row.mou_end.isoformat(),
-                    "mou_state": "expired" if row.mou_end < today else
-                    "ending_soon" if (row.mou_end - today).days <= 90 else "in_force",
+                    "mou_state": partners.mou_state(row, stamp),
                     "services": list(services),
                 })
         emit(rows)

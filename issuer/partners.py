@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from keys.chain import MAX_MONEY
-from keys.eligibility import AGE_CATEGORIES, is_valid_region
+from keys.eligibility import AGE_CATEGORIES, is_valid_region, region_timezone
 from keys.serial import ALPHABET
 
 from .audit import Actor
@@ -22,6 +22,7 @@ from .store import IssuerHome
 
 AGE_CATEGORY_NAMES = tuple(name for name, _, _ in AGE_CATEGORIES)
 ENROLMENT_CODE_LIFETIME = 7 * 86400
+MOU_WARNING_DAYS = 90  # an agreement ending within this many days is marked ending soon
 STATE_VERBS = {"active": "activate", "suspended": "suspend", "retired": "retire"}  # audit actions
 _CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
 
@@ -124,9 +125,21 @@ def service_rules(row: PartnerService) -> ServiceRules:
                         row.passback_seconds)
 
 
+def local_today(region: int, now: int) -> dt.date:
+    """The date at ``now`` where the region is: MoU dates and report days are the partner's local days."""
+    return dt.datetime.fromtimestamp(now, region_timezone(region)).date()
+
+
 def mou_active(partner: Partner, now: int) -> bool:
-    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
-    return partner.mou_start <= today <= partner.mou_end
+    return partner.mou_start <= local_today(partner.region, now) <= partner.mou_end
+
+
+def mou_state(partner: Partner, now: int) -> str:
+    """``expired``, ``ending_soon`` (within MOU_WARNING_DAYS) or ``in_force``, on the partner's local day."""
+    today = local_today(partner.region, now)
+    if partner.mou_end < today:
+        return "expired"
+    return "ending_soon" if (partner.mou_end - today).days <= MOU_WARNING_DAYS else "in_force"
 
 
 @dataclasses.dataclass(frozen=True)

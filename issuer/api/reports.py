@@ -7,7 +7,6 @@ partners (kind, cluster, programme) and coverage are for the office.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any, Literal
 
 from flask import Response, current_app, request
@@ -16,7 +15,7 @@ from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .. import reports
-from ..app import office
+from ..app import now, office
 from . import bp, error
 
 
@@ -67,7 +66,7 @@ def _parse(model: type[_Query]) -> Any:
 
 
 def _range(query: FiguresQuery | RangeQuery) -> tuple[dt.date, dt.date]:
-    last = query.to or reports.today(int(time.time()))
+    last = query.to or reports.today(now())
     return query.from_ or last.replace(day=1), last
 
 
@@ -118,5 +117,5 @@ def coverage() -> ResponseReturnValue:
     query = _parse(_Query)
     if not isinstance(query, _Query):
         return query
-    return _answer(reports.coverage(office(current_app), int(time.time())), reports.Coverage, query.format,
+    return _answer(reports.coverage(office(current_app), now()), reports.Coverage, query.format,
                    "coverage")

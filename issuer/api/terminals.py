@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from flask import current_app, request
@@ -13,7 +12,7 @@ from keys.chain import InvalidRecord, InvalidSyncToken
 from keys.errors import KeyStoreError
 
 from .. import sync
-from ..app import office
+from ..app import now, office
 from ..audit import Actor
 from ..metrics import metrics_of
 from ..service import KeyUnlock
@@ -69,7 +68,7 @@ def enroll() -> ResponseReturnValue:
     if not isinstance(body, EnrolRequest):
         return body
     try:
-        enrolment = sync.enroll(office(current_app), KeyUnlock.from_env(), body.code, body.public_jwk, int(time.time()),
+        enrolment = sync.enroll(office(current_app), KeyUnlock.from_env(), body.code, body.public_jwk, now(),
                                 by=Actor("terminal", request.remote_addr))
     except sync.EnrolmentRefused as exc:
         return error(403, "enrolment_refused", str(exc))
@@ -89,9 +88,9 @@ def config() -> ResponseReturnValue:
     token = _bearer()
     if token is None:
         return _unauthorized("send the terminal's sync token as 'Authorization: Bearer ...'")
-    home, now = office(current_app), int(time.time())
+    home, at = office(current_app), now()
     try:
-        signed = sync.terminal_config(home, KeyUnlock.from_env(), sync.authenticate(home, token, now), now)
+        signed = sync.terminal_config(home, KeyUnlock.from_env(), sync.authenticate(home, token, at), at)
     except InvalidSyncToken as exc:
         return _unauthorized(str(exc))
     except sync.TerminalSuspended as exc:
@@ -115,7 +114,7 @@ def sync_records() -> ResponseReturnValue:
     if not isinstance(body, SyncRequest):
         return body
     try:
-        ack = sync.ingest(office(current_app), token, body.records, body.checkpoint, int(time.time()))
+        ack = sync.ingest(office(current_app), token, body.records, body.checkpoint, now())
     except InvalidSyncToken as exc:
         return _unauthorized(str(exc))
     except sync.TerminalSuspended as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,7 +14,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from .. import users
-from ..app import office
+from ..app import now, office
 from ..audit import Actor
 from . import SignedIn
 from .i18n import t
@@ -35,10 +34,6 @@ class ConfirmForm(FlaskForm):  # type: ignore[misc]
 
 def remote() -> str | None:
     return request.remote_addr
-
-
-def now() -> int:
-    return int(time.time())
 
 
 def actor() -> Actor:

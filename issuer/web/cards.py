@@ -18,7 +18,7 @@ from keys.errors import KiaError
 from keys.times import iso_utc
 
 from .. import service
-from ..app import office
+from ..app import now, office
 from ..artifacts import qr_png, qr_symbol
 from ..batch import RowError, read_batch, validate_child
 from ..batches import BatchNotFound, advance, list_batches
@@ -61,7 +61,7 @@ class FindForm(FlaskForm):  # type: ignore[misc]
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return dt.datetime.fromtimestamp(now(), dt.UTC)
 
 
 @bp.get("/")
@@ -95,7 +95,7 @@ def advance_batch(batch_id: int, state: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        advance(office(current_app), batch_id, state, int(_now().timestamp()), by=actor())
+        advance(office(current_app), batch_id, state, now(), by=actor())
     except BatchNotFound:
         abort(404)
     except KiaError as exc:
@@ -174,7 +174,7 @@ def revoke(serial: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     try:
-        record = service.revoke_card(office(current_app), serial, form.reason.data, int(_now().timestamp()),
+        record = service.revoke_card(office(current_app), serial, form.reason.data, now(),
                                      by=actor())
     except UnknownCard:
         abort(404)

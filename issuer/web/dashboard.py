@@ -13,9 +13,10 @@ from pygal.style import Style
 from sqlalchemy import select
 
 from .. import reports
-from ..app import office
+from ..app import now, office
 from ..models import Alarm, Partner
-from .auth import EVERYONE, now, roles
+from ..partners import local_today
+from .auth import EVERYONE, roles
 from .i18n import t
 
 bp = Blueprint("dashboard", __name__)
@@ -42,13 +43,16 @@ def _chart(chart: pygal.Graph) -> Markup:
 @roles(*EVERYONE)
 def index() -> ResponseReturnValue:
     home = office(current_app)
-    today = dt.datetime.fromtimestamp(now(), dt.UTC).date()
     mine = current_user.partner_id if current_user.role == "partner_manager" else None
     with home.transaction() as session:
-        names = {row.id: row.name for row in session.scalars(select(Partner))}
+        partners = {row.id: row for row in session.scalars(select(Partner))}
+        names = {partner_id: row.name for partner_id, row in partners.items()}
         alarms = list(session.scalars(
             select(Alarm).where(*([Alarm.partner_id == mine] if mine else [])).order_by(Alarm.at.desc()).limit(10)
         ))
+    # Today is the partner's local day for its manager; over every partner, the
+    # easternmost zone's, so that no region's scans of today are left out (as the reports do).
+    today = local_today(partners[mine].region, now()) if mine in partners else reports.today(now())
     this_month = reports.figures(home, "partner", "month", today.replace(day=1), today, mine)
     year_ago = (today.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
     over_time = reports.figures(home, "programme" if mine is None else "partner", "month", year_ago, today, mine)

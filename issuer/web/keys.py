@@ -7,8 +7,6 @@ sign), and the officer uploads the signed bundle.
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
@@ -19,7 +17,7 @@ from keys.errors import KiaError
 from keys.times import iso_utc
 
 from .. import offline, service, trustlists
-from ..app import office
+from ..app import now, office
 from ..models import AuditEvent
 from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, actor, roles
 from .i18n import t
@@ -70,7 +68,7 @@ def rotate() -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        service.rotate_issuing_key(office(current_app), service.KeyUnlock.from_env(), int(time.time()),
+        service.rotate_issuing_key(office(current_app), service.KeyUnlock.from_env(), now(),
                                    by=actor())
     except KiaError as exc:
         flash(str(exc))
@@ -85,7 +83,7 @@ def change(kid: str, change: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        service.change_issuing_key(office(current_app), kid, change, int(time.time()), by=actor())
+        service.change_issuing_key(office(current_app), kid, change, now(), by=actor())
     except KiaError as exc:
         flash(str(exc))
     else:
@@ -99,7 +97,7 @@ def prepare() -> ResponseReturnValue:
     """The signing request for the offline machine, as a download; its fingerprint is on the keys page."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    signing = trustlists.prepare(office(current_app), int(time.time()), by=actor())
+    signing = trustlists.prepare(office(current_app), now(), by=actor())
     data = signing.to_bytes()
     name = f"kia-trustlist-request-{signing.seq}.json"
     return Response(data, mimetype="application/json",
@@ -114,7 +112,7 @@ def import_bundle() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _page(bundle=form, status=400)
     try:
-        imported = trustlists.import_bundle(office(current_app), form.bundle.data.read(), int(time.time()),
+        imported = trustlists.import_bundle(office(current_app), form.bundle.data.read(), now(),
                                             by=actor())
     except KiaError as exc:
         form.bundle.errors.append(str(exc))

@@ -16,12 +16,11 @@ from keys.chain import MAX_MONEY
 from keys.errors import KiaError
 
 from .. import partners, reports
-from ..app import office
+from ..app import now, office
 from ..models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, Terminal
-from .auth import CHANGERS, EVERYONE, ConfirmForm, actor, now, roles
+from .auth import CHANGERS, EVERYONE, ConfirmForm, actor, roles
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
-MOU_WARNING_DAYS = 90
 
 
 class PartnerForm(FlaskForm):  # type: ignore[misc]
@@ -59,10 +58,11 @@ class ServiceForm(FlaskForm):  # type: ignore[misc]
                                      self.discount_value.data, self.daily_limit.data, self.passback_seconds.data)
 
 
-def mou_state(partner: Partner, today: dt.date) -> str:
-    if partner.mou_end < today:
-        return "expired"
-    return "ending_soon" if (partner.mou_end - today).days <= MOU_WARNING_DAYS else "in_force"
+def _partner_rows() -> list[tuple[Partner, str]]:
+    """Every partner with the state of its MoU, the agreements ending first at the top."""
+    with office(current_app).transaction() as session:
+        listed = session.scalars(select(Partner).order_by(Partner.mou_end))
+        return [(row, partners.mou_state(row, now())) for row in listed]
 
 
 @bp.get("/")
@@ -70,9 +70,7 @@ def mou_state(partner: Partner, today: dt.date) -> str:
 def index() -> ResponseReturnValue:
     if current_user.role == "partner_manager":
         return redirect(url_for("partners.detail", partner_id=current_user.partner_id))
-    today = dt.datetime.fromtimestamp(now(), dt.UTC).date()
-    with office(current_app).transaction() as session:
-        rows = [(row, mou_state(row, today)) for row in session.scalars(select(Partner).order_by(Partner.mou_end))]
+    rows = _partner_rows()
     return render_template("partners.html", rows=rows, form=PartnerForm())
 
 
@@ -91,9 +89,7 @@ def create() -> ResponseReturnValue:
             form.name.errors.append(str(exc))
         else:
             return redirect(url_for("partners.detail", partner_id=partner_id))
-    with office(current_app).transaction() as session:
-        today = dt.datetime.fromtimestamp(now(), dt.UTC).date()
-        rows = [(row, mou_state(row, today)) for row in session.scalars(select(Partner).order_by(Partner.mou_end))]
+    rows = _partner_rows()
     return render_template("partners.html", rows=rows, form=form), 400
 
 
@@ -103,7 +99,6 @@ def detail(partner_id: int) -> ResponseReturnValue:
     if not current_user.may_see_partner(partner_id):
         abort(403)
     home = office(current_app)
-    today = dt.datetime.fromtimestamp(now(), dt.UTC).date()
     with home.transaction() as session:
         partner = session.get(Partner, partner_id)
         if partner is None:
@@ -117,7 +112,8 @@ def detail(partner_id: int) -> ResponseReturnValue:
         terminals = list(
             session.scalars(select(Terminal).where(Terminal.partner_id == partner_id).order_by(Terminal.id))
         )
-        state = mou_state(partner, today)
+        state = partners.mou_state(partner, now())
+        today = partners.local_today(partner.region, now())  # the partner's days, as its figures are kept
     figures = reports.figures(home, "partner", "day", today.replace(day=1), today, partner_id)
     return render_template("partner.html", partner=partner, state=state, services=services, terminals=terminals,
                            figures=figures, form=ConfirmForm(), service_form=ServiceForm(),

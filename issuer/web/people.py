@@ -19,9 +19,9 @@ from keys.errors import KiaError
 from keys.times import iso_utc
 
 from .. import users
-from ..app import office
+from ..app import now, office
 from ..models import ROLES, Partner
-from .auth import ConfirmForm, actor, now, roles
+from .auth import ConfirmForm, actor, roles
 from .i18n import t
 
 bp = Blueprint("people", __name__, url_prefix="/users")

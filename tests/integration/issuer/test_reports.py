@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from issuer import partners, reports, service, sync
+from issuer import create_app, partners, reports, service, sync, users
 from issuer.batch import ChildRequest
 from issuer.errors import IssuerError
 from issuer.models import CardRow, RedemptionRow
@@ -603,3 +603,36 @@ def test_kia_issuer_report_partners_and_coverage(cli_office, run_kia: RunKia, tm
         assert refused.returncode == code and message in refused.stderr
         assert refused.stderr.count("\n") == 1 and refused.stdout == ""
     assert [row.eligible_children for row in reports.coverage(home, utc_now())] == [4, None]
+
+
+# --- the pages read the same local days ----------------------------------------
+
+
+def test_at_three_in_the_morning_of_the_first_the_pages_show_the_new_local_month(office: IssuerHome) -> None:
+    """03:00 WIB on 1 December is still 30 November in UTC: the pages count the local day, as the reports do."""
+    morning = local(SURAKARTA, 2026, 12, 1, 3)
+    partner_id = add_partner(office, "Bioskop Solo Paragon", "cinema", "education_culture", SURAKARTA)
+    ended_yesterday = add_partner(office, "Kolam Lama", "pool", "health_welfare", SURAKARTA,
+                                  (dt.date(2025, 1, 1), dt.date(2026, 11, 30)))
+    terminal = enrol(office, partner_id, morning)
+    send(office, terminal, [scan(local(SURAKARTA, 2026, 11, 30, 23), CARD_A, 40_000, 20_000),
+                            scan(local(SURAKARTA, 2026, 12, 1, 2, 30), CARD_B, 50_000, 25_000)], morning)
+    users.create_user(office, "manajer", "kata-sandi-panjang-1", "partner_manager", partner_id, morning, by=ACTOR)
+    users.create_user(office, "petugas", "kata-sandi-panjang-1", "officer", None, morning, by=ACTOR)
+
+    app = create_app({"HOME": str(office.path), "DATABASE_URL": office.database_url, "TESTING": True,
+                      "WTF_CSRF_ENABLED": False}, now=lambda: morning)
+    try:
+        for username in ("manajer", "petugas"):
+            client = app.test_client()
+            assert client.post("/login", data={"username": username,
+                                               "password": "kata-sandi-panjang-1"}).status_code == 302
+            page = client.get(f"/partners/{partner_id}").get_data(True)
+            assert "20261201" in page and "20261130" not in page  # this month by local day: December's first
+            dashboard = client.get("/").get_data(True)
+            # This month's table: December's scan (gross 50.000) alone, not November's (40.000).
+            assert "<td>50.000</td>" in dashboard and "<td>40.000</td>" not in dashboard
+        listing = client.get("/partners/").get_data(True)
+        assert listing.count("expired") == 1 and f"/partners/{ended_yesterday}" in listing
+    finally:
+        app.extensions["kia_home"].close()
