@@ -28,9 +28,19 @@ from .store import IssuerHome
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 200
-_HASHER = PasswordHasher()
-# Verified against when the username is unknown, so both cases take as long.
-_DUMMY_HASH = _HASHER.hash("not a real password, only for timing")
+_HASHER = PasswordHasher()  # argon2-cffi's defaults (RFC 9106's low-memory profile); tests use cheaper ones
+_dummy: tuple[PasswordHasher, str] | None = None
+
+
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so that both cases take as long.
+
+    Made with the hasher in use on first need (never at import: every kia command would pay for it).
+    """
+    global _dummy
+    if _dummy is None or _dummy[0] is not _HASHER:
+        _dummy = (_HASHER, _HASHER.hash("not a real password, only for timing"))
+    return _dummy[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +181,7 @@ def authenticate(home: IssuerHome, username: str, password: str) -> Person | Non
     with home.transaction() as session:
         user = session.scalars(select(User).where(User.username == username.strip().lower())).first()
         try:
-            _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+            _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         if user is None or not user.active:

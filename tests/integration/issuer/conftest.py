@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
-from issuer import create_app, service
+from issuer import create_app, service, users
 from issuer.store import IssuerHome
 from tests.factories import ACTOR, DAY, NOW
 
@@ -43,3 +44,15 @@ def app(office: IssuerHome) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+# Argon2 at a test cost: production parameters spend ~0.1 s of CPU on every
+# password hashed or checked, which the tests of roles and pages do hundreds of
+# times.  Sign-in logic is the same whatever the cost; tests/unit/issuer checks
+# that the service itself keeps argon2-cffi's production parameters.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(users, "_HASHER", CHEAP_HASHER)
