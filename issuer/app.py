@@ -4,7 +4,7 @@ Configuration comes from one place: ``KIA_``-prefixed environment variables
 (``KIA_HOME``, ``KIA_DATABASE_URL``, ``KIA_SECRET_KEY``...), overridden by
 ``test_config``.  Nothing is built at import time.  The clock is one
 function, ``now`` (seconds since the epoch), given to the factory as the
-terminal's app takes it; every view reads the time through ``now()``.
+terminal's app takes it; every view reads the time through ``issuer.current.now()``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 from . import api, health, metrics, web
+from .current import CLOCK_EXTENSION, HOME_EXTENSION
+from .errors import IssuerError, NotFound, Refused, Unavailable
 from .store import IssuerHome
 
 # Secrets never kept in the configuration: issuing keys read their passphrase
@@ -40,21 +44,53 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
         app.config.pop(name, None)
     if not app.config["HOME"]:
         raise RuntimeError("set KIA_HOME to the office's home folder (kia issuer init --home DIR)")
-    app.extensions["kia_now"] = now
-    app.extensions["kia_home"] = IssuerHome(Path(app.config["HOME"]), app.config["DATABASE_URL"] or None)
+    app.extensions[CLOCK_EXTENSION] = now
+    app.extensions[HOME_EXTENSION] = IssuerHome(Path(app.config["HOME"]), app.config["DATABASE_URL"] or None)
     metrics.init_app(app)
     health.init_app(app)
     api.init_app(app)
     web.init_app(app)
+    _install_error_handlers(app)
     return app
 
 
-def now() -> int:
-    """The time of the request being served, from the app's clock."""
-    clock: Callable[[], int] = current_app.extensions["kia_now"]
-    return clock()
+def _is_page(path: str) -> bool:
+    """Whether a person's browser asked: the web pages answer errors in HTML, the rest in JSON."""
+    return not (path.startswith("/api/") or path in ("/healthz", "/metrics"))
 
 
-def office(app: Flask) -> IssuerHome:
-    home: IssuerHome = app.extensions["kia_home"]
-    return home
+def _error_code(error: IssuerError) -> str:
+    for family, code in ((NotFound, "not_found"), (Refused, "refused"), (Unavailable, "unavailable")):
+        if isinstance(error, family):
+            return code
+    return "invalid"
+
+
+def _install_error_handlers(app: Flask) -> None:
+    """Errors answer once for the whole app: JSON ``{"error", "message"}`` for the API, a page for people.
+
+    The office's error families carry their HTTP status (issuer.errors); no
+    client input produces a 5xx, and an unexpected error is logged, never shown.
+    """
+
+    def answer(status: int, code: str, message: str) -> ResponseReturnValue:
+        if _is_page(request.path):
+            from .web.i18n import t
+
+            words = {403: t("forbidden"), 404: t("not_found")}.get(status, message)
+            return render_template("error.html", status=status, message=words), status
+        return jsonify(error=code, message=message), status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return answer(exc.code or 400, code, exc.description or code)
+
+    @app.errorhandler(IssuerError)
+    def _office_error(exc: IssuerError) -> ResponseReturnValue:
+        return answer(exc.http_status, _error_code(exc), str(exc))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
+        app.logger.exception("unexpected error")
+        return jsonify(error="internal_error", message="the service failed; the error is logged"), 500

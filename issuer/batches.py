@@ -14,16 +14,12 @@ from sqlalchemy import func, select
 
 from .audit import Actor
 from .audit import record as audit
-from .errors import IssuerError
+from .errors import BatchNotFound, Refused
 from .models import BatchRow, CardRow
 from .store import IssuerHome
 
 STATES = ("submitted", "verified", "printed", "handed_over")
 CHANNELS = ("school", "clinic")
-
-
-class BatchNotFound(IssuerError):
-    """No batch with that number."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +56,7 @@ def advance(home: IssuerHome, batch_id: int, state: str, now: int, *, by: Actor)
             raise BatchNotFound(f"there is no batch {batch_id}")
         current = _batch(row, 0)
         if state != current.next_state:
-            raise IssuerError(f"batch {batch_id} is {row.state}; it can only move to {current.next_state or 'nothing'}")
+            raise Refused(f"batch {batch_id} is {row.state}; it can only move to {current.next_state or 'nothing'}")
         row.state = state
         audit(session, by, f"batch_{state}", f"batch {batch_id}", now)
         cards = session.scalar(select(func.count()).select_from(CardRow).where(CardRow.batch_id == batch_id)) or 0

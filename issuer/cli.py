@@ -28,7 +28,7 @@ from .artifacts import CardFiles, write_many
 from .audit import Actor
 from .batch import ChildRequest, RowError, read_batch, validate_child
 from .db import DATABASE_URL_ENV
-from .errors import IssuerError
+from .errors import Invalid
 from .store import CardRecord, IssuerHome
 
 DEV_FLAG = "--insecure-dev-unencrypted-keys"
@@ -146,7 +146,7 @@ def issue(
     cards = [_card_json(item.record, item.request, item_files) for item, item_files in zip(issued, files, strict=True)]
     if csv_file is None:
         if errors:
-            raise IssuerError(errors[0].error)
+            raise Invalid(errors[0].error)
         _emit(cards[0])
         return
     report = _write_report(out, cards, errors)
@@ -337,7 +337,7 @@ def db_upgrade(home: Path) -> None:
     imported = None
     if office.legacy_state_path.is_file():
         if office.database_holds_an_office():
-            raise IssuerError(
+            raise Invalid(
                 f"the database already holds an office; {office.legacy_state_path.name} was not imported"
             )
         imported = office.import_legacy_state()

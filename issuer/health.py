@@ -7,14 +7,13 @@ from flask import Blueprint, Flask, current_app
 from keys.errors import KiaError
 
 from . import service
+from .current import office
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz() -> tuple[dict[str, object], int]:
-    from .app import office
-
     try:
         seq = service.latest_published_seq(office(current_app))
     except KiaError as exc:

@@ -39,7 +39,7 @@ from keys import (
 from keys.errors import KeyFileInvalid
 from keys.trustlist import MAX_TRUST_LIST_LENGTH
 
-from .errors import IssuerError
+from .errors import TrustListFileError
 
 REQUEST_KIND = "kia-trust-list-request"
 BUNDLE_KIND = "kia-trust-list-bundle"
@@ -55,10 +55,6 @@ _Time = Annotated[int, Field(strict=True, ge=0, lt=2**40)]
 _Kid = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_-]{1,16}$")]
 _Hex = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{64}$")]
 _Jws = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_TRUST_LIST_LENGTH)]
-
-
-class TrustListFileError(IssuerError):
-    """A signing request or bundle that cannot be used; the message says why and what to do."""
 
 
 class _Strict(BaseModel):

@@ -16,7 +16,7 @@ from keys.serial import ALPHABET
 
 from .audit import Actor
 from .audit import record as audit
-from .errors import IssuerError
+from .errors import Invalid, PartnerNotFound, Refused, TerminalNotFound
 from .models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, Terminal
 from .store import IssuerHome
 
@@ -25,14 +25,6 @@ ENROLMENT_CODE_LIFETIME = 7 * 86400
 MOU_WARNING_DAYS = 90  # an agreement ending within this many days is marked ending soon
 STATE_VERBS = {"active": "activate", "suspended": "suspend", "retired": "retire"}  # audit actions
 _CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
-
-
-class PartnerNotFound(IssuerError):
-    """No partner with that id."""
-
-
-class TerminalNotFound(IssuerError):
-    """No terminal with that id."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,25 +40,25 @@ class ServiceRules:
     passback_seconds: int
 
     def check(self) -> None:
-        """Raise IssuerError with one sentence for the first rule out of range."""
+        """Raise Invalid with one sentence for the first rule out of range."""
         if not (0 < len(self.code) <= 64 and self.code.replace("-", "").isalnum() and self.code.isascii()):
-            raise IssuerError("the service code is 1 to 64 letters, digits and dashes, e.g. bioskop-reguler")
+            raise Invalid("the service code is 1 to 64 letters, digits and dashes, e.g. bioskop-reguler")
         if not 0 < len(self.name.strip()) <= 200:
-            raise IssuerError("the service name is 1 to 200 characters")
+            raise Invalid("the service name is 1 to 200 characters")
         if not self.prices or not set(self.prices) <= set(AGE_CATEGORY_NAMES):
-            raise IssuerError(f"prices are given per age category: {', '.join(AGE_CATEGORY_NAMES)}")
+            raise Invalid(f"prices are given per age category: {', '.join(AGE_CATEGORY_NAMES)}")
         if not all(isinstance(p, int) and 0 <= p <= MAX_MONEY for p in self.prices.values()):
-            raise IssuerError("prices are whole rupiah from 0 to 100,000,000")
+            raise Invalid("prices are whole rupiah from 0 to 100,000,000")
         if self.discount_kind == "percent" and not 0 <= self.discount_value <= 100:
-            raise IssuerError("a percentage discount is from 0 to 100")
+            raise Invalid("a percentage discount is from 0 to 100")
         if self.discount_kind == "fixed" and not 0 <= self.discount_value <= MAX_MONEY:
-            raise IssuerError("a fixed discount is whole rupiah from 0 to 100,000,000")
+            raise Invalid("a fixed discount is whole rupiah from 0 to 100,000,000")
         if self.discount_kind not in ("percent", "fixed"):
-            raise IssuerError("the discount is a percentage or a fixed amount of rupiah")
+            raise Invalid("the discount is a percentage or a fixed amount of rupiah")
         if not 1 <= self.daily_limit <= 100:
-            raise IssuerError("the daily limit per card is from 1 to 100")
+            raise Invalid("the daily limit per card is from 1 to 100")
         if not 0 <= self.passback_seconds <= 86400:
-            raise IssuerError("the anti-passback window is from 0 seconds to one day")
+            raise Invalid("the anti-passback window is from 0 seconds to one day")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,15 +76,15 @@ def create_partner(
     *, by: Actor,
 ) -> int:
     if not 0 < len(name.strip()) <= 200:
-        raise IssuerError("the partner's name is 1 to 200 characters")
+        raise Invalid("the partner's name is 1 to 200 characters")
     if kind not in PARTNER_KINDS:
-        raise IssuerError(f"the kind of service is one of: {', '.join(PARTNER_KINDS)}")
+        raise Invalid(f"the kind of service is one of: {', '.join(PARTNER_KINDS)}")
     if cluster not in KLA_CLUSTERS:
-        raise IssuerError(f"the KLA cluster is one of: {', '.join(KLA_CLUSTERS)}")
+        raise Invalid(f"the KLA cluster is one of: {', '.join(KLA_CLUSTERS)}")
     if not is_valid_region(region):
-        raise IssuerError("the region is a 4-digit regency/city code, e.g. 3372")
+        raise Invalid("the region is a 4-digit regency/city code, e.g. 3372")
     if mou_end <= mou_start:
-        raise IssuerError("the MoU must end after it starts")
+        raise Invalid("the MoU must end after it starts")
     with home.transaction() as session:
         partner = Partner(name=name.strip(), kind=kind, cluster=cluster, region=region, mou_start=mou_start,
                           mou_end=mou_end, created_at=now)
@@ -152,7 +144,7 @@ class Registration:
 def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int, *, by: Actor) -> Registration:
     """Register a terminal for a partner and make its one-time enrolment code."""
     if not 0 < len(name.strip()) <= 200:
-        raise IssuerError("the terminal's name is 1 to 200 characters")
+        raise Invalid("the terminal's name is 1 to 200 characters")
     code = "-".join(
         "".join(secrets.choice(ALPHABET) for _ in range(_CODE_GROUP_LENGTH)) for _ in range(_CODE_GROUPS)
     )
@@ -186,12 +178,12 @@ def code_hash(code: str) -> str:
 def set_terminal_state(home: IssuerHome, terminal_id: str, state: str, now: int, *, by: Actor) -> None:
     """Suspend, reactivate or retire a terminal (a retired one never comes back)."""
     if state not in STATE_VERBS:
-        raise IssuerError("a terminal is set active, suspended or retired")
+        raise Invalid("a terminal is set active, suspended or retired")
     with home.transaction() as session:
         terminal = session.get(Terminal, terminal_id, with_for_update=True)
         if terminal is None:
             raise TerminalNotFound(f"there is no terminal {terminal_id}")
         if terminal.state == "retired" or (state != "retired" and terminal.public_jwk is None):
-            raise IssuerError(f"terminal {terminal_id} is {terminal.state} and cannot become {state}")
+            raise Refused(f"terminal {terminal_id} is {terminal.state} and cannot become {state}")
         terminal.state = state
         audit(session, by, f"terminal_{STATE_VERBS[state]}", terminal_id, now)

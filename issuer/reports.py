@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from keys.eligibility import WIT, is_valid_region
 
-from .errors import IssuerError
+from .errors import Invalid
 from .models import CardRow, Partner, RedemptionRow, RegionEligibility
 from .store import IssuerHome
 
@@ -161,9 +161,9 @@ def coverage(home: IssuerHome, now: int) -> list[Coverage]:
 
 def set_eligible_children(home: IssuerHome, region: int, count: int, as_of: dt.date) -> None:
     if not is_valid_region(region):
-        raise IssuerError("the region is a 4-digit regency/city code, e.g. 3372")
+        raise Invalid("the region is a 4-digit regency/city code, e.g. 3372")
     if not 0 <= count <= 50_000_000:
-        raise IssuerError("the number of eligible children is from 0 to 50,000,000")
+        raise Invalid("the number of eligible children is from 0 to 50,000,000")
     with home.transaction() as session:
         _upsert_eligibility(session, region, count, as_of)
 

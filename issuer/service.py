@@ -49,7 +49,7 @@ from keys.serial import normalize_serial
 from .audit import Actor
 from .audit import record as audit
 from .batch import ChildRequest, RowError
-from .errors import CardAlreadyRevoked, HomeExists, IssuerError, UnknownCard
+from .errors import CardAlreadyRevoked, HomeExists, Invalid, Refused, UnknownCard
 from .models import BatchRow, CardRow, Child, IssuingKeyRow, Office, TrustListDeltaRow, TrustListRow
 from .store import CardRecord, IssuerHome, card_record, issuing_key, key_row
 
@@ -215,7 +215,7 @@ def issue_cards(
         except IntegrityError:
             # Another issuance took one of these NIKs meanwhile; the database's
             # message would carry the child's data, so it goes nowhere.
-            raise IssuerError("another issuance recorded one of these children just now; submit again") from None
+            raise Refused("another issuance recorded one of these children just now; submit again") from None
         stamp = int(now.timestamp())
         if batch is None:
             for row in rows:
@@ -293,7 +293,7 @@ def revoke_card(home: IssuerHome, serial: str, reason: str, now: int, *, by: Act
     """Revoke a card; it is listed in the next exported trust list."""
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON_LENGTH or any(ord(char) < 32 for char in reason):
-        raise IssuerError(f"give a reason of 1 to {MAX_REASON_LENGTH} characters on one line")
+        raise Invalid(f"give a reason of 1 to {MAX_REASON_LENGTH} characters on one line")
     with home.transaction() as session:
         row = session.get(CardRow, normalize_serial(serial), with_for_update=True)
         if row is None:
@@ -315,7 +315,7 @@ def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: dt.datet
         if old.state != "active":
             raise CardAlreadyRevoked(f"card {old.serial} is {old.state}; only an active card is replaced")
         if old.child is None:
-            raise IssuerError(f"card {old.serial} came from the first version without the child's record; "
+            raise Refused(f"card {old.serial} came from the first version without the child's record; "
                               "issue a new card at the counter and revoke this one")
         key, private = active_signer(session, home, unlock)
         (serial_value,) = _unused_serials(session, 1)
@@ -388,7 +388,7 @@ def export_trust_list(
     with home.transaction() as session:
         office = session.get_one(Office, 1, with_for_update=True)
         if since is not None and not 1 <= since <= office.trust_list_seq:
-            raise IssuerError(f"there is no trust list of sequence {since}; the latest is {office.trust_list_seq}")
+            raise Invalid(f"there is no trust list of sequence {since}; the latest is {office.trust_list_seq}")
         seq = office.trust_list_seq + 1
         keys, revoked = next_list_content(session, now)
         trust_list = build_trust_list(seq, keys, revoked, now, validity)
@@ -437,7 +437,7 @@ def publish(
     """
     seq = office.trust_list_seq + 1
     if trust_list.seq != seq:
-        raise IssuerError(f"the next trust list is sequence {seq}, not {trust_list.seq}")
+        raise Refused(f"the next trust list is sequence {seq}, not {trust_list.seq}")
     current = CardRow.expires_at + CLOCK_SKEW_LEEWAY > now
     session.execute(update(CardRow).where(_listable(now), CardRow.listed_seq.is_(None)).values(listed_seq=seq))
     session.execute(

@@ -26,7 +26,6 @@ from keys.chain import (
     InvalidCheckpoint,
     InvalidSyncToken,
     Redemption,
-    SyncError,
     chain_hashes,
     verify_checkpoint,
     verify_sync_token,
@@ -36,7 +35,7 @@ from keys.errors import KeyFileInvalid
 
 from .audit import Actor
 from .audit import record as audit
-from .errors import IssuerError
+from .errors import EnrolmentRefused, SyncRefused, TerminalSuspended
 from .models import Alarm, Office, Partner, PartnerService, RedemptionRow, SyncTokenSeen, Terminal
 from .partners import code_hash, mou_active, service_rules
 from .service import KeyUnlock, active_signer
@@ -44,22 +43,6 @@ from .store import IssuerHome
 
 CONFIG_TYP = "kia-config"
 MAX_BATCH = 500
-
-
-class EnrolmentRefused(IssuerError):
-    """The enrolment code is unknown, used or expired."""
-
-
-class TerminalSuspended(SyncError):
-    """The office has suspended this terminal."""
-
-
-class SyncRefused(SyncError):
-    """The batch cannot be stored; ``code`` says why and ``acknowledged`` where the office stands."""
-
-    def __init__(self, code: str, message: str, acknowledged: int) -> None:
-        super().__init__(message)
-        self.code, self.acknowledged = code, acknowledged
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,23 +19,11 @@ from keys.errors import InvalidTrustListError, TrustListExpired, TrustListSignat
 
 from .audit import Actor
 from .audit import record as audit
-from .errors import IssuerError
+from .errors import BundleOutdated, BundleRefused, BundleRollback
 from .models import Office
 from .offline import SignedBundle, SigningRequest, fingerprint, same_content
 from .service import delta_window, next_list_content, publish, revoked_at
 from .store import IssuerHome
-
-
-class BundleRefused(IssuerError):
-    """A signed bundle that the office does not publish; the message says what to do next."""
-
-
-class BundleRollback(BundleRefused):
-    """The bundle's list is not newer than the office's latest."""
-
-
-class BundleOutdated(BundleRefused):
-    """The office changed (a card revoked, a key changed) since the list was prepared."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +53,7 @@ def prepare(home: IssuerHome, now: int, *, by: Actor) -> SigningRequest:
 def import_bundle(home: IssuerHome, data: bytes, now: int, *, by: Actor) -> Imported:
     """Verify a signed bundle and publish its list and deltas.
 
-    Raises issuer.offline.TrustListFileError for a file that is no bundle,
+    Raises issuer.errors.TrustListFileError for a file that is no bundle,
     BundleRefused for a bad signature or an expired list, BundleRollback for
     a list not newer than the office's, and BundleOutdated when the office's
     keys or revoked cards changed since the list was prepared.

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from .audit import Actor
 from .audit import record as audit
-from .errors import IssuerError
+from .errors import Invalid, Refused, UnknownUser
 from .models import ROLES, Partner, User
 from .store import IssuerHome
 
@@ -69,28 +69,28 @@ def session_key(password_hash: str) -> str:
 
 def _check_role(session: Session, role: str, partner_id: int | None) -> None:
     if role not in ROLES:
-        raise IssuerError(f"the role is one of: {', '.join(ROLES)}")
+        raise Invalid(f"the role is one of: {', '.join(ROLES)}")
     if (role == "partner_manager") != (partner_id is not None):
-        raise IssuerError("a partner manager needs a partner, and only a partner manager has one")
+        raise Invalid("a partner manager needs a partner, and only a partner manager has one")
     if partner_id is not None and session.get(Partner, partner_id) is None:
-        raise IssuerError(f"there is no partner {partner_id}")
+        raise Invalid(f"there is no partner {partner_id}")
 
 
 def _check_password(password: str) -> None:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise IssuerError(f"a password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
+        raise Invalid(f"a password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
 
 
 def create_user(home: IssuerHome, username: str, password: str, role: str, partner_id: int | None, now: int, *,
                 by: Actor) -> Person:
     username = username.strip().lower()
     if not (3 <= len(username) <= 64 and username.replace(".", "").replace("_", "").replace("-", "").isalnum()):
-        raise IssuerError("a username is 3 to 64 letters, digits, dots, dashes or underscores")
+        raise Invalid("a username is 3 to 64 letters, digits, dots, dashes or underscores")
     _check_password(password)
     with home.transaction() as session:
         _check_role(session, role, partner_id)
         if session.scalars(select(User.id).where(User.username == username)).first() is not None:
-            raise IssuerError(f"the username {username} is taken")
+            raise Refused(f"the username {username} is taken")
         user = User(username=username, password_hash=_HASHER.hash(password), role=role, partner_id=partner_id,
                     active=True, created_at=now)
         session.add(user)
@@ -121,10 +121,6 @@ def accounts(home: IssuerHome) -> list[Account]:
                 for user, name in rows]
 
 
-class UnknownUser(IssuerError):
-    """No person with that id."""
-
-
 def _user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id, with_for_update=True)
     if user is None:
@@ -135,11 +131,11 @@ def _user(session: Session, user_id: int) -> User:
 def _keep_an_admin(session: Session, user: User, by: Actor) -> None:
     """Refuse a change that would leave the office without an active admin, or lock the admin out."""
     if user.id == by.user_id:
-        raise IssuerError("you cannot disable yourself or change your own role; ask another admin")
+        raise Refused("you cannot disable yourself or change your own role; ask another admin")
     if user.role == "admin" and user.active:
         admins = session.scalars(select(User.id).where(User.role == "admin", User.active.is_(True))).all()
         if len(admins) <= 1:
-            raise IssuerError("this is the last active admin; make another admin first")
+            raise Refused("this is the last active admin; make another admin first")
 
 
 def change_role(home: IssuerHome, user_id: int, role: str, partner_id: int | None, now: int, *,

@@ -15,11 +15,7 @@ import sys
 
 import click
 
-from issuer.errors import BatchFileError, DatabaseUnavailable, HomeBusy, HomeNotFound
 from keys.errors import InvalidTrustListError, KeyStoreError, KiaError
-from verifier.decision import ConfigInvalid
-from verifier.home import HomeError
-from verifier.log import LogError
 
 # name -> (module, attribute, extra that provides its dependencies)
 _COMMANDS = {
@@ -30,17 +26,9 @@ _COMMANDS = {
     "demo": ("kia.demo", "demo", "issuer"),
 }
 _OWN_PACKAGES = frozenset({"keys", "issuer", "verifier", "firmware_bridge", "kia"})
-_CONFIGURATION_ERRORS = (
-    KeyStoreError,
-    InvalidTrustListError,
-    HomeNotFound,
-    HomeBusy,
-    BatchFileError,
-    DatabaseUnavailable,
-    HomeError,
-    LogError,
-    ConfigInvalid,
-)
+# The crypto core's families that mean setup: a key file or trust anchor to fix.
+# The office's and the terminal's errors carry their own exit_code (issuer.errors, verifier.errors).
+_CONFIGURATION_ERRORS = (KeyStoreError, InvalidTrustListError)
 
 
 class _LazyGroup(click.Group):
@@ -82,7 +70,10 @@ def cli() -> None:
 
 
 def exit_code_for(error: KiaError) -> int:
-    return 2 if isinstance(error, _CONFIGURATION_ERRORS) else 1
+    if isinstance(error, _CONFIGURATION_ERRORS):
+        return 2
+    code: int = getattr(error, "exit_code", 1)
+    return code
 
 
 def main(argv: list[str] | None = None) -> None:

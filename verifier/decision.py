@@ -31,7 +31,8 @@ from typing import Protocol
 from keys import InvalidCardError, TrustList, verify_card
 from keys.chain import MAX_MONEY, Redemption
 from keys.eligibility import AGE_CATEGORIES
-from keys.errors import KiaError
+
+from .errors import SetupError, VerifierError
 
 RULE_REASONS: tuple[str, ...] = ("no_service", "no_price", "daily_limit", "passback")
 # How far the terminal's clock may be from the office's before decisions are flagged.
@@ -47,11 +48,11 @@ MAX_PASSBACK_SECONDS = 86400
 _SERVICE_MEMBERS = frozenset({"code", "name", "prices", "discount", "daily_limit", "passback_seconds"})
 
 
-class ConfigInvalid(KiaError):
+class ConfigInvalid(SetupError):
     """The terminal configuration's service rules are not of the documented form."""
 
 
-class NoPriceForCategory(KiaError):
+class NoPriceForCategory(VerifierError):
     """The service has no price for this age category: no KIA discount applies."""
 
     def __init__(self, service: str, category: str) -> None:

@@ -15,15 +15,16 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from keys import kid_for, load_public_jwk, public_jwk, verify_trust_list
-from keys.errors import KeyFileInvalid, KiaError
+from keys.errors import KeyFileInvalid
 from keys.jwk import public_key_bytes
 
 from .config import verify_config
+from .errors import VerifierError
 from .home import Identity, TerminalHome
 from .sync import OfficeClient, OfficeUnreachable
 
 
-class EnrolmentFailed(KiaError):
+class EnrolmentFailed(VerifierError):
     """The office refused the enrolment, or answered something that does not verify."""
 
 

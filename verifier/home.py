@@ -29,17 +29,18 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from keys import TrustList, kid_for, load_public_jwk, verify_trust_list
-from keys.errors import KeyFileInvalid, KiaError
+from keys.errors import KeyFileInvalid
 from keys.keystore import read_private_key, write_private_key
 from keys.trustlist import apply_delta
 
+from .errors import SetupError
 from .local import SERVE_FILE
 
 # (file name, inode, size, modification time) of each file the terminal trusts.
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 
 
-class HomeError(KiaError):
+class HomeError(SetupError):
     """The terminal's home is missing, not enrolled or damaged."""
 
 

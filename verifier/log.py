@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from keys.chain import Redemption, chain_hash
-from keys.errors import KiaError
 
 from .decision import Decision, History, HistoryLookup
+from .errors import SetupError
 
 SCHEMA_VERSION = 1
 # Daily limits and anti-passback read the log: never prune what they may need.
@@ -107,7 +107,7 @@ _FAILURE_WORDS = {
 }
 
 
-class LogError(KiaError):
+class LogError(SetupError):
     """The terminal's log cannot be used as asked."""
 
 

@@ -41,6 +41,7 @@ from keys.trustlist import apply_delta, verify_trust_list
 
 from .config import verify_config
 from .decision import ConfigInvalid
+from .errors import VerifierError
 from .terminal import Refusal, Terminal
 
 log = logging.getLogger("kia.verifier.sync")
@@ -52,7 +53,7 @@ TIMEOUT = 15.0
 JOSE = "application/jose"
 
 
-class OfficeUnreachable(KiaError):
+class OfficeUnreachable(VerifierError):
     """The office did not answer (offline, refused, timed out): try again later."""
 
 

@@ -15,7 +15,7 @@ from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .. import reports
-from ..app import now, office
+from ..current import now, office
 from . import bp, error
 
 

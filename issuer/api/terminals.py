@@ -12,8 +12,8 @@ from keys.chain import InvalidRecord, InvalidSyncToken
 from keys.errors import KeyStoreError
 
 from .. import sync
-from ..app import now, office
 from ..audit import Actor
+from ..current import now, office
 from ..metrics import metrics_of
 from ..service import KeyUnlock
 from . import bp, error

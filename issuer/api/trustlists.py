@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import service
-from ..app import office
+from ..current import office
 from . import bp, error
 
 JOSE = "application/jose"

@@ -55,7 +55,7 @@ def secret_key(home: Path) -> str | None:
 
 
 def init_app(app: Flask) -> None:
-    from ..app import office
+    from ..current import office
     from . import auth, cards, dashboard, keys, partners, people
 
     if not app.config.get("SECRET_KEY"):

@@ -14,8 +14,8 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from .. import users
-from ..app import now, office
 from ..audit import Actor
+from ..current import now, office
 from . import SignedIn
 from .i18n import t
 

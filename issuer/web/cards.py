@@ -18,11 +18,11 @@ from keys.errors import KiaError
 from keys.times import iso_utc
 
 from .. import service
-from ..app import now, office
 from ..artifacts import qr_png, qr_symbol
 from ..batch import RowError, read_batch, validate_child
-from ..batches import BatchNotFound, advance, list_batches
-from ..errors import UnknownCard
+from ..batches import advance, list_batches
+from ..current import now, office
+from ..errors import NotFound
 from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, actor, roles
 from .i18n import t
 
@@ -96,7 +96,7 @@ def advance_batch(batch_id: int, state: str) -> ResponseReturnValue:
         abort(400)
     try:
         advance(office(current_app), batch_id, state, now(), by=actor())
-    except BatchNotFound:
+    except NotFound:
         abort(404)
     except KiaError as exc:
         flash(str(exc))
@@ -148,10 +148,7 @@ def batch() -> ResponseReturnValue:
 @bp.get("/<serial>")
 @roles(*OFFICE_STAFF)
 def detail(serial: str) -> ResponseReturnValue:
-    try:
-        record = service.card(office(current_app), serial)
-    except UnknownCard:
-        abort(404)
+    record = service.card(office(current_app), serial)  # an unknown serial is 404 (issuer.app)
     card = Card(record.serial, record.region, record.birth_month, record.issued_at, record.expires_at)
     return render_template("card.html", card=record, iso=iso_utc, revoke=ReasonForm(), replace=ConfirmForm(),
                            under_five=card.for_under_five)
@@ -160,10 +157,7 @@ def detail(serial: str) -> ResponseReturnValue:
 @bp.get("/<serial>/qr.png")
 @roles(*OFFICE_STAFF)
 def qr(serial: str) -> ResponseReturnValue:
-    try:
-        record = service.card(office(current_app), serial)
-    except UnknownCard:
-        abort(404)
+    record = service.card(office(current_app), serial)
     return Response(qr_png(qr_symbol(record.token)), mimetype="image/png")
 
 
@@ -176,7 +170,7 @@ def revoke(serial: str) -> ResponseReturnValue:
     try:
         record = service.revoke_card(office(current_app), serial, form.reason.data, now(),
                                      by=actor())
-    except UnknownCard:
+    except NotFound:
         abort(404)
     except KiaError as exc:
         flash(str(exc))
@@ -192,7 +186,7 @@ def replace(serial: str) -> ResponseReturnValue:
         abort(400)
     try:
         new = service.replace_card(office(current_app), service.KeyUnlock.from_env(), serial, _now(), by=actor())
-    except UnknownCard:
+    except NotFound:
         abort(404)
     except KiaError as exc:
         flash(str(exc))

@@ -13,7 +13,7 @@ from pygal.style import Style
 from sqlalchemy import select
 
 from .. import reports
-from ..app import now, office
+from ..current import now, office
 from ..models import Alarm, Partner
 from ..partners import local_today
 from .auth import EVERYONE, roles

@@ -17,7 +17,8 @@ from keys.errors import KiaError
 from keys.times import iso_utc
 
 from .. import offline, service, trustlists
-from ..app import now, office
+from ..current import now, office
+from ..errors import IssuerError
 from ..models import AuditEvent
 from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, actor, roles
 from .i18n import t
@@ -116,6 +117,6 @@ def import_bundle() -> ResponseReturnValue:
                                             by=actor())
     except KiaError as exc:
         form.bundle.errors.append(str(exc))
-        return _page(bundle=form, status=409 if isinstance(exc, trustlists.BundleRefused) else 400)
+        return _page(bundle=form, status=exc.http_status if isinstance(exc, IssuerError) else 400)
     flash(t("trust_list_imported").format(seq=imported.trust_list.seq))
     return redirect(url_for("keys.index"))

@@ -16,7 +16,8 @@ from keys.chain import MAX_MONEY
 from keys.errors import KiaError
 
 from .. import partners, reports
-from ..app import now, office
+from ..current import now, office
+from ..errors import NotFound
 from ..models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, Terminal
 from .auth import CHANGERS, EVERYONE, ConfirmForm, actor, roles
 
@@ -130,7 +131,7 @@ def register_terminal(partner_id: int) -> ResponseReturnValue:
     try:
         registration = partners.register_terminal(office(current_app), partner_id, form.name.data, now(),
                                                    by=actor())
-    except partners.PartnerNotFound:
+    except NotFound:
         abort(404)
     return render_template("enrolment.html", registration=registration, partner_id=partner_id,
                            expires=dt.datetime.fromtimestamp(registration.expires_at, dt.UTC))
@@ -145,7 +146,7 @@ def set_service(partner_id: int) -> ResponseReturnValue:
         return redirect(url_for("partners.detail", partner_id=partner_id))
     try:
         partners.set_service(office(current_app), partner_id, form.rules(), now(), by=actor())
-    except partners.PartnerNotFound:
+    except NotFound:
         abort(404)
     except KiaError as exc:
         flash(str(exc))

@@ -19,7 +19,8 @@ from keys.errors import KiaError
 from keys.times import iso_utc
 
 from .. import users
-from ..app import now, office
+from ..current import now, office
+from ..errors import NotFound
 from ..models import ROLES, Partner
 from .auth import ConfirmForm, actor, roles
 from .i18n import t
@@ -139,7 +140,7 @@ def _apply(change: Callable[[], users.Person], done: str) -> ResponseReturnValue
     """Run a change (audited inside it), then say so; an unknown person is 404, a refused change a message."""
     try:
         changed = change()
-    except users.UnknownUser:
+    except NotFound:
         abort(404)
     except KiaError as exc:
         flash(str(exc))

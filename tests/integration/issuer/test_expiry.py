@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from issuer import migrate, reports, service
 from issuer.batch import ChildRequest
+from issuer.errors import Refused
 from issuer.models import AuditEvent, CardRow
 from issuer.store import IssuerHome
 from tests.factories import ACTOR, DAY, NOW, SURAKARTA, TURNS_FIVE_SOON, WIB, born_turning, utc
@@ -59,7 +60,7 @@ def test_an_expired_card_cannot_be_replaced_but_can_be_revoked(home: IssuerHome)
     (toddler,) = issue(home, TURNS_FIVE_SOON)
     ends = service.card(home, toddler).expires_at
     service.mark_expired(home, ends, by=ACTOR)
-    with pytest.raises(service.IssuerError, match="is expired"):
+    with pytest.raises(Refused, match="is expired"):
         service.replace_card(home, UNLOCK, toddler, utc(ends + 60), by=ACTOR)
     assert service.revoke_card(home, toddler, "dicuri", ends + 60, by=ACTOR).state == "revoked"
 
