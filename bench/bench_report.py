@@ -1,7 +1,7 @@
 """The monthly revenue report over 10 million redemptions in PostgreSQL.
 
 Loads ``ROWS`` redemptions (default 10,000,000) into a fresh schema of
-KIA_BENCH_DATABASE_URL: an office made by ``issuer.service.init_home`` (its
+KIA_BENCH_DATABASE_URL: an office made by ``issuer.issuing_keys.init_home`` (its
 migrations run through ``issuer.migrate.upgrade``), 60 partners in WIB, WITA
 and WIT regions and their terminals made by ``issuer.partners``, then
 generated rows streamed in with psycopg's COPY.  The rows look like a
@@ -46,10 +46,11 @@ from typing import Any
 from common import machine
 from sqlalchemy import Engine, create_engine, event, text
 
-from issuer import partners, reports, service
+from issuer import issuing_keys, partners, reports
 from issuer.audit import Actor
 from issuer.models import KLA_CLUSTERS, PARTNER_KINDS
 from issuer.store import IssuerHome
+from issuer.terminals import register_terminal
 from keys.eligibility import region_timezone
 from keys.serial import serial_from_value
 
@@ -91,7 +92,8 @@ class Partner:
 
 
 def make_office(home: IssuerHome) -> list[Partner]:
-    service.init_home(home, service.KeyUnlock(PASSPHRASE), int(dt.datetime(2024, 12, 1, tzinfo=dt.UTC).timestamp()),
+    issuing_keys.init_home(home, issuing_keys.KeyUnlock(PASSPHRASE), int(dt.datetime(2024, 12, 1,
+                                                                                     tzinfo=dt.UTC).timestamp()),
                       by=Actor.command_line())
     made = []
     for rank in range(1, PARTNERS + 1):
@@ -103,7 +105,7 @@ def make_office(home: IssuerHome) -> list[Partner]:
                                              region, start, start.replace(year=start.year + 2) - dt.timedelta(days=1),
                                              int(time.time()), by=Actor.command_line())
         count = max(1, round(6 / rank**0.5))
-        terminals = [partners.register_terminal(home, partner_id, f"Kasir {n}", int(time.time()),
+        terminals = [register_terminal(home, partner_id, f"Kasir {n}", int(time.time()),
                                                 by=Actor.command_line()).terminal_id
                      for n in range(1, count + 1)]
         made.append(Partner(rank, partner_id, kind, region, joins, terminals))

@@ -324,13 +324,13 @@ def profile(url: str, batches: int) -> None:
     """One process handles batches through the Flask test client, as a worker does.
 
     First the phases of a request, timed by wrapping the functions
-    issuer.sync calls (no profiler running); then cProfile's top functions on
+    issuer.sync_ingest calls (no profiler running); then cProfile's top functions on
     more batches; then the two largest phases against faster ways to do the
     same work, measured here and not changed in the product.
     """
     from sqlalchemy.orm import Session, SessionTransaction
 
-    from issuer import create_app, sync
+    from issuer import create_app, sync_ingest, terminals
     from issuer.api import terminals as api_terminals
     from issuer.store import IssuerHome
 
@@ -378,15 +378,15 @@ def profile(url: str, batches: int) -> None:
             undo.append(lambda: setattr(owner, name, original))
 
         timed(api_terminals, "_body", "request JSON parse + pydantic validation")
-        timed(sync, "ingest", "sync.ingest, all of it")
+        timed(sync_ingest, "ingest", "sync_ingest.ingest, all of it")
         timed(IssuerHome, "require", "  IssuerHome.require() x 2: marker, has_table, office")
-        timed(sync, "authenticate", "  authenticate: token and jti, a transaction of its own")
-        timed(sync, "verify_sync_token", "    sync token: JWT decodes, Ed25519")
-        timed(sync, "_spend_jti", "    jti: delete expired, insert in a savepoint")
-        timed(sync, "_parsed", "  Redemption.from_json x 500")
-        timed(sync, "chain_hashes", "  chain: canonical JSON + SHA-256 x 500")
-        timed(sync, "verify_checkpoint", "  checkpoint: Ed25519 verify")
-        timed(sync, "_buckets", "  local day and month x 500")
+        timed(sync_ingest, "authenticate_terminal", "  authenticate: token and jti, a transaction of its own")
+        timed(terminals, "verify_sync_token", "    sync token: JWT decodes, Ed25519")
+        timed(terminals, "_spend_jti", "    jti: delete expired, insert in a savepoint")
+        timed(sync_ingest, "_parsed", "  Redemption.from_json x 500")
+        timed(sync_ingest, "chain_hashes", "  chain: canonical JSON + SHA-256 x 500")
+        timed(sync_ingest, "verify_checkpoint", "  checkpoint: Ed25519 verify")
+        timed(sync_ingest, "_buckets", "  local day and month x 500")
         timed(Session, "execute", "  INSERT of 500 rows (SQLAlchemy, psycopg executemany)",
               lambda self, statement, params=None, *a, **k: isinstance(params, list))
         timed(SessionTransaction, "commit", "  commits (savepoint and 2 transactions)")

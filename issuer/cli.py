@@ -23,10 +23,20 @@ from sqlalchemy.engine import make_url
 from keys.keystore import ROOT_PASSPHRASE_FILE_ENV, has_root_passphrase
 from keys.times import iso_utc, iso_utc_or_none, parse_instant
 
-from . import cli_batches, cli_partners, cli_reports, cli_trustlists, cli_users, migrate, service
+from . import (
+    cards,
+    cli_batches,
+    cli_partners,
+    cli_reports,
+    cli_trustlists,
+    cli_users,
+    issuing_keys,
+    migrate,
+    trust_lists,
+)
 from .artifacts import CardFiles, write_many
 from .audit import Actor
-from .batch import ChildRequest, RowError, read_batch, validate_child
+from .children import ChildRequest, RowError, read_batch, validate_child
 from .db import DATABASE_URL_ENV
 from .errors import Invalid
 from .store import CardRecord, IssuerHome
@@ -52,12 +62,12 @@ def _home(path: Path) -> IssuerHome:
     return IssuerHome(path, os.environ.get(DATABASE_URL_ENV) or None)
 
 
-def _unlock(insecure_dev_keys: bool, *, issuing: bool = True, root: bool = False) -> service.KeyUnlock:
+def _unlock(insecure_dev_keys: bool, *, issuing: bool = True, root: bool = False) -> issuing_keys.KeyUnlock:
     """Passphrases for the keys a command opens: ``issuing`` keys, the ``root`` key, or both."""
     if insecure_dev_keys:
         click.echo("WARNING: private keys are NOT encrypted (development flag)", err=True)
-        return service.KeyUnlock(None, allow_unencrypted_for_development=True)
-    return service.KeyUnlock.from_env(issuing=issuing, root=root)
+        return issuing_keys.KeyUnlock(None, allow_unencrypted_for_development=True)
+    return issuing_keys.KeyUnlock.from_env(issuing=issuing, root=root)
 
 
 def _now() -> dt.datetime:
@@ -81,7 +91,7 @@ def issuer() -> None:
 def init(home: Path, insecure_dev_keys: bool) -> None:
     """Create a home with a root key and a first issuing key."""
     office = _home(home)
-    keys = service.init_home(office, _unlock(insecure_dev_keys, root=True), int(_now().timestamp()),
+    keys = issuing_keys.init_home(office, _unlock(insecure_dev_keys, root=True), int(_now().timestamp()),
                              by=Actor.command_line())
     if not insecure_dev_keys and not has_root_passphrase():
         click.echo(f"WARNING: the root key has the issuing keys' passphrase; set {ROOT_PASSPHRASE_FILE_ENV} "
@@ -139,24 +149,25 @@ def issue(
         raise click.UsageError("give --birth-date and --region, or --csv FILE")
 
     channel, source = (batch_channel, csv_file.name) if csv_file is not None else ("counter", None)
-    issuance = service.issue_cards(_home(home), _unlock(insecure_dev_keys), requests, now, channel=channel,
+    issuance = cards.issue_cards(_home(home), _unlock(insecure_dev_keys), requests, now, channel=channel,
                                    source=source, refused=errors, by=Actor.command_line())
     issued, errors = issuance.cards, issuance.rejected
     files = _write_files(issued, out, show_progress=csv_file is not None)
-    cards = [_card_json(item.record, item.request, item_files) for item, item_files in zip(issued, files, strict=True)]
+    printed = [_card_json(item.record, item.request, item_files) for item, item_files in zip(issued, files,
+                                                                                             strict=True)]
     if csv_file is None:
         if errors:
             raise Invalid(errors[0].error)
-        _emit(cards[0])
+        _emit(printed[0])
         return
-    report = _write_report(out, cards, errors)
+    report = _write_report(out, printed, errors)
     _emit(
         {
-            "issued": len(cards),
+            "issued": len(printed),
             "rejected": len(errors),
             "report": str(report),
             "batch_id": issuance.batch_id,
-            "cards": cards,
+            "cards": printed,
             "errors": [dataclasses.asdict(error) for error in errors],
         }
     )
@@ -166,7 +177,7 @@ def issue(
         ctx.exit(1)
 
 
-def _write_files(issued: list[service.IssuedCard], out: Path, *, show_progress: bool) -> list[CardFiles]:
+def _write_files(issued: list[cards.IssuedCard], out: Path, *, show_progress: bool) -> list[CardFiles]:
     jobs = [(item.record.serial, item.record.token) for item in issued]
     if not (show_progress and sys.stderr.isatty()):
         return write_many(jobs, out)
@@ -191,13 +202,13 @@ def _card_json(record: CardRecord, request: ChildRequest, files: CardFiles) -> d
     return card
 
 
-def _write_report(out: Path, cards: list[dict[str, Any]], errors: list[RowError]) -> Path:
+def _write_report(out: Path, printed: list[dict[str, Any]], errors: list[RowError]) -> Path:
     """issued.csv for the school: which line got which serial, or why not."""
     report = out / "issued.csv"
     with report.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["line", "external_id", "serial", "status", "error"])
-        rows = [(c["line"], c.get("external_id", ""), c["serial"], "issued", "") for c in cards]
+        rows = [(c["line"], c.get("external_id", ""), c["serial"], "issued", "") for c in printed]
         rows += [(e.line, e.external_id or "", "", "rejected", e.error) for e in errors]
         writer.writerows(sorted(rows))
     return report
@@ -209,7 +220,7 @@ def _write_report(out: Path, cards: list[dict[str, Any]], errors: list[RowError]
 @click.option("--reason", required=True, help="Why, on one line (e.g. lost, replaced).")
 def revoke(home: Path, serial: str, reason: str) -> None:
     """Revoke a card; the next exported trust list lists it."""
-    record = service.revoke_card(_home(home), serial, reason, int(_now().timestamp()), by=Actor.command_line())
+    record = cards.revoke_card(_home(home), serial, reason, int(_now().timestamp()), by=Actor.command_line())
     _emit({"serial": record.serial, "state": record.state, "revoked_at": iso_utc_or_none(record.revoked_at)})
 
 
@@ -226,7 +237,7 @@ def mark_expired(home: Path, at: str | None) -> None:
         except ValueError:
             raise click.BadParameter("use ISO 8601 with an offset, e.g. 2026-11-22T00:00:00+07:00",
                                      param_hint="--at") from None
-    _emit({"expired": service.mark_expired(_home(home), now, by=Actor.command_line()), "at": iso_utc(now)})
+    _emit({"expired": cards.mark_expired(_home(home), now, by=Actor.command_line()), "at": iso_utc(now)})
 
 
 @issuer.group()
@@ -239,7 +250,7 @@ def key() -> None:
 @dev_keys_option
 def key_rotate(home: Path, insecure_dev_keys: bool) -> None:
     """Make a new active issuing key; the old one is retired (it still verifies)."""
-    new = service.rotate_issuing_key(_home(home), _unlock(insecure_dev_keys), int(_now().timestamp()),
+    new = issuing_keys.rotate_issuing_key(_home(home), _unlock(insecure_dev_keys), int(_now().timestamp()),
                                      by=Actor.command_line())
     _emit({"kid": new.kid, "state": new.state.value})
 
@@ -249,7 +260,8 @@ def _change_key(change: str) -> click.Command:
     @click.argument("kid")
     @home_option
     def command(kid: str, home: Path) -> None:
-        changed = service.change_issuing_key(_home(home), kid, change, int(_now().timestamp()), by=Actor.command_line())
+        changed = issuing_keys.change_issuing_key(_home(home), kid, change, int(_now().timestamp()),
+                                                  by=Actor.command_line())
         _emit({"kid": changed.kid, "state": changed.state.value})
 
     return command
@@ -272,7 +284,7 @@ def key_list(home: Path) -> None:
                 "retired_at": iso_utc_or_none(key.retired_at),
                 "revoked_at": iso_utc_or_none(key.revoked_at),
             }
-            for key in service.issuing_keys(_home(home))
+            for key in issuing_keys.list_issuing_keys(_home(home))
         ]
     )
 
@@ -290,7 +302,7 @@ def trustlist() -> None:
 @dev_keys_option
 def export(home: Path, out: Path, since: int | None, valid_days: int, insecure_dev_keys: bool) -> None:
     """Write trustlist.jws, root.jwk (the trust anchor) and jwks.json."""
-    result = service.export_trust_list(
+    result = trust_lists.export_trust_list(
         _home(home),
         _unlock(insecure_dev_keys, issuing=False, root=True),
         int(_now().timestamp()),

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from . import partners
+from . import partners, terminals
 from .audit import Actor
 from .models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService
 from .partners import AGE_CATEGORY_NAMES, ServiceRules
@@ -94,7 +94,7 @@ def register(issuer: click.Group, home_option: click.Option, home_of, emit, now)
     @click.option("--name", required=True, help="e.g. 'Kasir 1'")
     def register_terminal(home: Path, partner_id: int, name: str) -> None:
         """Register a terminal; prints its one-time enrolment code (valid 7 days)."""
-        registration = partners.register_terminal(home_of(home), partner_id, name, now(), by=Actor.command_line())
+        registration = terminals.register_terminal(home_of(home), partner_id, name, now(), by=Actor.command_line())
         emit({"terminal_id": registration.terminal_id, "enrolment_code": registration.enrolment_code,
               "expires_at": dt.datetime.fromtimestamp(registration.expires_at, dt.UTC).isoformat()})
 
@@ -107,5 +107,5 @@ def _state_command(group, home_option, home_of, emit, now, state: str, verb: str
     @click.argument("terminal_id")
     @home_option
     def command(terminal_id: str, home: Path) -> None:
-        partners.set_terminal_state(home_of(home), terminal_id, state, now(), by=Actor.command_line())
+        terminals.set_terminal_state(home_of(home), terminal_id, state, now(), by=Actor.command_line())
         emit({"terminal_id": terminal_id, "state": state})

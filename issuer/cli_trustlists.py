@@ -18,10 +18,11 @@ import click
 
 from keys.times import iso_utc
 
-from . import offline, trustlists
+from . import offline, trust_lists
 from .audit import Actor
-from .service import KeyUnlock, write_published
+from .issuing_keys import KeyUnlock
 from .store import IssuerHome
+from .trust_lists import write_published
 
 MAX_SIGNED_DAYS = 365
 
@@ -48,7 +49,7 @@ def register(
         """
         office = home_of(home)
         stamp = now()
-        request = trustlists.prepare(office, stamp, by=Actor.command_line())
+        request = trust_lists.prepare_signing(office, stamp, by=Actor.command_line())
         data = request.to_bytes()
         write_file(out, data)
         emit(summary(request) | {"request": str(out), "fingerprint": offline.fingerprint(data)})
@@ -88,7 +89,7 @@ def register(
         """Verify a signed bundle against the office's root key and publish it to the terminals."""
         office = home_of(home)
         stamp = now()
-        imported = trustlists.import_bundle(office, bundle.read_bytes(), stamp, by=Actor.command_line())
+        imported = trust_lists.import_bundle(office, bundle.read_bytes(), stamp, by=Actor.command_line())
         result: dict[str, Any] = {"seq": imported.trust_list.seq, "revoked": len(imported.trust_list.revoked),
                                   "deltas": imported.deltas, "expires_at": iso_utc(imported.trust_list.expires_at)}
         if out is not None:

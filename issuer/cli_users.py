@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from . import users
+from . import people
 from .audit import Actor
 from .models import ROLES
 from .store import IssuerHome
@@ -34,5 +34,5 @@ def register(issuer: click.Group, home_option: Callable[..., Any], home_of: Call
             "Password", hide_input=True, confirmation_prompt=True, err=True
         )
         office = home_of(home)
-        added = users.create_user(office, username, password, role, partner_id, now(), by=Actor.command_line())
+        added = people.create_user(office, username, password, role, partner_id, now(), by=Actor.command_line())
         emit({"username": added.username, "role": added.role, "partner_id": added.partner_id})

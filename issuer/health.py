@@ -6,7 +6,7 @@ from flask import Blueprint, Flask, current_app
 
 from keys.errors import KiaError
 
-from . import service
+from . import trust_lists
 from .current import office
 
 bp = Blueprint("health", __name__)
@@ -15,7 +15,7 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz() -> tuple[dict[str, object], int]:
     try:
-        seq = service.latest_published_seq(office(current_app))
+        seq = trust_lists.latest_published_seq(office(current_app))
     except KiaError as exc:
         current_app.logger.warning("health check failed: %s", exc)
         return {"status": "unavailable", "database": "unreachable or not initialised"}, 503

@@ -6,7 +6,7 @@ and for each recent sequence what a delta from it must add and remove.  The
 offline machine, holding only the root key file and its passphrase (no home,
 no database), signs it into a **bundle** (``kia issuer trustlist sign``): the
 full list and the deltas.  The service imports the bundle after checking it
-against the pinned root key and its own state (issuer.trustlists).
+against the pinned root key and its own state (issuer.trust_lists).
 
 Plain Python on keys/: no Flask, no database.  Time is an argument.  Both
 files are JSON read through strict pydantic models (unknown members, wrong
@@ -204,7 +204,7 @@ class SignedBundle:
 
     @classmethod
     def from_bytes_unverified(cls, data: bytes) -> SignedBundle:
-        """Parse a bundle file; its signatures are checked by issuer.trustlists.import_bundle."""
+        """Parse a bundle file; its signatures are checked by issuer.trust_lists.import_bundle."""
         model = _parse(_BundleModel, data, BUNDLE_KIND, "a signed trust-list bundle (kia issuer trustlist sign)")
         deltas = {delta.from_: delta.jws for delta in model.deltas}
         if len(deltas) != len(model.deltas):

@@ -1,30 +1,26 @@
-"""Partners, their discount rules, and the terminals an officer registers for them."""
+"""Partners, their cooperation agreements (MoU) and the discount rules of their services."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import secrets
 from typing import Any
 
 from sqlalchemy import select
 
 from keys.chain import MAX_MONEY
 from keys.eligibility import AGE_CATEGORIES, is_valid_region, region_timezone
-from keys.serial import ALPHABET
 
 from .audit import Actor
 from .audit import record as audit
-from .errors import Invalid, PartnerNotFound, Refused, TerminalNotFound
-from .models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, Terminal
+from .errors import Invalid, PartnerNotFound
+from .models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService
 from .store import IssuerHome
 
 AGE_CATEGORY_NAMES = tuple(name for name, _, _ in AGE_CATEGORIES)
-ENROLMENT_CODE_LIFETIME = 7 * 86400
+
+
 MOU_WARNING_DAYS = 90  # an agreement ending within this many days is marked ending soon
-STATE_VERBS = {"active": "activate", "suspended": "suspend", "retired": "retire"}  # audit actions
-_CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,58 +128,3 @@ def mou_state(partner: Partner, now: int) -> str:
     if partner.mou_end < today:
         return "expired"
     return "ending_soon" if (partner.mou_end - today).days <= MOU_WARNING_DAYS else "in_force"
-
-
-@dataclasses.dataclass(frozen=True)
-class Registration:
-    terminal_id: str
-    enrolment_code: str  # shown once; only its hash is kept
-    expires_at: int
-
-
-def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int, *, by: Actor) -> Registration:
-    """Register a terminal for a partner and make its one-time enrolment code."""
-    if not 0 < len(name.strip()) <= 200:
-        raise Invalid("the terminal's name is 1 to 200 characters")
-    code = "-".join(
-        "".join(secrets.choice(ALPHABET) for _ in range(_CODE_GROUP_LENGTH)) for _ in range(_CODE_GROUPS)
-    )
-    terminal_id = "T-" + "".join(secrets.choice(ALPHABET) for _ in range(8))
-    with home.transaction() as session:
-        if session.get(Partner, partner_id) is None:
-            raise PartnerNotFound(f"there is no partner {partner_id}")
-        session.add(
-            Terminal(
-                id=terminal_id,
-                partner_id=partner_id,
-                name=name.strip(),
-                state="pending",
-                created_at=now,
-                enrolment_code_hash=code_hash(code),
-                enrolment_expires_at=now + ENROLMENT_CODE_LIFETIME,
-                acknowledged_seq=0,
-                chain_hash="0" * 64,
-            )
-        )
-        audit(session, by, "terminal_register", terminal_id, now)
-    return Registration(terminal_id, code, now + ENROLMENT_CODE_LIFETIME)
-
-
-def code_hash(code: str) -> str:
-    """The hash kept for an enrolment code, forgiving case, spaces and dashes."""
-    normalized = code.strip().upper().replace("-", "").replace(" ", "")
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
-
-
-def set_terminal_state(home: IssuerHome, terminal_id: str, state: str, now: int, *, by: Actor) -> None:
-    """Suspend, reactivate or retire a terminal (a retired one never comes back)."""
-    if state not in STATE_VERBS:
-        raise Invalid("a terminal is set active, suspended or retired")
-    with home.transaction() as session:
-        terminal = session.get(Terminal, terminal_id, with_for_update=True)
-        if terminal is None:
-            raise TerminalNotFound(f"there is no terminal {terminal_id}")
-        if terminal.state == "retired" or (state != "retired" and terminal.public_jwk is None):
-            raise Refused(f"terminal {terminal_id} is {terminal.state} and cannot become {state}")
-        terminal.state = state
-        audit(session, by, f"terminal_{STATE_VERBS[state]}", terminal_id, now)

@@ -33,12 +33,13 @@ import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from firmware_bridge.image import payloads_from_image
-from issuer import partners, reports, service, users
+from issuer import cards, issuing_keys, partners, people, reports, trust_lists
 from issuer.artifacts import write_many
 from issuer.audit import Actor
-from issuer.batch import ChildRequest
+from issuer.children import ChildRequest
 from issuer.partners import ServiceRules
 from issuer.store import IssuerHome
+from issuer.terminals import register_terminal
 from keys import Card, issue_card, kid_for
 from keys.keystore import generate_passphrase
 from verifier.display import rupiah
@@ -126,18 +127,18 @@ def demo(keep: Path | None, lang: str | None, serve: bool) -> None:
         passphrase_file = folder / "passphrase.txt"  # generated, in a 0600 file, as an office keeps it
         passphrase_file.touch(mode=0o600)
         passphrase_file.write_text(generate_passphrase(), encoding="ascii")
-        unlock = service.KeyUnlock(passphrase_file.read_text(encoding="ascii").encode())
+        unlock = issuing_keys.KeyUnlock(passphrase_file.read_text(encoding="ascii").encode())
         env = {name: value for name, value in os.environ.items() if not name.startswith("KIA_")}
         env |= {"KIA_KEY_PASSPHRASE_FILE": str(passphrase_file), "KIA_LANG": lang}
         home = IssuerHome(folder / "office")
         now = dt.datetime.now(dt.UTC)
         stamp = int(now.timestamp())
 
-        cards, labels = _issue_cards(home, unlock, now, text["age"], say)
-        files = write_many([(serial, token) for serial, token in cards], folder / "cards")
+        tokens, labels = _issue_cards(home, unlock, now, text["age"], say)
+        files = write_many([(serial, token) for serial, token in tokens], folder / "cards")
         terminals = _sign_up_partners(home, stamp, folder, say)
         password = _demo_user(home, stamp) if serve else None
-        service.export_trust_list(home, unlock, stamp, folder / "published", by=Actor.command_line())
+        trust_lists.export_trust_list(home, unlock, stamp, folder / "published", by=Actor.command_line())
         say("published the trust list")
 
         office = Server("office", [kia_command(), "issuer", "serve", "--home", str(home.path), "--port", "0",
@@ -154,9 +155,9 @@ def demo(keep: Path | None, lang: str | None, serve: bool) -> None:
             say(f"{terminal.name}: terminal at {terminal.server.start()}")
 
         # What a scanner reads off the printed cards: the QR codes, and one NFC record.
-        read = {serial: payloads_from_image(card.qr_png)[0] for (serial, _), card in zip(cards, files, strict=True)}
-        nfc = {cards[2][0]: _text(token_from_ndef(files[2].ndef.read_bytes()))}
-        scans = _scans(cards, read, nfc, labels, text)
+        read = {serial: payloads_from_image(card.qr_png)[0] for (serial, _), card in zip(tokens, files, strict=True)}
+        nfc = {tokens[2][0]: _text(token_from_ndef(files[2].ndef.read_bytes()))}
+        scans = _scans(tokens, read, nfc, labels, text)
         clients = [LocalVerifierClient(terminal.server.url) for terminal in terminals]  # type: ignore[union-attr]
         outcomes = [clients[scan.terminal].scan(scan.payload, "nfc" if scan.source == "NFC" else "camera")
                     for scan in scans]
@@ -182,12 +183,12 @@ def demo(keep: Path | None, lang: str | None, serve: bool) -> None:
                 office.process.wait()  # type: ignore[union-attr]
 
 
-def _issue_cards(home: IssuerHome, unlock: service.KeyUnlock, now: dt.datetime, age: str,
+def _issue_cards(home: IssuerHome, unlock: issuing_keys.KeyUnlock, now: dt.datetime, age: str,
                  say: object) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """Cards from three moments of the office's life: 11 years ago, 2 years ago, and today."""
     today = now.date()
     long_ago, lately = now - dt.timedelta(days=11 * 365 + 3), now - dt.timedelta(days=2 * 365 + 1)
-    office = service.init_home(home, unlock, int(long_ago.timestamp()), by=Actor.command_line())
+    office = issuing_keys.init_home(home, unlock, int(long_ago.timestamp()), by=Actor.command_line())
     batches = [
         (long_ago, [(age.format(17), _years_ago(today, 17, 40), SURAKARTA)]),
         (lately, [(age.format(5), _years_ago(today, 5, 30), BALANGAN)]),
@@ -195,22 +196,22 @@ def _issue_cards(home: IssuerHome, unlock: service.KeyUnlock, now: dt.datetime, 
     issued = []
     for moment, children in batches:
         requests = [ChildRequest(line, born, region) for line, (_, born, region) in enumerate(children, 1)]
-        issued += [(item, children[0][0]) for item in service.issue_cards(home, unlock, requests, moment,
+        issued += [(item, children[0][0]) for item in cards.issue_cards(home, unlock, requests, moment,
                                                                           by=Actor.command_line()).cards]
-    new_key = service.rotate_issuing_key(home, unlock, int(now.timestamp()), by=Actor.command_line())
+    new_key = issuing_keys.rotate_issuing_key(home, unlock, int(now.timestamp()), by=Actor.command_line())
     today_children = [(age.format(2), _years_ago(today, 2, 40), SURAKARTA),
                       (age.format(8), _years_ago(today, 8, 100), SURAKARTA),
                       (age.format(12), _years_ago(today, 12, 10), SURAKARTA),
                       (age.format(14), _years_ago(today, 14, 200), BALANGAN)]
     requests = [ChildRequest(line, born, region) for line, (_, born, region) in enumerate(today_children, 1)]
     issued += [(item, today_children[item.request.line - 1][0])
-               for item in service.issue_cards(home, unlock, requests, now, by=Actor.command_line()).cards]
+               for item in cards.issue_cards(home, unlock, requests, now, by=Actor.command_line()).cards]
     lost = issued[4][0].record.serial
-    service.revoke_card(home, lost, "hilang (lost)", int(now.timestamp()), by=Actor.command_line())
+    cards.revoke_card(home, lost, "hilang (lost)", int(now.timestamp()), by=Actor.command_line())
     say(f"office {home.path}: root key {office.root_kid}; cards issued 11 and 2 years ago with key "  # type: ignore[operator]
         f"{office.issuing_kid}, today with {new_key.kid}; card {lost} revoked (lost)")
-    cards = [(item.record.serial, item.record.token) for item, _ in issued]
-    return cards, {item.record.serial: label for item, label in issued}
+    tokens = [(item.record.serial, item.record.token) for item, _ in issued]
+    return tokens, {item.record.serial: label for item, label in issued}
 
 
 def _sign_up_partners(home: IssuerHome, now: int, folder: Path, say: object) -> list[Terminal]:
@@ -220,7 +221,7 @@ def _sign_up_partners(home: IssuerHome, now: int, folder: Path, say: object) -> 
         partner_id = partners.create_partner(home, name, kind, cluster, SURAKARTA, today - dt.timedelta(days=200),
                                              today + dt.timedelta(days=530), now, by=Actor.command_line())
         partners.set_service(home, partner_id, rules, now, by=Actor.command_line())
-        registration = partners.register_terminal(home, partner_id, terminal_name, now, by=Actor.command_line())
+        registration = register_terminal(home, partner_id, terminal_name, now, by=Actor.command_line())
         terminals.append(Terminal(f"{name} ({terminal_name})", partner_id, folder / f"terminal-{index}",
                                   registration.enrolment_code))
     say("partners signed up: " + ", ".join(name for name, *_ in PARTNERS))  # type: ignore[operator]
@@ -229,7 +230,7 @@ def _sign_up_partners(home: IssuerHome, now: int, folder: Path, say: object) -> 
 
 def _demo_user(home: IssuerHome, now: int) -> str:
     password = generate_passphrase()[:20]
-    users.create_user(home, "admin", password, "admin", None, now, by=Actor.command_line())
+    people.create_user(home, "admin", password, "admin", None, now, by=Actor.command_line())
     return password
 
 
@@ -247,14 +248,14 @@ def _sync(terminal: Terminal) -> None:
         raise click.ClickException(f"{terminal.name}: the sync failed: {refusal}")
 
 
-def _scans(cards: list[tuple[str, str]], read: dict[str, str], nfc: dict[str, str], labels: dict[str, str],
+def _scans(tokens: list[tuple[str, str]], read: dict[str, str], nfc: dict[str, str], labels: dict[str, str],
            text: dict[str, object]) -> list[Scan]:
-    aged_out, expired, toddler, eight, lost, fourteen = (serial for serial, _ in cards)
+    aged_out, expired, toddler, eight, lost, fourteen = (serial for serial, _ in tokens)
     forger = Ed25519PrivateKey.generate()
     stamp = int(dt.datetime.now(dt.UTC).timestamp())
     forged = issue_card(Card("7ZZZZZZ0", SURAKARTA, 201801, stamp, stamp + 86400 * 365), forger,
                         kid_for(forger.public_key()))
-    header, payload, signature = dict(cards)[eight].split(".")
+    header, payload, signature = dict(tokens)[eight].split(".")
     altered = ".".join((header, payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1], signature))
 
     def qr(terminal: int, serial: str, suffix: str = "") -> Scan:

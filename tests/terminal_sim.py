@@ -25,9 +25,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from issuer import partners, service
+from issuer import partners
+from issuer.issuing_keys import KeyUnlock, init_home
 from issuer.partners import ServiceRules
 from issuer.store import IssuerHome
+from issuer.terminals import ENROLMENT_CODE_LIFETIME
 from keys import kid_for, public_jwk
 from keys.chain import (
     GENESIS,
@@ -44,7 +46,7 @@ from tests.factories import ACTOR, DAY, SURAKARTA, forge_token
 
 # Long enough for keys.keystore.MIN_PASSPHRASE_LENGTH; a test value, not a secret.
 PASSPHRASE = "sync-test passphrase 2026-11"
-UNLOCK = service.KeyUnlock(PASSPHRASE.encode())
+UNLOCK = KeyUnlock(PASSPHRASE.encode())
 SERVICE = ServiceRules(
     code="bioskop-reguler",
     name="Bioskop reguler",
@@ -70,7 +72,7 @@ def today() -> dt.date:
 def open_office(path: Path, database_url: str | None, now: int | None = None) -> IssuerHome:
     """A fresh office (root key, issuing key) in ``path``, on ``database_url``."""
     home = IssuerHome(path, database_url)
-    service.init_home(home, UNLOCK, clock() if now is None else now, by=ACTOR)
+    init_home(home, UNLOCK, clock() if now is None else now, by=ACTOR)
     return home
 
 
@@ -206,4 +208,4 @@ class SimulatedTerminal:
 
 def expired_registration_time() -> int:
     """A registration time whose enrolment code expired a day ago."""
-    return clock() - partners.ENROLMENT_CODE_LIFETIME - DAY
+    return clock() - ENROLMENT_CODE_LIFETIME - DAY

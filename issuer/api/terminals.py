@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from keys.chain import InvalidRecord, InvalidSyncToken
 from keys.errors import KeyStoreError
 
-from .. import sync
+from .. import errors, sync_ingest, terminals
 from ..audit import Actor
 from ..current import now, office
+from ..issuing_keys import KeyUnlock
 from ..metrics import metrics_of
-from ..service import KeyUnlock
 from . import bp, error
 
 _Text = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
@@ -32,7 +32,7 @@ class EnrolRequest(BaseModel):
 class SyncRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    records: list[dict[str, Any]] = Field(min_length=1, max_length=sync.MAX_BATCH)
+    records: list[dict[str, Any]] = Field(min_length=1, max_length=sync_ingest.MAX_BATCH)
     checkpoint: _Text
 
 
@@ -68,9 +68,9 @@ def enroll() -> ResponseReturnValue:
     if not isinstance(body, EnrolRequest):
         return body
     try:
-        enrolment = sync.enroll(office(current_app), KeyUnlock.from_env(), body.code, body.public_jwk, now(),
+        enrolment = terminals.enroll(office(current_app), KeyUnlock.from_env(), body.code, body.public_jwk, now(),
                                 by=Actor("terminal", request.remote_addr))
-    except sync.EnrolmentRefused as exc:
+    except errors.EnrolmentRefused as exc:
         return error(403, "enrolment_refused", str(exc))
     except KeyStoreError:
         current_app.logger.error("cannot open the issuing key to sign terminal configuration")
@@ -90,10 +90,11 @@ def config() -> ResponseReturnValue:
         return _unauthorized("send the terminal's sync token as 'Authorization: Bearer ...'")
     home, at = office(current_app), now()
     try:
-        signed = sync.terminal_config(home, KeyUnlock.from_env(), sync.authenticate(home, token, at), at)
+        signed = terminals.terminal_config(home, KeyUnlock.from_env(), terminals.authenticate_terminal(home, token,
+                                                                                                       at), at)
     except InvalidSyncToken as exc:
         return _unauthorized(str(exc))
-    except sync.TerminalSuspended as exc:
+    except errors.TerminalSuspended as exc:
         return error(403, "terminal_suspended", str(exc))
     except KeyStoreError:
         current_app.logger.error("cannot open the issuing key to sign terminal configuration")
@@ -114,12 +115,12 @@ def sync_records() -> ResponseReturnValue:
     if not isinstance(body, SyncRequest):
         return body
     try:
-        ack = sync.ingest(office(current_app), token, body.records, body.checkpoint, now())
+        ack = sync_ingest.ingest(office(current_app), token, body.records, body.checkpoint, now())
     except InvalidSyncToken as exc:
         return _unauthorized(str(exc))
-    except sync.TerminalSuspended as exc:
+    except errors.TerminalSuspended as exc:
         return error(403, "terminal_suspended", str(exc))
-    except sync.SyncRefused as exc:
+    except errors.SyncRefused as exc:
         if exc.code in ("fork", "chain_mismatch"):
             metrics.alarms.inc()
         return {"error": exc.code, "message": str(exc), "acknowledged": exc.acknowledged}, _REFUSAL_STATUS[exc.code]

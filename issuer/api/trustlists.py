@@ -6,7 +6,7 @@ from flask import Response, current_app, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .. import service
+from .. import trust_lists
 from ..current import office
 from . import bp, error
 
@@ -27,7 +27,7 @@ def trust_list() -> ResponseReturnValue:
     except ValidationError as exc:
         return error(400, "bad_query", _first_error(exc))
     home = office(current_app)
-    latest = service.latest_published(home)
+    latest = trust_lists.latest_published(home)
     if latest is None:
         return error(404, "no_trust_list", "the office has not published a trust list yet")
     seq, jws = latest
@@ -37,7 +37,7 @@ def trust_list() -> ResponseReturnValue:
         return Response(status=204, headers={"X-KIA-Trust-List-Seq": str(seq)})
     if query.since > seq:
         return error(409, "ahead_of_office", f"sequence {query.since} is newer than the office's latest ({seq})")
-    delta = service.published_delta(home, query.since, seq)
+    delta = trust_lists.published_delta(home, query.since, seq)
     if delta is None:
         return error(404, "no_delta", f"no delta is kept from sequence {query.since}; fetch the full list")
     response = _jose(delta, seq)

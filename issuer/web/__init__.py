@@ -17,7 +17,8 @@ from flask import Flask, Response, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from ..users import Person, person
+from ..people import Person
+from ..people import active_person as person
 from .i18n import language, t
 
 SESSION_MINUTES = 30

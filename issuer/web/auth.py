@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .. import users
+from .. import people
 from ..audit import Actor
 from ..current import now, office
 from . import SignedIn
@@ -66,16 +66,18 @@ CHANGERS = ("admin", "officer")
 def login() -> ResponseReturnValue:
     form = SignInForm()
     if form.validate_on_submit():
-        found = users.authenticate(office(current_app), form.username.data, form.password.data)
+        found = people.authenticate_person(office(current_app), form.username.data, form.password.data)
         if found is None:
-            users.record(office(current_app), Actor(form.username.data.strip().lower(), remote()), "sign_in_failed",
+            people.record_session_event(office(current_app), Actor(form.username.data.strip().lower(), remote()),
+                                        "sign_in_failed",
                          None, now())
             flash(t("bad_credentials"))
             return render_template("login.html", form=form), 401
         session.clear()  # a fresh session for the signed-in person
         session.permanent = True
         login_user(SignedIn(**found.__dict__))
-        users.record(office(current_app), Actor(found.username, remote(), found.id), "sign_in", None, now())
+        people.record_session_event(office(current_app), Actor(found.username, remote(), found.id), "sign_in", None,
+                                    now())
         target = request.args.get("next", "")
         local = target.startswith("/") and not target.startswith("//")  # never redirect off this site
         return redirect(target if local else url_for("dashboard.index"))
@@ -85,7 +87,7 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 @login_required  # type: ignore[misc]
 def logout() -> ResponseReturnValue:
-    users.record(office(current_app), actor(), "sign_out", None, now())
+    people.record_session_event(office(current_app), actor(), "sign_out", None, now())
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

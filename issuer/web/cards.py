@@ -17,10 +17,10 @@ from keys import Card
 from keys.errors import KiaError
 from keys.times import iso_utc
 
-from .. import service
+from .. import cards, issuing_keys
 from ..artifacts import qr_png, qr_symbol
-from ..batch import RowError, read_batch, validate_child
 from ..batches import advance, list_batches
+from ..children import RowError, read_batch, validate_child
 from ..current import now, office
 from ..errors import NotFound
 from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, actor, roles
@@ -114,7 +114,7 @@ def issue() -> ResponseReturnValue:
     if isinstance(checked, RowError):
         getattr(form, checked.field).errors.append(checked.error)
         return _page(issue=form, status=400)
-    issuance = service.issue_cards(office(current_app), service.KeyUnlock.from_env(), [checked], _now(),
+    issuance = cards.issue_cards(office(current_app), issuing_keys.KeyUnlock.from_env(), [checked], _now(),
                                    by=actor())
     if issuance.rejected:
         form.nik.errors.append(issuance.rejected[0].error)
@@ -140,7 +140,7 @@ def batch() -> ResponseReturnValue:
         except KiaError as exc:
             form.file.errors.append(str(exc))
             return _page(batch=form, status=400)
-    issuance = service.issue_cards(office(current_app), service.KeyUnlock.from_env(), requests, _now(),
+    issuance = cards.issue_cards(office(current_app), issuing_keys.KeyUnlock.from_env(), requests, _now(),
                                    channel=form.channel.data, source=name, refused=errors, by=actor())
     return render_template("batch.html", issuance=issuance, source=name)
 
@@ -148,7 +148,7 @@ def batch() -> ResponseReturnValue:
 @bp.get("/<serial>")
 @roles(*OFFICE_STAFF)
 def detail(serial: str) -> ResponseReturnValue:
-    record = service.card(office(current_app), serial)  # an unknown serial is 404 (issuer.app)
+    record = cards.find_card(office(current_app), serial)  # an unknown serial is 404 (issuer.app)
     card = Card(record.serial, record.region, record.birth_month, record.issued_at, record.expires_at)
     return render_template("card.html", card=record, iso=iso_utc, revoke=ReasonForm(), replace=ConfirmForm(),
                            under_five=card.for_under_five)
@@ -157,7 +157,7 @@ def detail(serial: str) -> ResponseReturnValue:
 @bp.get("/<serial>/qr.png")
 @roles(*OFFICE_STAFF)
 def qr(serial: str) -> ResponseReturnValue:
-    record = service.card(office(current_app), serial)
+    record = cards.find_card(office(current_app), serial)
     return Response(qr_png(qr_symbol(record.token)), mimetype="image/png")
 
 
@@ -168,7 +168,7 @@ def revoke(serial: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     try:
-        record = service.revoke_card(office(current_app), serial, form.reason.data, now(),
+        record = cards.revoke_card(office(current_app), serial, form.reason.data, now(),
                                      by=actor())
     except NotFound:
         abort(404)
@@ -185,7 +185,7 @@ def replace(serial: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        new = service.replace_card(office(current_app), service.KeyUnlock.from_env(), serial, _now(), by=actor())
+        new = cards.replace_card(office(current_app), issuing_keys.KeyUnlock.from_env(), serial, _now(), by=actor())
     except NotFound:
         abort(404)
     except KiaError as exc:

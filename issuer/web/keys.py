@@ -16,7 +16,7 @@ from sqlalchemy import select
 from keys.errors import KiaError
 from keys.times import iso_utc
 
-from .. import offline, service, trustlists
+from .. import issuing_keys, offline, trust_lists
 from ..current import now, office
 from ..errors import IssuerError
 from ..models import AuditEvent
@@ -52,8 +52,8 @@ def _page(bundle: BundleForm | None = None, status: int = 200) -> ResponseReturn
             .order_by(AuditEvent.id.desc()).limit(RECENT_REQUESTS)
         )
         prepared = [(event.at, event.username, *_seq_and_fingerprint(event.target)) for event in events]
-    return render_template("keys.html", keys=service.issuing_keys(home), form=ConfirmForm(), iso=iso_utc,
-                           seq=service.latest_published_seq(home), bundle=bundle or BundleForm(),
+    return render_template("keys.html", keys=issuing_keys.list_issuing_keys(home), form=ConfirmForm(), iso=iso_utc,
+                           seq=trust_lists.latest_published_seq(home), bundle=bundle or BundleForm(),
                            prepared=prepared), status
 
 
@@ -69,7 +69,7 @@ def rotate() -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        service.rotate_issuing_key(office(current_app), service.KeyUnlock.from_env(), now(),
+        issuing_keys.rotate_issuing_key(office(current_app), issuing_keys.KeyUnlock.from_env(), now(),
                                    by=actor())
     except KiaError as exc:
         flash(str(exc))
@@ -84,7 +84,7 @@ def change(kid: str, change: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        service.change_issuing_key(office(current_app), kid, change, now(), by=actor())
+        issuing_keys.change_issuing_key(office(current_app), kid, change, now(), by=actor())
     except KiaError as exc:
         flash(str(exc))
     else:
@@ -98,7 +98,7 @@ def prepare() -> ResponseReturnValue:
     """The signing request for the offline machine, as a download; its fingerprint is on the keys page."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    signing = trustlists.prepare(office(current_app), now(), by=actor())
+    signing = trust_lists.prepare_signing(office(current_app), now(), by=actor())
     data = signing.to_bytes()
     name = f"kia-trustlist-request-{signing.seq}.json"
     return Response(data, mimetype="application/json",
@@ -113,7 +113,7 @@ def import_bundle() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _page(bundle=form, status=400)
     try:
-        imported = trustlists.import_bundle(office(current_app), form.bundle.data.read(), now(),
+        imported = trust_lists.import_bundle(office(current_app), form.bundle.data.read(), now(),
                                             by=actor())
     except KiaError as exc:
         form.bundle.errors.append(str(exc))

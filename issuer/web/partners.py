@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from keys.chain import MAX_MONEY
 from keys.errors import KiaError
 
-from .. import partners, reports
+from .. import partners, reports, terminals
 from ..current import now, office
 from ..errors import NotFound
 from ..models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, Terminal
@@ -110,13 +110,13 @@ def detail(partner_id: int) -> ResponseReturnValue:
                 select(PartnerService).where(PartnerService.partner_id == partner_id).order_by(PartnerService.code)
             )
         ]
-        terminals = list(
+        its_terminals = list(
             session.scalars(select(Terminal).where(Terminal.partner_id == partner_id).order_by(Terminal.id))
         )
         state = partners.mou_state(partner, now())
         today = partners.local_today(partner.region, now())  # the partner's days, as its figures are kept
     figures = reports.figures(home, "partner", "day", today.replace(day=1), today, partner_id)
-    return render_template("partner.html", partner=partner, state=state, services=services, terminals=terminals,
+    return render_template("partner.html", partner=partner, state=state, services=services, terminals=its_terminals,
                            figures=figures, form=ConfirmForm(), service_form=ServiceForm(),
                            terminal_form=TerminalForm())
 
@@ -129,7 +129,7 @@ def register_terminal(partner_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     try:
-        registration = partners.register_terminal(office(current_app), partner_id, form.name.data, now(),
+        registration = terminals.register_terminal(office(current_app), partner_id, form.name.data, now(),
                                                    by=actor())
     except NotFound:
         abort(404)
@@ -159,7 +159,7 @@ def terminal_state(partner_id: int, terminal_id: str, action: str) -> ResponseRe
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        partners.set_terminal_state(office(current_app), terminal_id, "suspended" if action == "suspend" else "active",
+        terminals.set_terminal_state(office(current_app), terminal_id, "suspended" if action == "suspend" else "active",
                                     now(), by=actor())
     except KiaError as exc:
         flash(str(exc))

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Reg
 from keys.errors import KiaError
 from keys.times import iso_utc
 
-from .. import users
+from .. import people
 from ..current import now, office
 from ..errors import NotFound
 from ..models import ROLES, Partner
@@ -29,7 +29,7 @@ bp = Blueprint("people", __name__, url_prefix="/users")
 PASSWORDS_DIFFER = "passwords_differ"  # a key of i18n.TEXT, translated when shown
 ADMINS = ("admin",)
 READERS = ("admin", "auditor")
-_PASSWORD = [InputRequired(), Length(min=users.MIN_PASSWORD_LENGTH, max=users.MAX_PASSWORD_LENGTH)]
+_PASSWORD = [InputRequired(), Length(min=people.MIN_PASSWORD_LENGTH, max=people.MAX_PASSWORD_LENGTH)]
 
 
 class RoleForm(FlaskForm):  # type: ignore[misc]
@@ -65,7 +65,7 @@ def _page(add: UserForm | None = None, status: int = 200) -> ResponseReturnValue
     partners = _partners()
     return render_template(
         "users.html",
-        accounts=users.accounts(office(current_app)),
+        accounts=people.accounts(office(current_app)),
         add=add or UserForm().with_partners(partners),
         role_form=RoleForm().with_partners(partners),
         password_form=PasswordForm(),
@@ -95,7 +95,7 @@ def add() -> ResponseReturnValue:
         flash(_errors(form))
         return _page(add=form, status=400)
     try:
-        added = users.create_user(office(current_app), form.username.data, form.password.data, form.role.data,
+        added = people.create_user(office(current_app), form.username.data, form.password.data, form.role.data,
                                   form.partner_id(), now(), by=actor())
     except KiaError as exc:
         flash(str(exc))
@@ -110,7 +110,7 @@ def change_role(user_id: int) -> ResponseReturnValue:
     form = RoleForm().with_partners(_partners())
     if not form.validate_on_submit():
         abort(400)
-    return _apply(lambda: users.change_role(office(current_app), user_id, form.role.data, form.partner_id(),
+    return _apply(lambda: people.change_role(office(current_app), user_id, form.role.data, form.partner_id(),
                                             now(), by=actor()), "role_changed")
 
 
@@ -119,7 +119,7 @@ def change_role(user_id: int) -> ResponseReturnValue:
 def set_active(user_id: int, action: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    return _apply(lambda: users.set_active(office(current_app), user_id, action == "enable", now(), by=actor()),
+    return _apply(lambda: people.set_active(office(current_app), user_id, action == "enable", now(), by=actor()),
                   f"user_{action}d")
 
 
@@ -132,11 +132,11 @@ def reset_password(user_id: int) -> ResponseReturnValue:
             flash(_errors(form))
             return redirect(url_for("people.index"))
         abort(400)
-    return _apply(lambda: users.reset_password(office(current_app), user_id, form.password.data, now(),
+    return _apply(lambda: people.reset_password(office(current_app), user_id, form.password.data, now(),
                                                by=actor()), "password_reset")
 
 
-def _apply(change: Callable[[], users.Person], done: str) -> ResponseReturnValue:
+def _apply(change: Callable[[], people.Person], done: str) -> ResponseReturnValue:
     """Run a change (audited inside it), then say so; an unknown person is 404, a refused change a message."""
     try:
         changed = change()

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from issuer import offline
-from issuer.service import KeyUnlock
+from issuer.issuing_keys import KeyUnlock
 from tests.e2e.processes import BIN, clean_env, kia, running
 from tests.factories import aged
 

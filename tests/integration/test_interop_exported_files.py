@@ -13,20 +13,22 @@ from pathlib import Path
 import pytest
 from jwcrypto import jwk, jws
 
-from issuer import service
-from issuer.batch import ChildRequest
+from issuer.cards import issue_cards
+from issuer.children import ChildRequest
+from issuer.issuing_keys import KeyUnlock, change_issuing_key, init_home, rotate_issuing_key
 from issuer.store import IssuerHome
+from issuer.trust_lists import TrustListExport, export_trust_list
 from tests.factories import ACTOR, NOW, utc
 
-UNLOCK = service.KeyUnlock(b"interop-test-passphrase-000")
+UNLOCK = KeyUnlock(b"interop-test-passphrase-000")
 
 
 @pytest.fixture
-def exported(tmp_path: Path) -> tuple[str, service.TrustListExport]:
+def exported(tmp_path: Path) -> tuple[str, TrustListExport]:
     home = IssuerHome(tmp_path / "office")
-    service.init_home(home, UNLOCK, NOW, by=ACTOR)
-    (card,) = service.issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW), by=ACTOR).cards
-    export = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "published", by=ACTOR)
+    init_home(home, UNLOCK, NOW, by=ACTOR)
+    (card,) = issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW), by=ACTOR).cards
+    export = export_trust_list(home, UNLOCK, NOW, tmp_path / "published", by=ACTOR)
     home.close()
     return card.record.token, export
 
@@ -46,11 +48,11 @@ def test_card_token_verifies_with_jwcrypto_and_the_exported_jwks(exported) -> No
 def test_a_card_of_a_revoked_key_finds_no_key_in_the_exported_jwks(tmp_path: Path) -> None:
     # A JOSE library knows no key states: jwks.json must not offer it a key whose cards the terminals refuse.
     home = IssuerHome(tmp_path / "office")
-    keys = service.init_home(home, UNLOCK, NOW, by=ACTOR)
-    (card,) = service.issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW), by=ACTOR).cards
-    rotated = service.rotate_issuing_key(home, UNLOCK, NOW + 60, by=ACTOR)
-    service.change_issuing_key(home, keys.issuing_kid, "revoke", NOW + 120, by=ACTOR)
-    export = service.export_trust_list(home, UNLOCK, NOW + 180, tmp_path / "published", by=ACTOR)
+    keys = init_home(home, UNLOCK, NOW, by=ACTOR)
+    (card,) = issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW), by=ACTOR).cards
+    rotated = rotate_issuing_key(home, UNLOCK, NOW + 60, by=ACTOR)
+    change_issuing_key(home, keys.issuing_kid, "revoke", NOW + 120, by=ACTOR)
+    export = export_trust_list(home, UNLOCK, NOW + 180, tmp_path / "published", by=ACTOR)
     home.close()
 
     key_set = jwk.JWKSet.from_json(export.jwks.read_text(encoding="ascii"))

@@ -16,20 +16,20 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
-from issuer import create_app, service, users
+from issuer import create_app, issuing_keys, people
 from issuer.store import IssuerHome
 from tests.factories import ACTOR, DAY, NOW
 
 
 @pytest.fixture
-def unlock() -> service.KeyUnlock:
-    return service.KeyUnlock(b"integration-test passphrase, not a secret")
+def unlock() -> issuing_keys.KeyUnlock:
+    return issuing_keys.KeyUnlock(b"integration-test passphrase, not a secret")
 
 
 @pytest.fixture
-def home(tmp_path: Path, issuer_db_url: str | None, unlock: service.KeyUnlock) -> Iterator[IssuerHome]:
+def home(tmp_path: Path, issuer_db_url: str | None, unlock: issuing_keys.KeyUnlock) -> Iterator[IssuerHome]:
     office = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(office, unlock, NOW - DAY, by=ACTOR)
+    issuing_keys.init_home(office, unlock, NOW - DAY, by=ACTOR)
     yield office
     office.close()
 
@@ -55,4 +55,4 @@ CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "_HASHER", CHEAP_HASHER)
+    monkeypatch.setattr(people, "_HASHER", CHEAP_HASHER)

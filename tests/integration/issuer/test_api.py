@@ -13,26 +13,29 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
-from issuer import create_app, service
+from issuer import create_app
 from issuer.api.openapi import DOCUMENT
-from issuer.batch import ChildRequest
+from issuer.cards import issue_cards, revoke_card
+from issuer.children import ChildRequest
+from issuer.issuing_keys import KeyUnlock, init_home
 from issuer.store import IssuerHome
+from issuer.trust_lists import DELTA_WINDOW, TrustListExport, export_trust_list
 from keys import apply_delta, load_public_jwk, verify_trust_list
 from tests.factories import ACTOR, NOW, utc
 
-UNLOCK = service.KeyUnlock(b"api-test-passphrase-0000")
+UNLOCK = KeyUnlock(b"api-test-passphrase-0000")
 
 
 @pytest.fixture
 def office(tmp_path: Path, issuer_db_url: str | None) -> IssuerHome:
     home = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(home, UNLOCK, NOW, by=ACTOR)
+    init_home(home, UNLOCK, NOW, by=ACTOR)
     yield home
     home.close()
 
 
-def publish(office: IssuerHome, tmp_path: Path, now: int = NOW) -> service.TrustListExport:
-    return service.export_trust_list(office, UNLOCK, now, tmp_path / "published", by=ACTOR)
+def publish(office: IssuerHome, tmp_path: Path, now: int = NOW) -> TrustListExport:
+    return export_trust_list(office, UNLOCK, now, tmp_path / "published", by=ACTOR)
 
 
 def test_health_reports_the_database_and_latest_sequence(client: FlaskClient, office: IssuerHome, tmp_path: Path):
@@ -61,8 +64,8 @@ def test_a_terminal_gets_the_full_list_then_a_delta(client: FlaskClient, office:
     assert held.seq == 1 and response.headers["X-KIA-Trust-List-Seq"] == "1"
 
     child = ChildRequest(1, dt.date(2016, 8, 17), 3372)
-    (card,) = service.issue_cards(office, UNLOCK, [child], utc(NOW), by=ACTOR).cards
-    service.revoke_card(office, card.record.serial, "hilang", NOW + 60, by=ACTOR)
+    (card,) = issue_cards(office, UNLOCK, [child], utc(NOW), by=ACTOR).cards
+    revoke_card(office, card.record.serial, "hilang", NOW + 60, by=ACTOR)
     publish(office, tmp_path, NOW + 120)
     delta = client.get("/api/v1/trustlist?since=1")
     assert delta.headers["X-KIA-Delta-From"] == "1"
@@ -96,11 +99,11 @@ def test_bad_trust_list_queries_are_4xx_with_a_message(client, office, tmp_path,
 
 
 def test_a_delta_older_than_the_window_is_404_so_the_terminal_fetches_the_full_list(client, office, tmp_path):
-    for step in range(service.DELTA_WINDOW + 2):
+    for step in range(DELTA_WINDOW + 2):
         publish(office, tmp_path, NOW + step)
     response = client.get("/api/v1/trustlist?since=1")
     assert response.status_code == 404 and response.get_json()["error"] == "no_delta"
-    assert client.get(f"/api/v1/trustlist?since={service.DELTA_WINDOW + 1}").status_code == 200
+    assert client.get(f"/api/v1/trustlist?since={DELTA_WINDOW + 1}").status_code == 200
 
 
 def test_unknown_paths_and_methods_are_json_4xx(client: FlaskClient):

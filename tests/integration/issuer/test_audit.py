@@ -24,9 +24,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from issuer import create_app, offline, service, users
+from issuer import create_app, offline
 from issuer.audit import Actor
+from issuer.issuing_keys import KeyUnlock, init_home, list_issuing_keys
 from issuer.models import AuditEvent
+from issuer.people import accounts, create_user
 from issuer.store import IssuerHome
 from keys import public_jwk
 from kia.cli import main
@@ -159,9 +161,9 @@ def test_each_command_that_changes_the_office_records_exactly_its_event(
 def office(tmp_path: Path, issuer_db_url: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[IssuerHome]:
     monkeypatch.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)
     home = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(home, service.KeyUnlock(PASSPHRASE.encode()), int(time.time()), by=ACTOR)
+    init_home(home, KeyUnlock(PASSPHRASE.encode()), int(time.time()), by=ACTOR)
     for username, role in (("kepala", "admin"), ("petugas", "officer")):
-        users.create_user(home, username, PASSWORD, role, None, int(time.time()), by=ACTOR)
+        create_user(home, username, PASSWORD, role, None, int(time.time()), by=ACTOR)
     yield home
     home.close()
 
@@ -203,11 +205,11 @@ def test_each_page_action_and_enrolment_records_exactly_its_event(office: Issuer
     assert events == [Event("kepala", "card_replace", f"{serial} -> {new_serial}", "127.0.0.1")]
     only("card_revoke", new_serial, f"/cards/{new_serial}/revoke", {"reason": "hilang"})
 
-    (first_kid,) = [key.kid for key in service.issuing_keys(office)]
+    (first_kid,) = [key.kid for key in list_issuing_keys(office)]
 
     def rotate() -> str:
         _, events = trail.step(lambda: post("/keys/rotate"))
-        new_kid = service.issuing_keys(office)[-1].kid
+        new_kid = list_issuing_keys(office)[-1].kid
         assert events == [Event("kepala", "key_rotate", new_kid, "127.0.0.1")]
         return new_kid
 
@@ -221,7 +223,7 @@ def test_each_page_action_and_enrolment_records_exactly_its_event(office: Issuer
     request, events = trail.step(lambda: post("/keys/trustlist/prepare", ok=200))
     fingerprint = offline.fingerprint(request.data)
     assert events == [Event("kepala", "trust_list_prepare", f"seq 1 {fingerprint}", "127.0.0.1")]
-    root = service.KeyUnlock(PASSPHRASE.encode()).read(office, "keys/root.key", root=True)
+    root = KeyUnlock(PASSPHRASE.encode()).read(office, "keys/root.key", root=True)
     _, bundle = offline.sign_request(request.data, root, int(time.time()), dt.timedelta(days=30))
     only("trust_list_import", "seq 1", "/keys/trustlist/import",
          {"bundle": (io.BytesIO(bundle.to_bytes()), "bundle.json")})
@@ -246,7 +248,7 @@ def test_each_page_action_and_enrolment_records_exactly_its_event(office: Issuer
     added, events = trail.step(lambda: post("/users/", {"username": "pemeriksa", "role": "auditor", "partner": "",
                                                         "password": PASSWORD, "confirm": PASSWORD}))
     assert events == [Event("kepala", "user_add", "pemeriksa: auditor", "127.0.0.1")]
-    (user_id,) = [account.id for account in users.accounts(office) if account.username == "pemeriksa"]
+    (user_id,) = [account.id for account in accounts(office) if account.username == "pemeriksa"]
     only("user_role", "pemeriksa: officer", f"/users/{user_id}/role", {"role": "officer", "partner": ""})
     only("user_disable", "pemeriksa", f"/users/{user_id}/disable")
     only("user_enable", "pemeriksa", f"/users/{user_id}/enable")

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from issuer import batches, create_app, service, users
-from issuer.batch import ChildRequest
+from issuer import batches, create_app
+from issuer.cards import issue_cards
+from issuer.children import ChildRequest
 from issuer.errors import IssuerError
+from issuer.issuing_keys import KeyUnlock, init_home
 from issuer.models import AuditEvent
+from issuer.people import create_user
 from issuer.store import IssuerHome
 from kia.cli import main
 from tests.factories import ACTOR, NOW, utc
@@ -23,14 +26,14 @@ PASSPHRASE = "batch-test-passphrase-0000"
 @pytest.fixture
 def office(tmp_path: Path, issuer_db_url: str | None) -> IssuerHome:
     home = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(home, service.KeyUnlock(PASSPHRASE.encode()), NOW, by=ACTOR)
+    init_home(home, KeyUnlock(PASSPHRASE.encode()), NOW, by=ACTOR)
     yield home
     home.close()
 
 
 def submit(office: IssuerHome, channel: str, count: int = 2) -> int:
     children = [ChildRequest(line, dt.date(2026, 11, 1), 6311) for line in range(2, 2 + count)]
-    issuance = service.issue_cards(office, service.KeyUnlock(PASSPHRASE.encode()), children, utc(NOW),
+    issuance = issue_cards(office, KeyUnlock(PASSPHRASE.encode()), children, utc(NOW),
                                    channel=channel, source=f"{channel}.csv", by=ACTOR)
     assert issuance.batch_id is not None
     return issuance.batch_id
@@ -59,7 +62,7 @@ def test_an_unknown_batch_is_refused(office: IssuerHome) -> None:
 
 def test_an_officer_advances_a_batch_on_the_cards_page_and_it_is_audited(office: IssuerHome) -> None:
     batch_id = submit(office, "school")
-    users.create_user(office, "officer", "kata-sandi-panjang-1", "officer", None, NOW, by=ACTOR)
+    create_user(office, "officer", "kata-sandi-panjang-1", "officer", None, NOW, by=ACTOR)
     app = create_app({"HOME": str(office.path), "DATABASE_URL": office.database_url, "TESTING": True})
     client = app.test_client()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/login").get_data(True))[1]

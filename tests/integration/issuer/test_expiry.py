@@ -11,39 +11,41 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from issuer import migrate, reports, service
-from issuer.batch import ChildRequest
+from issuer import migrate, reports
+from issuer.cards import find_card, issue_cards, mark_expired, replace_card, revoke_card
+from issuer.children import ChildRequest
 from issuer.errors import Refused
+from issuer.issuing_keys import KeyUnlock
 from issuer.models import AuditEvent, CardRow
 from issuer.store import IssuerHome
 from tests.factories import ACTOR, DAY, NOW, SURAKARTA, TURNS_FIVE_SOON, WIB, born_turning, utc
 from tests.integration.conftest import PASSPHRASE, RunKia
 
-UNLOCK = service.KeyUnlock(PASSPHRASE.encode())
+UNLOCK = KeyUnlock(PASSPHRASE.encode())
 PUPIL = dt.date(2016, 8, 17)
 
 
 @pytest.fixture
-def unlock() -> service.KeyUnlock:
+def unlock() -> KeyUnlock:
     """The passphrases the shared ``home`` fixture opens the office with."""
     return UNLOCK
 
 
 def issue(home: IssuerHome, *born: dt.date) -> list[str]:
     requests = [ChildRequest(line, day, SURAKARTA) for line, day in enumerate(born, 1)]
-    return [card.record.serial for card in service.issue_cards(home, UNLOCK, requests, utc(NOW), by=ACTOR).cards]
+    return [card.record.serial for card in issue_cards(home, UNLOCK, requests, utc(NOW), by=ACTOR).cards]
 
 
 def test_cards_past_their_eligibility_become_expired_once(home: IssuerHome) -> None:
     toddler, pupil, lost = issue(home, TURNS_FIVE_SOON, PUPIL, TURNS_FIVE_SOON)
-    service.revoke_card(home, lost, "hilang", NOW + 60, by=ACTOR)
-    ends = service.card(home, toddler).expires_at
+    revoke_card(home, lost, "hilang", NOW + 60, by=ACTOR)
+    ends = find_card(home, toddler).expires_at
 
-    assert service.mark_expired(home, ends - 1, by=ACTOR) == 0
-    assert service.mark_expired(home, ends, by=ACTOR) == 1
-    assert service.mark_expired(home, ends + DAY, by=ACTOR) == 0  # the next day's run: nothing new
+    assert mark_expired(home, ends - 1, by=ACTOR) == 0
+    assert mark_expired(home, ends, by=ACTOR) == 1
+    assert mark_expired(home, ends + DAY, by=ACTOR) == 0  # the next day's run: nothing new
 
-    states = {serial: service.card(home, serial).state for serial in (toddler, pupil, lost)}
+    states = {serial: find_card(home, serial).state for serial in (toddler, pupil, lost)}
     assert states == {toddler: "expired", pupil: "active", lost: "revoked"}  # a revoked card stays revoked
     with home.transaction() as session:
         runs = session.scalars(
@@ -58,11 +60,11 @@ def test_cards_past_their_eligibility_become_expired_once(home: IssuerHome) -> N
 
 def test_an_expired_card_cannot_be_replaced_but_can_be_revoked(home: IssuerHome) -> None:
     (toddler,) = issue(home, TURNS_FIVE_SOON)
-    ends = service.card(home, toddler).expires_at
-    service.mark_expired(home, ends, by=ACTOR)
+    ends = find_card(home, toddler).expires_at
+    mark_expired(home, ends, by=ACTOR)
     with pytest.raises(Refused, match="is expired"):
-        service.replace_card(home, UNLOCK, toddler, utc(ends + 60), by=ACTOR)
-    assert service.revoke_card(home, toddler, "dicuri", ends + 60, by=ACTOR).state == "revoked"
+        replace_card(home, UNLOCK, toddler, utc(ends + 60), by=ACTOR)
+    assert revoke_card(home, toddler, "dicuri", ends + 60, by=ACTOR).state == "revoked"
 
 
 def test_the_card_state_constraint_still_refuses_unknown_states(home: IssuerHome) -> None:
@@ -73,7 +75,7 @@ def test_the_card_state_constraint_still_refuses_unknown_states(home: IssuerHome
 
 def test_a_downgrade_makes_expired_cards_active_again(home: IssuerHome) -> None:
     (toddler,) = issue(home, TURNS_FIVE_SOON)
-    service.mark_expired(home, service.card(home, toddler).expires_at, by=ACTOR)
+    mark_expired(home, find_card(home, toddler).expires_at, by=ACTOR)
     migrate.downgrade(home.database, "0006")
     with home.database.engine.connect() as connection:
         assert connection.execute(select(CardRow.state)).scalar_one() == "active"

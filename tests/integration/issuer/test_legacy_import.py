@@ -21,9 +21,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from issuer import migrate, service
+from issuer import migrate
+from issuer.cards import card_count, find_card
 from issuer.errors import HomeNotFound
+from issuer.issuing_keys import list_issuing_keys
 from issuer.store import IssuerHome
+from issuer.trust_lists import trust_list_seq
 from keys import IssuingKey, issue_card, kid_for, public_jwk
 from keys.eligibility import WIB, birthday
 from keys.keystore import write_private_key
@@ -133,10 +136,10 @@ def test_db_upgrade_imports_a_first_version_home_once_and_the_office_carries_on(
     assert (legacy.path / "kia-issuer.json.imported").read_bytes() == state_bytes
     home = IssuerHome(tmp_path / "office", issuer_db_url)
     try:
-        assert service.trust_list_seq(home) == 3
-        assert [key.to_jwk() for key in service.issuing_keys(home)] == [key.to_jwk() for key in legacy.keys]
+        assert trust_list_seq(home) == 3
+        assert [key.to_jwk() for key in list_issuing_keys(home)] == [key.to_jwk() for key in legacy.keys]
         for name, entry in legacy.cards.items():
-            record = service.card(home, entry["serial"])
+            record = find_card(home, entry["serial"])
             assert {field: getattr(record, field) for field in entry} == entry, name
             assert record.state == ("revoked" if name == "revoked" else "active")
     finally:
@@ -170,8 +173,8 @@ def test_db_upgrade_imports_a_first_version_home_once_and_the_office_carries_on(
     assert new_card["kid"] == legacy.keys[1].kid
     home = IssuerHome(tmp_path / "office", issuer_db_url)
     try:
-        assert service.card_count(home) == 4
-        assert service.card(home, legacy.cards["revoked"]["serial"]).listed_seq == 3
+        assert card_count(home) == 4
+        assert find_card(home, legacy.cards["revoked"]["serial"]).listed_seq == 3
     finally:
         home.close()
 
@@ -216,5 +219,5 @@ def test_a_state_file_of_another_format_is_refused_in_one_line_and_kept(
     assert not (legacy.path / "kia-issuer.json.imported").exists()
     home = IssuerHome(tmp_path / "office", issuer_db_url)
     with pytest.raises(HomeNotFound, match="kia issuer db upgrade"):
-        service.card_count(home)  # still a first-version home, nothing half-imported
+        card_count(home)  # still a first-version home, nothing half-imported
     home.close()

@@ -14,12 +14,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from issuer import migrate, service
+from issuer import migrate
+from issuer.cards import card_count
+from issuer.issuing_keys import KeyUnlock, init_home
 from issuer.models import REPORT_COLUMNS, Base
 from issuer.store import IssuerHome
 from tests.factories import ACTOR, NOW
 
-UNLOCK = service.KeyUnlock(b"integration-test passphrase, not a secret")
+UNLOCK = KeyUnlock(b"integration-test passphrase, not a secret")
 
 
 @pytest.fixture
@@ -42,7 +44,7 @@ def table_names(home: IssuerHome) -> list[str]:
 
 
 def test_init_migrates_to_head_and_the_schema_is_the_models(home: IssuerHome) -> None:
-    service.init_home(home, UNLOCK, NOW, by=ACTOR)
+    init_home(home, UNLOCK, NOW, by=ACTOR)
 
     assert migrate.head_revision() is not None
     assert migrate.current_revision(home.database) == migrate.head_revision()
@@ -62,13 +64,13 @@ def test_downgrade_to_base_drops_every_table_and_upgrade_builds_them_again(home:
 
     assert migrate.current_revision(home.database) == migrate.head_revision()
     assert schema_differences(home) == []
-    service.init_home(home, UNLOCK, NOW, by=ACTOR)  # and the schema serves an office
-    assert service.card_count(home) == 0
+    init_home(home, UNLOCK, NOW, by=ACTOR)  # and the schema serves an office
+    assert card_count(home) == 0
 
 
 def test_the_report_index_covers_the_report_on_postgresql(home: IssuerHome) -> None:
     """A partner's report reads index pages only (migration 0006); SQLite has no INCLUDE."""
-    service.init_home(home, UNLOCK, NOW, by=ACTOR)
+    init_home(home, UNLOCK, NOW, by=ACTOR)
     with home.database.engine.connect() as connection:
         indexes = {index["name"]: index for index in inspect(connection).get_indexes("redemptions")}
         dialect = connection.dialect.name

@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from issuer import partners, sync
-from issuer.errors import IssuerError
+from issuer import partners
+from issuer.errors import IssuerError, PartnerNotFound, TerminalNotFound
 from issuer.models import Partner, PartnerService, Terminal
 from issuer.partners import ServiceRules
 from issuer.store import IssuerHome
+from issuer.terminals import enroll, register_terminal, set_terminal_state
 from keys.chain import MAX_MONEY
 from keys.serial import ALPHABET
 from kia.cli import main
@@ -67,8 +68,8 @@ def refusals(cases: dict[str, Callable[[], object]]) -> dict[str, str]:
 
 
 def enrolled_terminal(office: IssuerHome, partner_id: int) -> str:
-    registration = partners.register_terminal(office, partner_id, "Kasir 1", NOW, by=ACTOR)
-    sync.enroll(office, UNLOCK, registration.enrolment_code, SimulatedTerminal().public_jwk, NOW, by=ACTOR)
+    registration = register_terminal(office, partner_id, "Kasir 1", NOW, by=ACTOR)
+    enroll(office, UNLOCK, registration.enrolment_code, SimulatedTerminal().public_jwk, NOW, by=ACTOR)
     return registration.terminal_id
 
 
@@ -170,7 +171,7 @@ def test_set_service_replaces_the_rules_of_the_same_code(office: IssuerHome):
 
 
 def test_set_service_for_an_unknown_partner_is_refused(office: IssuerHome):
-    with pytest.raises(partners.PartnerNotFound, match="no partner 42"):
+    with pytest.raises(PartnerNotFound, match="no partner 42"):
         partners.set_service(office, 42, SERVICE, NOW, by=ACTOR)
 
 
@@ -179,7 +180,7 @@ def test_set_service_for_an_unknown_partner_is_refused(office: IssuerHome):
 
 def test_register_terminal_makes_a_pending_terminal_and_keeps_only_the_code_hash(office: IssuerHome):
     partner_id = new_partner(office)
-    registration = partners.register_terminal(office, partner_id, " Kasir 1 ", NOW, by=ACTOR)
+    registration = register_terminal(office, partner_id, " Kasir 1 ", NOW, by=ACTOR)
     code = registration.enrolment_code
     assert len(code) == 14 and CODE.fullmatch(code)
     assert re.fullmatch(rf"T-[{ALPHABET}]{{8}}", registration.terminal_id)
@@ -198,16 +199,16 @@ def test_register_terminal_makes_a_pending_terminal_and_keeps_only_the_code_hash
 
 def test_each_registration_gets_its_own_terminal_and_code(office: IssuerHome):
     partner_id = new_partner(office)
-    made = [partners.register_terminal(office, partner_id, f"Kasir {n}", NOW, by=ACTOR) for n in range(5)]
+    made = [register_terminal(office, partner_id, f"Kasir {n}", NOW, by=ACTOR) for n in range(5)]
     assert len({r.terminal_id for r in made}) == len({r.enrolment_code for r in made}) == 5
 
 
 def test_register_terminal_refuses_a_blank_name_or_an_unknown_partner(office: IssuerHome):
     partner_id = new_partner(office)
     with pytest.raises(IssuerError, match="terminal's name"):
-        partners.register_terminal(office, partner_id, "  ", NOW, by=ACTOR)
-    with pytest.raises(partners.PartnerNotFound, match="no partner 42"):
-        partners.register_terminal(office, 42, "Kasir", NOW, by=ACTOR)
+        register_terminal(office, partner_id, "  ", NOW, by=ACTOR)
+    with pytest.raises(PartnerNotFound, match="no partner 42"):
+        register_terminal(office, 42, "Kasir", NOW, by=ACTOR)
     assert count(office, Terminal) == 0
 
 
@@ -220,20 +221,20 @@ def test_an_enrolled_terminal_is_suspended_reactivated_and_retired_for_good(offi
     terminal_id = enrolled_terminal(office, new_partner(office))
     assert state_of(office, terminal_id) == "active"
     for state in ("suspended", "suspended", "active", "retired"):
-        partners.set_terminal_state(office, terminal_id, state, NOW, by=ACTOR)
+        set_terminal_state(office, terminal_id, state, NOW, by=ACTOR)
         assert state_of(office, terminal_id) == state
     for state in ("active", "suspended", "retired"):
         with pytest.raises(IssuerError, match=f"is retired and cannot become {state}"):
-            partners.set_terminal_state(office, terminal_id, state, NOW, by=ACTOR)
+            set_terminal_state(office, terminal_id, state, NOW, by=ACTOR)
     assert state_of(office, terminal_id) == "retired"
 
 
 def test_a_pending_terminal_cannot_be_activated_without_enrolment(office: IssuerHome):
-    registration = partners.register_terminal(office, new_partner(office), "Kasir", NOW, by=ACTOR)
+    registration = register_terminal(office, new_partner(office), "Kasir", NOW, by=ACTOR)
     with pytest.raises(IssuerError, match="is pending and cannot become active"):
-        partners.set_terminal_state(office, registration.terminal_id, "active", NOW, by=ACTOR)
+        set_terminal_state(office, registration.terminal_id, "active", NOW, by=ACTOR)
     assert state_of(office, registration.terminal_id) == "pending"
-    partners.set_terminal_state(office, registration.terminal_id, "retired", NOW,
+    set_terminal_state(office, registration.terminal_id, "retired", NOW,
                                 by=ACTOR)  # a code never used can be withdrawn
     assert state_of(office, registration.terminal_id) == "retired"
 
@@ -242,9 +243,9 @@ def test_set_terminal_state_refuses_unknown_states_and_terminals(office: IssuerH
     terminal_id = enrolled_terminal(office, new_partner(office))
     for state in ("pending", "deleted", "ACTIVE", ""):
         with pytest.raises(IssuerError, match="active, suspended or retired"):
-            partners.set_terminal_state(office, terminal_id, state, NOW, by=ACTOR)
-    with pytest.raises(partners.TerminalNotFound, match="no terminal T-NOBODY"):
-        partners.set_terminal_state(office, "T-NOBODY", "suspended", NOW, by=ACTOR)
+            set_terminal_state(office, terminal_id, state, NOW, by=ACTOR)
+    with pytest.raises(TerminalNotFound, match="no terminal T-NOBODY"):
+        set_terminal_state(office, "T-NOBODY", "suspended", NOW, by=ACTOR)
     assert state_of(office, terminal_id) == "active"
 
 
@@ -307,7 +308,7 @@ def test_the_officer_adds_partners_and_rules_and_manages_terminals_with_kia(
     registered = ok("terminal", "register", "--partner", "1", "--name", "Loket 1")
     assert CODE.fullmatch(registered["enrolment_code"])
     terminal_id = registered["terminal_id"]
-    sync.enroll(office, UNLOCK, registered["enrolment_code"], SimulatedTerminal().public_jwk,
+    enroll(office, UNLOCK, registered["enrolment_code"], SimulatedTerminal().public_jwk,
                 int(dt.datetime.now(dt.UTC).timestamp()), by=ACTOR)
     for verb, state in (("suspend", "suspended"), ("activate", "active"), ("retire", "retired")):
         assert ok("terminal", verb, terminal_id) == {"terminal_id": terminal_id, "state": state}
@@ -318,7 +319,7 @@ def test_bad_officer_commands_say_what_is_wrong_in_one_line(
     capsys: pytest.CaptureFixture[str], office: IssuerHome, cli_env: None, tmp_path: Path
 ):
     partner_id = new_partner(office)
-    pending = partners.register_terminal(office, partner_id, "Kasir", NOW, by=ACTOR).terminal_id
+    pending = register_terminal(office, partner_id, "Kasir", NOW, by=ACTOR).terminal_id
     at = ("--home", str(office.path))
     service = ("partner", "service", str(partner_id), *at, "--code", "reguler", "--name", "Reguler")
     commands: dict[str, tuple[tuple[str, ...], int, str]] = {  # arguments, exit status, words of the message

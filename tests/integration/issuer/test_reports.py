@@ -1,8 +1,8 @@
 """Stakeholder reports (issuer.reports, ``kia issuer report``) on SQLite and PostgreSQL.
 
 Redemptions reach the office through the real path: a simulated terminal
-enrols with ``issuer.sync.enroll`` and sends signed, chained batches to
-``issuer.sync.ingest``, which sets each decision's local day and month.
+enrols with ``issuer.terminals.enroll`` and sends signed, chained batches to
+``issuer.sync_ingest.ingest``, which sets each decision's local day and month.
 Where a test needs many rows it inserts them directly, buckets included.
 Every expected figure below is worked out by hand from the scans listed.
 """
@@ -23,12 +23,17 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from issuer import create_app, partners, reports, service, sync, users
-from issuer.batch import ChildRequest
+from issuer import create_app, partners, reports
+from issuer.cards import issue_cards, revoke_card
+from issuer.children import ChildRequest
 from issuer.errors import IssuerError
+from issuer.issuing_keys import KeyUnlock, init_home
 from issuer.models import CardRow, RedemptionRow
+from issuer.people import create_user
 from issuer.reports import Coverage, Figures, PartnerCount
 from issuer.store import CardRecord, IssuerHome
+from issuer.sync_ingest import Ack, ingest
+from issuer.terminals import enroll, register_terminal
 from keys.chain import Redemption
 from keys.eligibility import region_timezone
 from keys.serial import serial_from_value
@@ -36,7 +41,7 @@ from tests.factories import ACTOR, BALANGAN, BIRTH_DATE, DAY, JAYAPURA, NOW, SUR
 from tests.integration.conftest import PASSPHRASE, RunKia
 from tests.terminal_sim import SimulatedTerminal
 
-UNLOCK = service.KeyUnlock(b"report-test passphrase, not a secret")
+UNLOCK = KeyUnlock(b"report-test passphrase, not a secret")
 ACEH_BESAR, DENPASAR = 1106, 5171
 CARD_A, CARD_B, CARD_C = serial_from_value(0xA), serial_from_value(0xB), serial_from_value(0xC)
 NOVEMBER, DECEMBER = (dt.date(2026, 11, 1), dt.date(2026, 11, 30)), (dt.date(2026, 12, 1), dt.date(2026, 12, 31))
@@ -64,7 +69,7 @@ def rejected(at: int, serial: str | None, price: int = 0, discount: int = 0, rea
 @pytest.fixture
 def office(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
     home = IssuerHome(tmp_path / "office", issuer_db_url)
-    service.init_home(home, UNLOCK, NOW - 30 * DAY, by=ACTOR)
+    init_home(home, UNLOCK, NOW - 30 * DAY, by=ACTOR)
     yield home
     home.close()
 
@@ -74,20 +79,20 @@ def add_partner(home: IssuerHome, name: str, kind: str, cluster: str, region: in
     return partners.create_partner(home, name, kind, cluster, region, *mou, NOW - 30 * DAY, by=ACTOR)
 
 
-def enrol(home: IssuerHome, partner_id: int, now: int = NOW, unlock: service.KeyUnlock = UNLOCK) -> SimulatedTerminal:
+def enrol(home: IssuerHome, partner_id: int, now: int = NOW, unlock: KeyUnlock = UNLOCK) -> SimulatedTerminal:
     """A terminal registered by the officer and enrolled with its own key, as at the partner's counter."""
-    registration = partners.register_terminal(home, partner_id, "Kasir 1", now - DAY, by=ACTOR)
+    registration = register_terminal(home, partner_id, "Kasir 1", now - DAY, by=ACTOR)
     terminal = SimulatedTerminal()
-    enrolment = sync.enroll(home, unlock, registration.enrolment_code, terminal.public_jwk, now - DAY, by=ACTOR)
+    enrolment = enroll(home, unlock, registration.enrolment_code, terminal.public_jwk, now - DAY, by=ACTOR)
     return terminal.enrolled(dataclasses.asdict(enrolment))
 
 
-def send(home: IssuerHome, terminal: SimulatedTerminal, decisions: list[Redemption], now: int) -> sync.Ack:
+def send(home: IssuerHome, terminal: SimulatedTerminal, decisions: list[Redemption], now: int) -> Ack:
     """Log ``decisions`` at the terminal and sync them to the office in one batch."""
     first = len(terminal.records) + 1
     terminal.records.extend(dataclasses.replace(item, seq=first + n) for n, item in enumerate(decisions))
     body = terminal.batch(first, len(terminal.records))
-    ack = sync.ingest(home, terminal.token(now=now), body["records"], body["checkpoint"], now)
+    ack = ingest(home, terminal.token(now=now), body["records"], body["checkpoint"], now)
     assert (ack.acknowledged, ack.stored) == (len(terminal.records), len(decisions))
     return ack
 
@@ -309,7 +314,7 @@ def test_ingest_files_each_decision_under_the_partner_regions_local_day_and_mont
 def _generated_rows(home: IssuerHome, partner_ids: list[int], count: int) -> list[dict[str, Any]]:
     """``count`` redemptions over 14 months, with repeated cards, inserted with their buckets."""
     rng = random.Random(2026)
-    terminals = {pid: [partners.register_terminal(home, pid, f"Kasir {n}", NOW, by=ACTOR).terminal_id for n in (1, 2)]
+    terminals = {pid: [register_terminal(home, pid, f"Kasir {n}", NOW, by=ACTOR).terminal_id for n in (1, 2)]
                  for pid in partner_ids}
     serials = [serial_from_value(value) for value in range(1, 41)]
     first = dt.date(2026, 1, 1)
@@ -386,7 +391,7 @@ def test_figures_over_many_rows_equal_a_reference_computed_in_python(office: Iss
 
 def issue(home: IssuerHome, region: int, *birth_dates: dt.date) -> list[CardRecord]:
     requests = [ChildRequest(line, born, region) for line, born in enumerate(birth_dates, 1)]
-    return [item.record for item in service.issue_cards(home, UNLOCK, requests, utc(NOW), by=ACTOR).cards]
+    return [item.record for item in issue_cards(home, UNLOCK, requests, utc(NOW), by=ACTOR).cards]
 
 
 @pytest.fixture
@@ -395,7 +400,7 @@ def cards(office: IssuerHome) -> dict[str, int]:
     solo = issue(office, SURAKARTA, BIRTH_DATE, BIRTH_DATE, BIRTH_DATE, BIRTH_DATE, BIRTH_DATE, TURNS_FIVE_SOON)
     issue(office, BALANGAN, BIRTH_DATE)
     issue(office, JAYAPURA, BIRTH_DATE, dt.date(2012, 2, 29))
-    service.revoke_card(office, solo[3].serial, "hilang", NOW + 60, by=ACTOR)
+    revoke_card(office, solo[3].serial, "hilang", NOW + 60, by=ACTOR)
     with office.transaction() as session:
         session.get_one(CardRow, solo[4].serial).state = "replaced"
     as_of = dt.date(2026, 6, 30)
@@ -524,7 +529,7 @@ def test_kia_issuer_report_figures_as_json_and_csv(cli_office, run_kia: RunKia):
     always = (dt.date(2020, 1, 1), dt.date(2099, 12, 31))
     cinema = add_partner(home, "Bioskop Solo", "cinema", "education_culture", SURAKARTA, always)
     museum = add_partner(home, "Museum Balangan", "museum", "education_culture", BALANGAN, always)
-    now, unlock = utc_now(), service.KeyUnlock(PASSPHRASE.encode())  # the passphrase kia issuer init used
+    now, unlock = utc_now(), KeyUnlock(PASSPHRASE.encode())  # the passphrase kia issuer init used
     send(home, enrol(home, cinema, now, unlock), [
         scan(local(SURAKARTA, 2026, 11, 20, 10), CARD_A, 50_000, 25_000),
         rejected(local(SURAKARTA, 2026, 11, 20, 11), CARD_A, 50_000, 25_000),
@@ -617,8 +622,8 @@ def test_at_three_in_the_morning_of_the_first_the_pages_show_the_new_local_month
     terminal = enrol(office, partner_id, morning)
     send(office, terminal, [scan(local(SURAKARTA, 2026, 11, 30, 23), CARD_A, 40_000, 20_000),
                             scan(local(SURAKARTA, 2026, 12, 1, 2, 30), CARD_B, 50_000, 25_000)], morning)
-    users.create_user(office, "manajer", "kata-sandi-panjang-1", "partner_manager", partner_id, morning, by=ACTOR)
-    users.create_user(office, "petugas", "kata-sandi-panjang-1", "officer", None, morning, by=ACTOR)
+    create_user(office, "manajer", "kata-sandi-panjang-1", "partner_manager", partner_id, morning, by=ACTOR)
+    create_user(office, "petugas", "kata-sandi-panjang-1", "officer", None, morning, by=ACTOR)
 
     app = create_app({"HOME": str(office.path), "DATABASE_URL": office.database_url, "TESTING": True,
                       "WTF_CSRF_ENABLED": False}, now=lambda: morning)

@@ -18,10 +18,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from issuer import create_app, offline, partners, service, users
-from issuer.batch import ChildRequest
+from issuer import create_app, offline, partners
+from issuer.cards import find_card, issue_cards
+from issuer.children import ChildRequest
+from issuer.issuing_keys import KeyUnlock, init_home, list_issuing_keys, rotate_issuing_key
 from issuer.models import AuditEvent, Partner, PartnerService, RedemptionRow
+from issuer.people import accounts, create_user
 from issuer.store import IssuerHome
+from issuer.terminals import register_terminal
+from issuer.trust_lists import latest_published
 from tests.factories import ACTOR, NOW, aged, utc
 
 PASSPHRASE = "roles-test-passphrase-0000"
@@ -35,14 +40,14 @@ PUPIL = aged(10, dt.date.today()).isoformat()
 def office(tmp_path: Path, issuer_db_url: str | None, monkeypatch: pytest.MonkeyPatch) -> IssuerHome:
     monkeypatch.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)
     home = IssuerHome(tmp_path / "office", issuer_db_url)
-    unlock = service.KeyUnlock(PASSPHRASE.encode())
-    service.init_home(home, unlock, NOW, by=ACTOR)
+    unlock = KeyUnlock(PASSPHRASE.encode())
+    init_home(home, unlock, NOW, by=ACTOR)
     for name in ("Bioskop", "Kolam"):
         partners.create_partner(home, name, "cinema", "education_culture", 3372, dt.date(2026, 1, 1),
                                 dt.date(2027, 12, 31), NOW, by=ACTOR)
     for username, role, partner in (("admin", "admin", None), ("officer", "officer", None),
                                     ("auditor", "auditor", None), ("manager", "partner_manager", 1)):
-        users.create_user(home, username, PASSWORD, role, partner, NOW, by=ACTOR)
+        create_user(home, username, PASSWORD, role, partner, NOW, by=ACTOR)
     yield home
     home.close()
 
@@ -64,18 +69,18 @@ def client_for(office: IssuerHome, role: str, csrf: bool = False) -> tuple[Flask
 
 def fresh_card(office: IssuerHome) -> str:
     """A pupil's card issued now on the real clock, which the pages that revoke or replace it read."""
-    unlock = service.KeyUnlock(PASSPHRASE.encode())
+    unlock = KeyUnlock(PASSPHRASE.encode())
     child = ChildRequest(1, dt.date.fromisoformat(PUPIL), 3372)
-    issuance = service.issue_cards(office, unlock, [child], utc(int(time.time())), by=ACTOR)
+    issuance = issue_cards(office, unlock, [child], utc(int(time.time())), by=ACTOR)
     return issuance.cards[0].record.serial
 
 
 def fresh_user(office: IssuerHome) -> int:
-    return users.create_user(office, f"pengguna-{secrets.token_hex(4)}", PASSWORD, "auditor", None, NOW, by=ACTOR).id
+    return create_user(office, f"pengguna-{secrets.token_hex(4)}", PASSWORD, "auditor", None, NOW, by=ACTOR).id
 
 
 def fresh_terminal(office: IssuerHome) -> str:
-    return partners.register_terminal(office, 2, "Kasir", NOW, by=ACTOR).terminal_id
+    return register_terminal(office, 2, "Kasir", NOW, by=ACTOR).terminal_id
 
 
 # (method, path, body, expected status per role: anonymous, admin, officer, auditor, manager of partner 1)
@@ -116,8 +121,8 @@ def test_every_page_and_action_for_each_role(office: IssuerHome, role: str) -> N
     for method, path, body, expected in MATRIX:
         status = expected[ROLES.index(role)]
         if "{kid}" in path:  # retire and revoke a key of its own each time, leaving one active
-            service.rotate_issuing_key(office, service.KeyUnlock(PASSPHRASE.encode()), NOW, by=ACTOR)
-            kid = service.issuing_keys(office)[-2].kid
+            rotate_issuing_key(office, KeyUnlock(PASSPHRASE.encode()), NOW, by=ACTOR)
+            kid = list_issuing_keys(office)[-2].kid
         else:
             kid = ""
         user = fresh_user(office) if "{user}" in path else 0
@@ -178,9 +183,9 @@ def test_a_replaced_card_points_to_its_replacement_for_the_same_child(office: Is
     card = fresh_card(office)
     response = client.post(f"/cards/{card}/replace", data={})
     new_serial = response.headers["Location"].rsplit("/", 1)[-1]
-    old = service.card(office, card)
+    old = find_card(office, card)
     assert (old.state, old.replaced_by) == ("replaced", new_serial)
-    assert service.card(office, new_serial).state == "active"
+    assert find_card(office, new_serial).state == "active"
 
 
 # --- reports over HTTP -----------------------------------------------------------
@@ -217,7 +222,7 @@ def test_every_report_for_each_role(office: IssuerHome, role: str) -> None:
 
 
 def test_a_partner_manager_without_a_partner_filter_gets_only_their_own(office: IssuerHome) -> None:
-    terminals = {pid: partners.register_terminal(office, pid, "Kasir", NOW, by=ACTOR).terminal_id for pid in (1, 2)}
+    terminals = {pid: register_terminal(office, pid, "Kasir", NOW, by=ACTOR).terminal_id for pid in (1, 2)}
     with office.transaction() as session:  # one accepted scan at each partner, on 2026-11-21
         for partner_id, terminal in terminals.items():
             session.add(RedemptionRow(terminal_id=terminal, partner_id=partner_id, seq=1, at=NOW, serial="8H635DT4",
@@ -233,12 +238,12 @@ def test_a_partner_manager_without_a_partner_filter_gets_only_their_own(office: 
 
 def test_key_changes_from_the_web_take_effect_and_are_audited(office: IssuerHome) -> None:
     _, client = client_for(office, "officer")
-    first = service.issuing_keys(office)[0].kid
+    first = list_issuing_keys(office)[0].kid
     client.post("/keys/rotate", data={})
-    states = [key.state.value for key in service.issuing_keys(office)]
+    states = [key.state.value for key in list_issuing_keys(office)]
     assert states == ["retired", "active"]
     client.post(f"/keys/{first}/revoke", data={})
-    assert service.issuing_keys(office)[0].state.value == "revoked"
+    assert list_issuing_keys(office)[0].state.value == "revoked"
     with office.transaction() as session:
         officer = select(AuditEvent).where(AuditEvent.username == "officer")
         actions = [(e.action, e.target) for e in session.scalars(officer)]
@@ -295,9 +300,9 @@ def test_an_officer_registers_a_terminal_and_sees_its_code_once(office: IssuerHo
 
 def test_the_card_page_says_which_kind_of_kia_it_is(office: IssuerHome) -> None:
     _, client = client_for(office, "officer")
-    unlock = service.KeyUnlock(PASSPHRASE.encode())
+    unlock = KeyUnlock(PASSPHRASE.encode())
     toddler, pupil = (
-        service.issue_cards(office, unlock, [ChildRequest(1, born, 3372)], utc(NOW), by=ACTOR).cards[0].record.serial
+        issue_cards(office, unlock, [ChildRequest(1, born, 3372)], utc(NOW), by=ACTOR).cards[0].record.serial
         for born in (dt.date(2024, 3, 1), dt.date(2016, 8, 17))
     )
     assert "tanpa foto" in client.get(f"/cards/{toddler}").get_data(True)
@@ -318,7 +323,7 @@ def test_an_officer_prepares_a_request_and_uploads_the_bundle_signed_offline(off
     page = client.get("/keys/").get_data(True)
     assert fingerprint[:32] in page and fingerprint[32:] in page  # compared with what sign asks for
 
-    root = service.KeyUnlock(PASSPHRASE.encode()).read_file(office.key_path("root.key"), root=True)
+    root = KeyUnlock(PASSPHRASE.encode()).read_file(office.key_path("root.key"), root=True)
     offline.check_fingerprint(request, fingerprint[:20])
     _, bundle = offline.sign_request(request, root, int(dt.datetime.now(dt.UTC).timestamp()))
     upload = {"csrf_token": token, "bundle": (io.BytesIO(bundle.to_bytes()), "bundle.json")}
@@ -326,7 +331,7 @@ def test_an_officer_prepares_a_request_and_uploads_the_bundle_signed_offline(off
                            environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert response.status_code == 302
     assert "Daftar kepercayaan urutan 1 diterbitkan" in client.get("/keys/").get_data(True)
-    assert service.latest_published(office) == (1, bundle.trust_list)
+    assert latest_published(office) == (1, bundle.trust_list)
     again = {"csrf_token": token, "bundle": (io.BytesIO(bundle.to_bytes()), "bundle.json")}
     refused = client.post("/keys/trustlist/import", data=again, content_type="multipart/form-data")
     assert refused.status_code == 409 and "not newer than the office&#39;s latest" in refused.get_data(True)
@@ -359,7 +364,7 @@ def sign_in_as(office: IssuerHome, username: str, password: str = PASSWORD) -> t
 
 
 def user_id(office: IssuerHome, username: str) -> int:
-    return next(account.id for account in users.accounts(office) if account.username == username)
+    return next(account.id for account in accounts(office) if account.username == username)
 
 
 def audit_trail(office: IssuerHome) -> list[tuple[str, str, str | None]]:
@@ -399,7 +404,7 @@ def test_bad_new_people_are_refused_with_a_message(office: IssuerHome, form: dic
     assert response.status_code in (400, 409)
     assert message in response.get_data(True)
     assert form["password"] not in response.get_data(True)
-    assert [account.username for account in users.accounts(office)] == ["admin", "auditor", "manager", "officer"]
+    assert [account.username for account in accounts(office)] == ["admin", "auditor", "manager", "officer"]
 
 
 def test_a_role_change_takes_effect_at_the_next_request(office: IssuerHome) -> None:
@@ -445,14 +450,14 @@ def test_the_last_admin_cannot_be_disabled_or_demoted_and_nobody_changes_themsel
     admin.post(f"/users/{me}/disable", data={})
     admin.post(f"/users/{me}/role", data={"role": "officer", "partner": ""})
     assert "you cannot disable yourself" in admin.get("/users/").get_data(True)
-    users.create_user(office, "kedua", PASSWORD, "admin", None, NOW, by=ACTOR)
+    create_user(office, "kedua", PASSWORD, "admin", None, NOW, by=ACTOR)
     second, _ = sign_in_as(office, "kedua")
     second.post(f"/users/{me}/disable", data={})  # another admin may, while one stays
-    assert not next(account for account in users.accounts(office) if account.username == "admin").active
+    assert not next(account for account in accounts(office) if account.username == "admin").active
     admin_again, _ = sign_in_as(office, "kedua")
     response = admin_again.post(f"/users/{user_id(office, 'kedua')}/role", data={"role": "officer", "partner": ""})
     assert response.status_code == 302
-    assert [a.role for a in users.accounts(office) if a.username == "kedua"] == ["admin"]
+    assert [a.role for a in accounts(office) if a.username == "kedua"] == ["admin"]
 
 
 def test_the_user_pages_are_in_english_too(office: IssuerHome) -> None:
@@ -468,4 +473,4 @@ def test_user_forms_without_a_csrf_token_are_refused(office: IssuerHome) -> None
     assert admin.post(f"/users/{target}/disable", data={}).status_code == 400
     assert admin.post(f"/users/{target}/role", data={"role": "admin", "partner": ""}).status_code == 400
     assert admin.post(f"/users/{target}/password", data={"password": "x" * 12, "confirm": "x" * 12}).status_code == 400
-    assert [a.role for a in users.accounts(office) if a.username == "officer"] == ["officer"]
+    assert [a.role for a in accounts(office) if a.username == "officer"] == ["officer"]

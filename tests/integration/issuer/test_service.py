@@ -1,4 +1,6 @@
-"""issuer.service on a real database: issuing, batches, revocation, pruning, deltas, keys.
+"""Cards, issuing keys and trust lists on a real database: issuing, batches, revocation, pruning, deltas.
+
+(issuer.cards, issuer.issuing_keys, issuer.trust_lists.)
 
 Every operation takes ``now``; the story runs on factories.NOW and days
 after.  Each test runs on SQLite and on PostgreSQL (``issuer_db_url``).
@@ -14,11 +16,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 
-from issuer import service
-from issuer.batch import ChildRequest, RowError, read_batch
+from issuer.cards import card_count, find_card, issue_cards, revoke_card
+from issuer.children import ChildRequest, RowError, read_batch
 from issuer.errors import CardAlreadyRevoked, IssuerError, UnknownCard
+from issuer.issuing_keys import KeyUnlock, change_issuing_key, list_issuing_keys, rotate_issuing_key
 from issuer.models import BatchRow, CardRow, Child, Office, TrustListRow
 from issuer.store import IssuerHome
+from issuer.trust_lists import TrustListExport, export_trust_list, trust_list_seq
 from keys import (
     CARD_TYP,
     RevokedSerials,
@@ -44,26 +48,26 @@ from tests.factories import (
 )
 from tests.integration.conftest import RunKia
 
-UNLOCK = service.KeyUnlock(b"integration-test passphrase, not a secret")
+UNLOCK = KeyUnlock(b"integration-test passphrase, not a secret")
 # Two pupils of 2018-05-14: a girl (day + 40 in the NIK) and a boy.
 GIRL_NIK, BOY_NIK = "3372015405180001", "3372011405180002"
 
 
 def issue(home: IssuerHome, *birth_dates: dt.date, now: int = NOW) -> list[str]:
     requests = [ChildRequest(line, born, SURAKARTA) for line, born in enumerate(birth_dates, 1)]
-    return [item.record.serial for item in service.issue_cards(home, UNLOCK, requests, utc(now), by=ACTOR).cards]
+    return [item.record.serial for item in issue_cards(home, UNLOCK, requests, utc(now), by=ACTOR).cards]
 
 
-def root_of(export: service.TrustListExport) -> Ed25519PublicKey:
+def root_of(export: TrustListExport) -> Ed25519PublicKey:
     return load_public_jwk(json.loads(export.root_jwk.read_text(encoding="ascii")))
 
 
-def exported(export: service.TrustListExport, now: int) -> TrustList:
+def exported(export: TrustListExport, now: int) -> TrustList:
     return verify_trust_list(export.trust_list.read_text(encoding="ascii"), root_of(export), now)
 
 
 def token_of(home: IssuerHome, serial: str) -> str:
-    return service.card(home, serial).token
+    return find_card(home, serial).token
 
 
 def write_csv(path: Path, *rows: str) -> Path:
@@ -83,7 +87,7 @@ def test_a_school_batch_records_each_child_its_card_and_the_batch(home: IssuerHo
     requests, errors = read_batch(school, utc(NOW))
     assert errors == []
 
-    issuance = service.issue_cards(home, UNLOCK, requests, utc(NOW), channel="school", source=school.name, by=ACTOR)
+    issuance = issue_cards(home, UNLOCK, requests, utc(NOW), channel="school", source=school.name, by=ACTOR)
 
     assert issuance.rejected == [] and issuance.batch_id is not None
     siti, toddler = (item.record for item in issuance.cards)
@@ -116,16 +120,16 @@ def test_a_school_batch_records_each_child_its_card_and_the_batch(home: IssuerHo
     # The card says what its token says: birth month and region, never the child's data.
     assert (siti.region, siti.birth_month, siti.state, siti.revoked_at) == (SURAKARTA, 201805, "active", None)
     assert (toddler.region, toddler.birth_month) == (6311, 202303)
-    assert siti.kid == unverified_header(siti.token, CARD_TYP)["kid"] == service.issuing_keys(home)[0].kid
+    assert siti.kid == unverified_header(siti.token, CARD_TYP)["kid"] == list_issuing_keys(home)[0].kid
     claims = b64url_decode_lenient(siti.token.split(".")[1])
     assert set(json.loads(claims)) == {"sub", "reg", "bm", "iat", "exp"}
     for secret in ("Siti", GIRL_NIK, "Mangkubumen", "2018-05-14"):
         assert secret.encode() not in claims
-    assert service.card(home, siti.serial.lower()) == siti
+    assert find_card(home, siti.serial.lower()) == siti
 
 
 def test_a_card_at_the_counter_has_no_batch(home: IssuerHome) -> None:
-    issuance = service.issue_cards(home, UNLOCK, [ChildRequest(0, BIRTH_DATE, SURAKARTA)], utc(NOW), by=ACTOR)
+    issuance = issue_cards(home, UNLOCK, [ChildRequest(0, BIRTH_DATE, SURAKARTA)], utc(NOW), by=ACTOR)
 
     (item,) = issuance.cards
     assert (issuance.batch_id, issuance.rejected) == (None, [])
@@ -137,7 +141,7 @@ def test_a_card_at_the_counter_has_no_batch(home: IssuerHome) -> None:
 
 
 def test_a_nik_that_already_has_a_card_is_refused_in_a_later_batch(home: IssuerHome) -> None:
-    first = service.issue_cards(
+    first = issue_cards(
         home, UNLOCK, [ChildRequest(2, BIRTH_DATE, SURAKARTA, "p-1",
                                     nik=GIRL_NIK)], utc(NOW), channel="school", by=ACTOR
     )
@@ -146,14 +150,14 @@ def test_a_nik_that_already_has_a_card_is_refused_in_a_later_batch(home: IssuerH
         ChildRequest(3, BIRTH_DATE, SURAKARTA, "p-7", nik=BOY_NIK),
     ]
 
-    later = service.issue_cards(home, UNLOCK, again, utc(NOW + DAY), channel="school", source="again.csv", by=ACTOR)
+    later = issue_cards(home, UNLOCK, again, utc(NOW + DAY), channel="school", source="again.csv", by=ACTOR)
 
     (error,) = later.rejected
     assert isinstance(error, RowError)
     assert (error.line, error.field, error.external_id) == (2, "nik", "p-1")
     assert GIRL_NIK not in error.error and "Siti" not in error.error  # messages carry no child's data
     assert [(item.request.line, item.request.nik) for item in later.cards] == [(3, BOY_NIK)]
-    assert service.card_count(home) == 2
+    assert card_count(home) == 2
     with home.database.transaction() as session:
         batch = session.get_one(BatchRow, later.batch_id)
         assert (batch.rows_accepted, batch.rows_rejected, batch.submitted_at) == (1, 1, NOW + DAY)
@@ -170,11 +174,11 @@ def test_the_same_nik_twice_in_one_call_issues_one_card_and_refuses_the_other(ho
         ChildRequest(2, BIRTH_DATE, SURAKARTA, name="Siti", nik=GIRL_NIK),
     ]
 
-    issuance = service.issue_cards(home, UNLOCK, twice, utc(NOW), channel="clinic", by=ACTOR)
+    issuance = issue_cards(home, UNLOCK, twice, utc(NOW), channel="clinic", by=ACTOR)
 
     assert [item.request.line for item in issuance.cards] == [1]
     assert [(error.line, error.field) for error in issuance.rejected] == [(2, "nik")]
-    assert service.card_count(home) == 1
+    assert card_count(home) == 1
 
 
 def test_a_school_batch_through_kia_counts_the_rows_the_csv_check_refused(
@@ -216,7 +220,7 @@ def test_a_school_batch_through_kia_counts_the_rows_the_csv_check_refused(
 def test_serials_stay_unique_across_many_issues(home: IssuerHome) -> None:
     serials = [serial for _ in range(3) for serial in issue(home, *[BIRTH_DATE] * 150)]
 
-    assert len(set(serials)) == len(serials) == service.card_count(home) == 450
+    assert len(set(serials)) == len(serials) == card_count(home) == 450
     assert all(normalize_serial(serial) == serial for serial in serials)  # each has a good check character
 
 
@@ -225,11 +229,11 @@ def test_serials_stay_unique_across_many_issues(home: IssuerHome) -> None:
 
 def test_a_revoked_card_is_listed_in_the_next_export(home: IssuerHome, tmp_path: Path) -> None:
     lost, kept = issue(home, BIRTH_DATE, UNDER_FIVE_BIRTH_DATE)
-    first = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
+    first = export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
     assert len(exported(first, NOW).revoked) == 0
 
-    record = service.revoke_card(home, lost.lower(), "  hilang (lost)  ", NOW + 60, by=ACTOR)
-    second = service.export_trust_list(home, UNLOCK, NOW + 120, tmp_path / "2", by=ACTOR)
+    record = revoke_card(home, lost.lower(), "  hilang (lost)  ", NOW + 60, by=ACTOR)
+    second = export_trust_list(home, UNLOCK, NOW + 120, tmp_path / "2", by=ACTOR)
 
     assert (record.serial, record.state, record.revoked_at, record.revocation_reason) == (
         lost,
@@ -238,7 +242,7 @@ def test_a_revoked_card_is_listed_in_the_next_export(home: IssuerHome, tmp_path:
         "hilang (lost)",
     )
     assert (first.seq, second.seq) == (1, 2)
-    assert (service.card(home, lost).listed_seq, service.card(home, kept).listed_seq) == (2, None)
+    assert (find_card(home, lost).listed_seq, find_card(home, kept).listed_seq) == (2, None)
     trust = exported(second, NOW + 120)
     assert trust.revoked == RevokedSerials.from_serials([lost])
     with pytest.raises(CardRevoked) as caught:
@@ -251,15 +255,15 @@ def test_a_revoked_card_is_listed_in_the_next_export(home: IssuerHome, tmp_path:
 
 def test_each_export_spends_the_next_sequence_and_is_recorded(home: IssuerHome, tmp_path: Path) -> None:
     (serial,) = issue(home, BIRTH_DATE)
-    assert service.trust_list_seq(home) == 0
+    assert trust_list_seq(home) == 0
 
-    first = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "published", by=ACTOR)
+    first = export_trust_list(home, UNLOCK, NOW, tmp_path / "published", by=ACTOR)
     first_expires_at = exported(first, NOW).expires_at
-    service.revoke_card(home, serial, "lost", NOW + 60, by=ACTOR)
-    second = service.export_trust_list(home, UNLOCK, NOW + 120, tmp_path / "published", validity=dt.timedelta(days=7),
+    revoke_card(home, serial, "lost", NOW + 60, by=ACTOR)
+    second = export_trust_list(home, UNLOCK, NOW + 120, tmp_path / "published", validity=dt.timedelta(days=7),
                                        by=ACTOR)
 
-    assert (first.seq, second.seq, service.trust_list_seq(home)) == (1, 2, 2)
+    assert (first.seq, second.seq, trust_list_seq(home)) == (1, 2, 2)
     with home.database.transaction() as session:
         rows = list(session.scalars(select(TrustListRow).order_by(TrustListRow.seq)))
         root_jwk = session.get_one(Office, 1).root_jwk
@@ -269,7 +273,7 @@ def test_each_export_spends_the_next_sequence_and_is_recorded(home: IssuerHome, 
     # The files of the latest export: the trust anchor and the public issuing keys.
     assert json.loads(second.root_jwk.read_text(encoding="ascii")) == root_jwk
     jwks = json.loads(second.jwks.read_text(encoding="ascii"))
-    assert [key["kid"] for key in jwks["keys"]] == [key.kid for key in service.issuing_keys(home)]
+    assert [key["kid"] for key in jwks["keys"]] == [key.kid for key in list_issuing_keys(home)]
     assert all("d" not in key for key in [root_jwk, *jwks["keys"]])
     assert second.delta is None
     assert sorted(path.name for path in (tmp_path / "published").iterdir()) == [
@@ -281,18 +285,18 @@ def test_each_export_spends_the_next_sequence_and_is_recorded(home: IssuerHome, 
 
 def test_revoking_twice_an_unknown_serial_or_without_a_reason_is_refused(home: IssuerHome) -> None:
     (serial,) = issue(home, BIRTH_DATE)
-    service.revoke_card(home, serial, "lost", NOW, by=ACTOR)
+    revoke_card(home, serial, "lost", NOW, by=ACTOR)
 
     with pytest.raises(CardAlreadyRevoked):
-        service.revoke_card(home, serial, "lost again", NOW, by=ACTOR)
+        revoke_card(home, serial, "lost again", NOW, by=ACTOR)
     with pytest.raises(UnknownCard):
-        service.revoke_card(home, "00000000", "lost", NOW, by=ACTOR)
+        revoke_card(home, "00000000", "lost", NOW, by=ACTOR)
     with pytest.raises(UnknownCard):
-        service.card(home, "00000000")
+        find_card(home, "00000000")
     for reason in ("", "   ", "two\nlines", "x" * 201):
         with pytest.raises(IssuerError, match="reason"):
-            service.revoke_card(home, serial, reason, NOW, by=ACTOR)
-    record = service.card(home, serial)
+            revoke_card(home, serial, reason, NOW, by=ACTOR)
+    record = find_card(home, serial)
     assert (record.revocation_reason, record.revoked_at) == ("lost", NOW)
 
 
@@ -303,15 +307,15 @@ def test_revocations_of_expired_cards_are_pruned_and_deltas_reproduce_each_list(
         home, TURNS_FIVE_SOON, BIRTH_DATE, UNDER_FIVE_BIRTH_DATE, TURNS_FIVE_SOON
     )
     for serial in (expiring, long_lived):
-        service.revoke_card(home, serial, "lost", NOW, by=ACTOR)
-    first = service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
+        revoke_card(home, serial, "lost", NOW, by=ACTOR)
+    first = export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
 
     # Ten days on the first card has ended (5th birthday), so its revocation is dropped;
     # the fourth is revoked only after it ended, so it is never listed at all.
-    service.revoke_card(home, later, "replaced", NOW + DAY, by=ACTOR)
-    service.revoke_card(home, expired_before_listing, "replaced", NOW + 10 * DAY, by=ACTOR)
-    second = service.export_trust_list(home, UNLOCK, NOW + 10 * DAY, tmp_path / "2", since=1, by=ACTOR)
-    third = service.export_trust_list(home, UNLOCK, NOW + 11 * DAY, tmp_path / "3", since=1, by=ACTOR)
+    revoke_card(home, later, "replaced", NOW + DAY, by=ACTOR)
+    revoke_card(home, expired_before_listing, "replaced", NOW + 10 * DAY, by=ACTOR)
+    second = export_trust_list(home, UNLOCK, NOW + 10 * DAY, tmp_path / "2", since=1, by=ACTOR)
+    third = export_trust_list(home, UNLOCK, NOW + 11 * DAY, tmp_path / "3", since=1, by=ACTOR)
 
     lists = [exported(first, NOW), exported(second, NOW + 10 * DAY), exported(third, NOW + 11 * DAY)]
     assert [trust.revoked for trust in lists] == [
@@ -319,7 +323,7 @@ def test_revocations_of_expired_cards_are_pruned_and_deltas_reproduce_each_list(
         RevokedSerials.from_serials([long_lived, later]),
         RevokedSerials.from_serials([long_lived, later]),
     ]
-    cards = {serial: service.card(home, serial) for serial in (expiring, long_lived, later, expired_before_listing)}
+    cards = {serial: find_card(home, serial) for serial in (expiring, long_lived, later, expired_before_listing)}
     assert [(cards[s].listed_seq, cards[s].unlisted_seq) for s in (expiring, long_lived, later)] == [
         (1, 2),
         (1, None),
@@ -339,30 +343,30 @@ def test_revocations_of_expired_cards_are_pruned_and_deltas_reproduce_each_list(
 
 
 def test_export_since_a_sequence_that_was_never_published_is_refused(home: IssuerHome, tmp_path: Path) -> None:
-    service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
+    export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
 
     for since in (0, 2, 7):
         with pytest.raises(IssuerError, match="no trust list of sequence"):
-            service.export_trust_list(home, UNLOCK, NOW, tmp_path / "x", since=since, by=ACTOR)
-    assert service.trust_list_seq(home) == 1
+            export_trust_list(home, UNLOCK, NOW, tmp_path / "x", since=since, by=ACTOR)
+    assert trust_list_seq(home) == 1
     assert not (tmp_path / "x").exists()
 
 
 def test_an_export_that_cannot_open_the_root_key_changes_nothing(home: IssuerHome, tmp_path: Path) -> None:
     (serial,) = issue(home, BIRTH_DATE)
-    service.revoke_card(home, serial, "lost", NOW, by=ACTOR)
+    revoke_card(home, serial, "lost", NOW, by=ACTOR)
 
     with pytest.raises(PassphraseWrong):
-        service.export_trust_list(home, service.KeyUnlock(b"a wrong passphrase, long enough"), NOW, tmp_path / "x",
+        export_trust_list(home, KeyUnlock(b"a wrong passphrase, long enough"), NOW, tmp_path / "x",
                                   by=ACTOR)
 
     # The transaction that would have spent sequence 1 and listed the card is rolled back.
-    assert service.trust_list_seq(home) == 0
-    assert service.card(home, serial).listed_seq is None
+    assert trust_list_seq(home) == 0
+    assert find_card(home, serial).listed_seq is None
     with home.database.transaction() as session:
         assert session.scalar(select(func.count()).select_from(TrustListRow)) == 0
     assert not (tmp_path / "x").exists()
-    assert service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR).seq == 1
+    assert export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR).seq == 1
 
 
 # --- issuing keys ------------------------------------------------------------------------
@@ -370,11 +374,11 @@ def test_an_export_that_cannot_open_the_root_key_changes_nothing(home: IssuerHom
 
 def test_rotation_keeps_old_cards_valid_and_key_revocation_kills_them(home: IssuerHome, tmp_path: Path) -> None:
     (old_card,) = issue(home, BIRTH_DATE)
-    (first_key,) = service.issuing_keys(home)
-    new_key = service.rotate_issuing_key(home, UNLOCK, NOW + 60, by=ACTOR)
+    (first_key,) = list_issuing_keys(home)
+    new_key = rotate_issuing_key(home, UNLOCK, NOW + 60, by=ACTOR)
     (new_card,) = issue(home, BIRTH_DATE, now=NOW + 120)
 
-    old, new = service.issuing_keys(home)
+    old, new = list_issuing_keys(home)
     assert (old.kid, old.state.value, old.created_at, old.retired_at, old.revoked_at) == (
         first_key.kid,
         "retired",
@@ -383,15 +387,15 @@ def test_rotation_keeps_old_cards_valid_and_key_revocation_kills_them(home: Issu
         None,
     )
     assert (new.kid, new.state.value, new.created_at, new.retired_at) == (new_key.kid, "active", NOW + 60, None)
-    assert (service.card(home, old_card).kid, service.card(home, new_card).kid) == (old.kid, new.kid)
-    trust = exported(service.export_trust_list(home, UNLOCK, NOW + 180, tmp_path / "1", by=ACTOR), NOW + 180)
+    assert (find_card(home, old_card).kid, find_card(home, new_card).kid) == (old.kid, new.kid)
+    trust = exported(export_trust_list(home, UNLOCK, NOW + 180, tmp_path / "1", by=ACTOR), NOW + 180)
     assert verify_card(token_of(home, old_card), trust, NOW + 240).kid == old.kid
     assert verify_card(token_of(home, new_card), trust, NOW + 240).kid == new.kid
 
-    revoked = service.change_issuing_key(home, old.kid, "revoke", NOW + 300, by=ACTOR)
-    trust = exported(service.export_trust_list(home, UNLOCK, NOW + 360, tmp_path / "2", by=ACTOR), NOW + 360)
+    revoked = change_issuing_key(home, old.kid, "revoke", NOW + 300, by=ACTOR)
+    trust = exported(export_trust_list(home, UNLOCK, NOW + 360, tmp_path / "2", by=ACTOR), NOW + 360)
     assert (revoked.kid, revoked.state.value, revoked.revoked_at) == (old.kid, "revoked", NOW + 300)
-    assert [(key.state.value, key.revoked_at) for key in service.issuing_keys(home)] == [
+    assert [(key.state.value, key.revoked_at) for key in list_issuing_keys(home)] == [
         ("revoked", NOW + 300),
         ("active", None),
     ]
@@ -401,16 +405,16 @@ def test_rotation_keeps_old_cards_valid_and_key_revocation_kills_them(home: Issu
 
 
 def test_a_retired_key_stops_signing_until_a_rotation(home: IssuerHome) -> None:
-    (key,) = service.issuing_keys(home)
+    (key,) = list_issuing_keys(home)
 
-    retired = service.change_issuing_key(home, key.kid, "retire", NOW, by=ACTOR)
+    retired = change_issuing_key(home, key.kid, "retire", NOW, by=ACTOR)
 
     assert (retired.state.value, retired.retired_at, retired.revoked_at) == ("retired", NOW, None)
-    assert service.issuing_keys(home) == [retired]
+    assert list_issuing_keys(home) == [retired]
     with pytest.raises(KeyLifecycleError, match="kia issuer key rotate"):
         issue(home, BIRTH_DATE)
-    assert service.card_count(home) == 0
-    new_key = service.rotate_issuing_key(home, UNLOCK, NOW + 60, by=ACTOR)
+    assert card_count(home) == 0
+    new_key = rotate_issuing_key(home, UNLOCK, NOW + 60, by=ACTOR)
     (serial,) = issue(home, BIRTH_DATE, now=NOW + 120)
-    assert service.card(home, serial).kid == new_key.kid
-    assert [key.state.value for key in service.issuing_keys(home)] == ["retired", "active"]
+    assert find_card(home, serial).kid == new_key.kid
+    assert [key.state.value for key in list_issuing_keys(home)] == ["retired", "active"]

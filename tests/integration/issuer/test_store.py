@@ -16,15 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from issuer import service
-from issuer.batch import ChildRequest
+from issuer.cards import card_count, find_card, issue_cards, revoke_card
+from issuer.children import ChildRequest
 from issuer.db import SQLITE_FILE
 from issuer.errors import DatabaseUnavailable, HomeExists, HomeNotFound
+from issuer.issuing_keys import KeyUnlock, change_issuing_key, init_home, list_issuing_keys, rotate_issuing_key
 from issuer.store import IssuerHome
+from issuer.trust_lists import export_trust_list, trust_list_seq
 from tests.factories import ACTOR, BIRTH_DATE, DAY, NOW, SURAKARTA, utc
 from tests.integration.conftest import RunKia
 
-UNLOCK = service.KeyUnlock(b"integration-test passphrase, not a secret")
+UNLOCK = KeyUnlock(b"integration-test passphrase, not a secret")
 # Nothing listens on port 1; the password must never be shown.
 UNREACHABLE_URL = "postgresql+psycopg://kia:s3cret-db-pw@127.0.0.1:1/none"
 
@@ -37,13 +39,13 @@ def every_operation(home: IssuerHome, out: Path) -> dict[str, Callable[[], objec
     """Each service operation on ``home``, ready to run; none may create a home."""
     request = ChildRequest(1, BIRTH_DATE, SURAKARTA)
     return {
-        "card": lambda: service.card(home, "00000000"),
-        "card_count": lambda: service.card_count(home),
-        "issue": lambda: service.issue_cards(home, UNLOCK, [request], utc(NOW), by=ACTOR),
-        "revoke": lambda: service.revoke_card(home, "00000000", "lost", NOW, by=ACTOR),
-        "rotate": lambda: service.rotate_issuing_key(home, UNLOCK, NOW, by=ACTOR),
-        "retire": lambda: service.change_issuing_key(home, "abcd", "retire", NOW, by=ACTOR),
-        "export": lambda: service.export_trust_list(home, UNLOCK, NOW, out, by=ACTOR),
+        "card": lambda: find_card(home, "00000000"),
+        "card_count": lambda: card_count(home),
+        "issue": lambda: issue_cards(home, UNLOCK, [request], utc(NOW), by=ACTOR),
+        "revoke": lambda: revoke_card(home, "00000000", "lost", NOW, by=ACTOR),
+        "rotate": lambda: rotate_issuing_key(home, UNLOCK, NOW, by=ACTOR),
+        "retire": lambda: change_issuing_key(home, "abcd", "retire", NOW, by=ACTOR),
+        "export": lambda: export_trust_list(home, UNLOCK, NOW, out, by=ACTOR),
     }
 
 
@@ -68,7 +70,7 @@ def test_a_mistyped_home_next_to_an_office_is_not_used(
     """On PostgreSQL the database holds the office whatever the folder: a typo must
     still not act on it, above all not put its new issuing key where it never looks."""
     typo = IssuerHome(tmp_path / "ofice", issuer_db_url)
-    keys_before = service.issuing_keys(home)
+    keys_before = list_issuing_keys(home)
 
     for operation in ("rotate", "revoke", "issue"):
         with pytest.raises(HomeNotFound, match="kia issuer init"):
@@ -76,23 +78,23 @@ def test_a_mistyped_home_next_to_an_office_is_not_used(
 
     typo.close()
     assert not typo.path.exists()
-    assert service.issuing_keys(home) == keys_before
+    assert list_issuing_keys(home) == keys_before
 
 
 def test_init_never_overwrites_a_home(home: IssuerHome, issuer_db_url: str | None) -> None:
     keys_before = sorted(path.name for path in (home.path / "keys").iterdir())
-    issuing_before = service.issuing_keys(home)
+    issuing_before = list_issuing_keys(home)
 
     with pytest.raises(HomeExists, match="never overwritten"):
-        service.init_home(home, UNLOCK, NOW, by=ACTOR)
+        init_home(home, UNLOCK, NOW, by=ACTOR)
     second_command = IssuerHome(home.path, issuer_db_url)
     with pytest.raises(HomeExists):
-        service.init_home(second_command, UNLOCK, NOW, by=ACTOR)
+        init_home(second_command, UNLOCK, NOW, by=ACTOR)
     second_command.close()
 
     assert sorted(path.name for path in (home.path / "keys").iterdir()) == keys_before
-    assert service.issuing_keys(home) == issuing_before
-    assert service.trust_list_seq(home) == 0
+    assert list_issuing_keys(home) == issuing_before
+    assert trust_list_seq(home) == 0
 
 
 def test_a_first_version_home_asks_for_db_upgrade(tmp_path: Path, issuer_db_url: str | None) -> None:
@@ -102,11 +104,11 @@ def test_a_first_version_home_asks_for_db_upgrade(tmp_path: Path, issuer_db_url:
     state.write_text('{"format": 1}', encoding="utf-8")  # detection looks at the file only
 
     with pytest.raises(HomeNotFound, match=re.escape(f"kia issuer db upgrade --home {legacy.path}")):
-        service.card_count(legacy)
+        card_count(legacy)
     with pytest.raises(HomeNotFound, match="kia issuer db upgrade"):
-        service.revoke_card(legacy, "00000000", "lost", NOW, by=ACTOR)
+        revoke_card(legacy, "00000000", "lost", NOW, by=ACTOR)
     with pytest.raises(HomeExists, match=re.escape(f"kia issuer db upgrade --home {legacy.path}")):
-        service.init_home(legacy, UNLOCK, NOW, by=ACTOR)
+        init_home(legacy, UNLOCK, NOW, by=ACTOR)
 
     legacy.close()
     assert sorted(path.name for path in legacy.path.iterdir()) == ["kia-issuer.json"]
@@ -119,24 +121,24 @@ def test_a_first_version_home_asks_for_db_upgrade(tmp_path: Path, issuer_db_url:
 def test_an_office_reads_back_the_same_from_a_new_connection(
     home: IssuerHome, tmp_path: Path, issuer_db_url: str | None
 ) -> None:
-    issued = service.issue_cards(
+    issued = issue_cards(
         home, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA), ChildRequest(2, dt.date(2023, 3, 10),
                                                                             6311)], utc(NOW), by=ACTOR
     ).cards
-    service.revoke_card(home, issued[1].record.serial, "hilang (lost)", NOW, by=ACTOR)
-    service.export_trust_list(home, UNLOCK, NOW, tmp_path / "out", by=ACTOR)
-    service.rotate_issuing_key(home, UNLOCK, NOW + DAY, by=ACTOR)
+    revoke_card(home, issued[1].record.serial, "hilang (lost)", NOW, by=ACTOR)
+    export_trust_list(home, UNLOCK, NOW, tmp_path / "out", by=ACTOR)
+    rotate_issuing_key(home, UNLOCK, NOW + DAY, by=ACTOR)
     home.close()
 
     again = IssuerHome(home.path, issuer_db_url)
     try:
         assert again.exists()
-        assert service.trust_list_seq(again) == 1
-        assert service.card_count(again) == 2
-        assert [key.state.value for key in service.issuing_keys(again)] == ["retired", "active"]
-        revoked = service.card(again, issued[1].record.serial)
+        assert trust_list_seq(again) == 1
+        assert card_count(again) == 2
+        assert [key.state.value for key in list_issuing_keys(again)] == ["retired", "active"]
+        revoked = find_card(again, issued[1].record.serial)
         assert (revoked.state, revoked.revocation_reason, revoked.listed_seq) == ("revoked", "hilang (lost)", 1)
-        assert service.card(again, issued[0].record.serial) == issued[0].record
+        assert find_card(again, issued[0].record.serial) == issued[0].record
     finally:
         again.close()
 
@@ -146,9 +148,9 @@ def test_the_home_its_keys_and_its_database_are_owner_only(tmp_path: Path, issue
     previous = os.umask(0)
     try:
         office = IssuerHome(tmp_path / "office", issuer_db_url)
-        service.init_home(office, UNLOCK, NOW - DAY, by=ACTOR)
-        service.issue_cards(office, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA, name="Siti")], utc(NOW), by=ACTOR)
-        service.rotate_issuing_key(office, UNLOCK, NOW, by=ACTOR)
+        init_home(office, UNLOCK, NOW - DAY, by=ACTOR)
+        issue_cards(office, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA, name="Siti")], utc(NOW), by=ACTOR)
+        rotate_issuing_key(office, UNLOCK, NOW, by=ACTOR)
     finally:
         os.umask(previous)
 
@@ -176,7 +178,7 @@ def test_an_unreachable_database_is_one_clear_error_without_its_password(tmp_pat
 
     started = time.monotonic()
     with pytest.raises(DatabaseUnavailable) as caught:
-        service.init_home(office, UNLOCK, NOW, by=ACTOR)
+        init_home(office, UNLOCK, NOW, by=ACTOR)
     office.close()
     assert list(tmp_path.iterdir()) == []  # nothing created before the database answered
 
@@ -184,7 +186,7 @@ def test_an_unreachable_database_is_one_clear_error_without_its_password(tmp_pat
     office.path.mkdir()
     office.write_marker("abcd")
     with pytest.raises(DatabaseUnavailable) as later:
-        service.card_count(office)
+        card_count(office)
     for error in (caught.value, later.value):
         message = str(error)
         assert "127.0.0.1:1" in message

@@ -28,10 +28,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from issuer import partners, service
+from issuer.issuing_keys import list_issuing_keys
 from issuer.models import Alarm, RedemptionRow, Terminal
 from issuer.store import IssuerHome
-from issuer.sync import CONFIG_TYP, MAX_BATCH
+from issuer.sync_ingest import MAX_BATCH
+from issuer.terminals import CONFIG_TYP, Registration, register_terminal, set_terminal_state
+from issuer.trust_lists import export_trust_list
 from keys import EDDSA, KeyState, jws
 from keys.chain import Redemption
 from tests.factories import ACTOR, NOW, b64url
@@ -72,7 +74,7 @@ def partner_id(office: IssuerHome) -> int:
 
 
 def enrol(client: FlaskClient, office: IssuerHome, partner: int) -> SimulatedTerminal:
-    registration = partners.register_terminal(office, partner, "Kasir 1", clock(), by=ACTOR)
+    registration = register_terminal(office, partner, "Kasir 1", clock(), by=ACTOR)
     terminal = SimulatedTerminal()
     response = client.post(ENROL, json=terminal.enrolment_request(registration.enrolment_code))
     assert response.status_code == 201, response.get_json()
@@ -85,8 +87,8 @@ def terminal(client: FlaskClient, office: IssuerHome, partner_id: int) -> Simula
 
 
 @pytest.fixture
-def registration(office: IssuerHome, partner_id: int) -> partners.Registration:
-    return partners.register_terminal(office, partner_id, "Kasir 2", clock(), by=ACTOR)
+def registration(office: IssuerHome, partner_id: int) -> Registration:
+    return register_terminal(office, partner_id, "Kasir 2", clock(), by=ACTOR)
 
 
 def post_sync(client: FlaskClient, terminal: SimulatedTerminal, body: Any, token: str | None = None) -> TestResponse:
@@ -137,7 +139,7 @@ def metric(client: FlaskClient, name: str) -> float:
 def verified_config(office: IssuerHome, token: str) -> dict[str, Any]:
     """The claims of a terminal configuration, verified with the office's active issuing key."""
     header = jws.unverified_header(token, CONFIG_TYP)
-    (active,) = [key for key in service.issuing_keys(office) if key.state == KeyState.ACTIVE]
+    (active,) = [key for key in list_issuing_keys(office) if key.state == KeyState.ACTIVE]
     assert header == {"alg": EDDSA, "kid": active.kid, "typ": CONFIG_TYP}
     return json.loads(jws.verify(token, active.public_key, EDDSA))
 
@@ -160,14 +162,14 @@ def assert_resend_works(client: FlaskClient, office: IssuerHome, terminal: Simul
 
 
 def test_enrolment_activates_the_terminal_with_the_root_and_a_signed_config(
-    client: FlaskClient, office: IssuerHome, registration: partners.Registration, partner_id: int, tmp_path: Path
+    client: FlaskClient, office: IssuerHome, registration: Registration, partner_id: int, tmp_path: Path
 ):
     terminal = SimulatedTerminal()
     response = client.post(ENROL, json=terminal.enrolment_request(registration.enrolment_code))
     assert response.status_code == 201
     answered = response.get_json()
     assert set(answered) == {"terminal_id", "audience", "root_jwk", "config"}
-    exported = service.export_trust_list(office, UNLOCK, clock(), tmp_path / "published", by=ACTOR)
+    exported = export_trust_list(office, UNLOCK, clock(), tmp_path / "published", by=ACTOR)
     root_jwk = json.loads(exported.root_jwk.read_text())
     assert answered["terminal_id"] == registration.terminal_id
     assert answered["root_jwk"] == root_jwk
@@ -193,14 +195,14 @@ def test_the_code_is_accepted_however_the_officer_reads_it_out(
     }
     answers = {}
     for name, spell in spellings.items():
-        registration = partners.register_terminal(office, partner_id, name, clock(), by=ACTOR)
+        registration = register_terminal(office, partner_id, name, clock(), by=ACTOR)
         response = client.post(ENROL, json=SimulatedTerminal().enrolment_request(spell(registration.enrolment_code)))
         answers[name] = (response.status_code, response.get_json().get("terminal_id") == registration.terminal_id)
     assert answers == dict.fromkeys(spellings, (201, True))
 
 
 def test_an_enrolment_code_works_only_once(
-    client: FlaskClient, office: IssuerHome, registration: partners.Registration
+    client: FlaskClient, office: IssuerHome, registration: Registration
 ):
     first, second = SimulatedTerminal(), SimulatedTerminal()
     assert client.post(ENROL, json=first.enrolment_request(registration.enrolment_code)).status_code == 201
@@ -211,7 +213,7 @@ def test_an_enrolment_code_works_only_once(
 
 
 def test_an_expired_or_unknown_enrolment_code_is_refused(client: FlaskClient, office: IssuerHome, partner_id: int):
-    old = partners.register_terminal(office, partner_id, "Kasir lama", expired_registration_time(), by=ACTOR)
+    old = register_terminal(office, partner_id, "Kasir lama", expired_registration_time(), by=ACTOR)
     expired = client.post(ENROL, json=SimulatedTerminal().enrolment_request(old.enrolment_code))
     unknown = client.post(ENROL, json=SimulatedTerminal().enrolment_request("ABCD-EFGH-JKMN"))
     assert answer(expired) == answer(unknown) == (403, "enrolment_refused")
@@ -232,7 +234,7 @@ BAD_KEYS: dict[str, tuple[dict[str, Any], str]] = {  # the key sent, a word the 
 
 
 def test_a_key_that_is_not_an_ed25519_public_key_is_refused_and_the_code_kept(
-    client: FlaskClient, office: IssuerHome, registration: partners.Registration
+    client: FlaskClient, office: IssuerHome, registration: Registration
 ):
     answers = {}
     for name, (jwk, explains) in BAD_KEYS.items():
@@ -245,7 +247,7 @@ def test_a_key_that_is_not_an_ed25519_public_key_is_refused_and_the_code_kept(
 
 
 def test_malformed_enrolment_requests_are_json_4xx_and_enrol_nothing(
-    client: FlaskClient, office: IssuerHome, registration: partners.Registration
+    client: FlaskClient, office: IssuerHome, registration: Registration
 ):
     code, jwk = registration.enrolment_code, SimulatedTerminal().public_jwk
 
@@ -280,7 +282,7 @@ def test_malformed_enrolment_requests_are_json_4xx_and_enrol_nothing(
 
 
 def test_a_body_over_one_mebibyte_is_413_on_both_endpoints(
-    client: FlaskClient, registration: partners.Registration, terminal: SimulatedTerminal
+    client: FlaskClient, registration: Registration, terminal: SimulatedTerminal
 ):
     """The service reads no request body larger than a sync batch (MAX_CONTENT_LENGTH, issuer/app.py)."""
     terminal.log(1)
@@ -311,7 +313,7 @@ def test_a_partner_whose_mou_expired_gets_no_services(client: FlaskClient, offic
 
 
 def test_without_the_signing_passphrase_enrolment_is_503_and_the_code_is_kept(
-    client: FlaskClient, office: IssuerHome, registration: partners.Registration, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, office: IssuerHome, registration: Registration, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.delenv("KIA_KEY_PASSPHRASE")
     request = SimulatedTerminal().enrolment_request(registration.enrolment_code)
@@ -604,17 +606,17 @@ def test_a_suspended_terminal_is_403_until_reactivated(
     client: FlaskClient, office: IssuerHome, terminal: SimulatedTerminal
 ):
     terminal.log(5)
-    partners.set_terminal_state(office, terminal.terminal_id, "suspended", NOW, by=ACTOR)
+    set_terminal_state(office, terminal.terminal_id, "suspended", NOW, by=ACTOR)
     assert answer(post_sync(client, terminal, terminal.batch(1, 5))) == (403, "terminal_suspended")
     config = client.get(CONFIG, headers=terminal.bearer())
     assert (config.status_code, config.get_json()["error"]) == (403, "terminal_suspended")
-    partners.set_terminal_state(office, terminal.terminal_id, "active", NOW, by=ACTOR)
+    set_terminal_state(office, terminal.terminal_id, "active", NOW, by=ACTOR)
     assert_resend_works(client, office, terminal, 5)
 
 
 def test_a_retired_terminal_is_401(client: FlaskClient, office: IssuerHome, terminal: SimulatedTerminal):
     terminal.log(5)
-    partners.set_terminal_state(office, terminal.terminal_id, "retired", NOW, by=ACTOR)
+    set_terminal_state(office, terminal.terminal_id, "retired", NOW, by=ACTOR)
     assert_unauthorized(post_sync(client, terminal, terminal.batch(1, 5)))
     assert stored_count(office, terminal.terminal_id) == 0
 

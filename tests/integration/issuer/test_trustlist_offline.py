@@ -17,11 +17,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from issuer import create_app, offline, service, trustlists
+from issuer import create_app, offline
 from issuer.audit import Actor
-from issuer.batch import ChildRequest
+from issuer.cards import find_card, issue_cards, revoke_card
+from issuer.children import ChildRequest
+from issuer.errors import BundleOutdated, BundleRefused, BundleRollback
+from issuer.issuing_keys import KeyUnlock, rotate_issuing_key
 from issuer.models import AuditEvent, CardRow
 from issuer.store import IssuerHome
+from issuer.trust_lists import export_trust_list, import_bundle, latest_published, prepare_signing, trust_list_seq
 from keys import apply_delta, kid_for, load_public_jwk, verify_card, verify_trust_list
 from keys.errors import CardRevoked
 from tests.factories import ACTOR, DAY, NOW, SURAKARTA, utc
@@ -29,27 +33,27 @@ from tests.integration.conftest import RunKia
 
 ISSUING = b"issuing keys passphrase, test only"
 ROOT = b"root key passphrase, test only 01"
-UNLOCK = service.KeyUnlock(ISSUING, root_passphrase=ROOT)
+UNLOCK = KeyUnlock(ISSUING, root_passphrase=ROOT)
 
 
 @pytest.fixture
-def unlock() -> service.KeyUnlock:
+def unlock() -> KeyUnlock:
     """The passphrases the shared ``home`` fixture opens the office with."""
     return UNLOCK
 
 
 def issue(home: IssuerHome, born: dt.date = dt.date(2016, 8, 17)) -> str:
-    return service.issue_cards(home, UNLOCK, [ChildRequest(1, born, SURAKARTA)], utc(NOW),
+    return issue_cards(home, UNLOCK, [ChildRequest(1, born, SURAKARTA)], utc(NOW),
                                by=ACTOR).cards[0].record.serial
 
 
 def root_key(home: IssuerHome) -> Ed25519PrivateKey:
     """The root key as the offline machine opens it: a file and its own passphrase."""
-    return service.KeyUnlock(None, root_passphrase=ROOT).read_file(home.key_path("root.key"), root=True)
+    return KeyUnlock(None, root_passphrase=ROOT).read_file(home.key_path("root.key"), root=True)
 
 
 def signed(home: IssuerHome, prepared_at: int, signed_at: int) -> bytes:
-    request = trustlists.prepare(home, prepared_at, by=ACTOR).to_bytes()
+    request = prepare_signing(home, prepared_at, by=ACTOR).to_bytes()
     return offline.sign_request(request, root_key(home), signed_at)[1].to_bytes()
 
 
@@ -57,8 +61,8 @@ def signed(home: IssuerHome, prepared_at: int, signed_at: int) -> bytes:
 def published_once(home: IssuerHome, tmp_path: Path) -> tuple[str, str]:
     """List 1 exported, then a card revoked: (the revoked serial, a card kept)."""
     lost, kept = issue(home), issue(home)
-    service.export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
-    service.revoke_card(home, lost, "hilang", NOW + 60, by=ACTOR)
+    export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
+    revoke_card(home, lost, "hilang", NOW + 60, by=ACTOR)
     return lost, kept
 
 
@@ -66,10 +70,10 @@ def test_a_list_signed_offline_is_published_and_served_like_an_export(
     home: IssuerHome, published_once: tuple[str, str], tmp_path: Path
 ) -> None:
     lost, kept = published_once
-    imported = trustlists.import_bundle(home, signed(home, NOW + 120, NOW + 180), NOW + 240, by=ACTOR)
+    imported = import_bundle(home, signed(home, NOW + 120, NOW + 180), NOW + 240, by=ACTOR)
 
-    assert imported.trust_list.seq == 2 == service.trust_list_seq(home)
-    assert service.latest_published(home) == (2, imported.signed)
+    assert imported.trust_list.seq == 2 == trust_list_seq(home)
+    assert latest_published(home) == (2, imported.signed)
     with home.transaction() as session:
         assert session.get_one(CardRow, lost).listed_seq == 2
     root = load_public_jwk(json.loads((tmp_path / "1" / "root.jwk").read_text()))
@@ -86,37 +90,37 @@ def test_a_list_signed_offline_is_published_and_served_like_an_export(
     assert delta.status_code == 200 and delta.headers["X-KIA-Delta-From"] == "1"
     assert apply_delta(first, delta.get_data(as_text=True), root, NOW + 300) == current
     with pytest.raises(CardRevoked):
-        verify_card(service.card(home, lost).token, current, NOW + 300)
-    assert verify_card(service.card(home, kept).token, current, NOW + 300).card.serial == kept
+        verify_card(find_card(home, lost).token, current, NOW + 300)
+    assert verify_card(find_card(home, kept).token, current, NOW + 300).card.serial == kept
 
 
 def test_the_signing_request_holds_no_child_data_and_prepare_changes_nothing(
     home: IssuerHome, published_once: tuple[str, str]
 ) -> None:
-    request = trustlists.prepare(home, NOW + 120, by=ACTOR)
+    request = prepare_signing(home, NOW + 120, by=ACTOR)
     text = request.to_bytes().decode()
     assert (request.seq, len(request.revoked), [base.from_seq for base in request.deltas]) == (2, 1, [1])
     assert "2016-08-17" not in text and "birth" not in text and "nik" not in text
-    assert service.trust_list_seq(home) == 1
+    assert trust_list_seq(home) == 1
     with home.transaction() as session:
         assert session.scalars(select(CardRow.listed_seq).where(CardRow.revoked_at.is_not(None))).one() is None
 
 
 def test_a_bundle_imported_twice_is_a_rollback(home: IssuerHome, published_once: tuple[str, str]) -> None:
     bundle = signed(home, NOW + 120, NOW + 180)
-    trustlists.import_bundle(home, bundle, NOW + 240, by=ACTOR)
-    with pytest.raises(trustlists.BundleRollback, match="not newer than the office's latest"):
-        trustlists.import_bundle(home, bundle, NOW + 300, by=ACTOR)
-    assert service.trust_list_seq(home) == 2
+    import_bundle(home, bundle, NOW + 240, by=ACTOR)
+    with pytest.raises(BundleRollback, match="not newer than the office's latest"):
+        import_bundle(home, bundle, NOW + 300, by=ACTOR)
+    assert trust_list_seq(home) == 2
 
 
 def test_a_bundle_overtaken_by_an_export_is_a_rollback(
     home: IssuerHome, published_once: tuple[str, str], tmp_path: Path
 ) -> None:
     bundle = signed(home, NOW + 120, NOW + 180)
-    service.export_trust_list(home, UNLOCK, NOW + 200, tmp_path / "2", by=ACTOR)
-    with pytest.raises(trustlists.BundleRollback):
-        trustlists.import_bundle(home, bundle, NOW + 240, by=ACTOR)
+    export_trust_list(home, UNLOCK, NOW + 200, tmp_path / "2", by=ACTOR)
+    with pytest.raises(BundleRollback):
+        import_bundle(home, bundle, NOW + 240, by=ACTOR)
 
 
 def test_a_card_revoked_after_preparing_makes_the_bundle_outdated(
@@ -124,63 +128,63 @@ def test_a_card_revoked_after_preparing_makes_the_bundle_outdated(
 ) -> None:
     _, kept = published_once
     bundle = signed(home, NOW + 120, NOW + 180)
-    service.revoke_card(home, kept, "rusak", NOW + 200, by=ACTOR)
-    with pytest.raises(trustlists.BundleOutdated, match="cards were revoked.*prepare' again"):
-        trustlists.import_bundle(home, bundle, NOW + 240, by=ACTOR)
-    assert service.trust_list_seq(home) == 1  # nothing published, nothing marked
+    revoke_card(home, kept, "rusak", NOW + 200, by=ACTOR)
+    with pytest.raises(BundleOutdated, match="cards were revoked.*prepare' again"):
+        import_bundle(home, bundle, NOW + 240, by=ACTOR)
+    assert trust_list_seq(home) == 1  # nothing published, nothing marked
     with home.transaction() as session:
         assert set(session.scalars(select(CardRow.listed_seq).where(CardRow.revoked_at.is_not(None)))) == {None}
-    trustlists.import_bundle(home, signed(home, NOW + 260, NOW + 270), NOW + 280, by=ACTOR)  # prepared again: fine
-    assert service.trust_list_seq(home) == 2
+    import_bundle(home, signed(home, NOW + 260, NOW + 270), NOW + 280, by=ACTOR)  # prepared again: fine
+    assert trust_list_seq(home) == 2
 
 
 def test_a_key_rotated_after_preparing_makes_the_bundle_outdated(
     home: IssuerHome, published_once: tuple[str, str]
 ) -> None:
     bundle = signed(home, NOW + 120, NOW + 180)
-    service.rotate_issuing_key(home, UNLOCK, NOW + 200, by=ACTOR)
-    with pytest.raises(trustlists.BundleOutdated, match="issuing key"):
-        trustlists.import_bundle(home, bundle, NOW + 240, by=ACTOR)
+    rotate_issuing_key(home, UNLOCK, NOW + 200, by=ACTOR)
+    with pytest.raises(BundleOutdated, match="issuing key"):
+        import_bundle(home, bundle, NOW + 240, by=ACTOR)
 
 
 def test_a_bundle_signed_by_another_root_key_is_refused(home: IssuerHome, published_once: tuple[str, str]) -> None:
     forger = Ed25519PrivateKey.generate()
-    request = dataclasses.replace(trustlists.prepare(home, NOW + 120, by=ACTOR), root_kid=kid_for(forger.public_key()))
+    request = dataclasses.replace(prepare_signing(home, NOW + 120, by=ACTOR), root_kid=kid_for(forger.public_key()))
     _, bundle = offline.sign_request(request.to_bytes(), forger, NOW + 180)
-    with pytest.raises(trustlists.BundleRefused, match="not signed by this office's root key"):
-        trustlists.import_bundle(home, bundle.to_bytes(), NOW + 240, by=ACTOR)
-    assert service.trust_list_seq(home) == 1
+    with pytest.raises(BundleRefused, match="not signed by this office's root key"):
+        import_bundle(home, bundle.to_bytes(), NOW + 240, by=ACTOR)
+    assert trust_list_seq(home) == 1
 
 
 def test_a_bundle_with_a_delta_of_another_list_is_refused(home: IssuerHome, published_once: tuple[str, str]) -> None:
     _, kept = published_once
     genuine = offline.SignedBundle.from_bytes_unverified(signed(home, NOW + 120, NOW + 180))
-    service.revoke_card(home, kept, "rusak", NOW + 200, by=ACTOR)  # a delta that also revokes this card
+    revoke_card(home, kept, "rusak", NOW + 200, by=ACTOR)  # a delta that also revokes this card
     other = offline.SignedBundle.from_bytes_unverified(signed(home, NOW + 210, NOW + 220))
     with home.transaction() as session:  # undo the revocation: the office is back to the genuine state
         row = session.get_one(CardRow, kept)
         row.revoked_at, row.revocation_reason, row.state = None, None, "active"
     spliced = dataclasses.replace(genuine, deltas=other.deltas)
-    with pytest.raises(trustlists.BundleRefused, match="delta from sequence 1"):
-        trustlists.import_bundle(home, spliced.to_bytes(), NOW + 240, by=ACTOR)
-    assert service.trust_list_seq(home) == 1
-    trustlists.import_bundle(home, genuine.to_bytes(), NOW + 240, by=ACTOR)
-    assert service.trust_list_seq(home) == 2
+    with pytest.raises(BundleRefused, match="delta from sequence 1"):
+        import_bundle(home, spliced.to_bytes(), NOW + 240, by=ACTOR)
+    assert trust_list_seq(home) == 1
+    import_bundle(home, genuine.to_bytes(), NOW + 240, by=ACTOR)
+    assert trust_list_seq(home) == 2
 
 
 def test_an_expired_bundle_and_a_clock_far_off_are_refused(home: IssuerHome, published_once: tuple[str, str]) -> None:
-    request = trustlists.prepare(home, NOW + 120, by=ACTOR).to_bytes()
+    request = prepare_signing(home, NOW + 120, by=ACTOR).to_bytes()
     _, short = offline.sign_request(request, root_key(home), NOW + 180, dt.timedelta(days=1))
-    with pytest.raises(trustlists.BundleRefused, match="expired"):
-        trustlists.import_bundle(home, short.to_bytes(), NOW + 2 * DAY, by=ACTOR)
+    with pytest.raises(BundleRefused, match="expired"):
+        import_bundle(home, short.to_bytes(), NOW + 2 * DAY, by=ACTOR)
     _, early = offline.sign_request(request, root_key(home), NOW + 120)
-    with pytest.raises(trustlists.BundleRefused, match="clock"):
-        trustlists.import_bundle(home, early.to_bytes(), NOW - 3600, by=ACTOR)  # issued "after" the service's now
+    with pytest.raises(BundleRefused, match="clock"):
+        import_bundle(home, early.to_bytes(), NOW - 3600, by=ACTOR)  # issued "after" the service's now
 
 
 def test_the_first_list_can_be_signed_offline_too(home: IssuerHome) -> None:
     issue(home)
-    imported = trustlists.import_bundle(home, signed(home, NOW, NOW + 60), NOW + 120, by=ACTOR)
+    imported = import_bundle(home, signed(home, NOW, NOW + 60), NOW + 120, by=ACTOR)
     assert (imported.trust_list.seq, imported.deltas) == (1, 0)
 
 

@@ -1,4 +1,4 @@
-"""issuer.batch: one child at the counter, or a school's CSV.
+"""issuer.children: one child at the counter, or a school's CSV.
 
 Time is fixed at factories.NOW (2026-11-22, 10:00 WIB).  NIKs are written out
 in full: digits 7-12 are the birth date as DDMMYY, with 40 added to the day
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from issuer import batch
-from issuer.batch import ChildRequest, RowError, read_batch, validate_child
+from issuer import children
+from issuer.children import ChildRequest, RowError, read_batch, validate_child
 from issuer.errors import BatchFileError
 from tests.factories import NOW, SURAKARTA, utc
 
@@ -234,7 +234,7 @@ def test_a_missing_file_is_a_batch_file_error(tmp_path: Path) -> None:
 
 
 def test_a_batch_over_the_row_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch, "MAX_BATCH_ROWS", 3)
+    monkeypatch.setattr(children, "MAX_BATCH_ROWS", 3)
     path = write_csv(tmp_path, "birth_date,region", *["2018-05-14,3372"] * 4)
 
     with pytest.raises(BatchFileError, match="more than 3 rows"):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from issuer.batch import ChildRequest, RowError, read_batch, validate_child
+from issuer.children import ChildRequest, RowError, read_batch, validate_child
 from tests.factories import NOW, utc
 
 AT = utc(NOW)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from issuer import offline, service
+from issuer import offline
+from issuer.issuing_keys import KeyUnlock
 from issuer.offline import SignedBundle, SigningRequest, TrustListFileError
 from keys import RevokedSerials, TrustList, apply_delta, kid_for, verify_trust_list
 from keys.errors import PassphraseMissing, PassphraseTooShort, PassphraseWrong
@@ -131,7 +132,7 @@ def test_the_root_key_passphrase_has_its_own_variables_and_falls_back() -> None:
 def test_the_root_key_file_reads_only_with_the_root_passphrase(tmp_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     write_private_key(tmp_path / "root.key", key, b"root-passphrase-00000001")
-    unlock = service.KeyUnlock(b"issuing-passphrase-0001", root_passphrase=b"root-passphrase-00000001")
+    unlock = KeyUnlock(b"issuing-passphrase-0001", root_passphrase=b"root-passphrase-00000001")
     assert kid_for(unlock.read_file(tmp_path / "root.key", root=True).public_key()) == kid_for(key.public_key())
     with pytest.raises(PassphraseWrong):
         unlock.read_file(tmp_path / "root.key")  # the issuing keys' passphrase does not open it

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher, Type
 
-from issuer import users
+from issuer.people import _HASHER
 
 
 def test_the_service_hashes_with_argon2id_at_the_library_defaults() -> None:
     defaults = PasswordHasher()
-    hasher = users._HASHER
+    hasher = _HASHER
     assert hasher.type is Type.ID
     assert (hasher.time_cost, hasher.memory_cost, hasher.parallelism) == (
         defaults.time_cost, defaults.memory_cost, defaults.parallelism)

@@ -1,9 +1,9 @@
-"""Terminals joining the office and sending their logs (docs/sync-protocol.md).
+"""Ingest: a terminal's batch of redemption records, stored in one transaction.
 
-``enroll`` turns a one-time code and a terminal's public key into an active
-terminal; ``terminal_config`` signs the partner's rules for it; ``ingest``
-takes a batch of records in one transaction, idempotent on (terminal, seq),
-checking chain continuity and the signed checkpoint.
+Idempotent on (terminal, seq); the chain must continue the office's last
+acknowledged record and end at the terminal's signed checkpoint
+(docs/sync-protocol.md).  Each record gets its partner's local day and
+month for the reports.
 """
 
 from __future__ import annotations
@@ -14,43 +14,24 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from keys import jws, kid_for, load_public_jwk
+from keys import load_public_jwk
 from keys.chain import (
-    MAX_SYNC_TOKEN_LIFETIME,
-    SYNC_CLOCK_LEEWAY,
     InvalidCheckpoint,
-    InvalidSyncToken,
     Redemption,
     chain_hashes,
     verify_checkpoint,
-    verify_sync_token,
 )
 from keys.eligibility import region_timezone
-from keys.errors import KeyFileInvalid
 
-from .audit import Actor
-from .audit import record as audit
-from .errors import EnrolmentRefused, SyncRefused, TerminalSuspended
-from .models import Alarm, Office, Partner, PartnerService, RedemptionRow, SyncTokenSeen, Terminal
-from .partners import code_hash, mou_active, service_rules
-from .service import KeyUnlock, active_signer
+from .errors import SyncRefused, TerminalSuspended
+from .models import Alarm, Partner, RedemptionRow, Terminal
 from .store import IssuerHome
+from .terminals import authenticate_terminal
 
-CONFIG_TYP = "kia-config"
 MAX_BATCH = 500
-
-
-@dataclasses.dataclass(frozen=True)
-class Enrolment:
-    terminal_id: str
-    audience: str
-    root_jwk: dict[str, Any]
-    config: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,63 +41,6 @@ class Ack:
     duplicates: int
 
 
-def _audience(session: Session) -> str:
-    """The audience terminals name in their sync tokens: this office."""
-    return f"kia-office:{session.get_one(Office, 1).root_kid}"
-
-
-def enroll(home: IssuerHome, unlock: KeyUnlock, code: str, public_jwk: object, now: int, *, by: Actor) -> Enrolment:
-    """Activate the terminal that ``code`` was made for, with the terminal's public key."""
-    try:
-        public_key = load_public_jwk(public_jwk)
-    except KeyFileInvalid as exc:
-        raise EnrolmentRefused(f"the terminal key is not usable: {exc}") from None
-    with home.transaction() as session:
-        terminal = session.scalars(
-            select(Terminal).where(Terminal.enrolment_code_hash == code_hash(code)).with_for_update()
-        ).one_or_none()
-        if terminal is None or terminal.state != "pending" or (terminal.enrolment_expires_at or 0) <= now:
-            raise EnrolmentRefused("the enrolment code is unknown, used or expired; ask the office for a new one")
-        jwk = {"kty": "OKP", "crv": "Ed25519", "x": public_jwk["x"], "kid": kid_for(public_key)}  # type: ignore[index]
-        enrolled = session.scalars(select(Terminal.public_jwk).where(Terminal.public_jwk.is_not(None)))
-        if any(row == jwk for row in enrolled):
-            raise EnrolmentRefused("this key already belongs to another terminal; make a new key")
-        terminal.public_jwk = jwk
-        terminal.state, terminal.enrolled_at, terminal.enrolment_code_hash = "active", now, None
-        audit(session, by, "terminal_enrol", terminal.id, now)
-        office = session.get_one(Office, 1)
-        config = _signed_config(session, home, unlock, terminal, now)
-        return Enrolment(terminal.id, _audience(session), office.root_jwk, config)
-
-
-def terminal_config(home: IssuerHome, unlock: KeyUnlock, terminal_id: str, now: int) -> str:
-    with home.transaction() as session:
-        return _signed_config(session, home, unlock, session.get_one(Terminal, terminal_id), now)
-
-
-def _signed_config(session: Session, home: IssuerHome, unlock: KeyUnlock, terminal: Terminal, now: int) -> str:
-    """The partner's rules for ``terminal``, signed by the active issuing key.
-
-    A partner whose MoU is not in force gets no services.
-    """
-    partner = session.get_one(Partner, terminal.partner_id)
-    services = session.scalars(
-        select(PartnerService).where(PartnerService.partner_id == partner.id).order_by(PartnerService.code)
-    )
-    in_force = mou_active(partner, now)
-    claims = {
-        "tid": terminal.id,
-        "partner": {"id": partner.id, "name": partner.name, "kind": partner.kind, "cluster": partner.cluster,
-                    "region": partner.region},  # the terminal counts days in the region's time zone
-        "version": now,
-        "iat": now,
-        "mou_until": partner.mou_end.isoformat(),
-        "services": [service_rules(row).to_json() for row in services] if in_force else [],
-    }
-    key, private = active_signer(session, home, unlock)
-    return jws.sign(claims, private, key.kid, CONFIG_TYP)
-
-
 def ingest(home: IssuerHome, token: str, records: Sequence[object], checkpoint: str, now: int) -> Ack:
     """Store a terminal's batch, or refuse it whole (docs/sync-protocol.md).
 
@@ -124,7 +48,7 @@ def ingest(home: IssuerHome, token: str, records: Sequence[object], checkpoint: 
     gap/fork, 422 chain_mismatch) and InvalidRecord (400).  A fork or a
     chain mismatch is also recorded as an alarm, which outlives the refusal.
     """
-    terminal_id = authenticate(home, token, now)
+    terminal_id = authenticate_terminal(home, token, now)
     try:
         with home.transaction() as session:
             return _ingest(session, terminal_id, records, checkpoint, now)
@@ -148,30 +72,6 @@ def _parsed(records: Sequence[object], acknowledged: int) -> list[Redemption]:
     if any(b.seq != a.seq + 1 for a, b in zip(parsed, parsed[1:], strict=False)):
         raise SyncRefused("bad_batch", "records must be in ascending, contiguous sequence", acknowledged)
     return parsed
-
-
-def authenticate(home: IssuerHome, token: str, now: int) -> str:
-    """The terminal a sync token proves, its jti spent in a transaction of its own.
-
-    A token is good for one request, whatever becomes of that request: the
-    jti is committed before the request's own work starts.  Raises
-    InvalidSyncToken, or TerminalSuspended for a suspended terminal.
-    """
-    with home.transaction() as session:
-        states: dict[str, str] = {}
-
-        def key_of(terminal_id: str) -> Ed25519PublicKey | None:
-            terminal = session.get(Terminal, terminal_id)
-            if terminal is None or terminal.public_jwk is None or terminal.state not in ("active", "suspended"):
-                return None
-            states[terminal_id] = terminal.state
-            return load_public_jwk(terminal.public_jwk)
-
-        claims = verify_sync_token(token, key_of, _audience(session), now)
-        _spend_jti(session, claims.jti, claims.terminal, claims.expires_at, now)
-    if states[claims.terminal] == "suspended":
-        raise TerminalSuspended("the office has suspended this terminal; call the office")
-    return claims.terminal
 
 
 def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoint: str, now: int) -> Ack:
@@ -282,14 +182,3 @@ def _stored_hash(session: Session, terminal: Terminal, seq: int) -> bytes:
     if digest is None:  # only before the acknowledged sequence, which is contiguous
         raise SyncRefused("gap", f"the office does not hold record {seq}", terminal.acknowledged_seq)
     return bytes.fromhex(digest)
-
-
-def _spend_jti(session: Session, jti: str, terminal_id: str, expires_at: int, now: int) -> None:
-    """Refuse a replayed token; forget jtis once their tokens cannot be used any more."""
-    session.execute(delete(SyncTokenSeen).where(SyncTokenSeen.expires_at < now - SYNC_CLOCK_LEEWAY))
-    try:
-        with session.begin_nested():
-            session.add(SyncTokenSeen(jti=jti, terminal_id=terminal_id,
-                                      expires_at=min(expires_at, now + MAX_SYNC_TOKEN_LIFETIME) + SYNC_CLOCK_LEEWAY))
-    except IntegrityError:
-        raise InvalidSyncToken("this sync token was already used; make a new one for every request") from None

@@ -172,7 +172,7 @@ def reset_password(home: IssuerHome, user_id: int, password: str, now: int, *, b
         return _person(user)
 
 
-def authenticate(home: IssuerHome, username: str, password: str) -> Person | None:
+def authenticate_person(home: IssuerHome, username: str, password: str) -> Person | None:
     """The person if the password is theirs and they are active; None otherwise."""
     with home.transaction() as session:
         user = session.scalars(select(User).where(User.username == username.strip().lower())).first()
@@ -187,13 +187,13 @@ def authenticate(home: IssuerHome, username: str, password: str) -> Person | Non
         return _person(user)
 
 
-def person(home: IssuerHome, user_id: int) -> Person | None:
+def active_person(home: IssuerHome, user_id: int) -> Person | None:
     with home.transaction() as session:
         user = session.get(User, user_id)
         return _person(user) if user is not None and user.active else None
 
 
-def record(home: IssuerHome, by: Actor, action: str, target: str | None, now: int) -> None:
+def record_session_event(home: IssuerHome, by: Actor, action: str, target: str | None, now: int) -> None:
     """An event that changes no record of the office: a sign-in, a failed one, a sign-out."""
     with home.transaction() as session:
         audit(session, by, action, target, now)

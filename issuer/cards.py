@@ -1,0 +1,236 @@
+"""Cards: issue them to children, revoke, replace and expire them, and find them.
+
+Each function does its work in one database transaction and records its
+audit event, with the ``Actor`` who made the change, in that transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from keys import (
+    Card,
+    IssuingKey,
+    card_validity,
+    issue_card,
+    new_serial,
+)
+from keys.eligibility import birth_month
+from keys.serial import normalize_serial
+
+from .audit import Actor
+from .audit import record as audit
+from .children import ChildRequest, RowError
+from .errors import CardAlreadyRevoked, Invalid, Refused, UnknownCard
+from .issuing_keys import KeyUnlock, active_signer
+from .models import BatchRow, CardRow, Child
+from .store import CardRecord, IssuerHome, card_record
+
+MAX_REASON_LENGTH = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedCard:
+    request: ChildRequest
+    record: CardRecord
+
+
+@dataclasses.dataclass(frozen=True)
+class Issuance:
+    cards: list[IssuedCard]
+    rejected: list[RowError]
+    batch_id: int | None = None
+
+
+def issue_cards(
+    home: IssuerHome,
+    unlock: KeyUnlock,
+    requests: Sequence[ChildRequest],
+    now: dt.datetime,
+    *,
+    channel: str = "counter",
+    source: str | None = None,
+    refused: Sequence[RowError] = (),
+    by: Actor,
+) -> Issuance:
+    """Sign a card for each request with the active key, and record child and card.
+
+    A request whose NIK already has a card, or comes twice, is refused (a
+    lost card is replaced, not issued twice).  School and clinic batches are
+    recorded as a batch in state ``submitted``, counting the rows the
+    caller's checks ``refused`` too; ``Issuance.rejected`` lists them all.
+    """
+    with home.transaction() as session:
+        key, private = active_signer(session, home, unlock)
+        taken = _niks_with_cards(session, [r.nik for r in requests if r.nik])
+        accepted, rejected = [], list(refused)
+        for request in requests:
+            if request.nik and request.nik in taken:
+                message = "a card was already issued for this nik; replace it instead"
+                rejected.append(RowError(request.line, "nik", message, request.external_id))
+                continue
+            if request.nik:
+                taken.add(request.nik)
+            accepted.append(request)
+        rejected.sort(key=lambda error: error.line)
+        batch = None
+        if channel != "counter":
+            batch = BatchRow(
+                channel=channel,
+                source=source,
+                state="submitted",
+                submitted_at=int(now.timestamp()),
+                rows_accepted=len(accepted),
+                rows_rejected=len(rejected),
+            )
+            session.add(batch)
+        rows = [
+            _card_row(request, serial, key, private, now, batch)
+            for request, serial in zip(accepted, _unused_serials(session, len(accepted)), strict=True)
+        ]
+        session.add_all(rows)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Another issuance took one of these NIKs meanwhile; the database's
+            # message would carry the child's data, so it goes nowhere.
+            raise Refused("another issuance recorded one of these children just now; submit again") from None
+        stamp = int(now.timestamp())
+        if batch is None:
+            for row in rows:
+                audit(session, by, "card_issue", row.serial, stamp)
+        else:
+            audit(session, by, "batch_issue", f"batch {batch.id}: {len(rows)} cards", stamp)
+        issued = [IssuedCard(request, card_record(row)) for request, row in zip(accepted, rows, strict=True)]
+        return Issuance(issued, rejected, batch.id if batch else None)
+
+
+def _card_row(
+    request: ChildRequest,
+    serial: str,
+    key: IssuingKey,
+    private: Ed25519PrivateKey,
+    now: dt.datetime,
+    batch: BatchRow | None,
+) -> CardRow:
+    child = Child(
+        birth_date=request.birth_date,
+        region=request.region,
+        name=request.name,
+        nik=request.nik,
+        school=request.school,
+        created_at=int(now.timestamp()),
+    )
+    return _signed_card(child, serial, key, private, now, batch)
+
+
+def _signed_card(
+    child: Child, serial: str, key: IssuingKey, private: Ed25519PrivateKey, now: dt.datetime, batch: BatchRow | None
+) -> CardRow:
+    """A new card row for ``child``, its token signed by ``key`` with the KIA validity at ``now``."""
+    validity = card_validity(child.birth_date, child.region, now)
+    card = Card(serial, child.region, birth_month(child.birth_date), validity.issued_at, validity.expires_at)
+    return CardRow(
+        serial=serial,
+        child=child,
+        batch=batch,
+        region=card.region,
+        birth_month=card.birth_month,
+        issued_at=card.issued_at,
+        expires_at=card.expires_at,
+        kid=key.kid,
+        token=issue_card(card, private, key.kid),
+        state="active",
+    )
+
+
+def _niks_with_cards(session: Session, niks: list[str]) -> set[str]:
+    if not niks:
+        return set()
+    with_cards = select(Child.nik).join(CardRow, CardRow.child_id == Child.id).where(Child.nik.in_(niks))
+    return {nik for nik in session.scalars(with_cards) if nik is not None}
+
+
+def _unused_serials(session: Session, count: int) -> list[str]:
+    """``count`` fresh serials that no card has (35 random bits make clashes rare, not impossible)."""
+    serials: set[str] = set()
+    while len(serials) < count:
+        wanted = {new_serial() for _ in range(count - len(serials))} - serials
+        taken = set(session.scalars(select(CardRow.serial).where(CardRow.serial.in_(wanted))))
+        serials |= wanted - taken
+    return list(serials)
+
+
+def revoke_card(home: IssuerHome, serial: str, reason: str, now: int, *, by: Actor) -> CardRecord:
+    """Revoke a card; it is listed in the next exported trust list."""
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON_LENGTH or any(ord(char) < 32 for char in reason):
+        raise Invalid(f"give a reason of 1 to {MAX_REASON_LENGTH} characters on one line")
+    with home.transaction() as session:
+        row = session.get(CardRow, normalize_serial(serial), with_for_update=True)
+        if row is None:
+            raise UnknownCard("no card with that serial was issued from this office")
+        if row.revoked_at is not None:
+            raise CardAlreadyRevoked(f"card {row.serial} is already revoked")
+        row.revoked_at, row.revocation_reason, row.state = now, reason, "revoked"
+        audit(session, by, "card_revoke", row.serial, now)
+        return card_record(row)
+
+
+def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: dt.datetime, *, by: Actor) -> CardRecord:
+    """A lost or damaged card: the old one is revoked as replaced, a new serial issued to the same child."""
+    stamp = int(now.timestamp())
+    with home.transaction() as session:
+        old = session.get(CardRow, normalize_serial(serial), with_for_update=True)
+        if old is None:
+            raise UnknownCard("no card with that serial was issued from this office")
+        if old.state != "active":
+            raise CardAlreadyRevoked(f"card {old.serial} is {old.state}; only an active card is replaced")
+        if old.child is None:
+            raise Refused(f"card {old.serial} came from the first version without the child's record; "
+                              "issue a new card at the counter and revoke this one")
+        key, private = active_signer(session, home, unlock)
+        (serial_value,) = _unused_serials(session, 1)
+        new = _signed_card(old.child, serial_value, key, private, now, None)
+        session.add(new)
+        session.flush()
+        old.state, old.revoked_at, old.revocation_reason, old.replaced_by = "replaced", stamp, "replaced", new.serial
+        audit(session, by, "card_replace", f"{old.serial} -> {new.serial}", stamp)
+        return card_record(new)
+
+
+def mark_expired(home: IssuerHome, now: int, *, by: Actor) -> int:
+    """Active cards whose eligibility ended by ``now`` become ``expired``; returns how many.
+
+    One UPDATE (an index holds the active cards' expiry), so a daily run on
+    millions of cards touches only the day's few.  Running it again changes
+    nothing.  Every run is one audit event with the count, and no serials.
+    """
+    with home.transaction() as session:
+        result = session.execute(
+            update(CardRow).where(CardRow.state == "active", CardRow.expires_at <= now).values(state="expired"),
+            execution_options={"synchronize_session": False},
+        )
+        count = int(result.rowcount)  # type: ignore[attr-defined]
+        audit(session, by, "cards_mark_expired", f"{count} cards", now)
+        return count
+
+
+def find_card(home: IssuerHome, serial: str) -> CardRecord:
+    with home.transaction() as session:
+        row = session.get(CardRow, normalize_serial(serial))
+        if row is None:
+            raise UnknownCard("no card with that serial was issued from this office")
+        return card_record(row)
+
+
+def card_count(home: IssuerHome) -> int:
+    with home.transaction() as session:
+        return session.scalar(select(func.count()).select_from(CardRow)) or 0

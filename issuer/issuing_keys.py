@@ -1,0 +1,154 @@
+"""The office's keys: founding an office with its root key, and its issuing keys.
+
+``init_home`` makes the office (its database, a root key and a first issuing
+key).  Issuing keys are rotated (a new one signs, the old one still
+verifies), retired or revoked; private keys are opened with ``KeyUnlock``
+only when they sign.  Every change is audited in its own transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keys import (
+    IssuingKey,
+    active_key,
+    kid_for,
+    public_jwk,
+    replace_key,
+    rotate,
+)
+from keys.keystore import passphrase_from_env, read_private_key, root_passphrase_from_env, write_private_key
+
+from .audit import Actor
+from .audit import record as audit
+from .errors import HomeExists
+from .models import IssuingKeyRow, Office
+from .store import IssuerHome, issuing_key, key_row
+
+ROOT_KEY_FILE = "root.key"
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyUnlock:
+    """How to open private key files: passphrases, or the development switch.
+
+    ``passphrase`` opens the issuing keys.  ``root_passphrase`` opens the root
+    key; None means the same passphrase as the issuing keys (homes made before
+    the root key had its own).
+    """
+
+    passphrase: bytes | None = dataclasses.field(repr=False)  # never in a log or a traceback's locals
+    allow_unencrypted_for_development: bool = False
+    root_passphrase: bytes | None = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, *, issuing: bool = True, root: bool = False) -> KeyUnlock:
+        """Passphrases from the environment, read when a key is needed, never kept in config.
+
+        ``issuing``: KIA_KEY_PASSPHRASE(_FILE).  ``root``: KIA_ROOT_KEY_PASSPHRASE(_FILE),
+        falling back to KIA_KEY_PASSPHRASE(_FILE).  Raises PassphraseMissing.
+        """
+        return cls(passphrase_from_env() if issuing else None,
+                   root_passphrase=root_passphrase_from_env() if root else None)
+
+    def _passphrase(self, root: bool) -> bytes | None:
+        return self.root_passphrase if root and self.root_passphrase is not None else self.passphrase
+
+    def write(self, home: IssuerHome, name: str, key: Ed25519PrivateKey, *, root: bool = False) -> str:
+        write_private_key(
+            home.key_path(name),
+            key,
+            self._passphrase(root),
+            allow_unencrypted_for_development=self.allow_unencrypted_for_development,
+        )
+        return f"keys/{name}"
+
+    def read(self, home: IssuerHome, relative: str, *, root: bool = False) -> Ed25519PrivateKey:
+        return self.read_file(home.path / relative, root=root)
+
+    def read_file(self, path: Path, *, root: bool = False) -> Ed25519PrivateKey:
+        """A key file anywhere: the offline machine that signs trust lists holds no home."""
+        return read_private_key(
+            path, self._passphrase(root), allow_unencrypted_for_development=self.allow_unencrypted_for_development
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class OfficeKeys:
+    root_kid: str
+    issuing_kid: str
+
+
+def init_home(home: IssuerHome, unlock: KeyUnlock, now: int, *, by: Actor) -> OfficeKeys:
+    """Create an office: its database, a root key and a first issuing key."""
+    if home.legacy_state_path.is_file():
+        raise HomeExists(f"{home.path} holds a first-version home; run 'kia issuer db upgrade --home {home.path}'")
+    if home.exists():
+        raise HomeExists(f"{home.path} already holds an issuer home; it is never overwritten")
+    if home.key_path(ROOT_KEY_FILE).exists():
+        raise HomeExists(f"{home.path}/keys holds keys of an interrupted init; move that folder away and run again")
+    home.prepare()
+    if home.database_holds_an_office():
+        raise HomeExists("the database already holds an office; give each office its own database")
+    root = Ed25519PrivateKey.generate()
+    root_file = unlock.write(home, ROOT_KEY_FILE, root, root=True)
+    private = Ed25519PrivateKey.generate()
+    key = IssuingKey.new(private.public_key(), now)
+    key_file = unlock.write(home, f"issuing-{key.kid}-{now}.key", private)
+    with home.database.transaction() as session:
+        session.add(
+            Office(
+                id=1,
+                root_kid=kid_for(root.public_key()),
+                root_jwk=public_jwk(root.public_key()),
+                root_key_file=root_file,
+                trust_list_seq=0,
+            )
+        )
+        session.add(key_row(key, key_file))
+        audit(session, by, "office_init", f"root {kid_for(root.public_key())}, key {key.kid}", now)
+    home.write_marker(kid_for(root.public_key()))
+    return OfficeKeys(kid_for(root.public_key()), key.kid)
+
+
+def active_signer(session: Session, home: IssuerHome, unlock: KeyUnlock) -> tuple[IssuingKey, Ed25519PrivateKey]:
+    rows = session.scalars(select(IssuingKeyRow).where(IssuingKeyRow.state == "active")).all()
+    key = active_key([issuing_key(row) for row in rows])
+    row = next(row for row in rows if row.kid == key.kid and row.created_at == key.created_at)
+    return key, unlock.read(home, row.key_file)
+
+
+def rotate_issuing_key(home: IssuerHome, unlock: KeyUnlock, now: int, *, by: Actor) -> IssuingKey:
+    """Make a new active issuing key; the previous active key is retired."""
+    with home.transaction() as session:
+        rows = list(session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id)))
+        private = Ed25519PrivateKey.generate()
+        rotated = rotate([issuing_key(row) for row in rows], private.public_key(), now)
+        for row, key in zip(rows, rotated, strict=False):
+            row.state, row.retired_at = key.state.value, key.retired_at
+        new_key = rotated[-1]
+        session.add(key_row(new_key, unlock.write(home, f"issuing-{new_key.kid}-{now}.key", private)))
+        audit(session, by, "key_rotate", new_key.kid, now)
+        return new_key
+
+
+def change_issuing_key(home: IssuerHome, kid: str, change: str, now: int, *, by: Actor) -> IssuingKey:
+    """Retire (stops signing, still verifies) or revoke (nothing verifies) a key."""
+    with home.transaction() as session:
+        rows = list(session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id)))
+        changed = replace_key([issuing_key(row) for row in rows], kid, change, now)
+        for row, key in zip(rows, changed, strict=True):
+            row.state, row.retired_at, row.revoked_at = key.state.value, key.retired_at, key.revoked_at
+        audit(session, by, f"key_{change}", kid, now)
+        return next(key for key in changed if key.kid == kid)
+
+
+def list_issuing_keys(home: IssuerHome) -> list[IssuingKey]:
+    with home.transaction() as session:
+        return [issuing_key(row) for row in session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id))]

@@ -1,0 +1,217 @@
+"""Partners' terminals: registration, enrolment, states, their signed rules and their tokens.
+
+An officer registers a terminal and hands its one-time enrolment code to the
+partner; ``enroll`` turns the code and the terminal's public key into an
+active terminal; ``terminal_config`` signs the partner's rules for it;
+``authenticate_terminal`` checks the signed token of each request
+(docs/sync-protocol.md), spending its jti once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import secrets
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from keys import jws, kid_for, load_public_jwk
+from keys.chain import (
+    MAX_SYNC_TOKEN_LIFETIME,
+    SYNC_CLOCK_LEEWAY,
+    InvalidSyncToken,
+    verify_sync_token,
+)
+from keys.errors import KeyFileInvalid
+from keys.serial import ALPHABET
+
+from .audit import Actor
+from .audit import record as audit
+from .errors import (
+    EnrolmentRefused,
+    Invalid,
+    PartnerNotFound,
+    Refused,
+    TerminalNotFound,
+    TerminalSuspended,
+)
+from .issuing_keys import KeyUnlock, active_signer
+from .models import (
+    Office,
+    Partner,
+    PartnerService,
+    SyncTokenSeen,
+    Terminal,
+)
+from .partners import mou_active, service_rules
+from .store import IssuerHome
+
+CONFIG_TYP = "kia-config"
+
+
+@dataclasses.dataclass(frozen=True)
+class Enrolment:
+    terminal_id: str
+    audience: str
+    root_jwk: dict[str, Any]
+    config: str
+
+
+def _audience(session: Session) -> str:
+    """The audience terminals name in their sync tokens: this office."""
+    return f"kia-office:{session.get_one(Office, 1).root_kid}"
+
+
+def enroll(home: IssuerHome, unlock: KeyUnlock, code: str, public_jwk: object, now: int, *, by: Actor) -> Enrolment:
+    """Activate the terminal that ``code`` was made for, with the terminal's public key."""
+    try:
+        public_key = load_public_jwk(public_jwk)
+    except KeyFileInvalid as exc:
+        raise EnrolmentRefused(f"the terminal key is not usable: {exc}") from None
+    with home.transaction() as session:
+        terminal = session.scalars(
+            select(Terminal).where(Terminal.enrolment_code_hash == code_hash(code)).with_for_update()
+        ).one_or_none()
+        if terminal is None or terminal.state != "pending" or (terminal.enrolment_expires_at or 0) <= now:
+            raise EnrolmentRefused("the enrolment code is unknown, used or expired; ask the office for a new one")
+        jwk = {"kty": "OKP", "crv": "Ed25519", "x": public_jwk["x"], "kid": kid_for(public_key)}  # type: ignore[index]
+        enrolled = session.scalars(select(Terminal.public_jwk).where(Terminal.public_jwk.is_not(None)))
+        if any(row == jwk for row in enrolled):
+            raise EnrolmentRefused("this key already belongs to another terminal; make a new key")
+        terminal.public_jwk = jwk
+        terminal.state, terminal.enrolled_at, terminal.enrolment_code_hash = "active", now, None
+        audit(session, by, "terminal_enrol", terminal.id, now)
+        office = session.get_one(Office, 1)
+        config = _signed_config(session, home, unlock, terminal, now)
+        return Enrolment(terminal.id, _audience(session), office.root_jwk, config)
+
+
+def terminal_config(home: IssuerHome, unlock: KeyUnlock, terminal_id: str, now: int) -> str:
+    with home.transaction() as session:
+        return _signed_config(session, home, unlock, session.get_one(Terminal, terminal_id), now)
+
+
+def _signed_config(session: Session, home: IssuerHome, unlock: KeyUnlock, terminal: Terminal, now: int) -> str:
+    """The partner's rules for ``terminal``, signed by the active issuing key.
+
+    A partner whose MoU is not in force gets no services.
+    """
+    partner = session.get_one(Partner, terminal.partner_id)
+    services = session.scalars(
+        select(PartnerService).where(PartnerService.partner_id == partner.id).order_by(PartnerService.code)
+    )
+    in_force = mou_active(partner, now)
+    claims = {
+        "tid": terminal.id,
+        "partner": {"id": partner.id, "name": partner.name, "kind": partner.kind, "cluster": partner.cluster,
+                    "region": partner.region},  # the terminal counts days in the region's time zone
+        "version": now,
+        "iat": now,
+        "mou_until": partner.mou_end.isoformat(),
+        "services": [service_rules(row).to_json() for row in services] if in_force else [],
+    }
+    key, private = active_signer(session, home, unlock)
+    return jws.sign(claims, private, key.kid, CONFIG_TYP)
+
+
+def authenticate_terminal(home: IssuerHome, token: str, now: int) -> str:
+    """The terminal a sync token proves, its jti spent in a transaction of its own.
+
+    A token is good for one request, whatever becomes of that request: the
+    jti is committed before the request's own work starts.  Raises
+    InvalidSyncToken, or TerminalSuspended for a suspended terminal.
+    """
+    with home.transaction() as session:
+        states: dict[str, str] = {}
+
+        def key_of(terminal_id: str) -> Ed25519PublicKey | None:
+            terminal = session.get(Terminal, terminal_id)
+            if terminal is None or terminal.public_jwk is None or terminal.state not in ("active", "suspended"):
+                return None
+            states[terminal_id] = terminal.state
+            return load_public_jwk(terminal.public_jwk)
+
+        claims = verify_sync_token(token, key_of, _audience(session), now)
+        _spend_jti(session, claims.jti, claims.terminal, claims.expires_at, now)
+    if states[claims.terminal] == "suspended":
+        raise TerminalSuspended("the office has suspended this terminal; call the office")
+    return claims.terminal
+
+
+def _spend_jti(session: Session, jti: str, terminal_id: str, expires_at: int, now: int) -> None:
+    """Refuse a replayed token; forget jtis once their tokens cannot be used any more."""
+    session.execute(delete(SyncTokenSeen).where(SyncTokenSeen.expires_at < now - SYNC_CLOCK_LEEWAY))
+    try:
+        with session.begin_nested():
+            session.add(SyncTokenSeen(jti=jti, terminal_id=terminal_id,
+                                      expires_at=min(expires_at, now + MAX_SYNC_TOKEN_LIFETIME) + SYNC_CLOCK_LEEWAY))
+    except IntegrityError:
+        raise InvalidSyncToken("this sync token was already used; make a new one for every request") from None
+
+
+ENROLMENT_CODE_LIFETIME = 7 * 86400
+
+
+STATE_VERBS = {"active": "activate", "suspended": "suspend", "retired": "retire"}  # audit actions
+
+
+_CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    terminal_id: str
+    enrolment_code: str  # shown once; only its hash is kept
+    expires_at: int
+
+
+def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int, *, by: Actor) -> Registration:
+    """Register a terminal for a partner and make its one-time enrolment code."""
+    if not 0 < len(name.strip()) <= 200:
+        raise Invalid("the terminal's name is 1 to 200 characters")
+    code = "-".join(
+        "".join(secrets.choice(ALPHABET) for _ in range(_CODE_GROUP_LENGTH)) for _ in range(_CODE_GROUPS)
+    )
+    terminal_id = "T-" + "".join(secrets.choice(ALPHABET) for _ in range(8))
+    with home.transaction() as session:
+        if session.get(Partner, partner_id) is None:
+            raise PartnerNotFound(f"there is no partner {partner_id}")
+        session.add(
+            Terminal(
+                id=terminal_id,
+                partner_id=partner_id,
+                name=name.strip(),
+                state="pending",
+                created_at=now,
+                enrolment_code_hash=code_hash(code),
+                enrolment_expires_at=now + ENROLMENT_CODE_LIFETIME,
+                acknowledged_seq=0,
+                chain_hash="0" * 64,
+            )
+        )
+        audit(session, by, "terminal_register", terminal_id, now)
+    return Registration(terminal_id, code, now + ENROLMENT_CODE_LIFETIME)
+
+
+def code_hash(code: str) -> str:
+    """The hash kept for an enrolment code, forgiving case, spaces and dashes."""
+    normalized = code.strip().upper().replace("-", "").replace(" ", "")
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def set_terminal_state(home: IssuerHome, terminal_id: str, state: str, now: int, *, by: Actor) -> None:
+    """Suspend, reactivate or retire a terminal (a retired one never comes back)."""
+    if state not in STATE_VERBS:
+        raise Invalid("a terminal is set active, suspended or retired")
+    with home.transaction() as session:
+        terminal = session.get(Terminal, terminal_id, with_for_update=True)
+        if terminal is None:
+            raise TerminalNotFound(f"there is no terminal {terminal_id}")
+        if terminal.state == "retired" or (state != "retired" and terminal.public_jwk is None):
+            raise Refused(f"terminal {terminal_id} is {terminal.state} and cannot become {state}")
+        terminal.state = state
+        audit(session, by, f"terminal_{STATE_VERBS[state]}", terminal_id, now)
