@@ -21,6 +21,7 @@ AGE_CATEGORY_NAMES = tuple(name for name, _, _ in AGE_CATEGORIES)
 
 
 MOU_WARNING_DAYS = 90  # an agreement ending within this many days is marked ending soon
+MOU_YEARS = 2  # how long an agreement runs unless it says otherwise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +112,15 @@ def set_service(home: IssuerHome, partner_id: int, rules: ServiceRules, now: int
 def service_rules(row: PartnerService) -> ServiceRules:
     return ServiceRules(row.code, row.name, dict(row.prices), row.discount_kind, row.discount_value, row.daily_limit,
                         row.passback_seconds)
+
+
+def default_mou_end(start: dt.date) -> dt.date:
+    """Agreements run two years: to the day before the start's second anniversary (1 March for 29 February)."""
+    try:
+        anniversary = start.replace(year=start.year + MOU_YEARS)
+    except ValueError:  # 29 February, in a year two years on that has none
+        anniversary = dt.date(start.year + MOU_YEARS, 3, 1)
+    return anniversary - dt.timedelta(days=1)
 
 
 def local_today(region: int, now: int) -> dt.date:

@@ -81,7 +81,7 @@ def create() -> ResponseReturnValue:
     form = PartnerForm()
     if form.validate_on_submit():
         start = form.mou_start.data
-        end = form.mou_end.data or start.replace(year=start.year + 2) - dt.timedelta(days=1)  # agreements run two years
+        end = form.mou_end.data or partners.default_mou_end(start)
         try:
             partner_id = partners.create_partner(office(current_app), form.name.data, form.kind.data,
                                                  form.cluster.data, form.region.data, start, end, now(),

@@ -1,0 +1,29 @@
+"""``kia issuer``: the office's commands (DESIGN section 9), one module per concept.
+
+    common        the --home and key options, the clock, JSON output
+    office        init, serve, db upgrade
+    cards         card issue | revoke | mark-expired
+    batches       batch list | advance
+    keys          key rotate | retire | revoke | list
+    trust_lists   trustlist export | prepare | sign | import
+    partners      partner add | service | list
+    terminals     terminal register | suspend | activate | retire
+    people        user add
+    reports       report figures | partners | coverage, coverage set
+"""
+
+from __future__ import annotations
+
+import click
+
+from . import batches, cards, keys, office, partners, people, reports, terminals, trust_lists
+
+
+@click.group()
+def issuer() -> None:
+    """Office (Disdukcapil): keys, cards, revocation, trust lists."""
+
+
+for command in (office.init, cards.card, keys.key, trust_lists.trustlist, office.serve, office.db, partners.partner,
+                terminals.terminal, reports.report, reports.coverage, people.user, batches.batch):
+    issuer.add_command(command)

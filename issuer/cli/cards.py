@@ -1,0 +1,160 @@
+"""``kia issuer card``: issue cards (one at the counter, or a school's CSV), revoke, expire."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keys.times import iso_utc, iso_utc_or_none, parse_instant
+
+from .. import cards
+from ..artifacts import CardFiles, write_many
+from ..children import ChildRequest, RowError, read_batch, validate_child
+from ..errors import Invalid
+from ..store import CardRecord
+from .common import by, dev_keys_option, emit, home_option, now, open_home, unlock, utc
+
+
+@click.group()
+def card() -> None:
+    """Issue and revoke cards."""
+
+
+@card.command("issue")
+@home_option
+@click.option("--birth-date", help="The child's birth date, YYYY-MM-DD.")
+@click.option("--region", help="The 4-digit regency/city code, e.g. 3372 (Surakarta).")
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A school's batch: columns birth_date, region; optional name, nik, school, external_id.",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Where card files go.")
+@click.option("--channel", "batch_channel", type=click.Choice(["school", "clinic"]), default="school",
+              show_default=True, help="Who sent the --csv batch: a school, or a clinic registering newborns.")
+@dev_keys_option
+@click.pass_context
+def issue(
+    ctx: click.Context,
+    home: Path,
+    birth_date: str | None,
+    region: str | None,
+    csv_file: Path | None,
+    out: Path,
+    batch_channel: str,
+    insecure_dev_keys: bool,
+) -> None:
+    """Issue one card, or a batch from --csv; writes QR PNG, QR SVG and NDEF per card.
+
+    A batch reports bad rows by line number and issues the rest; it exits 1
+    when any row was refused.
+    """
+    at = utc(now())
+    if csv_file is not None:
+        if birth_date or region:
+            raise click.UsageError("give either --csv or --birth-date and --region, not both")
+        requests, errors = read_batch(csv_file, at)
+    elif birth_date and region:
+        checked = validate_child(0, at, birth_date, region)
+        if isinstance(checked, RowError):
+            raise click.BadParameter(checked.error, param_hint=f"--{checked.field.replace('_', '-')}")
+        requests, errors = [checked], []
+    else:
+        raise click.UsageError("give --birth-date and --region, or --csv FILE")
+
+    channel, source = (batch_channel, csv_file.name) if csv_file is not None else ("counter", None)
+    issuance = cards.issue_cards(open_home(home), unlock(insecure_dev_keys), requests, at, channel=channel,
+                                 source=source, refused=errors, by=by())
+    issued, errors = issuance.cards, issuance.rejected
+    files = _write_files(issued, out, show_progress=csv_file is not None)
+    printed = [_card_json(item.record, item.request, item_files)
+               for item, item_files in zip(issued, files, strict=True)]
+    if csv_file is None:
+        if errors:
+            raise Invalid(errors[0].error)
+        emit(printed[0])
+        return
+    report = _write_report(out, printed, errors)
+    emit(
+        {
+            "issued": len(printed),
+            "rejected": len(errors),
+            "report": str(report),
+            "batch_id": issuance.batch_id,
+            "cards": printed,
+            "errors": [dataclasses.asdict(error) for error in errors],
+        }
+    )
+    for error in errors:
+        click.echo(f"line {error.line}: {error.error}", err=True)
+    if errors:
+        ctx.exit(1)
+
+
+def _write_files(issued: list[cards.IssuedCard], out: Path, *, show_progress: bool) -> list[CardFiles]:
+    jobs = [(item.record.serial, item.record.token) for item in issued]
+    if not (show_progress and sys.stderr.isatty()):
+        return write_many(jobs, out)
+    with click.progressbar(length=len(jobs), label="Mencetak kartu / Drawing cards", file=sys.stderr) as bar:
+        return write_many(jobs, out, on_progress=bar.update)
+
+
+def _card_json(record: CardRecord, request: ChildRequest, files: CardFiles) -> dict[str, Any]:
+    printed: dict[str, Any] = {
+        "serial": record.serial,
+        "token": record.token,
+        "qr_png": str(files.qr_png),
+        "qr_svg": str(files.qr_svg),
+        "ndef": str(files.ndef),
+        "kid": record.kid,
+        "expires_at": iso_utc_or_none(record.expires_at),
+    }
+    if request.line:
+        printed["line"] = request.line
+    if request.external_id:
+        printed["external_id"] = request.external_id
+    return printed
+
+
+def _write_report(out: Path, printed: list[dict[str, Any]], errors: list[RowError]) -> Path:
+    """issued.csv for the school: which line got which serial, or why not."""
+    report = out / "issued.csv"
+    with report.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["line", "external_id", "serial", "status", "error"])
+        rows = [(c["line"], c.get("external_id", ""), c["serial"], "issued", "") for c in printed]
+        rows += [(e.line, e.external_id or "", "", "rejected", e.error) for e in errors]
+        writer.writerows(sorted(rows))
+    return report
+
+
+@card.command("revoke")
+@home_option
+@click.argument("serial")
+@click.option("--reason", required=True, help="Why, on one line (e.g. lost, replaced).")
+def revoke(home: Path, serial: str, reason: str) -> None:
+    """Revoke a card; the next exported trust list lists it."""
+    record = cards.revoke_card(open_home(home), serial, reason, now(), by=by())
+    emit({"serial": record.serial, "state": record.state, "revoked_at": iso_utc_or_none(record.revoked_at)})
+
+
+@card.command("mark-expired")
+@home_option
+@click.option("--at", "at", metavar="ISO-8601", help="Mark as at this time instead of now (with an offset).")
+def mark_expired(home: Path, at: str | None) -> None:
+    """Mark active cards whose eligibility has ended as expired: a daily job, safe to run again."""
+    if at is None:
+        stamp = now()
+    else:
+        try:
+            stamp = parse_instant(at)
+        except ValueError:
+            raise click.BadParameter("use ISO 8601 with an offset, e.g. 2026-11-22T00:00:00+07:00",
+                                     param_hint="--at") from None
+    emit({"expired": cards.mark_expired(open_home(home), stamp, by=by()), "at": iso_utc(stamp)})

@@ -1,0 +1,62 @@
+"""``kia issuer key``: rotate, retire, revoke and list the issuing keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from keys.times import iso_utc_or_none
+
+from .. import issuing_keys
+from .common import by, dev_keys_option, emit, home_option, now, open_home, unlock
+
+
+@click.group()
+def key() -> None:
+    """Rotate, retire and revoke issuing keys."""
+
+
+@key.command("rotate")
+@home_option
+@dev_keys_option
+def rotate(home: Path, insecure_dev_keys: bool) -> None:
+    """Make a new active issuing key; the old one is retired (it still verifies)."""
+    new = issuing_keys.rotate_issuing_key(open_home(home), unlock(insecure_dev_keys), now(), by=by())
+    emit({"kid": new.kid, "state": new.state.value})
+
+
+@key.command("retire")
+@click.argument("kid")
+@home_option
+def retire(kid: str, home: Path) -> None:
+    """Retire the issuing key KID: it signs no more cards, and its cards still verify."""
+    changed = issuing_keys.change_issuing_key(open_home(home), kid, "retire", now(), by=by())
+    emit({"kid": changed.kid, "state": changed.state.value})
+
+
+@key.command("revoke")
+@click.argument("kid")
+@home_option
+def revoke(kid: str, home: Path) -> None:
+    """Revoke the issuing key KID: no card it signed verifies any more."""
+    changed = issuing_keys.change_issuing_key(open_home(home), kid, "revoke", now(), by=by())
+    emit({"kid": changed.kid, "state": changed.state.value})
+
+
+@key.command("list")
+@home_option
+def list_keys(home: Path) -> None:
+    """The issuing keys with their states and times."""
+    emit(
+        [
+            {
+                "kid": issuing_key.kid,
+                "state": issuing_key.state.value,
+                "created_at": iso_utc_or_none(issuing_key.created_at),
+                "retired_at": iso_utc_or_none(issuing_key.retired_at),
+                "revoked_at": iso_utc_or_none(issuing_key.revoked_at),
+            }
+            for issuing_key in issuing_keys.list_issuing_keys(open_home(home))
+        ]
+    )
