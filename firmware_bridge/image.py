@@ -28,7 +28,7 @@ def load_grey(path: Path) -> Image.Image:
 def payloads_in(image: Image.Image) -> list[str]:
     """The text of every QR code zxing-cpp finds in ``image``, in reading order."""
     grey = image if image.mode == "L" else image.convert("L")
-    return [found.text for found in zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode)]
+    return [found.text for found in zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode)]  # type: ignore[arg-type]
 
 
 def payloads_from_image(path: Path) -> list[str]:

@@ -95,11 +95,11 @@ def export_trust_list(
         signed = sign_trust_list(trust_list, root)
         publish(session, office, trust_list, signed, deltas, now)
         audit(session, by, "trust_list_export", f"seq {seq}", now)
-        delta = None
+        delta: tuple[int, str] | None = None
         if since is not None:
-            delta = deltas.get(since) or sign_delta(since, revoked_at(session, since), trust_list, root)
+            delta = (since, deltas.get(since) or sign_delta(since, revoked_at(session, since), trust_list, root))
         root_jwk = office.root_jwk
-    return write_published(out_dir, trust_list, signed, root_jwk, None if delta is None else (since, delta))
+    return write_published(out_dir, trust_list, signed, root_jwk, delta)
 
 
 def delta_window(seq: int) -> range:

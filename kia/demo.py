@@ -25,9 +25,10 @@ import os
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -53,7 +54,7 @@ from .processes import Server, kia_command
 SURAKARTA, BALANGAN = 3372, 6311
 YEAR = 365 * 86400
 
-_TEXT = {
+_TEXT: dict[str, dict[str, Any]] = {  # the demo's words, per language
     "id": {"headings": ("Terminal", "Kartu", "Anak", "Dibaca", "Keputusan", "Bayar", "Alasan"),
            "yes": "DITERIMA", "no": "DITOLAK", "age": "umur {}", "forged": "palsu", "altered": "diubah",
            "again": "lagi", "report": "Laporan pendapatan mitra hari ini (dari server Disdukcapil)",
@@ -122,7 +123,9 @@ def demo(keep: Path | None, lang: str | None, serve: bool) -> None:
     """The whole system: an office, three partner terminals, scans, sync and the revenue report."""
     lang = language(lang)
     text = _TEXT[lang]
-    say = lambda line: click.echo(click.style("• ", fg="cyan") + line, err=True)  # noqa: E731
+    def say(line: str) -> None:
+        click.echo(click.style("• ", fg="cyan") + line, err=True)
+
     with _demo_home(keep) as folder, ExitStack() as running:
         passphrase_file = folder / "passphrase.txt"  # generated, in a 0600 file, as an office keeps it
         passphrase_file.touch(mode=0o600)
@@ -184,7 +187,7 @@ def demo(keep: Path | None, lang: str | None, serve: bool) -> None:
 
 
 def _issue_cards(home: IssuerHome, unlock: issuing_keys.KeyUnlock, now: dt.datetime, age: str,
-                 say: object) -> tuple[list[tuple[str, str]], dict[str, str]]:
+                 say: Callable[[str], None]) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """Cards from three moments of the office's life: 11 years ago, 2 years ago, and today."""
     today = now.date()
     long_ago, lately = now - dt.timedelta(days=11 * 365 + 3), now - dt.timedelta(days=2 * 365 + 1)
@@ -208,13 +211,13 @@ def _issue_cards(home: IssuerHome, unlock: issuing_keys.KeyUnlock, now: dt.datet
                for item in cards.issue_cards(home, unlock, requests, now, by=Actor.command_line()).cards]
     lost = issued[4][0].record.serial
     cards.revoke_card(home, lost, "hilang (lost)", int(now.timestamp()), by=Actor.command_line())
-    say(f"office {home.path}: root key {office.root_kid}; cards issued 11 and 2 years ago with key "  # type: ignore[operator]
+    say(f"office {home.path}: root key {office.root_kid}; cards issued 11 and 2 years ago with key "
         f"{office.issuing_kid}, today with {new_key.kid}; card {lost} revoked (lost)")
     tokens = [(item.record.serial, item.record.token) for item, _ in issued]
     return tokens, {item.record.serial: label for item, label in issued}
 
 
-def _sign_up_partners(home: IssuerHome, now: int, folder: Path, say: object) -> list[Terminal]:
+def _sign_up_partners(home: IssuerHome, now: int, folder: Path, say: Callable[[str], None]) -> list[Terminal]:
     today = dt.datetime.fromtimestamp(now, dt.UTC).date()
     terminals = []
     for index, (name, kind, cluster, terminal_name, rules) in enumerate(PARTNERS, 1):
@@ -224,7 +227,7 @@ def _sign_up_partners(home: IssuerHome, now: int, folder: Path, say: object) -> 
         registration = register_terminal(home, partner_id, terminal_name, now, by=Actor.command_line())
         terminals.append(Terminal(f"{name} ({terminal_name})", partner_id, folder / f"terminal-{index}",
                                   registration.enrolment_code))
-    say("partners signed up: " + ", ".join(name for name, *_ in PARTNERS))  # type: ignore[operator]
+    say("partners signed up: " + ", ".join(name for name, *_ in PARTNERS))
     return terminals
 
 

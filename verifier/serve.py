@@ -74,7 +74,7 @@ def serve_terminal(terminal: Terminal, host: str, port: int, *, threads: int = 4
     watcher = HomeWatcher(terminal, _now)
     app = create_app(terminal, sync_loop=loop)
     server = create_server(app, host=host, port=port, threads=threads, ident="kia-verifier")
-    url = f"http://{server.effective_host}:{server.effective_port}"  # type: ignore[union-attr]
+    url = f"http://{server.effective_host}:{server.effective_port}"
     terminal.home.announce(url, _now())
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     watcher.start()

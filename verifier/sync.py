@@ -269,7 +269,7 @@ class SyncLoop:
         if self.failures == 0:
             return self.interval
         backoff = min(self.ceiling, self.interval * 2 ** min(self.failures, 20))
-        return backoff / 2 + self.rng.uniform(0, backoff / 2)
+        return float(backoff / 2 + self.rng.uniform(0, backoff / 2))
 
     def round(self) -> SyncResult | None:
         """One round now (the loop's, or staff pressing "sync"); None when it failed."""

@@ -7,7 +7,7 @@ partners (kind, cluster, programme) and coverage are for the office.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from flask import Response, current_app, request
 from flask.typing import ResponseReturnValue
@@ -56,7 +56,10 @@ def _signed_in() -> ResponseReturnValue | None:
     return None
 
 
-def _parse(model: type[_Query]) -> Any:
+_Q = TypeVar("_Q", bound=_Query)
+
+
+def _parse(model: type[_Q]) -> _Q | ResponseReturnValue:
     try:
         return model.model_validate(request.args.to_dict())
     except ValidationError as exc:

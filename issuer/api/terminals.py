@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from flask import current_app, request
+from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -36,7 +36,10 @@ class SyncRequest(BaseModel):
     checkpoint: _Text
 
 
-def _body(model: type[BaseModel]) -> BaseModel | ResponseReturnValue:
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+def _body(model: type[_Body]) -> _Body | ResponseReturnValue:
     try:
         data = request.get_json(silent=True)
     except RecursionError:  # nested deeper than any real body
@@ -58,8 +61,8 @@ def _bearer() -> str | None:
 
 
 def _unauthorized(message: str) -> ResponseReturnValue:
-    body, status = error(401, "unauthorized", message)  # type: ignore[misc]
-    return body, status, {"WWW-Authenticate": 'Bearer realm="kia-office"'}
+    return (jsonify(error="unauthorized", message=message), 401,
+            {"WWW-Authenticate": 'Bearer realm="kia-office"'})
 
 
 @bp.post("/terminals/enroll")

@@ -80,7 +80,7 @@ def init_app(app: Flask) -> None:
 
     csrf.exempt(api)  # terminals authenticate each request with a signed token, not a cookie
 
-    @login_manager.user_loader
+    @login_manager.user_loader  # type: ignore[untyped-decorator]
     def _load(session_id: str) -> SignedIn | None:
         user_id, _, key = session_id.partition(".")
         found = person(office(app), int(user_id)) if user_id.isdigit() else None
@@ -88,7 +88,7 @@ def init_app(app: Flask) -> None:
             return None
         return SignedIn(**found.__dict__)
 
-    @login_manager.unauthorized_handler
+    @login_manager.unauthorized_handler  # type: ignore[untyped-decorator]
     def _unauthorized() -> Response:
         from flask import flash, redirect, url_for
 

@@ -46,7 +46,7 @@ def roles(*allowed: str) -> Callable[[View], View]:
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
-        @login_required  # type: ignore[misc]
+        @login_required  # type: ignore[untyped-decorator]
         def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
             if current_user.role not in allowed:
                 abort(403)
@@ -85,7 +85,7 @@ def login() -> ResponseReturnValue:
 
 
 @bp.post("/logout")
-@login_required  # type: ignore[misc]
+@login_required  # type: ignore[untyped-decorator]
 def logout() -> ResponseReturnValue:
     people.record_session_event(office(current_app), actor(), "sign_out", None, now())
     logout_user()
