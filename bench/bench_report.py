@@ -2,7 +2,7 @@
 
 Loads ``ROWS`` redemptions (default 10,000,000) into a fresh schema of
 KIA_BENCH_DATABASE_URL: an office made by ``issuer.issuing_keys.init_home`` (its
-migrations run through ``issuer.migrate.upgrade``), 60 partners in WIB, WITA
+migrations run through ``issuer.storage.migrate.upgrade``), 60 partners in WIB, WITA
 and WIT regions and their terminals made by ``issuer.partners``, then
 generated rows streamed in with psycopg's COPY.  The rows look like a
 programme that grows over 24 months (January 2025 to December 2026): partners
@@ -48,8 +48,8 @@ from sqlalchemy import Engine, create_engine, event, text
 
 from issuer import issuing_keys, partners, reports
 from issuer.audit import Actor
-from issuer.models import KLA_CLUSTERS, PARTNER_KINDS
-from issuer.store import IssuerHome
+from issuer.storage.models import KLA_CLUSTERS, PARTNER_KINDS
+from issuer.storage.store import IssuerHome
 from issuer.terminals import register_terminal
 from keys.eligibility import region_timezone
 from keys.serial import serial_from_value

@@ -332,7 +332,7 @@ def profile(url: str, batches: int) -> None:
 
     from issuer import create_app, sync_ingest, terminals
     from issuer.api import terminals as api_terminals
-    from issuer.store import IssuerHome
+    from issuer.storage.store import IssuerHome
 
     reset_schema(url)
     with tempfile.TemporaryDirectory(prefix="kia-profile-") as folder:
@@ -416,8 +416,8 @@ def alternatives(url: str, terminal: Terminal, rounds: int = 21) -> None:
     from sqlalchemy import insert
     from sqlalchemy.orm import Session
 
-    from issuer.db import make_engine
-    from issuer.models import RedemptionRow
+    from issuer.storage.db import make_engine
+    from issuer.storage.models import RedemptionRow
     from keys.chain import chain_hash
 
     records = [terminal.decision(int(time.time())) for _ in range(BATCH)]

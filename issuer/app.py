@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from . import api, health, metrics, web
 from .current import CLOCK_EXTENSION, HOME_EXTENSION
 from .errors import IssuerError, NotFound, Refused, Unavailable
-from .store import IssuerHome
+from .storage.store import IssuerHome
 
 # Secrets never kept in the configuration: issuing keys read their passphrase
 # from the environment when they sign, and the root key never comes here.

@@ -13,7 +13,7 @@ import getpass
 
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent
+from .storage.models import AuditEvent
 
 USERNAME_LENGTH = 64
 TARGET_LENGTH = 100

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from .audit import Actor
 from .audit import record as audit
 from .errors import BatchNotFound, Refused
-from .models import BatchRow, CardRow
-from .store import IssuerHome
+from .storage.models import BatchRow, CardRow
+from .storage.store import IssuerHome
 
 STATES = ("submitted", "verified", "printed", "handed_over")
 CHANNELS = ("school", "clinic")

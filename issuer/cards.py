@@ -30,8 +30,8 @@ from .audit import record as audit
 from .children import ChildRequest, RowError
 from .errors import CardAlreadyRevoked, Invalid, Refused, UnknownCard
 from .issuing_keys import KeyUnlock, active_signer
-from .models import BatchRow, CardRow, Child
-from .store import CardRecord, IssuerHome, card_record
+from .storage.models import BatchRow, CardRow, Child
+from .storage.store import CardRecord, IssuerHome, card_record
 
 MAX_REASON_LENGTH = 200
 

@@ -3,7 +3,7 @@
 One validator serves both.  A bad row is reported by its line number and
 field, never by its content: error messages carry no child's data.  The
 office keeps ``birth_date``, ``region`` and, when given, ``name``, ``nik`` and
-``school`` with the card (issuer.models.Child); the card token carries only
+``school`` with the card (issuer.storage.models.Child); the card token carries only
 the birth month and region.  ``external_id`` is echoed, never stored, so a
 school can match cards to pupils.
 """
@@ -42,7 +42,7 @@ class ChildRequest:
     birth_date: dt.date
     region: int
     external_id: str | None = None
-    # Kept by the office with the card (never in the token): see issuer.models.Child.
+    # Kept by the office with the card (never in the token): see issuer.storage.models.Child.
     name: str | None = None
     nik: str | None = None
     school: str | None = None

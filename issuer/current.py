@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
-from .store import IssuerHome
+from .storage.store import IssuerHome
 
 HOME_EXTENSION, CLOCK_EXTENSION = "kia_home", "kia_now"
 

@@ -28,8 +28,8 @@ from keys.keystore import passphrase_from_env, read_private_key, root_passphrase
 from .audit import Actor
 from .audit import record as audit
 from .errors import HomeExists
-from .models import IssuingKeyRow, Office
-from .store import IssuerHome, issuing_key, key_row
+from .storage.models import IssuingKeyRow, Office
+from .storage.store import IssuerHome, issuing_key, key_row
 
 ROOT_KEY_FILE = "root.key"
 

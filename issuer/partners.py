@@ -14,8 +14,8 @@ from keys.eligibility import AGE_CATEGORIES, is_valid_region, region_timezone
 from .audit import Actor
 from .audit import record as audit
 from .errors import Invalid, PartnerNotFound
-from .models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService
-from .store import IssuerHome
+from .storage.models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService
+from .storage.store import IssuerHome
 
 AGE_CATEGORY_NAMES = tuple(name for name, _, _ in AGE_CATEGORIES)
 

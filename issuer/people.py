@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from .audit import Actor
 from .audit import record as audit
 from .errors import Invalid, Refused, UnknownUser
-from .models import ROLES, Partner, User
-from .store import IssuerHome
+from .storage.models import ROLES, Partner, User
+from .storage.store import IssuerHome
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 200

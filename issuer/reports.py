@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from keys.eligibility import WIT, is_valid_region
 
 from .errors import Invalid
-from .models import CardRow, Partner, RedemptionRow, RegionEligibility
-from .store import IssuerHome
+from .storage.models import CardRow, Partner, RedemptionRow, RegionEligibility
+from .storage.store import IssuerHome
 
 PERIODS = ("day", "month")
 GROUPS = ("partner", "kind", "cluster", "programme")

@@ -27,8 +27,8 @@ from keys.chain import (
 from keys.eligibility import region_timezone
 
 from .errors import SyncRefused, TerminalSuspended
-from .models import Alarm, Partner, RedemptionRow, Terminal
-from .store import IssuerHome
+from .storage.models import Alarm, Partner, RedemptionRow, Terminal
+from .storage.store import IssuerHome
 from .terminals import authenticate_terminal
 
 MAX_BATCH = 500

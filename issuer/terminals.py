@@ -40,15 +40,15 @@ from .errors import (
     TerminalSuspended,
 )
 from .issuing_keys import KeyUnlock, active_signer
-from .models import (
+from .partners import mou_active, service_rules
+from .storage.models import (
     Office,
     Partner,
     PartnerService,
     SyncTokenSeen,
     Terminal,
 )
-from .partners import mou_active, service_rules
-from .store import IssuerHome
+from .storage.store import IssuerHome
 
 CONFIG_TYP = "kia-config"
 

@@ -47,9 +47,9 @@ from .errors import (
     Refused,
 )
 from .issuing_keys import KeyUnlock
-from .models import CardRow, IssuingKeyRow, Office, TrustListDeltaRow, TrustListRow
 from .offline import SignedBundle, SigningRequest, fingerprint, same_content
-from .store import IssuerHome, issuing_key
+from .storage.models import CardRow, IssuingKeyRow, Office, TrustListDeltaRow, TrustListRow
+from .storage.store import IssuerHome, issuing_key
 
 DELTA_WINDOW = 30  # trust lists back from which a delta is kept
 

@@ -39,7 +39,7 @@ from issuer.artifacts import write_many
 from issuer.audit import Actor
 from issuer.children import ChildRequest
 from issuer.partners import ServiceRules
-from issuer.store import IssuerHome
+from issuer.storage.store import IssuerHome
 from issuer.terminals import register_terminal
 from keys import Card, issue_card, kid_for
 from keys.keystore import generate_passphrase

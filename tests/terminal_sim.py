@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from issuer import partners
 from issuer.issuing_keys import KeyUnlock, init_home
 from issuer.partners import ServiceRules
-from issuer.store import IssuerHome
+from issuer.storage.store import IssuerHome
 from issuer.terminals import ENROLMENT_CODE_LIFETIME
 from keys import kid_for, public_jwk
 from keys.chain import (

@@ -16,7 +16,7 @@ from .. import cards
 from ..artifacts import CardFiles, write_many
 from ..children import ChildRequest, RowError, read_batch, validate_child
 from ..errors import Invalid
-from ..store import CardRecord
+from ..storage.store import CardRecord
 from .common import by, dev_keys_option, emit, home_option, now, open_home, unlock, utc
 
 

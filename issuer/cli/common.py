@@ -22,9 +22,9 @@ import click
 from sqlalchemy.engine import make_url
 
 from ..audit import Actor
-from ..db import DATABASE_URL_ENV
 from ..issuing_keys import KeyUnlock
-from ..store import IssuerHome
+from ..storage.db import DATABASE_URL_ENV
+from ..storage.store import IssuerHome
 
 DEV_FLAG = "--insecure-dev-unencrypted-keys"
 DATE = click.DateTime(["%Y-%m-%d"])

@@ -9,9 +9,10 @@ import click
 
 from keys.keystore import ROOT_PASSPHRASE_FILE_ENV, has_root_passphrase
 
-from .. import issuing_keys, migrate
-from ..db import DATABASE_URL_ENV
+from .. import issuing_keys
 from ..errors import Refused
+from ..storage import migrate
+from ..storage.db import DATABASE_URL_ENV
 from .common import by, dev_keys_option, emit, home_option, now, open_home, redacted, unlock
 
 

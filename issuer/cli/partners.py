@@ -9,8 +9,8 @@ import click
 from sqlalchemy import select
 
 from .. import partners
-from ..models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService
 from ..partners import AGE_CATEGORY_NAMES, ServiceRules
+from ..storage.models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService
 from .common import by, emit, home_option, now, open_home
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .. import people
-from ..models import ROLES
+from ..storage.models import ROLES
 from .common import by, emit, home_option, now, open_home
 
 PASSWORD_ENV = "KIA_NEW_USER_PASSWORD"  # noqa: S105 (a variable name)

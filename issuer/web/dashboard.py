@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from .. import reports
 from ..current import now, office
-from ..models import Alarm, Partner
 from ..partners import local_today
+from ..storage.models import Alarm, Partner
 from .auth import EVERYONE, roles
 from .i18n import t
 

@@ -19,7 +19,7 @@ from keys.times import iso_utc
 from .. import issuing_keys, offline, trust_lists
 from ..current import now, office
 from ..errors import IssuerError
-from ..models import AuditEvent
+from ..storage.models import AuditEvent
 from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, actor, roles
 from .i18n import t
 

@@ -18,7 +18,7 @@ from keys.errors import KiaError
 from .. import partners, reports, terminals
 from ..current import now, office
 from ..errors import NotFound
-from ..models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, Terminal
+from ..storage.models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, Terminal
 from .auth import CHANGERS, EVERYONE, ConfirmForm, actor, roles
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")

@@ -21,7 +21,7 @@ from keys.times import iso_utc
 from .. import people
 from ..current import now, office
 from ..errors import NotFound
-from ..models import ROLES, Partner
+from ..storage.models import ROLES, Partner
 from .auth import ConfirmForm, actor, roles
 from .i18n import t
 

@@ -16,7 +16,7 @@ from jwcrypto import jwk, jws
 from issuer.cards import issue_cards
 from issuer.children import ChildRequest
 from issuer.issuing_keys import KeyUnlock, change_issuing_key, init_home, rotate_issuing_key
-from issuer.store import IssuerHome
+from issuer.storage.store import IssuerHome
 from issuer.trust_lists import TrustListExport, export_trust_list
 from tests.factories import ACTOR, NOW, utc
 

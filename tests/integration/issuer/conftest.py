@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from issuer import create_app, issuing_keys, people
-from issuer.store import IssuerHome
+from issuer.storage.store import IssuerHome
 from tests.factories import ACTOR, DAY, NOW
 
 

@@ -18,7 +18,7 @@ from issuer.api.openapi import DOCUMENT
 from issuer.cards import issue_cards, revoke_card
 from issuer.children import ChildRequest
 from issuer.issuing_keys import KeyUnlock, init_home
-from issuer.store import IssuerHome
+from issuer.storage.store import IssuerHome
 from issuer.trust_lists import DELTA_WINDOW, TrustListExport, export_trust_list
 from keys import apply_delta, load_public_jwk, verify_trust_list
 from tests.factories import ACTOR, NOW, utc

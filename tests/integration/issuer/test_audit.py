@@ -27,9 +27,9 @@ from sqlalchemy import func, select
 from issuer import create_app, offline
 from issuer.audit import Actor
 from issuer.issuing_keys import KeyUnlock, init_home, list_issuing_keys
-from issuer.models import AuditEvent
 from issuer.people import accounts, create_user
-from issuer.store import IssuerHome
+from issuer.storage.models import AuditEvent
+from issuer.storage.store import IssuerHome
 from keys import public_jwk
 from kia.cli import main
 from tests.factories import ACTOR, aged

@@ -14,9 +14,9 @@ from issuer.cards import issue_cards
 from issuer.children import ChildRequest
 from issuer.errors import IssuerError
 from issuer.issuing_keys import KeyUnlock, init_home
-from issuer.models import AuditEvent
 from issuer.people import create_user
-from issuer.store import IssuerHome
+from issuer.storage.models import AuditEvent
+from issuer.storage.store import IssuerHome
 from kia.cli import main
 from tests.factories import ACTOR, NOW, utc
 

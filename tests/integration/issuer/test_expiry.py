@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from issuer import migrate, reports
+from issuer import reports
 from issuer.cards import find_card, issue_cards, mark_expired, replace_card, revoke_card
 from issuer.children import ChildRequest
 from issuer.errors import Refused
 from issuer.issuing_keys import KeyUnlock
-from issuer.models import AuditEvent, CardRow
-from issuer.store import IssuerHome
+from issuer.storage import migrate
+from issuer.storage.models import AuditEvent, CardRow
+from issuer.storage.store import IssuerHome
 from tests.factories import ACTOR, DAY, NOW, SURAKARTA, TURNS_FIVE_SOON, WIB, born_turning, utc
 from tests.integration.conftest import PASSPHRASE, RunKia
 

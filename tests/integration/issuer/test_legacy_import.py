@@ -1,7 +1,7 @@
 """`kia issuer db upgrade` imports a first-version home (kia-issuer.json) once.
 
 The first version kept an office in HOME/kia-issuer.json (format 1, see
-issuer.legacy) next to its encrypted keys in HOME/keys/.  Such a home is
+issuer.storage.legacy) next to its encrypted keys in HOME/keys/.  Such a home is
 written here by hand from the factories, then upgraded with the real ``kia``
 command on SQLite and on PostgreSQL.  ``kia`` reads the real clock, so the
 home's times are relative to now.
@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from issuer import migrate
 from issuer.cards import card_count, find_card
 from issuer.errors import HomeNotFound
 from issuer.issuing_keys import list_issuing_keys
-from issuer.store import IssuerHome
+from issuer.storage import migrate
+from issuer.storage.store import IssuerHome
 from issuer.trust_lists import trust_list_seq
 from keys import IssuingKey, issue_card, kid_for, public_jwk
 from keys.eligibility import WIB, birthday

@@ -14,11 +14,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from issuer import migrate
 from issuer.cards import card_count
 from issuer.issuing_keys import KeyUnlock, init_home
-from issuer.models import REPORT_COLUMNS, Base
-from issuer.store import IssuerHome
+from issuer.storage import migrate
+from issuer.storage.models import REPORT_COLUMNS, Base
+from issuer.storage.store import IssuerHome
 from tests.factories import ACTOR, NOW
 
 UNLOCK = KeyUnlock(b"integration-test passphrase, not a secret")

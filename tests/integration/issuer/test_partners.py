@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 
 from issuer import partners
 from issuer.errors import IssuerError, PartnerNotFound, TerminalNotFound
-from issuer.models import Partner, PartnerService, Terminal
 from issuer.partners import ServiceRules
-from issuer.store import IssuerHome
+from issuer.storage.models import Partner, PartnerService, Terminal
+from issuer.storage.store import IssuerHome
 from issuer.terminals import enroll, register_terminal, set_terminal_state
 from keys.chain import MAX_MONEY
 from keys.serial import ALPHABET

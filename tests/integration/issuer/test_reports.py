@@ -28,10 +28,10 @@ from issuer.cards import issue_cards, revoke_card
 from issuer.children import ChildRequest
 from issuer.errors import IssuerError
 from issuer.issuing_keys import KeyUnlock, init_home
-from issuer.models import CardRow, RedemptionRow
 from issuer.people import create_user
 from issuer.reports import Coverage, Figures, PartnerCount
-from issuer.store import CardRecord, IssuerHome
+from issuer.storage.models import CardRow, RedemptionRow
+from issuer.storage.store import CardRecord, IssuerHome
 from issuer.sync_ingest import Ack, ingest
 from issuer.terminals import enroll, register_terminal
 from keys.chain import Redemption

@@ -22,9 +22,9 @@ from issuer import create_app, offline, partners
 from issuer.cards import find_card, issue_cards
 from issuer.children import ChildRequest
 from issuer.issuing_keys import KeyUnlock, init_home, list_issuing_keys, rotate_issuing_key
-from issuer.models import AuditEvent, Partner, PartnerService, RedemptionRow
 from issuer.people import accounts, create_user
-from issuer.store import IssuerHome
+from issuer.storage.models import AuditEvent, Partner, PartnerService, RedemptionRow
+from issuer.storage.store import IssuerHome
 from issuer.terminals import register_terminal
 from issuer.trust_lists import latest_published
 from tests.factories import ACTOR, NOW, aged, utc

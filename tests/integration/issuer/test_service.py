@@ -20,8 +20,8 @@ from issuer.cards import card_count, find_card, issue_cards, revoke_card
 from issuer.children import ChildRequest, RowError, read_batch
 from issuer.errors import CardAlreadyRevoked, IssuerError, UnknownCard
 from issuer.issuing_keys import KeyUnlock, change_issuing_key, list_issuing_keys, rotate_issuing_key
-from issuer.models import BatchRow, CardRow, Child, Office, TrustListRow
-from issuer.store import IssuerHome
+from issuer.storage.models import BatchRow, CardRow, Child, Office, TrustListRow
+from issuer.storage.store import IssuerHome
 from issuer.trust_lists import TrustListExport, export_trust_list, trust_list_seq
 from keys import (
     CARD_TYP,

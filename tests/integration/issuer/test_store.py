@@ -1,4 +1,4 @@
-"""issuer.store: an office's home folder and its database, on SQLite and PostgreSQL.
+"""issuer.storage.store: an office's home folder and its database, on SQLite and PostgreSQL.
 
 Every test that touches a database takes ``issuer_db_url`` (None: SQLite in
 the home folder) and runs once on each database.
@@ -18,10 +18,10 @@ import pytest
 
 from issuer.cards import card_count, find_card, issue_cards, revoke_card
 from issuer.children import ChildRequest
-from issuer.db import SQLITE_FILE
 from issuer.errors import DatabaseUnavailable, HomeExists, HomeNotFound
 from issuer.issuing_keys import KeyUnlock, change_issuing_key, init_home, list_issuing_keys, rotate_issuing_key
-from issuer.store import IssuerHome
+from issuer.storage.db import SQLITE_FILE
+from issuer.storage.store import IssuerHome
 from issuer.trust_lists import export_trust_list, trust_list_seq
 from tests.factories import ACTOR, BIRTH_DATE, DAY, NOW, SURAKARTA, utc
 from tests.integration.conftest import RunKia

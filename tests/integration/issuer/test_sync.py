@@ -29,8 +29,8 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from issuer.issuing_keys import list_issuing_keys
-from issuer.models import Alarm, RedemptionRow, Terminal
-from issuer.store import IssuerHome
+from issuer.storage.models import Alarm, RedemptionRow, Terminal
+from issuer.storage.store import IssuerHome
 from issuer.sync_ingest import MAX_BATCH
 from issuer.terminals import CONFIG_TYP, Registration, register_terminal, set_terminal_state
 from issuer.trust_lists import export_trust_list

@@ -23,8 +23,8 @@ from issuer.cards import find_card, issue_cards, revoke_card
 from issuer.children import ChildRequest
 from issuer.errors import BundleOutdated, BundleRefused, BundleRollback
 from issuer.issuing_keys import KeyUnlock, rotate_issuing_key
-from issuer.models import AuditEvent, CardRow
-from issuer.store import IssuerHome
+from issuer.storage.models import AuditEvent, CardRow
+from issuer.storage.store import IssuerHome
 from issuer.trust_lists import export_trust_list, import_bundle, latest_published, prepare_signing, trust_list_seq
 from keys import apply_delta, kid_for, load_public_jwk, verify_card, verify_trust_list
 from keys.errors import CardRevoked

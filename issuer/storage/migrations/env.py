@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from issuer.models import Base
+from issuer.storage.models import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

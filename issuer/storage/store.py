@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from keys import IssuingKey, KeyState, load_public_jwk
 
+from ..errors import DatabaseUnavailable, HomeBusy, HomeNotFound, LegacyHomeInvalid
 from . import migrate
 from .db import SQLITE_FILE, Database, default_url
-from .errors import DatabaseUnavailable, HomeBusy, HomeNotFound, LegacyHomeInvalid
 from .legacy import LEGACY_STATE_FILE, key_row, legacy_rows
 from .models import CardRow, IssuingKeyRow, Office
 
