@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from keys.chain import MAX_MONEY
 from keys.eligibility import AGE_CATEGORIES, is_valid_region, region_timezone
@@ -138,3 +139,58 @@ def mou_state(partner: Partner, now: int) -> str:
     if partner.mou_end < today:
         return "expired"
     return "ending_soon" if (partner.mou_end - today).days <= MOU_WARNING_DAYS else "in_force"
+
+
+# --- reading ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PartnerRecord:
+    """A partner as the pages and commands show it, with its MoU's state on its local day."""
+
+    id: int
+    name: str
+    kind: str
+    cluster: str
+    region: int
+    mou_start: dt.date
+    mou_end: dt.date
+    mou_state: str
+    services: tuple[str, ...]
+
+
+def _record(session: Session, row: Partner, now: int) -> PartnerRecord:
+    codes = session.scalars(
+        select(PartnerService.code).where(PartnerService.partner_id == row.id).order_by(PartnerService.code)
+    )
+    return PartnerRecord(row.id, row.name, row.kind, row.cluster, row.region, row.mou_start, row.mou_end,
+                         mou_state(row, now), tuple(codes))
+
+
+def list_partners(home: IssuerHome, now: int) -> list[PartnerRecord]:
+    """Every partner, the agreements ending first at the top."""
+    with home.transaction() as session:
+        rows = session.scalars(select(Partner).order_by(Partner.mou_end, Partner.id))
+        return [_record(session, row, now) for row in rows]
+
+
+def find_partner(home: IssuerHome, partner_id: int, now: int) -> PartnerRecord:
+    with home.transaction() as session:
+        row = session.get(Partner, partner_id)
+        if row is None:
+            raise PartnerNotFound(f"there is no partner {partner_id}")
+        return _record(session, row, now)
+
+
+def services_of(home: IssuerHome, partner_id: int) -> list[ServiceRules]:
+    with home.transaction() as session:
+        rows = session.scalars(
+            select(PartnerService).where(PartnerService.partner_id == partner_id).order_by(PartnerService.code)
+        )
+        return [service_rules(row) for row in rows]
+
+
+def partner_names(home: IssuerHome) -> dict[int, str]:
+    with home.transaction() as session:
+        rows = session.execute(select(Partner.id, Partner.name).order_by(Partner.id))
+        return {partner_id: name for partner_id, name in rows}

@@ -182,3 +182,22 @@ def _stored_hash(session: Session, terminal: Terminal, seq: int) -> bytes:
     if digest is None:  # only before the acknowledged sequence, which is contiguous
         raise SyncRefused("gap", f"the office does not hold record {seq}", terminal.acknowledged_seq)
     return bytes.fromhex(digest)
+
+
+@dataclasses.dataclass(frozen=True)
+class AlarmRecord:
+    at: int
+    kind: str
+    terminal_id: str | None
+    partner_id: int | None
+    detail: str
+
+
+def latest_alarms(home: IssuerHome, partner_id: int | None = None, limit: int = 10) -> list[AlarmRecord]:
+    """The newest alarms, of one partner's terminals or of all."""
+    with home.transaction() as session:
+        query = select(Alarm).order_by(Alarm.at.desc(), Alarm.id.desc()).limit(limit)
+        if partner_id is not None:
+            query = query.where(Alarm.partner_id == partner_id)
+        return [AlarmRecord(row.at, row.kind, row.terminal_id, row.partner_id, row.detail)
+                for row in session.scalars(query)]

@@ -215,3 +215,26 @@ def set_terminal_state(home: IssuerHome, terminal_id: str, state: str, now: int,
             raise Refused(f"terminal {terminal_id} is {terminal.state} and cannot become {state}")
         terminal.state = state
         audit(session, by, f"terminal_{STATE_VERBS[state]}", terminal_id, now)
+
+
+# --- reading ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TerminalRecord:
+    """A terminal as the partner page lists it (never its key or enrolment code)."""
+
+    id: str
+    partner_id: int
+    name: str
+    state: str
+    enrolled_at: int | None
+    acknowledged_seq: int
+    last_sync_at: int | None
+
+
+def terminals_of(home: IssuerHome, partner_id: int) -> list[TerminalRecord]:
+    with home.transaction() as session:
+        rows = session.scalars(select(Terminal).where(Terminal.partner_id == partner_id).order_by(Terminal.id))
+        return [TerminalRecord(row.id, row.partner_id, row.name, row.state, row.enrolled_at, row.acknowledged_seq,
+                               row.last_sync_at) for row in rows]

@@ -48,7 +48,7 @@ from .errors import (
 )
 from .issuing_keys import KeyUnlock
 from .offline import SignedBundle, SigningRequest, fingerprint, same_content
-from .storage.models import CardRow, IssuingKeyRow, Office, TrustListDeltaRow, TrustListRow
+from .storage.models import AuditEvent, CardRow, IssuingKeyRow, Office, TrustListDeltaRow, TrustListRow
 from .storage.store import IssuerHome, issuing_key
 
 DELTA_WINDOW = 30  # trust lists back from which a delta is kept
@@ -311,3 +311,28 @@ def _check_deltas(session: Session, office: Office, trust_list: TrustList, bundl
             raise BundleRefused(f"the bundle's delta from sequence {old} is invalid: {exc}") from None
         if not same_content(result, trust_list):
             raise BundleRefused(f"the bundle's delta from sequence {old} does not lead to its list; it is refused")
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedRequest:
+    """A signing request made for the offline machine, as its audit event records it."""
+
+    at: int
+    username: str
+    seq: str
+    fingerprint: str
+
+
+def recent_signing_requests(home: IssuerHome, limit: int = 5) -> list[PreparedRequest]:
+    """The latest requests prepared, from the web or the command line, newest first."""
+    with home.transaction() as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "trust_list_prepare")
+            .order_by(AuditEvent.id.desc()).limit(limit)
+        )
+        prepared = []
+        for event in events:
+            parts = (event.target or "").split(" ")  # "seq N FINGERPRINT", as prepare_signing records it
+            seq, fingerprint = (parts[1], parts[2]) if len(parts) == 3 else ("", "")
+            prepared.append(PreparedRequest(event.at, event.username, seq, fingerprint))
+        return prepared

@@ -6,11 +6,10 @@ import datetime as dt
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from .. import partners
 from ..partners import AGE_CATEGORY_NAMES, ServiceRules
-from ..storage.models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService
+from ..storage.models import KLA_CLUSTERS, PARTNER_KINDS
 from .common import by, emit, home_option, now, open_home
 
 
@@ -69,14 +68,7 @@ def service(home: Path, partner_id: int, code: str, name: str, prices: tuple[str
 @home_option
 def list_partners(home: Path) -> None:
     """Partners with their MoU and services; those ending within 90 days are marked (MOU_WARNING_DAYS)."""
-    office, stamp = open_home(home), now()
-    with office.transaction() as session:
-        rows = []
-        for row in session.scalars(select(Partner).order_by(Partner.id)):
-            services = session.scalars(select(PartnerService.code).where(PartnerService.partner_id == row.id))
-            rows.append({
-                "partner_id": row.id, "name": row.name, "kind": row.kind, "cluster": row.cluster,
-                "region": row.region, "mou_end": row.mou_end.isoformat(), "mou_state": partners.mou_state(row, stamp),
-                "services": list(services),
-            })
-    emit(rows)
+    listed = sorted(partners.list_partners(open_home(home), now()), key=lambda partner: partner.id)
+    emit([{"partner_id": partner.id, "name": partner.name, "kind": partner.kind, "cluster": partner.cluster,
+           "region": partner.region, "mou_end": partner.mou_end.isoformat(), "mou_state": partner.mou_state,
+           "services": list(partner.services)} for partner in listed])

@@ -10,12 +10,9 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 from pygal.style import Style
-from sqlalchemy import select
 
-from .. import reports
+from .. import partners, reports, sync_ingest
 from ..current import now, office
-from ..partners import local_today
-from ..storage.models import Alarm, Partner
 from .auth import EVERYONE, roles
 from .i18n import t
 
@@ -44,15 +41,14 @@ def _chart(chart: pygal.Graph) -> Markup:
 def index() -> ResponseReturnValue:
     home = office(current_app)
     mine = current_user.partner_id if current_user.role == "partner_manager" else None
-    with home.transaction() as session:
-        partners = {row.id: row for row in session.scalars(select(Partner))}
-        names = {partner_id: row.name for partner_id, row in partners.items()}
-        alarms = list(session.scalars(
-            select(Alarm).where(*([Alarm.partner_id == mine] if mine else [])).order_by(Alarm.at.desc()).limit(10)
-        ))
+    names = partners.partner_names(home)
+    alarms = sync_ingest.latest_alarms(home, mine)
     # Today is the partner's local day for its manager; over every partner, the
     # easternmost zone's, so that no region's scans of today are left out (as the reports do).
-    today = local_today(partners[mine].region, now()) if mine in partners else reports.today(now())
+    if mine is None:
+        today = reports.today(now())
+    else:
+        today = partners.local_today(partners.find_partner(home, mine, now()).region, now())
     this_month = reports.figures(home, "partner", "month", today.replace(day=1), today, mine)
     year_ago = (today.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
     over_time = reports.figures(home, "programme" if mine is None else "partner", "month", year_ago, today, mine)

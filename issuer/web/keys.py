@@ -11,7 +11,6 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
 
 from keys.errors import KiaError
 from keys.times import iso_utc
@@ -19,7 +18,6 @@ from keys.times import iso_utc
 from .. import issuing_keys, offline, trust_lists
 from ..current import now, office
 from ..errors import IssuerError
-from ..storage.models import AuditEvent
 from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, actor, roles
 from .i18n import t
 
@@ -46,21 +44,9 @@ def index() -> ResponseReturnValue:
 
 def _page(bundle: BundleForm | None = None, status: int = 200) -> ResponseReturnValue:
     home = office(current_app)
-    with home.transaction() as session:
-        events = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "trust_list_prepare")
-            .order_by(AuditEvent.id.desc()).limit(RECENT_REQUESTS)
-        )
-        prepared = [(event.at, event.username, *_seq_and_fingerprint(event.target)) for event in events]
     return render_template("keys.html", keys=issuing_keys.list_issuing_keys(home), form=ConfirmForm(), iso=iso_utc,
                            seq=trust_lists.latest_published_seq(home), bundle=bundle or BundleForm(),
-                           prepared=prepared), status
-
-
-def _seq_and_fingerprint(target: str | None) -> tuple[str, str]:
-    """The audit target of a prepared request is "seq N FINGERPRINT" (web and CLI alike)."""
-    parts = (target or "").split(" ")
-    return (parts[1], parts[2]) if len(parts) == 3 else ("", "")
+                           prepared=trust_lists.recent_signing_requests(home, RECENT_REQUESTS)), status
 
 
 @bp.post("/rotate")

@@ -8,7 +8,6 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
@@ -18,7 +17,7 @@ from keys.errors import KiaError
 from .. import partners, reports, terminals
 from ..current import now, office
 from ..errors import NotFound
-from ..storage.models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, Terminal
+from ..storage.models import KLA_CLUSTERS, PARTNER_KINDS
 from .auth import CHANGERS, EVERYONE, ConfirmForm, actor, roles
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
@@ -59,20 +58,12 @@ class ServiceForm(FlaskForm):  # type: ignore[misc]
                                      self.discount_value.data, self.daily_limit.data, self.passback_seconds.data)
 
 
-def _partner_rows() -> list[tuple[Partner, str]]:
-    """Every partner with the state of its MoU, the agreements ending first at the top."""
-    with office(current_app).transaction() as session:
-        listed = session.scalars(select(Partner).order_by(Partner.mou_end))
-        return [(row, partners.mou_state(row, now())) for row in listed]
-
-
 @bp.get("/")
 @roles(*EVERYONE)
 def index() -> ResponseReturnValue:
     if current_user.role == "partner_manager":
         return redirect(url_for("partners.detail", partner_id=current_user.partner_id))
-    rows = _partner_rows()
-    return render_template("partners.html", rows=rows, form=PartnerForm())
+    return render_template("partners.html", rows=partners.list_partners(office(current_app), now()), form=PartnerForm())
 
 
 @bp.post("/")
@@ -90,8 +81,7 @@ def create() -> ResponseReturnValue:
             form.name.errors.append(str(exc))
         else:
             return redirect(url_for("partners.detail", partner_id=partner_id))
-    rows = _partner_rows()
-    return render_template("partners.html", rows=rows, form=form), 400
+    return render_template("partners.html", rows=partners.list_partners(office(current_app), now()), form=form), 400
 
 
 @bp.get("/<int:partner_id>")
@@ -100,25 +90,12 @@ def detail(partner_id: int) -> ResponseReturnValue:
     if not current_user.may_see_partner(partner_id):
         abort(403)
     home = office(current_app)
-    with home.transaction() as session:
-        partner = session.get(Partner, partner_id)
-        if partner is None:
-            abort(404)
-        services = [
-            partners.service_rules(row)
-            for row in session.scalars(
-                select(PartnerService).where(PartnerService.partner_id == partner_id).order_by(PartnerService.code)
-            )
-        ]
-        its_terminals = list(
-            session.scalars(select(Terminal).where(Terminal.partner_id == partner_id).order_by(Terminal.id))
-        )
-        state = partners.mou_state(partner, now())
-        today = partners.local_today(partner.region, now())  # the partner's days, as its figures are kept
+    partner = partners.find_partner(home, partner_id, now())  # an unknown partner is 404 (issuer.app)
+    today = partners.local_today(partner.region, now())  # the partner's days, as its figures are kept
     figures = reports.figures(home, "partner", "day", today.replace(day=1), today, partner_id)
-    return render_template("partner.html", partner=partner, state=state, services=services, terminals=its_terminals,
-                           figures=figures, form=ConfirmForm(), service_form=ServiceForm(),
-                           terminal_form=TerminalForm())
+    return render_template("partner.html", partner=partner, services=partners.services_of(home, partner_id),
+                           terminals=terminals.terminals_of(home, partner_id), figures=figures, form=ConfirmForm(),
+                           service_form=ServiceForm(), terminal_form=TerminalForm())
 
 
 @bp.post("/<int:partner_id>/terminals")

@@ -11,17 +11,16 @@ from collections.abc import Callable
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Regexp
 
 from keys.errors import KiaError
 from keys.times import iso_utc
 
-from .. import people
+from .. import partners, people
 from ..current import now, office
 from ..errors import NotFound
-from ..storage.models import ROLES, Partner
+from ..storage.models import ROLES
 from .auth import ConfirmForm, actor, roles
 from .i18n import t
 
@@ -56,9 +55,7 @@ class PasswordForm(FlaskForm):  # type: ignore[misc]
 
 
 def _partners() -> list[tuple[str, str]]:
-    with office(current_app).transaction() as session:
-        rows = session.execute(select(Partner.id, Partner.name).order_by(Partner.id))
-        return [(str(partner_id), name) for partner_id, name in rows]
+    return [(str(partner_id), name) for partner_id, name in partners.partner_names(office(current_app)).items()]
 
 
 def _page(add: UserForm | None = None, status: int = 200) -> ResponseReturnValue:
