@@ -7,28 +7,21 @@ for a sequence range, and a fresh sync token for every request.  Tests
 change a record, a checkpoint or a token claim to play an attack.
 
 The office side of a test (a home with a partner and a service) is built by
-``open_office``, ``add_partner`` and ``add_service``.  The API reads the real
-clock, so times here default to ``int(time.time())``.
+tests.factories.offices.  The API reads the real clock, so times here
+default to ``int(time.time())``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import hmac
 import secrets
-import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from issuer import partners
-from issuer.issuing_keys import KeyUnlock, init_home
-from issuer.partners import ServiceRules
-from issuer.storage.store import IssuerHome
 from issuer.terminals import ENROLMENT_CODE_LIFETIME
 from keys import kid_for, public_jwk
 from keys.chain import (
@@ -42,52 +35,8 @@ from keys.chain import (
 )
 from keys.jwk import public_key_bytes
 from keys.serial import serial_from_value
-from tests.factories import ACTOR, DAY, SURAKARTA, forge_token
-
-# Long enough for keys.keystore.MIN_PASSPHRASE_LENGTH; a test value, not a secret.
-PASSPHRASE = "sync-test passphrase 2026-11"
-UNLOCK = KeyUnlock(PASSPHRASE.encode())
-SERVICE = ServiceRules(
-    code="bioskop-reguler",
-    name="Bioskop reguler",
-    prices={"0-4": 0, "5-12": 40_000, "13-16": 50_000},
-    discount_kind="percent",
-    discount_value=50,
-    daily_limit=2,
-    passback_seconds=600,
-)
-
-
-def clock() -> int:
-    return int(time.time())
-
-
-def today() -> dt.date:
-    return dt.datetime.fromtimestamp(clock(), dt.UTC).date()
-
-
-# --- the office ------------------------------------------------------------
-
-
-def open_office(path: Path, database_url: str | None, now: int | None = None) -> IssuerHome:
-    """A fresh office (root key, issuing key) in ``path``, on ``database_url``."""
-    home = IssuerHome(path, database_url)
-    init_home(home, UNLOCK, clock() if now is None else now, by=ACTOR)
-    return home
-
-
-def add_partner(home: IssuerHome, *, mou_start: dt.date | None = None, mou_end: dt.date | None = None,
-                name: str = "Bioskop Solo Paragon") -> int:
-    """A cinema partner whose MoU is in force today unless the dates say otherwise."""
-    start = mou_start or today() - dt.timedelta(days=365)
-    end = mou_end or today() + dt.timedelta(days=365)
-    return partners.create_partner(home, name, "cinema", "education_culture", SURAKARTA, start, end, clock(), by=ACTOR)
-
-
-def add_service(home: IssuerHome, partner_id: int, rules: ServiceRules = SERVICE) -> ServiceRules:
-    partners.set_service(home, partner_id, rules, clock(), by=ACTOR)
-    return rules
-
+from tests.factories import DAY, forge_token
+from tests.factories.offices import SERVICE, clock
 
 # --- the terminal ----------------------------------------------------------
 

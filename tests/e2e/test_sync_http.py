@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.processes import BIN, clean_env, kia, running
-from tests.terminal_sim import PASSPHRASE, SERVICE, SimulatedTerminal, today
+from tests.factories.offices import PASSPHRASE, SERVICE, today
+from tests.terminal_sim import SimulatedTerminal
 
 BATCH = 500
 

@@ -18,7 +18,8 @@ from flask.testing import FlaskClient
 
 from issuer import create_app, issuing_keys, people
 from issuer.storage.store import IssuerHome
-from tests.factories import ACTOR, DAY, NOW
+from tests.factories import DAY, NOW
+from tests.factories.offices import open_office
 
 
 @pytest.fixture
@@ -28,8 +29,7 @@ def unlock() -> issuing_keys.KeyUnlock:
 
 @pytest.fixture
 def home(tmp_path: Path, issuer_db_url: str | None, unlock: issuing_keys.KeyUnlock) -> Iterator[IssuerHome]:
-    office = IssuerHome(tmp_path / "office", issuer_db_url)
-    issuing_keys.init_home(office, unlock, NOW - DAY, by=ACTOR)
+    office = open_office(tmp_path / "office", issuer_db_url, NOW - DAY, unlock=unlock)
     yield office
     office.close()
 

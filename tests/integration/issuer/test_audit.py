@@ -26,16 +26,16 @@ from sqlalchemy import func, select
 
 from issuer import create_app, offline
 from issuer.audit import Actor
-from issuer.issuing_keys import KeyUnlock, init_home, list_issuing_keys
-from issuer.people import accounts, create_user
+from issuer.issuing_keys import KeyUnlock, list_issuing_keys
+from issuer.people import accounts
 from issuer.storage.models import AuditEvent
 from issuer.storage.store import IssuerHome
 from keys import public_jwk
 from kia.cli import main
-from tests.factories import ACTOR, aged
+from tests.factories import aged
+from tests.factories.offices import PASSWORD, add_people, open_office
 
 PASSPHRASE = "audit-test-passphrase-0000"
-PASSWORD = "kata-sandi-panjang-1"
 PUPIL = aged(10, dt.date.today()).isoformat()  # the pages and commands issue on the real clock
 
 
@@ -160,10 +160,8 @@ def test_each_command_that_changes_the_office_records_exactly_its_event(
 @pytest.fixture
 def office(tmp_path: Path, issuer_db_url: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[IssuerHome]:
     monkeypatch.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)
-    home = IssuerHome(tmp_path / "office", issuer_db_url)
-    init_home(home, KeyUnlock(PASSPHRASE.encode()), int(time.time()), by=ACTOR)
-    for username, role in (("kepala", "admin"), ("petugas", "officer")):
-        create_user(home, username, PASSWORD, role, None, int(time.time()), by=ACTOR)
+    home = open_office(tmp_path / "office", issuer_db_url, int(time.time()), unlock=KeyUnlock(PASSPHRASE.encode()))
+    add_people(home, int(time.time()), ("kepala", "admin", None), ("petugas", "officer", None))
     yield home
     home.close()
 

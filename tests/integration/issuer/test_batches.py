@@ -13,20 +13,20 @@ from issuer import batches, create_app
 from issuer.cards import issue_cards
 from issuer.children import ChildRequest
 from issuer.errors import IssuerError
-from issuer.issuing_keys import KeyUnlock, init_home
+from issuer.issuing_keys import KeyUnlock
 from issuer.people import create_user
 from issuer.storage.models import AuditEvent
 from issuer.storage.store import IssuerHome
 from kia.cli import main
 from tests.factories import ACTOR, NOW, utc
+from tests.factories.offices import open_office
 
 PASSPHRASE = "batch-test-passphrase-0000"
 
 
 @pytest.fixture
 def office(tmp_path: Path, issuer_db_url: str | None) -> IssuerHome:
-    home = IssuerHome(tmp_path / "office", issuer_db_url)
-    init_home(home, KeyUnlock(PASSPHRASE.encode()), NOW, by=ACTOR)
+    home = open_office(tmp_path / "office", issuer_db_url, NOW, unlock=KeyUnlock(PASSPHRASE.encode()))
     yield home
     home.close()
 

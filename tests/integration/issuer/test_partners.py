@@ -29,7 +29,8 @@ from keys.chain import MAX_MONEY
 from keys.serial import ALPHABET
 from kia.cli import main
 from tests.factories import ACTOR, DAY, NOW, SURAKARTA, utc
-from tests.terminal_sim import SERVICE, UNLOCK, SimulatedTerminal, open_office
+from tests.factories.offices import SERVICE, UNLOCK, open_office
+from tests.terminal_sim import SimulatedTerminal
 
 TODAY = utc(NOW).date()
 MOU = (TODAY - dt.timedelta(days=30), TODAY + dt.timedelta(days=700))

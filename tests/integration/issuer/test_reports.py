@@ -27,7 +27,7 @@ from issuer import create_app, partners, reports
 from issuer.cards import issue_cards, revoke_card
 from issuer.children import ChildRequest
 from issuer.errors import IssuerError
-from issuer.issuing_keys import KeyUnlock, init_home
+from issuer.issuing_keys import KeyUnlock
 from issuer.people import create_user
 from issuer.reports import Coverage, Figures, PartnerCount
 from issuer.storage.models import CardRow, RedemptionRow
@@ -38,6 +38,7 @@ from keys.chain import Redemption
 from keys.eligibility import region_timezone
 from keys.serial import serial_from_value
 from tests.factories import ACTOR, BALANGAN, BIRTH_DATE, DAY, JAYAPURA, NOW, SURAKARTA, TURNS_FIVE_SOON, aged, utc
+from tests.factories.offices import open_office
 from tests.integration.conftest import PASSPHRASE, RunKia
 from tests.terminal_sim import SimulatedTerminal
 
@@ -68,8 +69,7 @@ def rejected(at: int, serial: str | None, price: int = 0, discount: int = 0, rea
 
 @pytest.fixture
 def office(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
-    home = IssuerHome(tmp_path / "office", issuer_db_url)
-    init_home(home, UNLOCK, NOW - 30 * DAY, by=ACTOR)
+    home = open_office(tmp_path / "office", issuer_db_url, NOW - 30 * DAY, unlock=UNLOCK)
     yield home
     home.close()
 

@@ -21,16 +21,16 @@ from sqlalchemy import select
 from issuer import create_app, offline, partners
 from issuer.cards import find_card, issue_cards
 from issuer.children import ChildRequest
-from issuer.issuing_keys import KeyUnlock, init_home, list_issuing_keys, rotate_issuing_key
+from issuer.issuing_keys import KeyUnlock, list_issuing_keys, rotate_issuing_key
 from issuer.people import accounts, create_user
 from issuer.storage.models import AuditEvent, Partner, PartnerService, RedemptionRow
 from issuer.storage.store import IssuerHome
 from issuer.terminals import register_terminal
 from issuer.trust_lists import latest_published
 from tests.factories import ACTOR, NOW, aged, utc
+from tests.factories.offices import PASSWORD, open_office
 
 PASSPHRASE = "roles-test-passphrase-0000"
-PASSWORD = "kata-sandi-panjang-1"
 ROLES = ("anonymous", "admin", "officer", "auditor", "manager")
 # The pages issue cards on the real clock: a pupil ten years old on the day the test runs.
 PUPIL = aged(10, dt.date.today()).isoformat()
@@ -39,9 +39,7 @@ PUPIL = aged(10, dt.date.today()).isoformat()
 @pytest.fixture
 def office(tmp_path: Path, issuer_db_url: str | None, monkeypatch: pytest.MonkeyPatch) -> IssuerHome:
     monkeypatch.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)
-    home = IssuerHome(tmp_path / "office", issuer_db_url)
-    unlock = KeyUnlock(PASSPHRASE.encode())
-    init_home(home, unlock, NOW, by=ACTOR)
+    home = open_office(tmp_path / "office", issuer_db_url, NOW, unlock=KeyUnlock(PASSPHRASE.encode()))
     for name in ("Bioskop", "Kolam"):
         partners.create_partner(home, name, "cinema", "education_culture", 3372, dt.date(2026, 1, 1),
                                 dt.date(2027, 12, 31), NOW, by=ACTOR)

@@ -37,19 +37,8 @@ from issuer.trust_lists import export_trust_list
 from keys import EDDSA, KeyState, jws
 from keys.chain import Redemption
 from tests.factories import ACTOR, NOW, b64url
-from tests.terminal_sim import (
-    PASSPHRASE,
-    SERVICE,
-    UNLOCK,
-    SimulatedTerminal,
-    add_partner,
-    add_service,
-    clock,
-    decision,
-    expired_registration_time,
-    open_office,
-    today,
-)
+from tests.factories.offices import PASSPHRASE, SERVICE, UNLOCK, add_partner, add_service, clock, open_office, today
+from tests.terminal_sim import SimulatedTerminal, decision, expired_registration_time
 
 ENROL = "/api/v1/terminals/enroll"
 CONFIG = "/api/v1/terminals/config"

@@ -1,6 +1,9 @@
 """Small test-data factories shared by every test of the project.
 
-Keys are generated at run time and never stored.  Time is fixed: ``NOW`` is
+This module: times, regions, birth dates, cards and trust lists, the actor
+tests change the office as.  ``tests.factories.offices``: an office (its
+home and database) with its partners, services and people.  Keys are
+generated at run time and never stored.  Time is fixed: ``NOW`` is
 2026-11-22T03:00:00Z (10:00 WIB), so every test is deterministic.
 """
 
