@@ -185,6 +185,7 @@ def _status_json(status: Status, lang: str) -> dict[str, Any]:
         "partner": status.partner,
         "service": status.service,
         "trust_list_seq": status.trust_list_seq,
+        "config_version": status.config_version,
         "stale": status.stale,
         "offline_long": status.offline_long,
         "banners": banners,

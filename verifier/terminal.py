@@ -62,6 +62,7 @@ class Status:
     service: str | None
     trust_list_seq: int
     trust_list_expires_at: int
+    config_version: int | None  # the partner's signed rules held, None before the first
     stale: bool
     last_contact: int
     offline_long: bool
@@ -202,6 +203,7 @@ class Terminal:
             service=service.name if service else None,
             trust_list_seq=trust.seq,
             trust_list_expires_at=trust.expires_at,
+            config_version=config.version if config else None,
             stale=trust.is_expired(now),
             last_contact=last_contact,
             offline_long=now - last_contact > OFFLINE_WARNING_SECONDS,

@@ -30,7 +30,7 @@ from kia.processes import Server, kia_command
 from tests import clock_ahead
 from tests.e2e.processes import clean_env, kia
 from tests.factories import aged
-from tests.terminal_sim import PASSPHRASE, today
+from tests.factories.offices import PASSPHRASE, today
 from verifier.home import TerminalHome
 from verifier.local import LocalVerifierClient, VerifierUnavailable
 from verifier.log import TerminalLog
@@ -299,11 +299,15 @@ def status(url: str) -> dict:
         return json.loads(answer.read())
 
 
-def wait_for_trust_list(url: str, seq: int, deadline: float = 30.0) -> None:
-    """Until the running terminal holds list ``seq``; the figure that matters (under a second) is in bench/."""
+def wait_for_trust_list(url: str, seq: int, rules_after: int, deadline: float = 30.0) -> None:
+    """Until the running terminal holds list ``seq`` and rules newer than version ``rules_after``.
+
+    A sync writes the list, then the rules: the terminal may take them one
+    look apart.  The figure that matters (under a second) is in bench/.
+    """
     ends = time.monotonic() + deadline
-    while status(url)["trust_list_seq"] < seq:
-        assert time.monotonic() < ends, f"the running terminal never took trust list {seq}"
+    while (held := status(url))["trust_list_seq"] < seq or held["config_version"] <= rules_after:
+        assert time.monotonic() < ends, f"the running terminal never took trust list {seq} and new rules"
         time.sleep(0.02)
 
 
@@ -314,6 +318,7 @@ def test_a_serving_terminal_acts_on_a_revocation_and_new_rules_fetched_by_a_hand
     try:
         card = office.tokens[0]
         assert client.scan(card, "wedge").accepted
+        rules = status(terminal.url)["config_version"]
         serial = json.loads(base64.urlsafe_b64decode(card.split(".")[1] + "=="))["sub"]
         kia("issuer", "card", "revoke", "--home", office.home, serial, "--reason", "hilang", env=office.env)
         kia("issuer", "partner", "service", str(office.partner), "--home", office.home, "--code", "renang",
@@ -324,7 +329,7 @@ def test_a_serving_terminal_acts_on_a_revocation_and_new_rules_fetched_by_a_hand
 
         # Staff sync by hand, as `serve --help` says to when it runs with --no-sync: another process.
         assert sync(home, office) == 0
-        wait_for_trust_list(terminal.url, published["seq"])
+        wait_for_trust_list(terminal.url, published["seq"], rules)
 
         revoked = client.scan(card, "wedge")
         assert (revoked.accepted, revoked.reason) == (False, "card_revoked")
