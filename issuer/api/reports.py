@@ -7,16 +7,16 @@ partners (kind, cluster, programme) and coverage are for the office.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .. import reports
 from ..current import now, office
-from . import bp, error
+from . import bp, error, parsed_query
 
 
 class _Query(BaseModel):
@@ -56,18 +56,6 @@ def _signed_in() -> ResponseReturnValue | None:
     return None
 
 
-_Q = TypeVar("_Q", bound=_Query)
-
-
-def _parse(model: type[_Q]) -> _Q | ResponseReturnValue:
-    try:
-        return model.model_validate(request.args.to_dict())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "query"
-        return error(400, "bad_query", f"{where}: {first['msg']}")
-
-
 def _range(query: FiguresQuery | RangeQuery) -> tuple[dt.date, dt.date]:
     last = query.to or reports.today(now())
     return query.from_ or last.replace(day=1), last
@@ -84,7 +72,7 @@ def _answer(rows: list[Any], row_type: type, output: str, name: str) -> Response
 def figures() -> ResponseReturnValue:
     if (refusal := _signed_in()) is not None:
         return refusal
-    query = _parse(FiguresQuery)
+    query = parsed_query(FiguresQuery)
     if not isinstance(query, FiguresQuery):
         return query
     partner = query.partner
@@ -103,7 +91,7 @@ def partners_over_time() -> ResponseReturnValue:
         return refusal
     if current_user.role == "partner_manager":
         return error(403, "forbidden", "programme-wide reports are for the office")
-    query = _parse(RangeQuery)
+    query = parsed_query(RangeQuery)
     if not isinstance(query, RangeQuery):
         return query
     start, end = _range(query)
@@ -117,7 +105,7 @@ def coverage() -> ResponseReturnValue:
         return refusal
     if current_user.role == "partner_manager":
         return error(403, "forbidden", "card coverage is for the office")
-    query = _parse(_Query)
+    query = parsed_query(_Query)
     if not isinstance(query, _Query):
         return query
     return _answer(reports.coverage(office(current_app), now()), reports.Coverage, query.format,

@@ -6,7 +6,7 @@ from typing import Annotated, Any, TypeVar
 
 from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from keys.chain import InvalidRecord, InvalidSyncToken
 from keys.errors import KeyStoreError
@@ -16,7 +16,7 @@ from ..audit import Actor
 from ..current import now, office
 from ..issuing_keys import KeyUnlock
 from ..metrics import metrics_of
-from . import bp, error
+from . import bp, error, validated
 
 _Text = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 _JOSE = "application/jose"
@@ -46,12 +46,7 @@ def _body(model: type[_Body]) -> _Body | ResponseReturnValue:
         data = None
     if data is None:
         return error(400, "bad_json", "the body must be a JSON object (Content-Type: application/json)")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        return error(400, "bad_request", f"{where}: {first['msg']}")
+    return validated(model, data, "bad_request", "body")
 
 
 def _bearer() -> str | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from .. import trust_lists
 from ..current import office
-from . import bp, error
+from . import bp, error, parsed_query
 
 JOSE = "application/jose"
 
@@ -22,10 +22,9 @@ class TrustListQuery(BaseModel):
 @bp.get("/trustlist")
 def trust_list() -> ResponseReturnValue:
     """The latest full list; with ``since=N``, the delta from N when one is kept."""
-    try:
-        query = TrustListQuery.model_validate(request.args.to_dict())
-    except ValidationError as exc:
-        return error(400, "bad_query", _first_error(exc))
+    query = parsed_query(TrustListQuery)
+    if not isinstance(query, TrustListQuery):
+        return query
     home = office(current_app)
     latest = trust_lists.latest_published(home)
     if latest is None:
@@ -50,9 +49,3 @@ def _jose(body: str, seq: int) -> Response:
     response.headers["X-KIA-Trust-List-Seq"] = str(seq)
     response.headers["Cache-Control"] = "no-cache"
     return response
-
-
-def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "query"
-    return f"{where}: {first['msg']}"
