@@ -498,7 +498,7 @@ def test_a_checkpoint_not_signed_for_this_terminal_is_422(
 def test_every_alarm_counted_in_the_metrics_is_recorded(
     client: FlaskClient, office: IssuerHome, terminal: SimulatedTerminal
 ):
-    """kia_alarms_total and the alarms table must agree: sync.ingest promises an alarm for every
+    """kia_alarms_total and the alarms table must agree: sync_ingest.ingest promises an alarm for every
     chain mismatch, and an alarm an officer cannot read is no alarm."""
     terminal.log(10)
     forged = terminal.checkpoint(10, key=Ed25519PrivateKey.generate())
