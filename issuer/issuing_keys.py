@@ -3,7 +3,8 @@
 ``init_home`` makes the office (its database, a root key and a first issuing
 key).  Issuing keys are rotated (a new one signs, the old one still
 verifies), retired or revoked; private keys are opened with ``KeyUnlock``
-only when they sign.  Every change is audited in its own transaction.
+only when they sign.  Every change records its audit event in the
+transaction that makes it.
 """
 
 from __future__ import annotations

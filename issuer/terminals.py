@@ -51,6 +51,9 @@ from .storage.models import (
 from .storage.store import IssuerHome
 
 CONFIG_TYP = "kia-config"
+ENROLMENT_CODE_LIFETIME = 7 * 86400
+STATE_VERBS = {"active": "activate", "suspended": "suspend", "retired": "retire"}  # audit actions
+_CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,15 +154,6 @@ def _spend_jti(session: Session, jti: str, terminal_id: str, expires_at: int, no
                                       expires_at=min(expires_at, now + MAX_SYNC_TOKEN_LIFETIME) + SYNC_CLOCK_LEEWAY))
     except IntegrityError:
         raise InvalidSyncToken("this sync token was already used; make a new one for every request") from None
-
-
-ENROLMENT_CODE_LIFETIME = 7 * 86400
-
-
-STATE_VERBS = {"active": "activate", "suspended": "suspend", "retired": "retire"}  # audit actions
-
-
-_CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
 
 
 @dataclasses.dataclass(frozen=True)
