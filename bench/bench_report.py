@@ -106,7 +106,7 @@ def make_office(home: IssuerHome) -> list[Partner]:
                                              int(time.time()), by=Actor.command_line())
         count = max(1, round(6 / rank**0.5))
         terminals = [register_terminal(home, partner_id, f"Kasir {n}", int(time.time()),
-                                                by=Actor.command_line()).terminal_id
+                                       by=Actor.command_line()).terminal_id
                      for n in range(1, count + 1)]
         made.append(Partner(rank, partner_id, kind, region, joins, terminals))
     return made

@@ -200,7 +200,7 @@ def _issue_cards(home: IssuerHome, unlock: issuing_keys.KeyUnlock, now: dt.datet
     for moment, children in batches:
         requests = [ChildRequest(line, born, region) for line, (_, born, region) in enumerate(children, 1)]
         issued += [(item, children[0][0]) for item in cards.issue_cards(home, unlock, requests, moment,
-                                                                          by=Actor.command_line()).cards]
+                                                                        by=Actor.command_line()).cards]
     new_key = issuing_keys.rotate_issuing_key(home, unlock, int(now.timestamp()), by=Actor.command_line())
     today_children = [(age.format(2), _years_ago(today, 2, 40), SURAKARTA),
                       (age.format(8), _years_ago(today, 8, 100), SURAKARTA),

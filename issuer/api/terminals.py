@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -16,7 +16,7 @@ from ..audit import Actor
 from ..current import now, office
 from ..issuing_keys import KeyUnlock
 from ..metrics import metrics_of
-from . import bp, error, validated
+from . import Model, bp, error, validated
 
 _Text = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 _JOSE = "application/jose"
@@ -36,10 +36,7 @@ class SyncRequest(BaseModel):
     checkpoint: _Text
 
 
-_Body = TypeVar("_Body", bound=BaseModel)
-
-
-def _body(model: type[_Body]) -> _Body | ResponseReturnValue:
+def _body(model: type[Model]) -> Model | ResponseReturnValue:
     try:
         data = request.get_json(silent=True)
     except RecursionError:  # nested deeper than any real body
@@ -67,7 +64,7 @@ def enroll() -> ResponseReturnValue:
         return body
     try:
         enrolment = terminals.enroll(office(current_app), KeyUnlock.from_env(), body.code, body.public_jwk, now(),
-                                by=Actor("terminal", request.remote_addr))
+                                     by=Actor("terminal", request.remote_addr))
     except errors.EnrolmentRefused as exc:
         return error(403, "enrolment_refused", str(exc))
     except KeyStoreError:

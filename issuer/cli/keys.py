@@ -26,13 +26,17 @@ def rotate(home: Path, insecure_dev_keys: bool) -> None:
     emit({"kid": new.kid, "state": new.state.value})
 
 
+def _change(home: Path, kid: str, change: str) -> None:
+    changed = issuing_keys.change_issuing_key(open_home(home), kid, change, now(), by=by())
+    emit({"kid": changed.kid, "state": changed.state.value})
+
+
 @key.command("retire")
 @click.argument("kid")
 @home_option
 def retire(kid: str, home: Path) -> None:
     """Retire the issuing key KID: it signs no more cards, and its cards still verify."""
-    changed = issuing_keys.change_issuing_key(open_home(home), kid, "retire", now(), by=by())
-    emit({"kid": changed.kid, "state": changed.state.value})
+    _change(home, kid, "retire")
 
 
 @key.command("revoke")
@@ -40,8 +44,7 @@ def retire(kid: str, home: Path) -> None:
 @home_option
 def revoke(kid: str, home: Path) -> None:
     """Revoke the issuing key KID: no card it signed verifies any more."""
-    changed = issuing_keys.change_issuing_key(open_home(home), kid, "revoke", now(), by=by())
-    emit({"kid": changed.kid, "state": changed.state.value})
+    _change(home, kid, "revoke")
 
 
 @key.command("list")

@@ -68,16 +68,15 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         found = people.authenticate_person(office(current_app), form.username.data, form.password.data)
         if found is None:
-            people.record_session_event(office(current_app), Actor(form.username.data.strip().lower(), remote()),
-                                        "sign_in_failed",
-                         None, now())
+            tried = Actor(form.username.data.strip().lower(), remote())
+            people.record_session_event(office(current_app), tried, "sign_in_failed", None, now())
             flash(t("bad_credentials"))
             return render_template("login.html", form=form), 401
         session.clear()  # a fresh session for the signed-in person
         session.permanent = True
         login_user(SignedIn(**found.__dict__))
-        people.record_session_event(office(current_app), Actor(found.username, remote(), found.id), "sign_in", None,
-                                    now())
+        signed_in = Actor(found.username, remote(), found.id)
+        people.record_session_event(office(current_app), signed_in, "sign_in", None, now())
         target = request.args.get("next", "")
         local = target.startswith("/") and not target.startswith("//")  # never redirect off this site
         return redirect(target if local else url_for("dashboard.index"))

@@ -115,7 +115,7 @@ def issue() -> ResponseReturnValue:
         getattr(form, checked.field).errors.append(checked.error)
         return _page(issue=form, status=400)
     issuance = cards.issue_cards(office(current_app), issuing_keys.KeyUnlock.from_env(), [checked], _now(),
-                                   by=actor())
+                                 by=actor())
     if issuance.rejected:
         form.nik.errors.append(issuance.rejected[0].error)
         return _page(issue=form, status=409)
@@ -141,7 +141,7 @@ def batch() -> ResponseReturnValue:
             form.file.errors.append(str(exc))
             return _page(batch=form, status=400)
     issuance = cards.issue_cards(office(current_app), issuing_keys.KeyUnlock.from_env(), requests, _now(),
-                                   channel=form.channel.data, source=name, refused=errors, by=actor())
+                                 channel=form.channel.data, source=name, refused=errors, by=actor())
     return render_template("batch.html", issuance=issuance, source=name)
 
 
@@ -169,7 +169,7 @@ def revoke(serial: str) -> ResponseReturnValue:
         abort(400)
     try:
         record = cards.revoke_card(office(current_app), serial, form.reason.data, now(),
-                                     by=actor())
+                                   by=actor())
     except NotFound:
         abort(404)
     except KiaError as exc:

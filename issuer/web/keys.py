@@ -56,7 +56,7 @@ def rotate() -> ResponseReturnValue:
         abort(400)
     try:
         issuing_keys.rotate_issuing_key(office(current_app), issuing_keys.KeyUnlock.from_env(), now(),
-                                   by=actor())
+                                        by=actor())
     except KiaError as exc:
         flash(str(exc))
     else:
@@ -100,7 +100,7 @@ def import_bundle() -> ResponseReturnValue:
         return _page(bundle=form, status=400)
     try:
         imported = trust_lists.import_bundle(office(current_app), form.bundle.data.read(), now(),
-                                            by=actor())
+                                             by=actor())
     except KiaError as exc:
         form.bundle.errors.append(str(exc))
         return _page(bundle=form, status=exc.http_status if isinstance(exc, IssuerError) else 400)

@@ -137,7 +137,7 @@ def terminal_state(partner_id: int, terminal_id: str, action: str) -> ResponseRe
         abort(400)
     try:
         terminals.set_terminal_state(office(current_app), terminal_id, "suspended" if action == "suspend" else "active",
-                                    now(), by=actor())
+                                     now(), by=actor())
     except KiaError as exc:
         flash(str(exc))
     return redirect(url_for("partners.detail", partner_id=partner_id))

@@ -93,7 +93,7 @@ def add() -> ResponseReturnValue:
         return _page(add=form, status=400)
     try:
         added = people.create_user(office(current_app), form.username.data, form.password.data, form.role.data,
-                                  form.partner_id(), now(), by=actor())
+                                   form.partner_id(), now(), by=actor())
     except KiaError as exc:
         flash(str(exc))
         return _page(add=form, status=409)
@@ -108,7 +108,7 @@ def change_role(user_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     return _apply(lambda: people.change_role(office(current_app), user_id, form.role.data, form.partner_id(),
-                                            now(), by=actor()), "role_changed")
+                                             now(), by=actor()), "role_changed")
 
 
 @bp.post("/<int:user_id>/<any(disable, enable):action>")
@@ -130,7 +130,7 @@ def reset_password(user_id: int) -> ResponseReturnValue:
             return redirect(url_for("people.index"))
         abort(400)
     return _apply(lambda: people.reset_password(office(current_app), user_id, form.password.data, now(),
-                                               by=actor()), "password_reset")
+                                                by=actor()), "password_reset")
 
 
 def _apply(change: Callable[[], people.Person], done: str) -> ResponseReturnValue:

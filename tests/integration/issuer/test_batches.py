@@ -34,7 +34,7 @@ def office(tmp_path: Path, issuer_db_url: str | None) -> IssuerHome:
 def submit(office: IssuerHome, channel: str, count: int = 2) -> int:
     children = [ChildRequest(line, dt.date(2026, 11, 1), 6311) for line in range(2, 2 + count)]
     issuance = issue_cards(office, KeyUnlock(PASSPHRASE.encode()), children, utc(NOW),
-                                   channel=channel, source=f"{channel}.csv", by=ACTOR)
+                           channel=channel, source=f"{channel}.csv", by=ACTOR)
     assert issuance.batch_id is not None
     return issuance.batch_id
 

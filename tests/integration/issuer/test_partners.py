@@ -236,7 +236,7 @@ def test_a_pending_terminal_cannot_be_activated_without_enrolment(office: Issuer
         set_terminal_state(office, registration.terminal_id, "active", NOW, by=ACTOR)
     assert state_of(office, registration.terminal_id) == "pending"
     set_terminal_state(office, registration.terminal_id, "retired", NOW,
-                                by=ACTOR)  # a code never used can be withdrawn
+                       by=ACTOR)  # a code never used can be withdrawn
     assert state_of(office, registration.terminal_id) == "retired"
 
 
@@ -310,7 +310,7 @@ def test_the_officer_adds_partners_and_rules_and_manages_terminals_with_kia(
     assert CODE.fullmatch(registered["enrolment_code"])
     terminal_id = registered["terminal_id"]
     enroll(office, UNLOCK, registered["enrolment_code"], SimulatedTerminal().public_jwk,
-                int(dt.datetime.now(dt.UTC).timestamp()), by=ACTOR)
+           int(dt.datetime.now(dt.UTC).timestamp()), by=ACTOR)
     for verb, state in (("suspend", "suspended"), ("activate", "active"), ("retire", "retired")):
         assert ok("terminal", verb, terminal_id) == {"terminal_id": terminal_id, "state": state}
         assert state_of(office, terminal_id) == state

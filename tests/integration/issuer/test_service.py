@@ -261,7 +261,7 @@ def test_each_export_spends_the_next_sequence_and_is_recorded(home: IssuerHome, 
     first_expires_at = exported(first, NOW).expires_at
     revoke_card(home, serial, "lost", NOW + 60, by=ACTOR)
     second = export_trust_list(home, UNLOCK, NOW + 120, tmp_path / "published", validity=dt.timedelta(days=7),
-                                       by=ACTOR)
+                               by=ACTOR)
 
     assert (first.seq, second.seq, trust_list_seq(home)) == (1, 2, 2)
     with home.database.transaction() as session:
@@ -358,7 +358,7 @@ def test_an_export_that_cannot_open_the_root_key_changes_nothing(home: IssuerHom
 
     with pytest.raises(PassphraseWrong):
         export_trust_list(home, KeyUnlock(b"a wrong passphrase, long enough"), NOW, tmp_path / "x",
-                                  by=ACTOR)
+                          by=ACTOR)
 
     # The transaction that would have spent sequence 1 and listed the card is rolled back.
     assert trust_list_seq(home) == 0

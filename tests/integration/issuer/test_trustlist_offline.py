@@ -44,7 +44,7 @@ def unlock() -> KeyUnlock:
 
 def issue(home: IssuerHome, born: dt.date = dt.date(2016, 8, 17)) -> str:
     return issue_cards(home, UNLOCK, [ChildRequest(1, born, SURAKARTA)], utc(NOW),
-                               by=ACTOR).cards[0].record.serial
+                       by=ACTOR).cards[0].record.serial
 
 
 def root_key(home: IssuerHome) -> Ed25519PrivateKey:
