@@ -7,7 +7,6 @@ audit event, with the ``Actor`` who made the change, in that transaction.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,6 +23,7 @@ from keys import (
 )
 from keys.eligibility import birth_month
 from keys.serial import normalize_serial
+from keys.times import utc_datetime
 
 from .audit import Actor
 from .audit import record as audit
@@ -53,7 +53,7 @@ def issue_cards(
     home: IssuerHome,
     unlock: KeyUnlock,
     requests: Sequence[ChildRequest],
-    now: dt.datetime,
+    now: int,
     *,
     channel: str = "counter",
     source: str | None = None,
@@ -86,7 +86,7 @@ def issue_cards(
                 channel=channel,
                 source=source,
                 state="submitted",
-                submitted_at=int(now.timestamp()),
+                submitted_at=now,
                 rows_accepted=len(accepted),
                 rows_rejected=len(rejected),
             )
@@ -102,12 +102,11 @@ def issue_cards(
             # Another issuance took one of these NIKs meanwhile; the database's
             # message would carry the child's data, so it goes nowhere.
             raise Refused("another issuance recorded one of these children just now; submit again") from None
-        stamp = int(now.timestamp())
         if batch is None:
             for row in rows:
-                audit(session, by, "card_issue", row.serial, stamp)
+                audit(session, by, "card_issue", row.serial, now)
         else:
-            audit(session, by, "batch_issue", f"batch {batch.id}: {len(rows)} cards", stamp)
+            audit(session, by, "batch_issue", f"batch {batch.id}: {len(rows)} cards", now)
         issued = [IssuedCard(request, card_record(row)) for request, row in zip(accepted, rows, strict=True)]
         return Issuance(issued, rejected, batch.id if batch else None)
 
@@ -117,7 +116,7 @@ def _card_row(
     serial: str,
     key: IssuingKey,
     private: Ed25519PrivateKey,
-    now: dt.datetime,
+    now: int,
     batch: BatchRow | None,
 ) -> CardRow:
     child = Child(
@@ -126,16 +125,16 @@ def _card_row(
         name=request.name,
         nik=request.nik,
         school=request.school,
-        created_at=int(now.timestamp()),
+        created_at=now,
     )
     return _signed_card(child, serial, key, private, now, batch)
 
 
 def _signed_card(
-    child: Child, serial: str, key: IssuingKey, private: Ed25519PrivateKey, now: dt.datetime, batch: BatchRow | None
+    child: Child, serial: str, key: IssuingKey, private: Ed25519PrivateKey, now: int, batch: BatchRow | None
 ) -> CardRow:
     """A new card row for ``child``, its token signed by ``key`` with the KIA validity at ``now``."""
-    validity = card_validity(child.birth_date, child.region, now)
+    validity = card_validity(child.birth_date, child.region, utc_datetime(now))
     card = Card(serial, child.region, birth_month(child.birth_date), validity.issued_at, validity.expires_at)
     return CardRow(
         serial=serial,
@@ -184,9 +183,8 @@ def revoke_card(home: IssuerHome, serial: str, reason: str, now: int, *, by: Act
         return card_record(row)
 
 
-def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: dt.datetime, *, by: Actor) -> CardRecord:
+def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: int, *, by: Actor) -> CardRecord:
     """A lost or damaged card: the old one is revoked as replaced, a new serial issued to the same child."""
-    stamp = int(now.timestamp())
     with home.transaction() as session:
         old = session.get(CardRow, normalize_serial(serial), with_for_update=True)
         if old is None:
@@ -201,8 +199,8 @@ def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: dt.datet
         new = _signed_card(old.child, serial_value, key, private, now, None)
         session.add(new)
         session.flush()
-        old.state, old.revoked_at, old.revocation_reason, old.replaced_by = "replaced", stamp, "replaced", new.serial
-        audit(session, by, "card_replace", f"{old.serial} -> {new.serial}", stamp)
+        old.state, old.revoked_at, old.revocation_reason, old.replaced_by = "replaced", now, "replaced", new.serial
+        audit(session, by, "card_replace", f"{old.serial} -> {new.serial}", now)
         return card_record(new)
 
 

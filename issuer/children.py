@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from keys import NotEligible, card_validity
+from keys.times import utc_datetime
 
 from .errors import BatchFileError
 
@@ -58,7 +59,7 @@ class RowError:
 
 def validate_child(
     line: int,
-    now: dt.datetime,
+    now: int,
     birth_date: str,
     region: str,
     *,
@@ -76,7 +77,7 @@ def validate_child(
     if not region_text.isdigit() or len(region_text) != 4:
         return RowError(line, "region", "region must be a 4-digit regency/city code, e.g. 3372")
     try:
-        card_validity(born, int(region_text), now)
+        card_validity(born, int(region_text), utc_datetime(now))
     except ValueError:
         return RowError(line, "region", "region is not a known regency/city code")
     except NotEligible as exc:
@@ -105,7 +106,7 @@ def _nik_matches_birth_date(nik: str, born: dt.date) -> bool:
     return day in (born.day, born.day + 40) and month == born.month and year == born.year % 100
 
 
-def read_batch(path: Path, now: dt.datetime) -> tuple[list[ChildRequest], list[RowError]]:
+def read_batch(path: Path, now: int) -> tuple[list[ChildRequest], list[RowError]]:
     """Read a school's CSV: valid requests, and errors by line number.
 
     Raises BatchFileError when the file as a whole cannot be used (unreadable,

@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 
+def utc_datetime(timestamp: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC)
+
+
 def iso_utc(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
+    return utc_datetime(timestamp).isoformat()
 
 
 def iso_utc_or_none(timestamp: int | None) -> str | None:

@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -43,6 +44,7 @@ from issuer.storage.store import IssuerHome
 from issuer.terminals import register_terminal
 from keys import Card, issue_card, kid_for
 from keys.keystore import generate_passphrase
+from keys.times import utc_datetime
 from verifier.display import rupiah
 from verifier.local import LocalVerifierClient, ScanOutcome
 from verifier.messages import LANGUAGES, language
@@ -52,7 +54,7 @@ from verifier.sync import OfficeClient
 from .processes import Server, kia_command
 
 SURAKARTA, BALANGAN = 3372, 6311
-YEAR = 365 * 86400
+DAY = 86400
 
 _TEXT: dict[str, dict[str, Any]] = {  # the demo's words, per language
     "id": {"headings": ("Terminal", "Kartu", "Anak", "Dibaca", "Keputusan", "Bayar", "Alasan"),
@@ -134,10 +136,9 @@ def demo(keep: Path | None, lang: str | None, serve: bool) -> None:
         env = {name: value for name, value in os.environ.items() if not name.startswith("KIA_")}
         env |= {"KIA_KEY_PASSPHRASE_FILE": str(passphrase_file), "KIA_LANG": lang}
         home = IssuerHome(folder / "office")
-        now = dt.datetime.now(dt.UTC)
-        stamp = int(now.timestamp())
+        stamp = int(time.time())
 
-        tokens, labels = _issue_cards(home, unlock, now, text["age"], say)
+        tokens, labels = _issue_cards(home, unlock, stamp, text["age"], say)
         files = write_many([(serial, token) for serial, token in tokens], folder / "cards")
         terminals = _sign_up_partners(home, stamp, folder, say)
         password = _demo_user(home, stamp) if serve else None
@@ -186,12 +187,12 @@ def demo(keep: Path | None, lang: str | None, serve: bool) -> None:
                 office.process.wait()  # type: ignore[union-attr]
 
 
-def _issue_cards(home: IssuerHome, unlock: issuing_keys.KeyUnlock, now: dt.datetime, age: str,
+def _issue_cards(home: IssuerHome, unlock: issuing_keys.KeyUnlock, now: int, age: str,
                  say: Callable[[str], None]) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """Cards from three moments of the office's life: 11 years ago, 2 years ago, and today."""
-    today = now.date()
-    long_ago, lately = now - dt.timedelta(days=11 * 365 + 3), now - dt.timedelta(days=2 * 365 + 1)
-    office = issuing_keys.init_home(home, unlock, int(long_ago.timestamp()), by=Actor.command_line())
+    today = utc_datetime(now).date()
+    long_ago, lately = now - (11 * 365 + 3) * DAY, now - (2 * 365 + 1) * DAY
+    office = issuing_keys.init_home(home, unlock, long_ago, by=Actor.command_line())
     batches = [
         (long_ago, [(age.format(17), _years_ago(today, 17, 40), SURAKARTA)]),
         (lately, [(age.format(5), _years_ago(today, 5, 30), BALANGAN)]),
@@ -201,7 +202,7 @@ def _issue_cards(home: IssuerHome, unlock: issuing_keys.KeyUnlock, now: dt.datet
         requests = [ChildRequest(line, born, region) for line, (_, born, region) in enumerate(children, 1)]
         issued += [(item, children[0][0]) for item in cards.issue_cards(home, unlock, requests, moment,
                                                                         by=Actor.command_line()).cards]
-    new_key = issuing_keys.rotate_issuing_key(home, unlock, int(now.timestamp()), by=Actor.command_line())
+    new_key = issuing_keys.rotate_issuing_key(home, unlock, now, by=Actor.command_line())
     today_children = [(age.format(2), _years_ago(today, 2, 40), SURAKARTA),
                       (age.format(8), _years_ago(today, 8, 100), SURAKARTA),
                       (age.format(12), _years_ago(today, 12, 10), SURAKARTA),
@@ -210,7 +211,7 @@ def _issue_cards(home: IssuerHome, unlock: issuing_keys.KeyUnlock, now: dt.datet
     issued += [(item, today_children[item.request.line - 1][0])
                for item in cards.issue_cards(home, unlock, requests, now, by=Actor.command_line()).cards]
     lost = issued[4][0].record.serial
-    cards.revoke_card(home, lost, "hilang (lost)", int(now.timestamp()), by=Actor.command_line())
+    cards.revoke_card(home, lost, "hilang (lost)", now, by=Actor.command_line())
     say(f"office {home.path}: root key {office.root_kid}; cards issued 11 and 2 years ago with key "
         f"{office.issuing_kid}, today with {new_key.kid}; card {lost} revoked (lost)")
     tokens = [(item.record.serial, item.record.token) for item, _ in issued]
@@ -218,7 +219,7 @@ def _issue_cards(home: IssuerHome, unlock: issuing_keys.KeyUnlock, now: dt.datet
 
 
 def _sign_up_partners(home: IssuerHome, now: int, folder: Path, say: Callable[[str], None]) -> list[Terminal]:
-    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+    today = utc_datetime(now).date()
     terminals = []
     for index, (name, kind, cluster, terminal_name, rules) in enumerate(PARTNERS, 1):
         partner_id = partners.create_partner(home, name, kind, cluster, SURAKARTA, today - dt.timedelta(days=200),
@@ -255,7 +256,7 @@ def _scans(tokens: list[tuple[str, str]], read: dict[str, str], nfc: dict[str, s
            text: dict[str, object]) -> list[Scan]:
     aged_out, expired, toddler, eight, lost, fourteen = (serial for serial, _ in tokens)
     forger = Ed25519PrivateKey.generate()
-    stamp = int(dt.datetime.now(dt.UTC).timestamp())
+    stamp = int(time.time())
     forged = issue_card(Card("7ZZZZZZ0", SURAKARTA, 201801, stamp, stamp + 86400 * 365), forger,
                         kid_for(forger.public_key()))
     header, payload, signature = dict(tokens)[eight].split(".")

@@ -17,7 +17,7 @@ from ..artifacts import CardFiles, write_many
 from ..children import ChildRequest, RowError, read_batch, validate_child
 from ..errors import Invalid
 from ..storage.store import CardRecord
-from .common import by, dev_keys_option, emit, home_option, now, open_home, unlock, utc
+from .common import by, dev_keys_option, emit, home_option, now, open_home, unlock
 
 
 @click.group()
@@ -55,7 +55,7 @@ def issue(
     A batch reports bad rows by line number and issues the rest; it exits 1
     when any row was refused.
     """
-    at = utc(now())
+    at = now()
     if csv_file is not None:
         if birth_date or region:
             raise click.UsageError("give either --csv or --birth-date and --region, not both")

@@ -10,7 +10,6 @@ ran it (``Actor.command_line``).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sys
@@ -59,10 +58,6 @@ def unlock(insecure_dev_keys: bool, *, issuing: bool = True, root: bool = False)
 def now() -> int:
     """The command's clock: seconds since the epoch."""
     return int(time.time())
-
-
-def utc(at: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(at, dt.UTC)
 
 
 def by() -> Actor:

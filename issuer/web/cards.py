@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from pathlib import Path
 
@@ -60,10 +59,6 @@ class FindForm(FlaskForm):  # type: ignore[misc]
     serial = StringField(validators=[DataRequired(), Length(max=16)])
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.fromtimestamp(now(), dt.UTC)
-
-
 @bp.get("/")
 @roles(*OFFICE_STAFF)
 def index() -> ResponseReturnValue:
@@ -109,12 +104,12 @@ def issue() -> ResponseReturnValue:
     form = IssueForm()
     if not form.validate_on_submit():
         return _page(issue=form, status=400)
-    checked = validate_child(0, _now(), form.birth_date.data.isoformat(), form.region.data, nik=form.nik.data or "",
+    checked = validate_child(0, now(), form.birth_date.data.isoformat(), form.region.data, nik=form.nik.data or "",
                              name=form.name.data or "", school=form.school.data or "")
     if isinstance(checked, RowError):
         getattr(form, checked.field).errors.append(checked.error)
         return _page(issue=form, status=400)
-    issuance = cards.issue_cards(office(current_app), issuing_keys.KeyUnlock.from_env(), [checked], _now(),
+    issuance = cards.issue_cards(office(current_app), issuing_keys.KeyUnlock.from_env(), [checked], now(),
                                  by=actor())
     if issuance.rejected:
         form.nik.errors.append(issuance.rejected[0].error)
@@ -136,11 +131,11 @@ def batch() -> ResponseReturnValue:
         path = Path(folder) / "batch.csv"
         upload.save(path)
         try:
-            requests, errors = read_batch(path, _now())
+            requests, errors = read_batch(path, now())
         except KiaError as exc:
             form.file.errors.append(str(exc))
             return _page(batch=form, status=400)
-    issuance = cards.issue_cards(office(current_app), issuing_keys.KeyUnlock.from_env(), requests, _now(),
+    issuance = cards.issue_cards(office(current_app), issuing_keys.KeyUnlock.from_env(), requests, now(),
                                  channel=form.channel.data, source=name, refused=errors, by=actor())
     return render_template("batch.html", issuance=issuance, source=name)
 
@@ -185,7 +180,7 @@ def replace(serial: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        new = cards.replace_card(office(current_app), issuing_keys.KeyUnlock.from_env(), serial, _now(), by=actor())
+        new = cards.replace_card(office(current_app), issuing_keys.KeyUnlock.from_env(), serial, now(), by=actor())
     except NotFound:
         abort(404)
     except KiaError as exc:

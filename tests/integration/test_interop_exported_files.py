@@ -18,7 +18,7 @@ from issuer.children import ChildRequest
 from issuer.issuing_keys import KeyUnlock, change_issuing_key, init_home, rotate_issuing_key
 from issuer.storage.store import IssuerHome
 from issuer.trust_lists import TrustListExport, export_trust_list
-from tests.factories import ACTOR, NOW, utc
+from tests.factories import ACTOR, NOW
 
 UNLOCK = KeyUnlock(b"interop-test-passphrase-000")
 
@@ -27,7 +27,7 @@ UNLOCK = KeyUnlock(b"interop-test-passphrase-000")
 def exported(tmp_path: Path) -> tuple[str, TrustListExport]:
     home = IssuerHome(tmp_path / "office")
     init_home(home, UNLOCK, NOW, by=ACTOR)
-    (card,) = issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW), by=ACTOR).cards
+    (card,) = issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], NOW, by=ACTOR).cards
     export = export_trust_list(home, UNLOCK, NOW, tmp_path / "published", by=ACTOR)
     home.close()
     return card.record.token, export
@@ -49,7 +49,7 @@ def test_a_card_of_a_revoked_key_finds_no_key_in_the_exported_jwks(tmp_path: Pat
     # A JOSE library knows no key states: jwks.json must not offer it a key whose cards the terminals refuse.
     home = IssuerHome(tmp_path / "office")
     keys = init_home(home, UNLOCK, NOW, by=ACTOR)
-    (card,) = issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], utc(NOW), by=ACTOR).cards
+    (card,) = issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2016, 8, 17), 3372)], NOW, by=ACTOR).cards
     rotated = rotate_issuing_key(home, UNLOCK, NOW + 60, by=ACTOR)
     change_issuing_key(home, keys.issuing_kid, "revoke", NOW + 120, by=ACTOR)
     export = export_trust_list(home, UNLOCK, NOW + 180, tmp_path / "published", by=ACTOR)

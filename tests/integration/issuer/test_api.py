@@ -21,7 +21,7 @@ from issuer.issuing_keys import KeyUnlock
 from issuer.storage.store import IssuerHome
 from issuer.trust_lists import DELTA_WINDOW, TrustListExport, export_trust_list
 from keys import apply_delta, load_public_jwk, verify_trust_list
-from tests.factories import ACTOR, NOW, utc
+from tests.factories import ACTOR, NOW
 from tests.factories.offices import open_office
 
 UNLOCK = KeyUnlock(b"api-test-passphrase-0000")
@@ -64,7 +64,7 @@ def test_a_terminal_gets_the_full_list_then_a_delta(client: FlaskClient, office:
     assert held.seq == 1 and response.headers["X-KIA-Trust-List-Seq"] == "1"
 
     child = ChildRequest(1, dt.date(2016, 8, 17), 3372)
-    (card,) = issue_cards(office, UNLOCK, [child], utc(NOW), by=ACTOR).cards
+    (card,) = issue_cards(office, UNLOCK, [child], NOW, by=ACTOR).cards
     revoke_card(office, card.record.serial, "hilang", NOW + 60, by=ACTOR)
     publish(office, tmp_path, NOW + 120)
     delta = client.get("/api/v1/trustlist?since=1")

@@ -18,7 +18,7 @@ from issuer.people import create_user
 from issuer.storage.models import AuditEvent
 from issuer.storage.store import IssuerHome
 from kia.cli import main
-from tests.factories import ACTOR, NOW, utc
+from tests.factories import ACTOR, NOW
 from tests.factories.offices import open_office
 
 PASSPHRASE = "batch-test-passphrase-0000"
@@ -33,7 +33,7 @@ def office(tmp_path: Path, issuer_db_url: str | None) -> IssuerHome:
 
 def submit(office: IssuerHome, channel: str, count: int = 2) -> int:
     children = [ChildRequest(line, dt.date(2026, 11, 1), 6311) for line in range(2, 2 + count)]
-    issuance = issue_cards(office, KeyUnlock(PASSPHRASE.encode()), children, utc(NOW),
+    issuance = issue_cards(office, KeyUnlock(PASSPHRASE.encode()), children, NOW,
                            channel=channel, source=f"{channel}.csv", by=ACTOR)
     assert issuance.batch_id is not None
     return issuance.batch_id

@@ -19,7 +19,7 @@ from issuer.issuing_keys import KeyUnlock
 from issuer.storage import migrate
 from issuer.storage.models import AuditEvent, CardRow
 from issuer.storage.store import IssuerHome
-from tests.factories import ACTOR, DAY, NOW, SURAKARTA, TURNS_FIVE_SOON, WIB, born_turning, utc
+from tests.factories import ACTOR, DAY, NOW, SURAKARTA, TURNS_FIVE_SOON, WIB, born_turning
 from tests.integration.conftest import PASSPHRASE, RunKia
 
 UNLOCK = KeyUnlock(PASSPHRASE.encode())
@@ -34,7 +34,7 @@ def unlock() -> KeyUnlock:
 
 def issue(home: IssuerHome, *born: dt.date) -> list[str]:
     requests = [ChildRequest(line, day, SURAKARTA) for line, day in enumerate(born, 1)]
-    return [card.record.serial for card in issue_cards(home, UNLOCK, requests, utc(NOW), by=ACTOR).cards]
+    return [card.record.serial for card in issue_cards(home, UNLOCK, requests, NOW, by=ACTOR).cards]
 
 
 def test_cards_past_their_eligibility_become_expired_once(home: IssuerHome) -> None:
@@ -64,7 +64,7 @@ def test_an_expired_card_cannot_be_replaced_but_can_be_revoked(home: IssuerHome)
     ends = find_card(home, toddler).expires_at
     mark_expired(home, ends, by=ACTOR)
     with pytest.raises(Refused, match="is expired"):
-        replace_card(home, UNLOCK, toddler, utc(ends + 60), by=ACTOR)
+        replace_card(home, UNLOCK, toddler, ends + 60, by=ACTOR)
     assert revoke_card(home, toddler, "dicuri", ends + 60, by=ACTOR).state == "revoked"
 
 

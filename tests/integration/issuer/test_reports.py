@@ -391,7 +391,7 @@ def test_figures_over_many_rows_equal_a_reference_computed_in_python(office: Iss
 
 def issue(home: IssuerHome, region: int, *birth_dates: dt.date) -> list[CardRecord]:
     requests = [ChildRequest(line, born, region) for line, born in enumerate(birth_dates, 1)]
-    return [item.record for item in issue_cards(home, UNLOCK, requests, utc(NOW), by=ACTOR).cards]
+    return [item.record for item in issue_cards(home, UNLOCK, requests, NOW, by=ACTOR).cards]
 
 
 @pytest.fixture

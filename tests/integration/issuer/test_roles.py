@@ -27,7 +27,7 @@ from issuer.storage.models import AuditEvent, Partner, PartnerService, Redemptio
 from issuer.storage.store import IssuerHome
 from issuer.terminals import register_terminal
 from issuer.trust_lists import latest_published
-from tests.factories import ACTOR, NOW, aged, utc
+from tests.factories import ACTOR, NOW, aged
 from tests.factories.offices import PASSWORD, open_office
 
 PASSPHRASE = "roles-test-passphrase-0000"
@@ -69,7 +69,7 @@ def fresh_card(office: IssuerHome) -> str:
     """A pupil's card issued now on the real clock, which the pages that revoke or replace it read."""
     unlock = KeyUnlock(PASSPHRASE.encode())
     child = ChildRequest(1, dt.date.fromisoformat(PUPIL), 3372)
-    issuance = issue_cards(office, unlock, [child], utc(int(time.time())), by=ACTOR)
+    issuance = issue_cards(office, unlock, [child], int(time.time()), by=ACTOR)
     return issuance.cards[0].record.serial
 
 
@@ -300,7 +300,7 @@ def test_the_card_page_says_which_kind_of_kia_it_is(office: IssuerHome) -> None:
     _, client = client_for(office, "officer")
     unlock = KeyUnlock(PASSPHRASE.encode())
     toddler, pupil = (
-        issue_cards(office, unlock, [ChildRequest(1, born, 3372)], utc(NOW), by=ACTOR).cards[0].record.serial
+        issue_cards(office, unlock, [ChildRequest(1, born, 3372)], NOW, by=ACTOR).cards[0].record.serial
         for born in (dt.date(2024, 3, 1), dt.date(2016, 8, 17))
     )
     assert "tanpa foto" in client.get(f"/cards/{toddler}").get_data(True)

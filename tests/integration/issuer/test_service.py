@@ -44,7 +44,6 @@ from tests.factories import (
     TURNS_FIVE_SOON,
     UNDER_FIVE_BIRTH_DATE,
     b64url_decode_lenient,
-    utc,
 )
 from tests.integration.conftest import RunKia
 
@@ -55,7 +54,7 @@ GIRL_NIK, BOY_NIK = "3372015405180001", "3372011405180002"
 
 def issue(home: IssuerHome, *birth_dates: dt.date, now: int = NOW) -> list[str]:
     requests = [ChildRequest(line, born, SURAKARTA) for line, born in enumerate(birth_dates, 1)]
-    return [item.record.serial for item in issue_cards(home, UNLOCK, requests, utc(now), by=ACTOR).cards]
+    return [item.record.serial for item in issue_cards(home, UNLOCK, requests, now, by=ACTOR).cards]
 
 
 def root_of(export: TrustListExport) -> Ed25519PublicKey:
@@ -84,10 +83,10 @@ def test_a_school_batch_records_each_child_its_card_and_the_batch(home: IssuerHo
         f"2018-05-14,3372,Siti Rahayu Kusumawardani,{GIRL_NIK},SD Negeri Mangkubumen,p-1",
         "2023-03-10,6311,,,,p-2",
     )
-    requests, errors = read_batch(school, utc(NOW))
+    requests, errors = read_batch(school, NOW)
     assert errors == []
 
-    issuance = issue_cards(home, UNLOCK, requests, utc(NOW), channel="school", source=school.name, by=ACTOR)
+    issuance = issue_cards(home, UNLOCK, requests, NOW, channel="school", source=school.name, by=ACTOR)
 
     assert issuance.rejected == [] and issuance.batch_id is not None
     siti, toddler = (item.record for item in issuance.cards)
@@ -129,7 +128,7 @@ def test_a_school_batch_records_each_child_its_card_and_the_batch(home: IssuerHo
 
 
 def test_a_card_at_the_counter_has_no_batch(home: IssuerHome) -> None:
-    issuance = issue_cards(home, UNLOCK, [ChildRequest(0, BIRTH_DATE, SURAKARTA)], utc(NOW), by=ACTOR)
+    issuance = issue_cards(home, UNLOCK, [ChildRequest(0, BIRTH_DATE, SURAKARTA)], NOW, by=ACTOR)
 
     (item,) = issuance.cards
     assert (issuance.batch_id, issuance.rejected) == (None, [])
@@ -143,14 +142,14 @@ def test_a_card_at_the_counter_has_no_batch(home: IssuerHome) -> None:
 def test_a_nik_that_already_has_a_card_is_refused_in_a_later_batch(home: IssuerHome) -> None:
     first = issue_cards(
         home, UNLOCK, [ChildRequest(2, BIRTH_DATE, SURAKARTA, "p-1",
-                                    nik=GIRL_NIK)], utc(NOW), channel="school", by=ACTOR
+                                    nik=GIRL_NIK)], NOW, channel="school", by=ACTOR
     )
     again = [
         ChildRequest(2, BIRTH_DATE, SURAKARTA, "p-1", name="Siti", nik=GIRL_NIK),
         ChildRequest(3, BIRTH_DATE, SURAKARTA, "p-7", nik=BOY_NIK),
     ]
 
-    later = issue_cards(home, UNLOCK, again, utc(NOW + DAY), channel="school", source="again.csv", by=ACTOR)
+    later = issue_cards(home, UNLOCK, again, NOW + DAY, channel="school", source="again.csv", by=ACTOR)
 
     (error,) = later.rejected
     assert isinstance(error, RowError)
@@ -174,7 +173,7 @@ def test_the_same_nik_twice_in_one_call_issues_one_card_and_refuses_the_other(ho
         ChildRequest(2, BIRTH_DATE, SURAKARTA, name="Siti", nik=GIRL_NIK),
     ]
 
-    issuance = issue_cards(home, UNLOCK, twice, utc(NOW), channel="clinic", by=ACTOR)
+    issuance = issue_cards(home, UNLOCK, twice, NOW, channel="clinic", by=ACTOR)
 
     assert [item.request.line for item in issuance.cards] == [1]
     assert [(error.line, error.field) for error in issuance.rejected] == [(2, "nik")]

@@ -23,7 +23,7 @@ from issuer.issuing_keys import KeyUnlock, change_issuing_key, init_home, list_i
 from issuer.storage.db import SQLITE_FILE
 from issuer.storage.store import IssuerHome
 from issuer.trust_lists import export_trust_list, trust_list_seq
-from tests.factories import ACTOR, BIRTH_DATE, DAY, NOW, SURAKARTA, utc
+from tests.factories import ACTOR, BIRTH_DATE, DAY, NOW, SURAKARTA
 from tests.integration.conftest import RunKia
 
 UNLOCK = KeyUnlock(b"integration-test passphrase, not a secret")
@@ -41,7 +41,7 @@ def every_operation(home: IssuerHome, out: Path) -> dict[str, Callable[[], objec
     return {
         "card": lambda: find_card(home, "00000000"),
         "card_count": lambda: card_count(home),
-        "issue": lambda: issue_cards(home, UNLOCK, [request], utc(NOW), by=ACTOR),
+        "issue": lambda: issue_cards(home, UNLOCK, [request], NOW, by=ACTOR),
         "revoke": lambda: revoke_card(home, "00000000", "lost", NOW, by=ACTOR),
         "rotate": lambda: rotate_issuing_key(home, UNLOCK, NOW, by=ACTOR),
         "retire": lambda: change_issuing_key(home, "abcd", "retire", NOW, by=ACTOR),
@@ -123,7 +123,7 @@ def test_an_office_reads_back_the_same_from_a_new_connection(
 ) -> None:
     issued = issue_cards(
         home, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA), ChildRequest(2, dt.date(2023, 3, 10),
-                                                                            6311)], utc(NOW), by=ACTOR
+                                                                            6311)], NOW, by=ACTOR
     ).cards
     revoke_card(home, issued[1].record.serial, "hilang (lost)", NOW, by=ACTOR)
     export_trust_list(home, UNLOCK, NOW, tmp_path / "out", by=ACTOR)
@@ -149,7 +149,7 @@ def test_the_home_its_keys_and_its_database_are_owner_only(tmp_path: Path, issue
     try:
         office = IssuerHome(tmp_path / "office", issuer_db_url)
         init_home(office, UNLOCK, NOW - DAY, by=ACTOR)
-        issue_cards(office, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA, name="Siti")], utc(NOW), by=ACTOR)
+        issue_cards(office, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA, name="Siti")], NOW, by=ACTOR)
         rotate_issuing_key(office, UNLOCK, NOW, by=ACTOR)
     finally:
         os.umask(previous)

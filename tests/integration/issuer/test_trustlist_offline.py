@@ -28,7 +28,7 @@ from issuer.storage.store import IssuerHome
 from issuer.trust_lists import export_trust_list, import_bundle, latest_published, prepare_signing, trust_list_seq
 from keys import apply_delta, kid_for, load_public_jwk, verify_card, verify_trust_list
 from keys.errors import CardRevoked
-from tests.factories import ACTOR, DAY, NOW, SURAKARTA, utc
+from tests.factories import ACTOR, DAY, NOW, SURAKARTA
 from tests.integration.conftest import RunKia
 
 ISSUING = b"issuing keys passphrase, test only"
@@ -43,7 +43,7 @@ def unlock() -> KeyUnlock:
 
 
 def issue(home: IssuerHome, born: dt.date = dt.date(2016, 8, 17)) -> str:
-    return issue_cards(home, UNLOCK, [ChildRequest(1, born, SURAKARTA)], utc(NOW),
+    return issue_cards(home, UNLOCK, [ChildRequest(1, born, SURAKARTA)], NOW,
                        by=ACTOR).cards[0].record.serial
 
 

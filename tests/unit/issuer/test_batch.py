@@ -16,9 +16,9 @@ import pytest
 from issuer import children
 from issuer.children import ChildRequest, RowError, read_batch, validate_child
 from issuer.errors import BatchFileError
-from tests.factories import NOW, SURAKARTA, utc
+from tests.factories import NOW, SURAKARTA
 
-AT = utc(NOW)
+AT = NOW
 HEADER = "birth_date,region,name,nik,school,external_id"
 # A girl born 2018-05-14 in Surakarta (day 14 + 40 = 54) and a boy born the same day.
 GIRL_NIK = "3372015405180001"

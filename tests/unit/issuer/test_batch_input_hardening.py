@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from issuer.children import ChildRequest, RowError, read_batch, validate_child
-from tests.factories import NOW, utc
+from tests.factories import NOW
 
-AT = utc(NOW)
+AT = NOW
 
 
 def test_a_semicolon_csv_saved_by_excel_in_an_indonesian_locale_is_read(tmp_path: Path) -> None:
