@@ -193,7 +193,7 @@ def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: int, *, 
             raise CardAlreadyRevoked(f"card {old.serial} is {old.state}; only an active card is replaced")
         if old.child is None:
             raise Refused(f"card {old.serial} came from the first version without the child's record; "
-                              "issue a new card at the counter and revoke this one")
+                          "issue a new card at the counter and revoke this one")
         key, private = active_signer(session, home, unlock)
         (serial_value,) = _unused_serials(session, 1)
         new = _signed_card(old.child, serial_value, key, private, now, None)

@@ -70,10 +70,8 @@ class ServiceRules:
         }
 
 
-def create_partner(
-    home: IssuerHome, name: str, kind: str, cluster: str, region: int, mou_start: dt.date, mou_end: dt.date, now: int,
-    *, by: Actor,
-) -> int:
+def check_partner(name: str, kind: str, cluster: str, region: int, mou_start: dt.date, mou_end: dt.date) -> None:
+    """Raise Invalid with one sentence for the first field of a partner out of range."""
     if not 0 < len(name.strip()) <= 200:
         raise Invalid("the partner's name is 1 to 200 characters")
     if kind not in PARTNER_KINDS:
@@ -84,6 +82,13 @@ def create_partner(
         raise Invalid("the region is a 4-digit regency/city code, e.g. 3372")
     if mou_end <= mou_start:
         raise Invalid("the MoU must end after it starts")
+
+
+def create_partner(
+    home: IssuerHome, name: str, kind: str, cluster: str, region: int, mou_start: dt.date, mou_end: dt.date, now: int,
+    *, by: Actor,
+) -> int:
+    check_partner(name, kind, cluster, region, mou_start, mou_end)
     with home.transaction() as session:
         partner = Partner(name=name.strip(), kind=kind, cluster=cluster, region=region, mou_start=mou_start,
                           mou_end=mou_end, created_at=now)

@@ -31,9 +31,7 @@ from tests.factories import (
     make_card,
     make_trust,
 )
-
-# Long enough for keys.keystore.MIN_PASSPHRASE_LENGTH; a test value, not a secret.
-PASSPHRASE = "integration-test passphrase 2026"
+from tests.factories.offices import PASSPHRASE
 
 RunKia = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -1,9 +1,12 @@
 """Fixtures shared by the service's integration tests.
 
-Each test file provides its own ``office`` fixture (how the office is set up
-is part of what it tests); the app and its client are always made alike.
-``home`` is a fresh office made a day before NOW, opened with ``unlock``
-(a test file overrides ``unlock`` to use other passphrases).
+``office`` is a fresh office on each database, made at ``founded_at`` (a day
+before NOW) and opened with ``unlock`` (tests.factories.offices.UNLOCK).  A
+test file that needs another moment or other passphrases overrides
+``founded_at`` or ``unlock``; one that needs people or partners in the office
+overrides ``office`` itself, asking for the office made here.  ``keys_env``
+gives the office's service and commands the passphrase as an operator does.
+The app and its client are always made alike.
 """
 
 from __future__ import annotations
@@ -19,19 +22,32 @@ from flask.testing import FlaskClient
 from issuer import create_app, issuing_keys, people
 from issuer.storage.store import IssuerHome
 from tests.factories import DAY, NOW
-from tests.factories.offices import open_office
+from tests.factories.offices import PASSPHRASE, UNLOCK, open_office
 
 
 @pytest.fixture
 def unlock() -> issuing_keys.KeyUnlock:
-    return issuing_keys.KeyUnlock(b"integration-test passphrase, not a secret")
+    return UNLOCK
 
 
 @pytest.fixture
-def home(tmp_path: Path, issuer_db_url: str | None, unlock: issuing_keys.KeyUnlock) -> Iterator[IssuerHome]:
-    office = open_office(tmp_path / "office", issuer_db_url, NOW - DAY, unlock=unlock)
-    yield office
-    office.close()
+def founded_at() -> int:
+    return NOW - DAY
+
+
+@pytest.fixture
+def office(
+    tmp_path: Path, issuer_db_url: str | None, founded_at: int, unlock: issuing_keys.KeyUnlock
+) -> Iterator[IssuerHome]:
+    home = open_office(tmp_path / "office", issuer_db_url, founded_at, unlock=unlock)
+    yield home
+    home.close()
+
+
+@pytest.fixture
+def keys_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KIA_KEY_PASSPHRASE set to the passphrase of ``UNLOCK``, for the API and the commands that sign."""
+    monkeypatch.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)
 
 
 @pytest.fixture

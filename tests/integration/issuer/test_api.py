@@ -17,21 +17,16 @@ from issuer import create_app
 from issuer.api.openapi import DOCUMENT
 from issuer.cards import issue_cards, revoke_card
 from issuer.children import ChildRequest
-from issuer.issuing_keys import KeyUnlock
 from issuer.storage.store import IssuerHome
 from issuer.trust_lists import DELTA_WINDOW, TrustListExport, export_trust_list
 from keys import apply_delta, load_public_jwk, verify_trust_list
 from tests.factories import ACTOR, NOW
-from tests.factories.offices import open_office
-
-UNLOCK = KeyUnlock(b"api-test-passphrase-0000")
+from tests.factories.offices import UNLOCK
 
 
 @pytest.fixture
-def office(tmp_path: Path, issuer_db_url: str | None) -> IssuerHome:
-    home = open_office(tmp_path / "office", issuer_db_url, NOW, unlock=UNLOCK)
-    yield home
-    home.close()
+def founded_at() -> int:
+    return NOW
 
 
 def publish(office: IssuerHome, tmp_path: Path, now: int = NOW) -> TrustListExport:

@@ -26,16 +26,15 @@ from sqlalchemy import func, select
 
 from issuer import create_app, offline
 from issuer.audit import Actor
-from issuer.issuing_keys import KeyUnlock, list_issuing_keys
+from issuer.issuing_keys import list_issuing_keys
 from issuer.people import accounts
 from issuer.storage.models import AuditEvent
 from issuer.storage.store import IssuerHome
 from keys import public_jwk
 from kia.cli import main
 from tests.factories import aged
-from tests.factories.offices import PASSWORD, add_people, open_office
+from tests.factories.offices import PASSPHRASE, PASSWORD, UNLOCK, add_people
 
-PASSPHRASE = "audit-test-passphrase-0000"
 PUPIL = aged(10, dt.date.today()).isoformat()  # the pages and commands issue on the real clock
 
 
@@ -158,12 +157,14 @@ def test_each_command_that_changes_the_office_records_exactly_its_event(
 
 
 @pytest.fixture
-def office(tmp_path: Path, issuer_db_url: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[IssuerHome]:
-    monkeypatch.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)
-    home = open_office(tmp_path / "office", issuer_db_url, int(time.time()), unlock=KeyUnlock(PASSPHRASE.encode()))
-    add_people(home, int(time.time()), ("kepala", "admin", None), ("petugas", "officer", None))
-    yield home
-    home.close()
+def founded_at() -> int:
+    return int(time.time())  # the pages and commands read the real clock
+
+
+@pytest.fixture
+def office(office: IssuerHome, founded_at: int, keys_env: None) -> IssuerHome:
+    add_people(office, founded_at, ("kepala", "admin", None), ("petugas", "officer", None))
+    return office
 
 
 @pytest.fixture
@@ -221,7 +222,7 @@ def test_each_page_action_and_enrolment_records_exactly_its_event(office: Issuer
     request, events = trail.step(lambda: post("/keys/trustlist/prepare", ok=200))
     fingerprint = offline.fingerprint(request.data)
     assert events == [Event("kepala", "trust_list_prepare", f"seq 1 {fingerprint}", "127.0.0.1")]
-    root = KeyUnlock(PASSPHRASE.encode()).read(office, "keys/root.key", root=True)
+    root = UNLOCK.read(office, "keys/root.key", root=True)
     _, bundle = offline.sign_request(request.data, root, int(time.time()), dt.timedelta(days=30))
     only("trust_list_import", "seq 1", "/keys/trustlist/import",
          {"bundle": (io.BytesIO(bundle.to_bytes()), "bundle.json")})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -13,27 +12,22 @@ from issuer import batches, create_app
 from issuer.cards import issue_cards
 from issuer.children import ChildRequest
 from issuer.errors import IssuerError
-from issuer.issuing_keys import KeyUnlock
 from issuer.people import create_user
 from issuer.storage.models import AuditEvent
 from issuer.storage.store import IssuerHome
 from kia.cli import main
 from tests.factories import ACTOR, NOW
-from tests.factories.offices import open_office
-
-PASSPHRASE = "batch-test-passphrase-0000"
+from tests.factories.offices import UNLOCK
 
 
 @pytest.fixture
-def office(tmp_path: Path, issuer_db_url: str | None) -> IssuerHome:
-    home = open_office(tmp_path / "office", issuer_db_url, NOW, unlock=KeyUnlock(PASSPHRASE.encode()))
-    yield home
-    home.close()
+def founded_at() -> int:
+    return NOW
 
 
 def submit(office: IssuerHome, channel: str, count: int = 2) -> int:
     children = [ChildRequest(line, dt.date(2026, 11, 1), 6311) for line in range(2, 2 + count)]
-    issuance = issue_cards(office, KeyUnlock(PASSPHRASE.encode()), children, NOW,
+    issuance = issue_cards(office, UNLOCK, children, NOW,
                            channel=channel, source=f"{channel}.csv", by=ACTOR)
     assert issuance.batch_id is not None
     return issuance.batch_id

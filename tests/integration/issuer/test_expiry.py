@@ -15,21 +15,14 @@ from issuer import reports
 from issuer.cards import find_card, issue_cards, mark_expired, replace_card, revoke_card
 from issuer.children import ChildRequest
 from issuer.errors import Refused
-from issuer.issuing_keys import KeyUnlock
 from issuer.storage import migrate
 from issuer.storage.models import AuditEvent, CardRow
 from issuer.storage.store import IssuerHome
 from tests.factories import ACTOR, DAY, NOW, SURAKARTA, TURNS_FIVE_SOON, WIB, born_turning
-from tests.integration.conftest import PASSPHRASE, RunKia
+from tests.factories.offices import UNLOCK
+from tests.integration.conftest import RunKia
 
-UNLOCK = KeyUnlock(PASSPHRASE.encode())
 PUPIL = dt.date(2016, 8, 17)
-
-
-@pytest.fixture
-def unlock() -> KeyUnlock:
-    """The passphrases the shared ``home`` fixture opens the office with."""
-    return UNLOCK
 
 
 def issue(home: IssuerHome, *born: dt.date) -> list[str]:
@@ -37,18 +30,18 @@ def issue(home: IssuerHome, *born: dt.date) -> list[str]:
     return [card.record.serial for card in issue_cards(home, UNLOCK, requests, NOW, by=ACTOR).cards]
 
 
-def test_cards_past_their_eligibility_become_expired_once(home: IssuerHome) -> None:
-    toddler, pupil, lost = issue(home, TURNS_FIVE_SOON, PUPIL, TURNS_FIVE_SOON)
-    revoke_card(home, lost, "hilang", NOW + 60, by=ACTOR)
-    ends = find_card(home, toddler).expires_at
+def test_cards_past_their_eligibility_become_expired_once(office: IssuerHome) -> None:
+    toddler, pupil, lost = issue(office, TURNS_FIVE_SOON, PUPIL, TURNS_FIVE_SOON)
+    revoke_card(office, lost, "hilang", NOW + 60, by=ACTOR)
+    ends = find_card(office, toddler).expires_at
 
-    assert mark_expired(home, ends - 1, by=ACTOR) == 0
-    assert mark_expired(home, ends, by=ACTOR) == 1
-    assert mark_expired(home, ends + DAY, by=ACTOR) == 0  # the next day's run: nothing new
+    assert mark_expired(office, ends - 1, by=ACTOR) == 0
+    assert mark_expired(office, ends, by=ACTOR) == 1
+    assert mark_expired(office, ends + DAY, by=ACTOR) == 0  # the next day's run: nothing new
 
-    states = {serial: find_card(home, serial).state for serial in (toddler, pupil, lost)}
+    states = {serial: find_card(office, serial).state for serial in (toddler, pupil, lost)}
     assert states == {toddler: "expired", pupil: "active", lost: "revoked"}  # a revoked card stays revoked
-    with home.transaction() as session:
+    with office.transaction() as session:
         runs = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "cards_mark_expired").order_by(AuditEvent.id)
         )
@@ -56,32 +49,32 @@ def test_cards_past_their_eligibility_become_expired_once(home: IssuerHome) -> N
             (ACTOR.username, f"{count} cards", at) for count, at in ((0, ends - 1), (1, ends), (0, ends + DAY))
         ]
     # Coverage counts active cards, as before: the expired one is no longer among them.
-    assert [(row.region, row.active_cards) for row in reports.coverage(home, ends + DAY)] == [(SURAKARTA, 1)]
+    assert [(row.region, row.active_cards) for row in reports.coverage(office, ends + DAY)] == [(SURAKARTA, 1)]
 
 
-def test_an_expired_card_cannot_be_replaced_but_can_be_revoked(home: IssuerHome) -> None:
-    (toddler,) = issue(home, TURNS_FIVE_SOON)
-    ends = find_card(home, toddler).expires_at
-    mark_expired(home, ends, by=ACTOR)
+def test_an_expired_card_cannot_be_replaced_but_can_be_revoked(office: IssuerHome) -> None:
+    (toddler,) = issue(office, TURNS_FIVE_SOON)
+    ends = find_card(office, toddler).expires_at
+    mark_expired(office, ends, by=ACTOR)
     with pytest.raises(Refused, match="is expired"):
-        replace_card(home, UNLOCK, toddler, ends + 60, by=ACTOR)
-    assert revoke_card(home, toddler, "dicuri", ends + 60, by=ACTOR).state == "revoked"
+        replace_card(office, UNLOCK, toddler, ends + 60, by=ACTOR)
+    assert revoke_card(office, toddler, "dicuri", ends + 60, by=ACTOR).state == "revoked"
 
 
-def test_the_card_state_constraint_still_refuses_unknown_states(home: IssuerHome) -> None:
-    (pupil,) = issue(home, PUPIL)
-    with pytest.raises(IntegrityError), home.transaction() as session:
+def test_the_card_state_constraint_still_refuses_unknown_states(office: IssuerHome) -> None:
+    (pupil,) = issue(office, PUPIL)
+    with pytest.raises(IntegrityError), office.transaction() as session:
         session.execute(update(CardRow).where(CardRow.serial == pupil).values(state="lost"))
 
 
-def test_a_downgrade_makes_expired_cards_active_again(home: IssuerHome) -> None:
-    (toddler,) = issue(home, TURNS_FIVE_SOON)
-    mark_expired(home, find_card(home, toddler).expires_at, by=ACTOR)
-    migrate.downgrade(home.database, "0006")
-    with home.database.engine.connect() as connection:
+def test_a_downgrade_makes_expired_cards_active_again(office: IssuerHome) -> None:
+    (toddler,) = issue(office, TURNS_FIVE_SOON)
+    mark_expired(office, find_card(office, toddler).expires_at, by=ACTOR)
+    migrate.downgrade(office.database, "0006")
+    with office.database.engine.connect() as connection:
         assert connection.execute(select(CardRow.state)).scalar_one() == "active"
-    migrate.upgrade(home.database)
-    assert migrate.current_revision(home.database) == migrate.head_revision()
+    migrate.upgrade(office.database)
+    assert migrate.current_revision(office.database) == migrate.head_revision()
 
 
 def test_kia_issuer_card_mark_expired(run_kia: RunKia, kia_env: dict[str, str], tmp_path: Path,

@@ -32,7 +32,8 @@ from keys.eligibility import WIB, birthday
 from keys.keystore import write_private_key
 from keys.serial import serial_from_value
 from tests.factories import DAY, Signer, make_card, make_issuing_key
-from tests.integration.conftest import PASSPHRASE, RunKia
+from tests.factories.offices import PASSPHRASE
+from tests.integration.conftest import RunKia
 
 TODAY = dt.datetime.now(WIB).date()
 # Eight years and a bit: far from any birthday boundary whatever the time zone.

@@ -38,11 +38,10 @@ from keys.chain import Redemption
 from keys.eligibility import region_timezone
 from keys.serial import serial_from_value
 from tests.factories import ACTOR, BALANGAN, BIRTH_DATE, DAY, JAYAPURA, NOW, SURAKARTA, TURNS_FIVE_SOON, aged, utc
-from tests.factories.offices import open_office
-from tests.integration.conftest import PASSPHRASE, RunKia
+from tests.factories.offices import UNLOCK
+from tests.integration.conftest import RunKia
 from tests.terminal_sim import SimulatedTerminal
 
-UNLOCK = KeyUnlock(b"report-test passphrase, not a secret")
 ACEH_BESAR, DENPASAR = 1106, 5171
 CARD_A, CARD_B, CARD_C = serial_from_value(0xA), serial_from_value(0xB), serial_from_value(0xC)
 NOVEMBER, DECEMBER = (dt.date(2026, 11, 1), dt.date(2026, 11, 30)), (dt.date(2026, 12, 1), dt.date(2026, 12, 31))
@@ -68,10 +67,8 @@ def rejected(at: int, serial: str | None, price: int = 0, discount: int = 0, rea
 
 
 @pytest.fixture
-def office(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
-    home = open_office(tmp_path / "office", issuer_db_url, NOW - 30 * DAY, unlock=UNLOCK)
-    yield home
-    home.close()
+def founded_at() -> int:
+    return NOW - 30 * DAY
 
 
 def add_partner(home: IssuerHome, name: str, kind: str, cluster: str, region: int,
@@ -529,7 +526,7 @@ def test_kia_issuer_report_figures_as_json_and_csv(cli_office, run_kia: RunKia):
     always = (dt.date(2020, 1, 1), dt.date(2099, 12, 31))
     cinema = add_partner(home, "Bioskop Solo", "cinema", "education_culture", SURAKARTA, always)
     museum = add_partner(home, "Museum Balangan", "museum", "education_culture", BALANGAN, always)
-    now, unlock = utc_now(), KeyUnlock(PASSPHRASE.encode())  # the passphrase kia issuer init used
+    now, unlock = utc_now(), UNLOCK  # the passphrase kia issuer init used
     send(home, enrol(home, cinema, now, unlock), [
         scan(local(SURAKARTA, 2026, 11, 20, 10), CARD_A, 50_000, 25_000),
         rejected(local(SURAKARTA, 2026, 11, 20, 11), CARD_A, 50_000, 25_000),

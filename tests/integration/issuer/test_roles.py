@@ -11,7 +11,6 @@ import io
 import re
 import secrets
 import time
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -21,33 +20,34 @@ from sqlalchemy import select
 from issuer import create_app, offline, partners
 from issuer.cards import find_card, issue_cards
 from issuer.children import ChildRequest
-from issuer.issuing_keys import KeyUnlock, list_issuing_keys, rotate_issuing_key
+from issuer.issuing_keys import list_issuing_keys, rotate_issuing_key
 from issuer.people import accounts, create_user
 from issuer.storage.models import AuditEvent, Partner, PartnerService, RedemptionRow
 from issuer.storage.store import IssuerHome
 from issuer.terminals import register_terminal
 from issuer.trust_lists import latest_published
 from tests.factories import ACTOR, NOW, aged
-from tests.factories.offices import PASSWORD, open_office
+from tests.factories.offices import PASSWORD, UNLOCK, add_people
 
-PASSPHRASE = "roles-test-passphrase-0000"
 ROLES = ("anonymous", "admin", "officer", "auditor", "manager")
 # The pages issue cards on the real clock: a pupil ten years old on the day the test runs.
 PUPIL = aged(10, dt.date.today()).isoformat()
 
 
 @pytest.fixture
-def office(tmp_path: Path, issuer_db_url: str | None, monkeypatch: pytest.MonkeyPatch) -> IssuerHome:
-    monkeypatch.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)
-    home = open_office(tmp_path / "office", issuer_db_url, NOW, unlock=KeyUnlock(PASSPHRASE.encode()))
+def founded_at() -> int:
+    return NOW
+
+
+@pytest.fixture
+def office(office: IssuerHome, keys_env: None) -> IssuerHome:
+    """Two partners, and one person in each role (the manager is partner 1's)."""
     for name in ("Bioskop", "Kolam"):
-        partners.create_partner(home, name, "cinema", "education_culture", 3372, dt.date(2026, 1, 1),
+        partners.create_partner(office, name, "cinema", "education_culture", 3372, dt.date(2026, 1, 1),
                                 dt.date(2027, 12, 31), NOW, by=ACTOR)
-    for username, role, partner in (("admin", "admin", None), ("officer", "officer", None),
-                                    ("auditor", "auditor", None), ("manager", "partner_manager", 1)):
-        create_user(home, username, PASSWORD, role, partner, NOW, by=ACTOR)
-    yield home
-    home.close()
+    add_people(office, NOW, ("admin", "admin", None), ("officer", "officer", None), ("auditor", "auditor", None),
+               ("manager", "partner_manager", 1))
+    return office
 
 
 def csrf_token(client: FlaskClient, page: str) -> str:
@@ -67,7 +67,7 @@ def client_for(office: IssuerHome, role: str, csrf: bool = False) -> tuple[Flask
 
 def fresh_card(office: IssuerHome) -> str:
     """A pupil's card issued now on the real clock, which the pages that revoke or replace it read."""
-    unlock = KeyUnlock(PASSPHRASE.encode())
+    unlock = UNLOCK
     child = ChildRequest(1, dt.date.fromisoformat(PUPIL), 3372)
     issuance = issue_cards(office, unlock, [child], int(time.time()), by=ACTOR)
     return issuance.cards[0].record.serial
@@ -119,7 +119,7 @@ def test_every_page_and_action_for_each_role(office: IssuerHome, role: str) -> N
     for method, path, body, expected in MATRIX:
         status = expected[ROLES.index(role)]
         if "{kid}" in path:  # retire and revoke a key of its own each time, leaving one active
-            rotate_issuing_key(office, KeyUnlock(PASSPHRASE.encode()), NOW, by=ACTOR)
+            rotate_issuing_key(office, UNLOCK, NOW, by=ACTOR)
             kid = list_issuing_keys(office)[-2].kid
         else:
             kid = ""
@@ -298,7 +298,7 @@ def test_an_officer_registers_a_terminal_and_sees_its_code_once(office: IssuerHo
 
 def test_the_card_page_says_which_kind_of_kia_it_is(office: IssuerHome) -> None:
     _, client = client_for(office, "officer")
-    unlock = KeyUnlock(PASSPHRASE.encode())
+    unlock = UNLOCK
     toddler, pupil = (
         issue_cards(office, unlock, [ChildRequest(1, born, 3372)], NOW, by=ACTOR).cards[0].record.serial
         for born in (dt.date(2024, 3, 1), dt.date(2016, 8, 17))
@@ -321,7 +321,7 @@ def test_an_officer_prepares_a_request_and_uploads_the_bundle_signed_offline(off
     page = client.get("/keys/").get_data(True)
     assert fingerprint[:32] in page and fingerprint[32:] in page  # compared with what sign asks for
 
-    root = KeyUnlock(PASSPHRASE.encode()).read_file(office.key_path("root.key"), root=True)
+    root = UNLOCK.read_file(office.key_path("root.key"), root=True)
     offline.check_fingerprint(request, fingerprint[:20])
     _, bundle = offline.sign_request(request, root, int(dt.datetime.now(dt.UTC).timestamp()))
     upload = {"csrf_token": token, "bundle": (io.BytesIO(bundle.to_bytes()), "bundle.json")}
@@ -424,8 +424,8 @@ def test_disabling_ends_the_sessions_and_enabling_lets_them_back(office: IssuerH
     assert sign_in_as(office, "officer")[1] == 401
     admin.post(f"/users/{target}/enable", data={})
     assert sign_in_as(office, "officer")[1] == 302
-    assert [action for _, action, name in audit_trail(office) if name == "officer"][-2:] == ["user_disable",
-                                                                                              "user_enable"]
+    officer_actions = [action for _, action, name in audit_trail(office) if name == "officer"]
+    assert officer_actions[-2:] == ["user_disable", "user_enable"]
 
 
 def test_a_password_reset_ends_the_sessions_and_only_the_new_password_works(office: IssuerHome) -> None:

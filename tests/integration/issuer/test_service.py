@@ -45,9 +45,9 @@ from tests.factories import (
     UNDER_FIVE_BIRTH_DATE,
     b64url_decode_lenient,
 )
+from tests.factories.offices import UNLOCK
 from tests.integration.conftest import RunKia
 
-UNLOCK = KeyUnlock(b"integration-test passphrase, not a secret")
 # Two pupils of 2018-05-14: a girl (day + 40 in the NIK) and a boy.
 GIRL_NIK, BOY_NIK = "3372015405180001", "3372011405180002"
 
@@ -77,7 +77,7 @@ def write_csv(path: Path, *rows: str) -> Path:
 # --- issuing --------------------------------------------------------------------------
 
 
-def test_a_school_batch_records_each_child_its_card_and_the_batch(home: IssuerHome, tmp_path: Path) -> None:
+def test_a_school_batch_records_each_child_its_card_and_the_batch(office: IssuerHome, tmp_path: Path) -> None:
     school = write_csv(
         tmp_path / "sd-mangkubumen.csv",
         f"2018-05-14,3372,Siti Rahayu Kusumawardani,{GIRL_NIK},SD Negeri Mangkubumen,p-1",
@@ -86,12 +86,12 @@ def test_a_school_batch_records_each_child_its_card_and_the_batch(home: IssuerHo
     requests, errors = read_batch(school, NOW)
     assert errors == []
 
-    issuance = issue_cards(home, UNLOCK, requests, NOW, channel="school", source=school.name, by=ACTOR)
+    issuance = issue_cards(office, UNLOCK, requests, NOW, channel="school", source=school.name, by=ACTOR)
 
     assert issuance.rejected == [] and issuance.batch_id is not None
     siti, toddler = (item.record for item in issuance.cards)
     assert [item.request.external_id for item in issuance.cards] == ["p-1", "p-2"]
-    with home.database.transaction() as session:
+    with office.database.transaction() as session:
         batch = session.get_one(BatchRow, issuance.batch_id)
         assert (batch.channel, batch.source, batch.state) == ("school", "sd-mangkubumen.csv", "submitted")
         assert (batch.submitted_at, batch.rows_accepted, batch.rows_rejected) == (NOW, 2, 0)
@@ -119,52 +119,50 @@ def test_a_school_batch_records_each_child_its_card_and_the_batch(home: IssuerHo
     # The card says what its token says: birth month and region, never the child's data.
     assert (siti.region, siti.birth_month, siti.state, siti.revoked_at) == (SURAKARTA, 201805, "active", None)
     assert (toddler.region, toddler.birth_month) == (6311, 202303)
-    assert siti.kid == unverified_header(siti.token, CARD_TYP)["kid"] == list_issuing_keys(home)[0].kid
+    assert siti.kid == unverified_header(siti.token, CARD_TYP)["kid"] == list_issuing_keys(office)[0].kid
     claims = b64url_decode_lenient(siti.token.split(".")[1])
     assert set(json.loads(claims)) == {"sub", "reg", "bm", "iat", "exp"}
     for secret in ("Siti", GIRL_NIK, "Mangkubumen", "2018-05-14"):
         assert secret.encode() not in claims
-    assert find_card(home, siti.serial.lower()) == siti
+    assert find_card(office, siti.serial.lower()) == siti
 
 
-def test_a_card_at_the_counter_has_no_batch(home: IssuerHome) -> None:
-    issuance = issue_cards(home, UNLOCK, [ChildRequest(0, BIRTH_DATE, SURAKARTA)], NOW, by=ACTOR)
+def test_a_card_at_the_counter_has_no_batch(office: IssuerHome) -> None:
+    issuance = issue_cards(office, UNLOCK, [ChildRequest(0, BIRTH_DATE, SURAKARTA)], NOW, by=ACTOR)
 
     (item,) = issuance.cards
     assert (issuance.batch_id, issuance.rejected) == (None, [])
-    with home.database.transaction() as session:
+    with office.database.transaction() as session:
         assert session.scalar(select(func.count()).select_from(BatchRow)) == 0
         row = session.get_one(CardRow, item.record.serial)
         assert row.batch_id is None and row.child is not None
         assert (row.child.birth_date, row.child.name, row.child.nik) == (BIRTH_DATE, None, None)
 
 
-def test_a_nik_that_already_has_a_card_is_refused_in_a_later_batch(home: IssuerHome) -> None:
-    first = issue_cards(
-        home, UNLOCK, [ChildRequest(2, BIRTH_DATE, SURAKARTA, "p-1",
-                                    nik=GIRL_NIK)], NOW, channel="school", by=ACTOR
-    )
+def test_a_nik_that_already_has_a_card_is_refused_in_a_later_batch(office: IssuerHome) -> None:
+    pupil = ChildRequest(2, BIRTH_DATE, SURAKARTA, "p-1", nik=GIRL_NIK)
+    first = issue_cards(office, UNLOCK, [pupil], NOW, channel="school", by=ACTOR)
     again = [
         ChildRequest(2, BIRTH_DATE, SURAKARTA, "p-1", name="Siti", nik=GIRL_NIK),
         ChildRequest(3, BIRTH_DATE, SURAKARTA, "p-7", nik=BOY_NIK),
     ]
 
-    later = issue_cards(home, UNLOCK, again, NOW + DAY, channel="school", source="again.csv", by=ACTOR)
+    later = issue_cards(office, UNLOCK, again, NOW + DAY, channel="school", source="again.csv", by=ACTOR)
 
     (error,) = later.rejected
     assert isinstance(error, RowError)
     assert (error.line, error.field, error.external_id) == (2, "nik", "p-1")
     assert GIRL_NIK not in error.error and "Siti" not in error.error  # messages carry no child's data
     assert [(item.request.line, item.request.nik) for item in later.cards] == [(3, BOY_NIK)]
-    assert card_count(home) == 2
-    with home.database.transaction() as session:
+    assert card_count(office) == 2
+    with office.database.transaction() as session:
         batch = session.get_one(BatchRow, later.batch_id)
         assert (batch.rows_accepted, batch.rows_rejected, batch.submitted_at) == (1, 1, NOW + DAY)
         assert sorted(session.scalars(select(Child.nik))) == sorted([GIRL_NIK, BOY_NIK])
         assert first.batch_id != later.batch_id
 
 
-def test_the_same_nik_twice_in_one_call_issues_one_card_and_refuses_the_other(home: IssuerHome) -> None:
+def test_the_same_nik_twice_in_one_call_issues_one_card_and_refuses_the_other(office: IssuerHome) -> None:
     """read_batch catches a NIK repeated in one CSV; the service must hold on its own
     (an API client, two counters at once) with a RowError, not a database error that
     would carry the child's NIK and name into a log."""
@@ -173,11 +171,11 @@ def test_the_same_nik_twice_in_one_call_issues_one_card_and_refuses_the_other(ho
         ChildRequest(2, BIRTH_DATE, SURAKARTA, name="Siti", nik=GIRL_NIK),
     ]
 
-    issuance = issue_cards(home, UNLOCK, twice, NOW, channel="clinic", by=ACTOR)
+    issuance = issue_cards(office, UNLOCK, twice, NOW, channel="clinic", by=ACTOR)
 
     assert [item.request.line for item in issuance.cards] == [1]
     assert [(error.line, error.field) for error in issuance.rejected] == [(2, "nik")]
-    assert card_count(home) == 1
+    assert card_count(office) == 1
 
 
 def test_a_school_batch_through_kia_counts_the_rows_the_csv_check_refused(
@@ -216,23 +214,23 @@ def test_a_school_batch_through_kia_counts_the_rows_the_csv_check_refused(
     home.close()
 
 
-def test_serials_stay_unique_across_many_issues(home: IssuerHome) -> None:
-    serials = [serial for _ in range(3) for serial in issue(home, *[BIRTH_DATE] * 150)]
+def test_serials_stay_unique_across_many_issues(office: IssuerHome) -> None:
+    serials = [serial for _ in range(3) for serial in issue(office, *[BIRTH_DATE] * 150)]
 
-    assert len(set(serials)) == len(serials) == card_count(home) == 450
+    assert len(set(serials)) == len(serials) == card_count(office) == 450
     assert all(normalize_serial(serial) == serial for serial in serials)  # each has a good check character
 
 
 # --- revocation and trust lists ----------------------------------------------------------
 
 
-def test_a_revoked_card_is_listed_in_the_next_export(home: IssuerHome, tmp_path: Path) -> None:
-    lost, kept = issue(home, BIRTH_DATE, UNDER_FIVE_BIRTH_DATE)
-    first = export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
+def test_a_revoked_card_is_listed_in_the_next_export(office: IssuerHome, tmp_path: Path) -> None:
+    lost, kept = issue(office, BIRTH_DATE, UNDER_FIVE_BIRTH_DATE)
+    first = export_trust_list(office, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
     assert len(exported(first, NOW).revoked) == 0
 
-    record = revoke_card(home, lost.lower(), "  hilang (lost)  ", NOW + 60, by=ACTOR)
-    second = export_trust_list(home, UNLOCK, NOW + 120, tmp_path / "2", by=ACTOR)
+    record = revoke_card(office, lost.lower(), "  hilang (lost)  ", NOW + 60, by=ACTOR)
+    second = export_trust_list(office, UNLOCK, NOW + 120, tmp_path / "2", by=ACTOR)
 
     assert (record.serial, record.state, record.revoked_at, record.revocation_reason) == (
         lost,
@@ -241,29 +239,29 @@ def test_a_revoked_card_is_listed_in_the_next_export(home: IssuerHome, tmp_path:
         "hilang (lost)",
     )
     assert (first.seq, second.seq) == (1, 2)
-    assert (find_card(home, lost).listed_seq, find_card(home, kept).listed_seq) == (2, None)
+    assert (find_card(office, lost).listed_seq, find_card(office, kept).listed_seq) == (2, None)
     trust = exported(second, NOW + 120)
     assert trust.revoked == RevokedSerials.from_serials([lost])
     with pytest.raises(CardRevoked) as caught:
-        verify_card(token_of(home, lost), trust, NOW + 180)
+        verify_card(token_of(office, lost), trust, NOW + 180)
     assert caught.value.serial == lost
-    assert verify_card(token_of(home, kept), trust, NOW + 180).card.serial == kept
+    assert verify_card(token_of(office, kept), trust, NOW + 180).card.serial == kept
     # The earlier list, still held by an offline terminal, did not know yet.
-    assert verify_card(token_of(home, lost), exported(first, NOW), NOW + 180).card.serial == lost
+    assert verify_card(token_of(office, lost), exported(first, NOW), NOW + 180).card.serial == lost
 
 
-def test_each_export_spends_the_next_sequence_and_is_recorded(home: IssuerHome, tmp_path: Path) -> None:
-    (serial,) = issue(home, BIRTH_DATE)
-    assert trust_list_seq(home) == 0
+def test_each_export_spends_the_next_sequence_and_is_recorded(office: IssuerHome, tmp_path: Path) -> None:
+    (serial,) = issue(office, BIRTH_DATE)
+    assert trust_list_seq(office) == 0
 
-    first = export_trust_list(home, UNLOCK, NOW, tmp_path / "published", by=ACTOR)
+    first = export_trust_list(office, UNLOCK, NOW, tmp_path / "published", by=ACTOR)
     first_expires_at = exported(first, NOW).expires_at
-    revoke_card(home, serial, "lost", NOW + 60, by=ACTOR)
-    second = export_trust_list(home, UNLOCK, NOW + 120, tmp_path / "published", validity=dt.timedelta(days=7),
+    revoke_card(office, serial, "lost", NOW + 60, by=ACTOR)
+    second = export_trust_list(office, UNLOCK, NOW + 120, tmp_path / "published", validity=dt.timedelta(days=7),
                                by=ACTOR)
 
-    assert (first.seq, second.seq, trust_list_seq(home)) == (1, 2, 2)
-    with home.database.transaction() as session:
+    assert (first.seq, second.seq, trust_list_seq(office)) == (1, 2, 2)
+    with office.database.transaction() as session:
         rows = list(session.scalars(select(TrustListRow).order_by(TrustListRow.seq)))
         root_jwk = session.get_one(Office, 1).root_jwk
     assert [(row.seq, row.issued_at, row.revoked_count) for row in rows] == [(1, NOW, 0), (2, NOW + 120, 1)]
@@ -272,7 +270,7 @@ def test_each_export_spends_the_next_sequence_and_is_recorded(home: IssuerHome, 
     # The files of the latest export: the trust anchor and the public issuing keys.
     assert json.loads(second.root_jwk.read_text(encoding="ascii")) == root_jwk
     jwks = json.loads(second.jwks.read_text(encoding="ascii"))
-    assert [key["kid"] for key in jwks["keys"]] == [key.kid for key in list_issuing_keys(home)]
+    assert [key["kid"] for key in jwks["keys"]] == [key.kid for key in list_issuing_keys(office)]
     assert all("d" not in key for key in [root_jwk, *jwks["keys"]])
     assert second.delta is None
     assert sorted(path.name for path in (tmp_path / "published").iterdir()) == [
@@ -282,39 +280,39 @@ def test_each_export_spends_the_next_sequence_and_is_recorded(home: IssuerHome, 
     ]
 
 
-def test_revoking_twice_an_unknown_serial_or_without_a_reason_is_refused(home: IssuerHome) -> None:
-    (serial,) = issue(home, BIRTH_DATE)
-    revoke_card(home, serial, "lost", NOW, by=ACTOR)
+def test_revoking_twice_an_unknown_serial_or_without_a_reason_is_refused(office: IssuerHome) -> None:
+    (serial,) = issue(office, BIRTH_DATE)
+    revoke_card(office, serial, "lost", NOW, by=ACTOR)
 
     with pytest.raises(CardAlreadyRevoked):
-        revoke_card(home, serial, "lost again", NOW, by=ACTOR)
+        revoke_card(office, serial, "lost again", NOW, by=ACTOR)
     with pytest.raises(UnknownCard):
-        revoke_card(home, "00000000", "lost", NOW, by=ACTOR)
+        revoke_card(office, "00000000", "lost", NOW, by=ACTOR)
     with pytest.raises(UnknownCard):
-        find_card(home, "00000000")
+        find_card(office, "00000000")
     for reason in ("", "   ", "two\nlines", "x" * 201):
         with pytest.raises(IssuerError, match="reason"):
-            revoke_card(home, serial, reason, NOW, by=ACTOR)
-    record = find_card(home, serial)
+            revoke_card(office, serial, reason, NOW, by=ACTOR)
+    record = find_card(office, serial)
     assert (record.revocation_reason, record.revoked_at) == ("lost", NOW)
 
 
 def test_revocations_of_expired_cards_are_pruned_and_deltas_reproduce_each_list(
-    home: IssuerHome, tmp_path: Path
+    office: IssuerHome, tmp_path: Path
 ) -> None:
     expiring, long_lived, later, expired_before_listing = issue(
-        home, TURNS_FIVE_SOON, BIRTH_DATE, UNDER_FIVE_BIRTH_DATE, TURNS_FIVE_SOON
+        office, TURNS_FIVE_SOON, BIRTH_DATE, UNDER_FIVE_BIRTH_DATE, TURNS_FIVE_SOON
     )
     for serial in (expiring, long_lived):
-        revoke_card(home, serial, "lost", NOW, by=ACTOR)
-    first = export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
+        revoke_card(office, serial, "lost", NOW, by=ACTOR)
+    first = export_trust_list(office, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
 
     # Ten days on the first card has ended (5th birthday), so its revocation is dropped;
     # the fourth is revoked only after it ended, so it is never listed at all.
-    revoke_card(home, later, "replaced", NOW + DAY, by=ACTOR)
-    revoke_card(home, expired_before_listing, "replaced", NOW + 10 * DAY, by=ACTOR)
-    second = export_trust_list(home, UNLOCK, NOW + 10 * DAY, tmp_path / "2", since=1, by=ACTOR)
-    third = export_trust_list(home, UNLOCK, NOW + 11 * DAY, tmp_path / "3", since=1, by=ACTOR)
+    revoke_card(office, later, "replaced", NOW + DAY, by=ACTOR)
+    revoke_card(office, expired_before_listing, "replaced", NOW + 10 * DAY, by=ACTOR)
+    second = export_trust_list(office, UNLOCK, NOW + 10 * DAY, tmp_path / "2", since=1, by=ACTOR)
+    third = export_trust_list(office, UNLOCK, NOW + 11 * DAY, tmp_path / "3", since=1, by=ACTOR)
 
     lists = [exported(first, NOW), exported(second, NOW + 10 * DAY), exported(third, NOW + 11 * DAY)]
     assert [trust.revoked for trust in lists] == [
@@ -322,7 +320,7 @@ def test_revocations_of_expired_cards_are_pruned_and_deltas_reproduce_each_list(
         RevokedSerials.from_serials([long_lived, later]),
         RevokedSerials.from_serials([long_lived, later]),
     ]
-    cards = {serial: find_card(home, serial) for serial in (expiring, long_lived, later, expired_before_listing)}
+    cards = {serial: find_card(office, serial) for serial in (expiring, long_lived, later, expired_before_listing)}
     assert [(cards[s].listed_seq, cards[s].unlisted_seq) for s in (expiring, long_lived, later)] == [
         (1, 2),
         (1, None),
@@ -341,43 +339,43 @@ def test_revocations_of_expired_cards_are_pruned_and_deltas_reproduce_each_list(
     assert apply_delta(lists[0], third.delta.read_text(encoding="ascii"), root, NOW + 11 * DAY) == lists[2]
 
 
-def test_export_since_a_sequence_that_was_never_published_is_refused(home: IssuerHome, tmp_path: Path) -> None:
-    export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
+def test_export_since_a_sequence_that_was_never_published_is_refused(office: IssuerHome, tmp_path: Path) -> None:
+    export_trust_list(office, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
 
     for since in (0, 2, 7):
         with pytest.raises(IssuerError, match="no trust list of sequence"):
-            export_trust_list(home, UNLOCK, NOW, tmp_path / "x", since=since, by=ACTOR)
-    assert trust_list_seq(home) == 1
+            export_trust_list(office, UNLOCK, NOW, tmp_path / "x", since=since, by=ACTOR)
+    assert trust_list_seq(office) == 1
     assert not (tmp_path / "x").exists()
 
 
-def test_an_export_that_cannot_open_the_root_key_changes_nothing(home: IssuerHome, tmp_path: Path) -> None:
-    (serial,) = issue(home, BIRTH_DATE)
-    revoke_card(home, serial, "lost", NOW, by=ACTOR)
+def test_an_export_that_cannot_open_the_root_key_changes_nothing(office: IssuerHome, tmp_path: Path) -> None:
+    (serial,) = issue(office, BIRTH_DATE)
+    revoke_card(office, serial, "lost", NOW, by=ACTOR)
 
     with pytest.raises(PassphraseWrong):
-        export_trust_list(home, KeyUnlock(b"a wrong passphrase, long enough"), NOW, tmp_path / "x",
+        export_trust_list(office, KeyUnlock(b"a wrong passphrase, long enough"), NOW, tmp_path / "x",
                           by=ACTOR)
 
     # The transaction that would have spent sequence 1 and listed the card is rolled back.
-    assert trust_list_seq(home) == 0
-    assert find_card(home, serial).listed_seq is None
-    with home.database.transaction() as session:
+    assert trust_list_seq(office) == 0
+    assert find_card(office, serial).listed_seq is None
+    with office.database.transaction() as session:
         assert session.scalar(select(func.count()).select_from(TrustListRow)) == 0
     assert not (tmp_path / "x").exists()
-    assert export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR).seq == 1
+    assert export_trust_list(office, UNLOCK, NOW, tmp_path / "1", by=ACTOR).seq == 1
 
 
 # --- issuing keys ------------------------------------------------------------------------
 
 
-def test_rotation_keeps_old_cards_valid_and_key_revocation_kills_them(home: IssuerHome, tmp_path: Path) -> None:
-    (old_card,) = issue(home, BIRTH_DATE)
-    (first_key,) = list_issuing_keys(home)
-    new_key = rotate_issuing_key(home, UNLOCK, NOW + 60, by=ACTOR)
-    (new_card,) = issue(home, BIRTH_DATE, now=NOW + 120)
+def test_rotation_keeps_old_cards_valid_and_key_revocation_kills_them(office: IssuerHome, tmp_path: Path) -> None:
+    (old_card,) = issue(office, BIRTH_DATE)
+    (first_key,) = list_issuing_keys(office)
+    new_key = rotate_issuing_key(office, UNLOCK, NOW + 60, by=ACTOR)
+    (new_card,) = issue(office, BIRTH_DATE, now=NOW + 120)
 
-    old, new = list_issuing_keys(home)
+    old, new = list_issuing_keys(office)
     assert (old.kid, old.state.value, old.created_at, old.retired_at, old.revoked_at) == (
         first_key.kid,
         "retired",
@@ -386,34 +384,34 @@ def test_rotation_keeps_old_cards_valid_and_key_revocation_kills_them(home: Issu
         None,
     )
     assert (new.kid, new.state.value, new.created_at, new.retired_at) == (new_key.kid, "active", NOW + 60, None)
-    assert (find_card(home, old_card).kid, find_card(home, new_card).kid) == (old.kid, new.kid)
-    trust = exported(export_trust_list(home, UNLOCK, NOW + 180, tmp_path / "1", by=ACTOR), NOW + 180)
-    assert verify_card(token_of(home, old_card), trust, NOW + 240).kid == old.kid
-    assert verify_card(token_of(home, new_card), trust, NOW + 240).kid == new.kid
+    assert (find_card(office, old_card).kid, find_card(office, new_card).kid) == (old.kid, new.kid)
+    trust = exported(export_trust_list(office, UNLOCK, NOW + 180, tmp_path / "1", by=ACTOR), NOW + 180)
+    assert verify_card(token_of(office, old_card), trust, NOW + 240).kid == old.kid
+    assert verify_card(token_of(office, new_card), trust, NOW + 240).kid == new.kid
 
-    revoked = change_issuing_key(home, old.kid, "revoke", NOW + 300, by=ACTOR)
-    trust = exported(export_trust_list(home, UNLOCK, NOW + 360, tmp_path / "2", by=ACTOR), NOW + 360)
+    revoked = change_issuing_key(office, old.kid, "revoke", NOW + 300, by=ACTOR)
+    trust = exported(export_trust_list(office, UNLOCK, NOW + 360, tmp_path / "2", by=ACTOR), NOW + 360)
     assert (revoked.kid, revoked.state.value, revoked.revoked_at) == (old.kid, "revoked", NOW + 300)
-    assert [(key.state.value, key.revoked_at) for key in list_issuing_keys(home)] == [
+    assert [(key.state.value, key.revoked_at) for key in list_issuing_keys(office)] == [
         ("revoked", NOW + 300),
         ("active", None),
     ]
     with pytest.raises(IssuingKeyRevoked):
-        verify_card(token_of(home, old_card), trust, NOW + 420)
-    assert verify_card(token_of(home, new_card), trust, NOW + 420).kid == new.kid
+        verify_card(token_of(office, old_card), trust, NOW + 420)
+    assert verify_card(token_of(office, new_card), trust, NOW + 420).kid == new.kid
 
 
-def test_a_retired_key_stops_signing_until_a_rotation(home: IssuerHome) -> None:
-    (key,) = list_issuing_keys(home)
+def test_a_retired_key_stops_signing_until_a_rotation(office: IssuerHome) -> None:
+    (key,) = list_issuing_keys(office)
 
-    retired = change_issuing_key(home, key.kid, "retire", NOW, by=ACTOR)
+    retired = change_issuing_key(office, key.kid, "retire", NOW, by=ACTOR)
 
     assert (retired.state.value, retired.retired_at, retired.revoked_at) == ("retired", NOW, None)
-    assert list_issuing_keys(home) == [retired]
+    assert list_issuing_keys(office) == [retired]
     with pytest.raises(KeyLifecycleError, match="kia issuer key rotate"):
-        issue(home, BIRTH_DATE)
-    assert card_count(home) == 0
-    new_key = rotate_issuing_key(home, UNLOCK, NOW + 60, by=ACTOR)
-    (serial,) = issue(home, BIRTH_DATE, now=NOW + 120)
-    assert find_card(home, serial).kid == new_key.kid
-    assert [key.state.value for key in list_issuing_keys(home)] == ["retired", "active"]
+        issue(office, BIRTH_DATE)
+    assert card_count(office) == 0
+    new_key = rotate_issuing_key(office, UNLOCK, NOW + 60, by=ACTOR)
+    (serial,) = issue(office, BIRTH_DATE, now=NOW + 120)
+    assert find_card(office, serial).kid == new_key.kid
+    assert [key.state.value for key in list_issuing_keys(office)] == ["retired", "active"]

@@ -19,14 +19,14 @@ import pytest
 from issuer.cards import card_count, find_card, issue_cards, revoke_card
 from issuer.children import ChildRequest
 from issuer.errors import DatabaseUnavailable, HomeExists, HomeNotFound
-from issuer.issuing_keys import KeyUnlock, change_issuing_key, init_home, list_issuing_keys, rotate_issuing_key
+from issuer.issuing_keys import change_issuing_key, init_home, list_issuing_keys, rotate_issuing_key
 from issuer.storage.db import SQLITE_FILE
 from issuer.storage.store import IssuerHome
 from issuer.trust_lists import export_trust_list, trust_list_seq
 from tests.factories import ACTOR, BIRTH_DATE, DAY, NOW, SURAKARTA
+from tests.factories.offices import UNLOCK
 from tests.integration.conftest import RunKia
 
-UNLOCK = KeyUnlock(b"integration-test passphrase, not a secret")
 # Nothing listens on port 1; the password must never be shown.
 UNREACHABLE_URL = "postgresql+psycopg://kia:s3cret-db-pw@127.0.0.1:1/none"
 
@@ -65,12 +65,12 @@ def test_a_mistyped_home_is_not_found_and_nothing_is_created(tmp_path: Path, iss
 
 
 def test_a_mistyped_home_next_to_an_office_is_not_used(
-    home: IssuerHome, tmp_path: Path, issuer_db_url: str | None
+    office: IssuerHome, tmp_path: Path, issuer_db_url: str | None
 ) -> None:
     """On PostgreSQL the database holds the office whatever the folder: a typo must
     still not act on it, above all not put its new issuing key where it never looks."""
     typo = IssuerHome(tmp_path / "ofice", issuer_db_url)
-    keys_before = list_issuing_keys(home)
+    keys_before = list_issuing_keys(office)
 
     for operation in ("rotate", "revoke", "issue"):
         with pytest.raises(HomeNotFound, match="kia issuer init"):
@@ -78,23 +78,23 @@ def test_a_mistyped_home_next_to_an_office_is_not_used(
 
     typo.close()
     assert not typo.path.exists()
-    assert list_issuing_keys(home) == keys_before
+    assert list_issuing_keys(office) == keys_before
 
 
-def test_init_never_overwrites_a_home(home: IssuerHome, issuer_db_url: str | None) -> None:
-    keys_before = sorted(path.name for path in (home.path / "keys").iterdir())
-    issuing_before = list_issuing_keys(home)
+def test_init_never_overwrites_a_home(office: IssuerHome, issuer_db_url: str | None) -> None:
+    keys_before = sorted(path.name for path in (office.path / "keys").iterdir())
+    issuing_before = list_issuing_keys(office)
 
     with pytest.raises(HomeExists, match="never overwritten"):
-        init_home(home, UNLOCK, NOW, by=ACTOR)
-    second_command = IssuerHome(home.path, issuer_db_url)
+        init_home(office, UNLOCK, NOW, by=ACTOR)
+    second_command = IssuerHome(office.path, issuer_db_url)
     with pytest.raises(HomeExists):
         init_home(second_command, UNLOCK, NOW, by=ACTOR)
     second_command.close()
 
-    assert sorted(path.name for path in (home.path / "keys").iterdir()) == keys_before
-    assert list_issuing_keys(home) == issuing_before
-    assert trust_list_seq(home) == 0
+    assert sorted(path.name for path in (office.path / "keys").iterdir()) == keys_before
+    assert list_issuing_keys(office) == issuing_before
+    assert trust_list_seq(office) == 0
 
 
 def test_a_first_version_home_asks_for_db_upgrade(tmp_path: Path, issuer_db_url: str | None) -> None:
@@ -119,18 +119,16 @@ def test_a_first_version_home_asks_for_db_upgrade(tmp_path: Path, issuer_db_url:
 
 
 def test_an_office_reads_back_the_same_from_a_new_connection(
-    home: IssuerHome, tmp_path: Path, issuer_db_url: str | None
+    office: IssuerHome, tmp_path: Path, issuer_db_url: str | None
 ) -> None:
-    issued = issue_cards(
-        home, UNLOCK, [ChildRequest(1, BIRTH_DATE, SURAKARTA), ChildRequest(2, dt.date(2023, 3, 10),
-                                                                            6311)], NOW, by=ACTOR
-    ).cards
-    revoke_card(home, issued[1].record.serial, "hilang (lost)", NOW, by=ACTOR)
-    export_trust_list(home, UNLOCK, NOW, tmp_path / "out", by=ACTOR)
-    rotate_issuing_key(home, UNLOCK, NOW + DAY, by=ACTOR)
-    home.close()
+    children = [ChildRequest(1, BIRTH_DATE, SURAKARTA), ChildRequest(2, dt.date(2023, 3, 10), 6311)]
+    issued = issue_cards(office, UNLOCK, children, NOW, by=ACTOR).cards
+    revoke_card(office, issued[1].record.serial, "hilang (lost)", NOW, by=ACTOR)
+    export_trust_list(office, UNLOCK, NOW, tmp_path / "out", by=ACTOR)
+    rotate_issuing_key(office, UNLOCK, NOW + DAY, by=ACTOR)
+    office.close()
 
-    again = IssuerHome(home.path, issuer_db_url)
+    again = IssuerHome(office.path, issuer_db_url)
     try:
         assert again.exists()
         assert trust_list_seq(again) == 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from issuer.trust_lists import export_trust_list
 from keys import EDDSA, KeyState, jws
 from keys.chain import Redemption
 from tests.factories import ACTOR, NOW, b64url
-from tests.factories.offices import PASSPHRASE, SERVICE, UNLOCK, add_partner, add_service, clock, open_office, today
+from tests.factories.offices import PASSPHRASE, SERVICE, UNLOCK, add_partner, add_service, clock, today
 from tests.terminal_sim import SimulatedTerminal, decision, expired_registration_time
 
 ENROL = "/api/v1/terminals/enroll"
@@ -47,12 +47,13 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture
-def office(tmp_path: Path, issuer_db_url: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[IssuerHome]:
-    # The API opens the issuing key to sign terminal configuration.
-    monkeypatch.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)
-    home = open_office(tmp_path / "office", issuer_db_url)
-    yield home
-    home.close()
+def founded_at() -> int:
+    return clock()  # the API reads the real clock
+
+
+@pytest.fixture(autouse=True)
+def _keys(keys_env: None) -> None:
+    """The API opens the issuing key to sign terminal configuration."""
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ UNLOCK = KeyUnlock(ISSUING, root_passphrase=ROOT)
 
 @pytest.fixture
 def unlock() -> KeyUnlock:
-    """The passphrases the shared ``home`` fixture opens the office with."""
+    """The office's root key has a passphrase of its own here."""
     return UNLOCK
 
 
@@ -58,27 +58,27 @@ def signed(home: IssuerHome, prepared_at: int, signed_at: int) -> bytes:
 
 
 @pytest.fixture
-def published_once(home: IssuerHome, tmp_path: Path) -> tuple[str, str]:
+def published_once(office: IssuerHome, tmp_path: Path) -> tuple[str, str]:
     """List 1 exported, then a card revoked: (the revoked serial, a card kept)."""
-    lost, kept = issue(home), issue(home)
-    export_trust_list(home, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
-    revoke_card(home, lost, "hilang", NOW + 60, by=ACTOR)
+    lost, kept = issue(office), issue(office)
+    export_trust_list(office, UNLOCK, NOW, tmp_path / "1", by=ACTOR)
+    revoke_card(office, lost, "hilang", NOW + 60, by=ACTOR)
     return lost, kept
 
 
 def test_a_list_signed_offline_is_published_and_served_like_an_export(
-    home: IssuerHome, published_once: tuple[str, str], tmp_path: Path
+    office: IssuerHome, published_once: tuple[str, str], tmp_path: Path
 ) -> None:
     lost, kept = published_once
-    imported = import_bundle(home, signed(home, NOW + 120, NOW + 180), NOW + 240, by=ACTOR)
+    imported = import_bundle(office, signed(office, NOW + 120, NOW + 180), NOW + 240, by=ACTOR)
 
-    assert imported.trust_list.seq == 2 == trust_list_seq(home)
-    assert latest_published(home) == (2, imported.signed)
-    with home.transaction() as session:
+    assert imported.trust_list.seq == 2 == trust_list_seq(office)
+    assert latest_published(office) == (2, imported.signed)
+    with office.transaction() as session:
         assert session.get_one(CardRow, lost).listed_seq == 2
     root = load_public_jwk(json.loads((tmp_path / "1" / "root.jwk").read_text()))
     first = verify_trust_list((tmp_path / "1" / "trustlist.jws").read_text(), root, NOW + 300)
-    app = create_app({"HOME": str(home.path), "DATABASE_URL": home.database_url, "TESTING": True})
+    app = create_app({"HOME": str(office.path), "DATABASE_URL": office.database_url, "TESTING": True})
     client = app.test_client()
     try:
         full = client.get("/api/v1/trustlist")
@@ -90,101 +90,101 @@ def test_a_list_signed_offline_is_published_and_served_like_an_export(
     assert delta.status_code == 200 and delta.headers["X-KIA-Delta-From"] == "1"
     assert apply_delta(first, delta.get_data(as_text=True), root, NOW + 300) == current
     with pytest.raises(CardRevoked):
-        verify_card(find_card(home, lost).token, current, NOW + 300)
-    assert verify_card(find_card(home, kept).token, current, NOW + 300).card.serial == kept
+        verify_card(find_card(office, lost).token, current, NOW + 300)
+    assert verify_card(find_card(office, kept).token, current, NOW + 300).card.serial == kept
 
 
 def test_the_signing_request_holds_no_child_data_and_prepare_changes_nothing(
-    home: IssuerHome, published_once: tuple[str, str]
+    office: IssuerHome, published_once: tuple[str, str]
 ) -> None:
-    request = prepare_signing(home, NOW + 120, by=ACTOR)
+    request = prepare_signing(office, NOW + 120, by=ACTOR)
     text = request.to_bytes().decode()
     assert (request.seq, len(request.revoked), [base.from_seq for base in request.deltas]) == (2, 1, [1])
     assert "2016-08-17" not in text and "birth" not in text and "nik" not in text
-    assert trust_list_seq(home) == 1
-    with home.transaction() as session:
+    assert trust_list_seq(office) == 1
+    with office.transaction() as session:
         assert session.scalars(select(CardRow.listed_seq).where(CardRow.revoked_at.is_not(None))).one() is None
 
 
-def test_a_bundle_imported_twice_is_a_rollback(home: IssuerHome, published_once: tuple[str, str]) -> None:
-    bundle = signed(home, NOW + 120, NOW + 180)
-    import_bundle(home, bundle, NOW + 240, by=ACTOR)
+def test_a_bundle_imported_twice_is_a_rollback(office: IssuerHome, published_once: tuple[str, str]) -> None:
+    bundle = signed(office, NOW + 120, NOW + 180)
+    import_bundle(office, bundle, NOW + 240, by=ACTOR)
     with pytest.raises(BundleRollback, match="not newer than the office's latest"):
-        import_bundle(home, bundle, NOW + 300, by=ACTOR)
-    assert trust_list_seq(home) == 2
+        import_bundle(office, bundle, NOW + 300, by=ACTOR)
+    assert trust_list_seq(office) == 2
 
 
 def test_a_bundle_overtaken_by_an_export_is_a_rollback(
-    home: IssuerHome, published_once: tuple[str, str], tmp_path: Path
+    office: IssuerHome, published_once: tuple[str, str], tmp_path: Path
 ) -> None:
-    bundle = signed(home, NOW + 120, NOW + 180)
-    export_trust_list(home, UNLOCK, NOW + 200, tmp_path / "2", by=ACTOR)
+    bundle = signed(office, NOW + 120, NOW + 180)
+    export_trust_list(office, UNLOCK, NOW + 200, tmp_path / "2", by=ACTOR)
     with pytest.raises(BundleRollback):
-        import_bundle(home, bundle, NOW + 240, by=ACTOR)
+        import_bundle(office, bundle, NOW + 240, by=ACTOR)
 
 
 def test_a_card_revoked_after_preparing_makes_the_bundle_outdated(
-    home: IssuerHome, published_once: tuple[str, str]
+    office: IssuerHome, published_once: tuple[str, str]
 ) -> None:
     _, kept = published_once
-    bundle = signed(home, NOW + 120, NOW + 180)
-    revoke_card(home, kept, "rusak", NOW + 200, by=ACTOR)
+    bundle = signed(office, NOW + 120, NOW + 180)
+    revoke_card(office, kept, "rusak", NOW + 200, by=ACTOR)
     with pytest.raises(BundleOutdated, match="cards were revoked.*prepare' again"):
-        import_bundle(home, bundle, NOW + 240, by=ACTOR)
-    assert trust_list_seq(home) == 1  # nothing published, nothing marked
-    with home.transaction() as session:
+        import_bundle(office, bundle, NOW + 240, by=ACTOR)
+    assert trust_list_seq(office) == 1  # nothing published, nothing marked
+    with office.transaction() as session:
         assert set(session.scalars(select(CardRow.listed_seq).where(CardRow.revoked_at.is_not(None)))) == {None}
-    import_bundle(home, signed(home, NOW + 260, NOW + 270), NOW + 280, by=ACTOR)  # prepared again: fine
-    assert trust_list_seq(home) == 2
+    import_bundle(office, signed(office, NOW + 260, NOW + 270), NOW + 280, by=ACTOR)  # prepared again: fine
+    assert trust_list_seq(office) == 2
 
 
 def test_a_key_rotated_after_preparing_makes_the_bundle_outdated(
-    home: IssuerHome, published_once: tuple[str, str]
+    office: IssuerHome, published_once: tuple[str, str]
 ) -> None:
-    bundle = signed(home, NOW + 120, NOW + 180)
-    rotate_issuing_key(home, UNLOCK, NOW + 200, by=ACTOR)
+    bundle = signed(office, NOW + 120, NOW + 180)
+    rotate_issuing_key(office, UNLOCK, NOW + 200, by=ACTOR)
     with pytest.raises(BundleOutdated, match="issuing key"):
-        import_bundle(home, bundle, NOW + 240, by=ACTOR)
+        import_bundle(office, bundle, NOW + 240, by=ACTOR)
 
 
-def test_a_bundle_signed_by_another_root_key_is_refused(home: IssuerHome, published_once: tuple[str, str]) -> None:
+def test_a_bundle_signed_by_another_root_key_is_refused(office: IssuerHome, published_once: tuple[str, str]) -> None:
     forger = Ed25519PrivateKey.generate()
-    request = dataclasses.replace(prepare_signing(home, NOW + 120, by=ACTOR), root_kid=kid_for(forger.public_key()))
+    request = dataclasses.replace(prepare_signing(office, NOW + 120, by=ACTOR), root_kid=kid_for(forger.public_key()))
     _, bundle = offline.sign_request(request.to_bytes(), forger, NOW + 180)
     with pytest.raises(BundleRefused, match="not signed by this office's root key"):
-        import_bundle(home, bundle.to_bytes(), NOW + 240, by=ACTOR)
-    assert trust_list_seq(home) == 1
+        import_bundle(office, bundle.to_bytes(), NOW + 240, by=ACTOR)
+    assert trust_list_seq(office) == 1
 
 
-def test_a_bundle_with_a_delta_of_another_list_is_refused(home: IssuerHome, published_once: tuple[str, str]) -> None:
+def test_a_bundle_with_a_delta_of_another_list_is_refused(office: IssuerHome, published_once: tuple[str, str]) -> None:
     _, kept = published_once
-    genuine = offline.SignedBundle.from_bytes_unverified(signed(home, NOW + 120, NOW + 180))
-    revoke_card(home, kept, "rusak", NOW + 200, by=ACTOR)  # a delta that also revokes this card
-    other = offline.SignedBundle.from_bytes_unverified(signed(home, NOW + 210, NOW + 220))
-    with home.transaction() as session:  # undo the revocation: the office is back to the genuine state
+    genuine = offline.SignedBundle.from_bytes_unverified(signed(office, NOW + 120, NOW + 180))
+    revoke_card(office, kept, "rusak", NOW + 200, by=ACTOR)  # a delta that also revokes this card
+    other = offline.SignedBundle.from_bytes_unverified(signed(office, NOW + 210, NOW + 220))
+    with office.transaction() as session:  # undo the revocation: the office is back to the genuine state
         row = session.get_one(CardRow, kept)
         row.revoked_at, row.revocation_reason, row.state = None, None, "active"
     spliced = dataclasses.replace(genuine, deltas=other.deltas)
     with pytest.raises(BundleRefused, match="delta from sequence 1"):
-        import_bundle(home, spliced.to_bytes(), NOW + 240, by=ACTOR)
-    assert trust_list_seq(home) == 1
-    import_bundle(home, genuine.to_bytes(), NOW + 240, by=ACTOR)
-    assert trust_list_seq(home) == 2
+        import_bundle(office, spliced.to_bytes(), NOW + 240, by=ACTOR)
+    assert trust_list_seq(office) == 1
+    import_bundle(office, genuine.to_bytes(), NOW + 240, by=ACTOR)
+    assert trust_list_seq(office) == 2
 
 
-def test_an_expired_bundle_and_a_clock_far_off_are_refused(home: IssuerHome, published_once: tuple[str, str]) -> None:
-    request = prepare_signing(home, NOW + 120, by=ACTOR).to_bytes()
-    _, short = offline.sign_request(request, root_key(home), NOW + 180, dt.timedelta(days=1))
+def test_an_expired_bundle_and_a_clock_far_off_are_refused(office: IssuerHome, published_once: tuple[str, str]) -> None:
+    request = prepare_signing(office, NOW + 120, by=ACTOR).to_bytes()
+    _, short = offline.sign_request(request, root_key(office), NOW + 180, dt.timedelta(days=1))
     with pytest.raises(BundleRefused, match="expired"):
-        import_bundle(home, short.to_bytes(), NOW + 2 * DAY, by=ACTOR)
-    _, early = offline.sign_request(request, root_key(home), NOW + 120)
+        import_bundle(office, short.to_bytes(), NOW + 2 * DAY, by=ACTOR)
+    _, early = offline.sign_request(request, root_key(office), NOW + 120)
     with pytest.raises(BundleRefused, match="clock"):
-        import_bundle(home, early.to_bytes(), NOW - 3600, by=ACTOR)  # issued "after" the service's now
+        import_bundle(office, early.to_bytes(), NOW - 3600, by=ACTOR)  # issued "after" the service's now
 
 
-def test_the_first_list_can_be_signed_offline_too(home: IssuerHome) -> None:
-    issue(home)
-    imported = import_bundle(home, signed(home, NOW, NOW + 60), NOW + 120, by=ACTOR)
+def test_the_first_list_can_be_signed_offline_too(office: IssuerHome) -> None:
+    issue(office)
+    imported = import_bundle(office, signed(office, NOW, NOW + 60), NOW + 120, by=ACTOR)
     assert (imported.trust_list.seq, imported.deltas) == (1, 0)
 
 
