@@ -2,7 +2,7 @@
 
 With the root key at hand, ``export_trust_list`` signs and writes the next
 list.  Without it, ``prepare_signing`` makes a signing request for the
-air-gapped machine (issuer.offline signs it) and ``import_bundle`` checks the
+air-gapped machine (issuer.offline_signing signs it) and ``import_bundle`` checks the
 signed bundle against the pinned root key and the office's current state and
 publishes it.  Either way ``publish`` records the list and its deltas for the
 API; the list files are written after the transaction that spent the
@@ -47,7 +47,7 @@ from .errors import (
     Refused,
 )
 from .issuing_keys import KeyUnlock
-from .offline import SignedBundle, SigningRequest, fingerprint, same_content
+from .offline_signing import SignedBundle, SigningRequest, fingerprint, same_content
 from .storage.models import AuditEvent, CardRow, IssuingKeyRow, Office, TrustListDeltaRow, TrustListRow
 from .storage.store import IssuerHome, issuing_key
 
@@ -77,7 +77,7 @@ def export_trust_list(
 
     Revoked cards are listed until they would have expired anyway.  With
     ``since``, a delta from that earlier sequence is written too.  Without
-    the root key at hand, use prepare_signing, sign offline (issuer.offline), then import_bundle.
+    the root key at hand, use prepare_signing, sign offline (issuer.offline_signing), then import_bundle.
     """
     with home.transaction() as session:
         office = session.get_one(Office, 1, with_for_update=True)

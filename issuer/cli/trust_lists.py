@@ -18,7 +18,7 @@ import click
 
 from keys.times import iso_utc
 
-from .. import offline, trust_lists
+from .. import offline_signing, trust_lists
 from .common import by, dev_keys_option, emit, home_option, now, open_home, unlock
 
 MAX_SIGNED_DAYS = 365
@@ -62,7 +62,7 @@ def prepare(home: Path, out: Path) -> None:
     request = trust_lists.prepare_signing(open_home(home), now(), by=by())
     data = request.to_bytes()
     write_file(out, data)
-    emit(summary(request) | {"request": str(out), "fingerprint": offline.fingerprint(data)})
+    emit(summary(request) | {"request": str(out), "fingerprint": offline_signing.fingerprint(data)})
 
 
 @trustlist.command("sign")
@@ -73,7 +73,8 @@ def prepare(home: Path, out: Path) -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The signed bundle to carry back to the service.")
 @click.option("--fingerprint", "expected", required=True,
-              help=f"The fingerprint 'prepare' printed (at least {offline.MIN_FINGERPRINT_HEX} hex characters).")
+              help=f"The fingerprint 'prepare' printed (at least {offline_signing.MIN_FINGERPRINT_HEX} hex "
+                   "characters).")
 @click.option("--valid-days", type=click.IntRange(1, MAX_SIGNED_DAYS), default=30, show_default=True)
 @dev_keys_option
 def sign(root_key: Path, request_file: Path, out: Path, expected: str, valid_days: int,
@@ -83,10 +84,10 @@ def sign(root_key: Path, request_file: Path, out: Path, expected: str, valid_day
     The passphrase comes from KIA_ROOT_KEY_PASSPHRASE(_FILE), or KIA_KEY_PASSPHRASE(_FILE).
     """
     data = request_file.read_bytes()
-    offline.check_fingerprint(data, expected)
+    offline_signing.check_fingerprint(data, expected)
     root = unlock(insecure_dev_keys, issuing=False, root=True).read_file(root_key, root=True)
     stamp = now()
-    request, bundle = offline.sign_request(data, root, stamp, dt.timedelta(days=valid_days))
+    request, bundle = offline_signing.sign_request(data, root, stamp, dt.timedelta(days=valid_days))
     write_file(out, bundle.to_bytes())
     emit(summary(request) | {"bundle": str(out), "issued_at": iso_utc(stamp),
                              "expires_at": iso_utc(stamp + valid_days * 86400)})
@@ -108,7 +109,7 @@ def import_(home: Path, bundle: Path, out: Path | None) -> None:
     emit(result)
 
 
-def summary(request: offline.SigningRequest) -> dict[str, Any]:
+def summary(request: offline_signing.SigningRequest) -> dict[str, Any]:
     """What a request asks to sign, for the people at both ends to compare."""
     return {
         "seq": request.seq,

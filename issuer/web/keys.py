@@ -15,7 +15,7 @@ from flask_wtf.file import FileField, FileRequired
 from keys.errors import KiaError
 from keys.times import iso_utc
 
-from .. import issuing_keys, offline, trust_lists
+from .. import issuing_keys, offline_signing, trust_lists
 from ..current import now, office
 from ..errors import IssuerError
 from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, actor, roles
@@ -23,7 +23,7 @@ from .i18n import t
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
 RECENT_REQUESTS = 5
-MAX_BUNDLE_UPLOAD = offline.MAX_FILE_LENGTH + 64 * 1024  # the bundle and the form around it
+MAX_BUNDLE_UPLOAD = offline_signing.MAX_FILE_LENGTH + 64 * 1024  # the bundle and the form around it
 
 
 class BundleForm(FlaskForm):  # type: ignore[misc]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from issuer import offline
+from issuer import offline_signing
 from issuer.issuing_keys import KeyUnlock
 from tests.e2e.processes import BIN, clean_env, kia, running
 from tests.factories import aged
@@ -128,12 +128,13 @@ def test_an_officer_signs_a_trust_list_offline_through_the_keys_page(browser: Br
     download.value.save_as(request)
     page.reload()
     shown = page.locator("#prepared td.fingerprint").first.inner_text().replace("\n", "")
-    assert shown == offline.fingerprint(request.read_bytes())  # what the officer compares at the offline machine
+    # What the officer compares at the offline machine:
+    assert shown == offline_signing.fingerprint(request.read_bytes())
 
     # The offline machine: only the root key file and its passphrase.
     root = KeyUnlock(PASSPHRASE.encode()).read_file(office_home / "keys" / "root.key", root=True)
-    offline.check_fingerprint(request.read_bytes(), shown[:20])
-    _, bundle = offline.sign_request(request.read_bytes(), root, int(time.time()))
+    offline_signing.check_fingerprint(request.read_bytes(), shown[:20])
+    _, bundle = offline_signing.sign_request(request.read_bytes(), root, int(time.time()))
     signed = tmp_path / "bundle.json"
     signed.write_bytes(bundle.to_bytes())
 

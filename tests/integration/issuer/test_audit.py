@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from issuer import create_app, offline
+from issuer import create_app, offline_signing
 from issuer.audit import Actor
 from issuer.issuing_keys import list_issuing_keys
 from issuer.people import accounts
@@ -220,10 +220,10 @@ def test_each_page_action_and_enrolment_records_exactly_its_event(office: Issuer
     only("key_revoke", first_kid, f"/keys/{first_kid}/revoke")
 
     request, events = trail.step(lambda: post("/keys/trustlist/prepare", ok=200))
-    fingerprint = offline.fingerprint(request.data)
+    fingerprint = offline_signing.fingerprint(request.data)
     assert events == [Event("kepala", "trust_list_prepare", f"seq 1 {fingerprint}", "127.0.0.1")]
     root = UNLOCK.read(office, "keys/root.key", root=True)
-    _, bundle = offline.sign_request(request.data, root, int(time.time()), dt.timedelta(days=30))
+    _, bundle = offline_signing.sign_request(request.data, root, int(time.time()), dt.timedelta(days=30))
     only("trust_list_import", "seq 1", "/keys/trustlist/import",
          {"bundle": (io.BytesIO(bundle.to_bytes()), "bundle.json")})
 

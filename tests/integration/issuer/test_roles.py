@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from issuer import create_app, offline, partners
+from issuer import create_app, offline_signing, partners
 from issuer.cards import find_card, issue_cards
 from issuer.children import ChildRequest
 from issuer.issuing_keys import list_issuing_keys, rotate_issuing_key
@@ -317,13 +317,13 @@ def test_an_officer_prepares_a_request_and_uploads_the_bundle_signed_offline(off
     assert download.status_code == 200
     assert download.headers["Content-Disposition"] == 'attachment; filename="kia-trustlist-request-1.json"'
     request = download.get_data()
-    fingerprint = offline.fingerprint(request)
+    fingerprint = offline_signing.fingerprint(request)
     page = client.get("/keys/").get_data(True)
     assert fingerprint[:32] in page and fingerprint[32:] in page  # compared with what sign asks for
 
     root = UNLOCK.read_file(office.key_path("root.key"), root=True)
-    offline.check_fingerprint(request, fingerprint[:20])
-    _, bundle = offline.sign_request(request, root, int(dt.datetime.now(dt.UTC).timestamp()))
+    offline_signing.check_fingerprint(request, fingerprint[:20])
+    _, bundle = offline_signing.sign_request(request, root, int(dt.datetime.now(dt.UTC).timestamp()))
     upload = {"csrf_token": token, "bundle": (io.BytesIO(bundle.to_bytes()), "bundle.json")}
     response = client.post("/keys/trustlist/import", data=upload, content_type="multipart/form-data",
                            environ_base={"REMOTE_ADDR": "10.1.2.3"})

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from issuer import create_app, offline
+from issuer import create_app, offline_signing
 from issuer.audit import Actor
 from issuer.cards import find_card, issue_cards, revoke_card
 from issuer.children import ChildRequest
@@ -54,7 +54,7 @@ def root_key(home: IssuerHome) -> Ed25519PrivateKey:
 
 def signed(home: IssuerHome, prepared_at: int, signed_at: int) -> bytes:
     request = prepare_signing(home, prepared_at, by=ACTOR).to_bytes()
-    return offline.sign_request(request, root_key(home), signed_at)[1].to_bytes()
+    return offline_signing.sign_request(request, root_key(home), signed_at)[1].to_bytes()
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ def test_a_key_rotated_after_preparing_makes_the_bundle_outdated(
 def test_a_bundle_signed_by_another_root_key_is_refused(office: IssuerHome, published_once: tuple[str, str]) -> None:
     forger = Ed25519PrivateKey.generate()
     request = dataclasses.replace(prepare_signing(office, NOW + 120, by=ACTOR), root_kid=kid_for(forger.public_key()))
-    _, bundle = offline.sign_request(request.to_bytes(), forger, NOW + 180)
+    _, bundle = offline_signing.sign_request(request.to_bytes(), forger, NOW + 180)
     with pytest.raises(BundleRefused, match="not signed by this office's root key"):
         import_bundle(office, bundle.to_bytes(), NOW + 240, by=ACTOR)
     assert trust_list_seq(office) == 1
@@ -158,9 +158,9 @@ def test_a_bundle_signed_by_another_root_key_is_refused(office: IssuerHome, publ
 
 def test_a_bundle_with_a_delta_of_another_list_is_refused(office: IssuerHome, published_once: tuple[str, str]) -> None:
     _, kept = published_once
-    genuine = offline.SignedBundle.from_bytes_unverified(signed(office, NOW + 120, NOW + 180))
+    genuine = offline_signing.SignedBundle.from_bytes_unverified(signed(office, NOW + 120, NOW + 180))
     revoke_card(office, kept, "rusak", NOW + 200, by=ACTOR)  # a delta that also revokes this card
-    other = offline.SignedBundle.from_bytes_unverified(signed(office, NOW + 210, NOW + 220))
+    other = offline_signing.SignedBundle.from_bytes_unverified(signed(office, NOW + 210, NOW + 220))
     with office.transaction() as session:  # undo the revocation: the office is back to the genuine state
         row = session.get_one(CardRow, kept)
         row.revoked_at, row.revocation_reason, row.state = None, None, "active"
@@ -174,10 +174,10 @@ def test_a_bundle_with_a_delta_of_another_list_is_refused(office: IssuerHome, pu
 
 def test_an_expired_bundle_and_a_clock_far_off_are_refused(office: IssuerHome, published_once: tuple[str, str]) -> None:
     request = prepare_signing(office, NOW + 120, by=ACTOR).to_bytes()
-    _, short = offline.sign_request(request, root_key(office), NOW + 180, dt.timedelta(days=1))
+    _, short = offline_signing.sign_request(request, root_key(office), NOW + 180, dt.timedelta(days=1))
     with pytest.raises(BundleRefused, match="expired"):
         import_bundle(office, short.to_bytes(), NOW + 2 * DAY, by=ACTOR)
-    _, early = offline.sign_request(request, root_key(office), NOW + 120)
+    _, early = offline_signing.sign_request(request, root_key(office), NOW + 120)
     with pytest.raises(BundleRefused, match="clock"):
         import_bundle(office, early.to_bytes(), NOW - 3600, by=ACTOR)  # issued "after" the service's now
 

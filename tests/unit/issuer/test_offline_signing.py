@@ -1,4 +1,7 @@
-"""issuer.offline: the signing request and the bundle, with no database; and the root key's own passphrase."""
+"""issuer.offline_signing: the signing request and the bundle, with no database.
+
+Also the root key's own passphrase.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from issuer import offline
+from issuer import offline_signing
 from issuer.issuing_keys import KeyUnlock
-from issuer.offline import SignedBundle, SigningRequest, TrustListFileError
+from issuer.offline_signing import SignedBundle, SigningRequest, TrustListFileError
 from keys import RevokedSerials, TrustList, apply_delta, kid_for, verify_trust_list
 from keys.errors import PassphraseMissing, PassphraseTooShort, PassphraseWrong
 from keys.keystore import root_passphrase_from_env, write_private_key
@@ -32,8 +35,8 @@ def request(**changes: object) -> bytes:
 
 def test_a_signed_request_gives_a_list_and_a_delta_that_reproduces_it() -> None:
     data = request()
-    parsed, bundle = offline.sign_request(data, ROOT, NOW + 60)
-    assert (parsed.seq, parsed.revoked, bundle.request_sha256) == (2, NEW, offline.fingerprint(data))
+    parsed, bundle = offline_signing.sign_request(data, ROOT, NOW + 60)
+    assert (parsed.seq, parsed.revoked, bundle.request_sha256) == (2, NEW, offline_signing.fingerprint(data))
     full = verify_trust_list(bundle.trust_list, ROOT.public_key(), NOW + 120)
     assert (full.seq, full.issued_at, full.revoked, full.keys) == (2, NOW + 60, NEW, (KEY,))
     first = TrustList(1, NOW - DAY, NOW + DAY, (KEY,), OLD)
@@ -50,22 +53,22 @@ def test_the_request_file_is_canonical_and_round_trips() -> None:
 
 def test_a_request_for_another_office_is_not_signed() -> None:
     with pytest.raises(TrustListFileError, match="not the office's root key"):
-        offline.sign_request(request(), Ed25519PrivateKey.generate(), NOW)
+        offline_signing.sign_request(request(), Ed25519PrivateKey.generate(), NOW)
 
 
 def test_a_clock_behind_the_service_does_not_sign() -> None:
     with pytest.raises(TrustListFileError, match="clock is behind"):
-        offline.sign_request(request(), ROOT, NOW - 3600)
+        offline_signing.sign_request(request(), ROOT, NOW - 3600)
 
 
 def test_a_tampered_request_fails_its_fingerprint() -> None:
     genuine = request()
     tampered = request(seq=3)
-    offline.check_fingerprint(genuine, offline.fingerprint(genuine)[:20])
+    offline_signing.check_fingerprint(genuine, offline_signing.fingerprint(genuine)[:20])
     with pytest.raises(TrustListFileError, match="do not sign it"):
-        offline.check_fingerprint(tampered, offline.fingerprint(genuine))
+        offline_signing.check_fingerprint(tampered, offline_signing.fingerprint(genuine))
     with pytest.raises(TrustListFileError, match="at least the first 20"):
-        offline.check_fingerprint(genuine, offline.fingerprint(genuine)[:8])
+        offline_signing.check_fingerprint(genuine, offline_signing.fingerprint(genuine)[:8])
 
 
 @pytest.mark.parametrize(
@@ -98,7 +101,7 @@ def test_a_delta_base_that_does_not_fit_its_list_is_refused() -> None:
 
 
 def test_a_bundle_with_two_deltas_from_one_sequence_is_refused() -> None:
-    _, bundle = offline.sign_request(request(), ROOT, NOW)
+    _, bundle = offline_signing.sign_request(request(), ROOT, NOW)
     document = json.loads(bundle.to_bytes())
     document["deltas"] *= 2
     with pytest.raises(TrustListFileError, match="two deltas"):
@@ -107,7 +110,7 @@ def test_a_bundle_with_two_deltas_from_one_sequence_is_refused() -> None:
 
 def test_an_oversized_file_is_refused_before_parsing() -> None:
     with pytest.raises(TrustListFileError, match="larger"):
-        SigningRequest.from_bytes(b" " * (offline.MAX_FILE_LENGTH + 1))
+        SigningRequest.from_bytes(b" " * (offline_signing.MAX_FILE_LENGTH + 1))
 
 
 def test_serials_not_child_data_travel_in_the_request() -> None:
