@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection issuer.migrate hands over."""
+"""Alembic environment: runs on the connection issuer.storage.migrate hands over."""
 
 from __future__ import annotations
 
