@@ -44,6 +44,18 @@ _JTI = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _JWT = PyJWT()
 
 
+def discounted(price: int, kind: str, value: int) -> tuple[int, int]:
+    """(discount, paid) in rupiah for ``price`` under a ``percent`` or ``fixed`` discount of ``value``.
+
+    The one rule the terminal applies and the office checks: a percentage is
+    rounded down to the rupiah (the partner never gives more than its rule
+    says) and a fixed discount is at most the price, so ``paid = price -
+    discount`` and ``0 <= paid <= price``.
+    """
+    discount = price * value // 100 if kind == "percent" else min(value, price)
+    return discount, price - discount
+
+
 class SyncError(KiaError):
     """A sync request, record or checkpoint must be refused."""
 

@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from keys import InvalidCardError, TrustList, verify_card
-from keys.chain import MAX_MONEY, Redemption
+from keys.chain import MAX_MONEY, Redemption, discounted
 from keys.eligibility import AGE_CATEGORIES
 
 from .errors import SetupError, VerifierError
@@ -116,21 +116,15 @@ class Service:
     def amounts(self, category: str) -> tuple[int, int, int]:
         """(price, discount, paid) in rupiah for a child of ``category``.
 
-        A percentage discount is rounded down to the rupiah (the partner never
-        gives more than its rule says); a fixed discount is at most the price.
-        So ``paid = price - discount`` and ``0 <= paid <= price``.  Raises
-        NoPriceForCategory when the service sets no price for ``category``:
-        the partner gives that age group no KIA discount, and inventing a
-        price would misstate the partner's revenue.
+        The discount follows keys.chain.discounted, as the office checks it.
+        Raises NoPriceForCategory when the service sets no price for
+        ``category``: the partner gives that age group no KIA discount, and
+        inventing a price would misstate the partner's revenue.
         """
         price = self.prices.get(category)
         if price is None:
             raise NoPriceForCategory(self.code, category)
-        if self.discount_kind == "percent":
-            discount = price * self.discount_value // 100
-        else:
-            discount = min(self.discount_value, price)
-        return price, discount, price - discount
+        return price, *discounted(price, self.discount_kind, self.discount_value)
 
 
 def _parse_prices(code: str, prices: object) -> Mapping[str, int]:
