@@ -127,6 +127,13 @@ class SyncRefused(Refused, SyncError):
         self.code, self.acknowledged = code, acknowledged
 
 
+# --- quarantine ---------------------------------------------------------------------
+
+
+class RecordNotFound(NotFound):
+    """No stored redemption with that terminal and sequence."""
+
+
 # --- trust lists signed offline ----------------------------------------------------
 
 

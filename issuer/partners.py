@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from keys.chain import MAX_MONEY
@@ -16,7 +16,7 @@ from keys.eligibility import AGE_CATEGORIES, is_valid_region, region_timezone
 from .audit import Actor
 from .audit import record as audit
 from .errors import Invalid, PartnerNotFound
-from .storage.models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService
+from .storage.models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, ServiceRuleVersion
 from .storage.store import IssuerHome
 
 AGE_CATEGORY_NAMES = tuple(name for name, _, _ in AGE_CATEGORIES)
@@ -70,7 +70,10 @@ class ServiceRules:
         }
 
 
-def check_partner(name: str, kind: str, cluster: str, region: int, mou_start: dt.date, mou_end: dt.date) -> None:
+def check_partner(
+    name: str, kind: str, cluster: str, region: int, mou_start: dt.date, mou_end: dt.date,
+    location: tuple[float, float] | None = None,
+) -> None:
     """Raise Invalid with one sentence for the first field of a partner out of range."""
     if not 0 < len(name.strip()) <= 200:
         raise Invalid("the partner's name is 1 to 200 characters")
@@ -82,16 +85,20 @@ def check_partner(name: str, kind: str, cluster: str, region: int, mou_start: dt
         raise Invalid("the region is a 4-digit regency/city code, e.g. 3372")
     if mou_end <= mou_start:
         raise Invalid("the MoU must end after it starts")
+    if location is not None and not (-90 <= location[0] <= 90 and -180 <= location[1] <= 180):
+        raise Invalid("the location is latitude and longitude in degrees, e.g. -7.5666,110.8243")
 
 
 def create_partner(
     home: IssuerHome, name: str, kind: str, cluster: str, region: int, mou_start: dt.date, mou_end: dt.date, now: int,
-    *, by: Actor,
+    *, location: tuple[float, float] | None = None, by: Actor,
 ) -> int:
-    check_partner(name, kind, cluster, region, mou_start, mou_end)
+    """Add a partner; ``location`` (latitude, longitude) lets the office check a card's travel between partners."""
+    check_partner(name, kind, cluster, region, mou_start, mou_end, location)
+    latitude, longitude = location or (None, None)
     with home.transaction() as session:
         partner = Partner(name=name.strip(), kind=kind, cluster=cluster, region=region, mou_start=mou_start,
-                          mou_end=mou_end, created_at=now)
+                          mou_end=mou_end, created_at=now, latitude=latitude, longitude=longitude)
         session.add(partner)
         session.flush()
         audit(session, by, "partner_create", f"partner {partner.id}", now)
@@ -113,6 +120,15 @@ def set_service(home: IssuerHome, partner_id: int, rules: ServiceRules, now: int
         row.name, row.prices = rules.name.strip(), dict(rules.prices)
         row.discount_kind, row.discount_value = rules.discount_kind, rules.discount_value
         row.daily_limit, row.passback_seconds = rules.daily_limit, rules.passback_seconds
+        session.execute(
+            update(ServiceRuleVersion)
+            .where(ServiceRuleVersion.partner_id == partner_id, ServiceRuleVersion.code == rules.code,
+                   ServiceRuleVersion.valid_until.is_(None))
+            .values(valid_until=now)
+        )
+        session.add(ServiceRuleVersion(partner_id=partner_id, code=rules.code, valid_from=now, valid_until=None,
+                                       prices=dict(rules.prices), discount_kind=rules.discount_kind,
+                                       discount_value=rules.discount_value, daily_limit=rules.daily_limit))
         audit(session, by, "service_rules", f"partner {partner_id}: {rules.code}", now)
 
 

@@ -39,6 +39,7 @@ class Figures:
     gross: int
     discount: int
     net: int
+    held: int = 0  # accepted records a check held out of the figures above, until an auditor releases them
 
 
 def today(now: int) -> dt.date:
@@ -58,7 +59,8 @@ def figures(
     if group not in GROUPS or period not in PERIODS:
         raise ValueError("unknown group or period")
     column = RedemptionRow.day if period == "day" else RedemptionRow.month
-    accepted = RedemptionRow.accepted.is_(True)
+    accepted = and_(RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(False))
+    held = and_(RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(True))
 
     def when_accepted(value: Any) -> Any:
         return func.coalesce(func.sum(case((accepted, value), else_=0)), 0)
@@ -75,6 +77,7 @@ def figures(
             when_accepted(RedemptionRow.price).label("gross"),
             when_accepted(RedemptionRow.discount).label("discount"),
             when_accepted(RedemptionRow.paid).label("net"),
+            func.coalesce(func.sum(case((held, 1), else_=0)), 0).label("held"),
         )
         # Always the exact days asked for, whatever the grouping.
         .where(RedemptionRow.day.between(bucket(start, "day"), bucket(end, "day")))
@@ -108,7 +111,8 @@ def active_partners(home: IssuerHome, start: dt.date, end: dt.date) -> list[Part
         scanning = dict(
             session.execute(
                 select(RedemptionRow.month, func.count(distinct(RedemptionRow.partner_id)))
-                .where(RedemptionRow.accepted.is_(True), RedemptionRow.month.between(months[0], months[-1]))
+                .where(RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(False),
+                       RedemptionRow.month.between(months[0], months[-1]))
                 .group_by(RedemptionRow.month)
             ).all()
         )

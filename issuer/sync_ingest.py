@@ -3,7 +3,10 @@
 Idempotent on (terminal, seq); the chain must continue the office's last
 acknowledged record and end at the terminal's signed checkpoint
 (docs/sync-protocol.md).  Each record gets its partner's local day and
-month for the reports.
+month for the reports.  Every new record is stored exactly as signed and
+checked against what the office knows (issuer.redemption_checks): one that
+fails a check is held out of revenue with its findings, and each check that
+failed raises one alarm for the batch.
 """
 
 from __future__ import annotations
@@ -27,7 +30,31 @@ from keys.chain import (
 from keys.eligibility import region_timezone
 
 from .errors import SyncRefused, TerminalSuspended
-from .storage.models import Alarm, Partner, RedemptionRow, Terminal
+from .redemption_checks import (
+    CHECKS,
+    DAY,
+    HOUR,
+    CardFacts,
+    Finding,
+    Known,
+    RuleVersion,
+    Use,
+    alarm_summary,
+    check_batch,
+)
+from .storage.models import (
+    Alarm,
+    CardRow,
+    IssuingKeyRow,
+    Partner,
+    RedemptionRow,
+    ServiceRuleVersion,
+    Terminal,
+    TerminalStateChange,
+)
+from .storage.models import (
+    Finding as FindingRow,
+)
 from .storage.store import IssuerHome
 from .terminals import authenticate_terminal
 
@@ -110,14 +137,17 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
     partner = session.get_one(Partner, terminal.partner_id)
     zone = region_timezone(partner.region)
     if new:
+        findings = check_batch([record for record, _ in new], _known(session, terminal, partner, new, zone, now))
+        held = {finding.seq for finding in findings}
         _store(session, [
             {"terminal_id": terminal.id, "partner_id": terminal.partner_id, "seq": r.seq, "at": r.at,
              "serial": r.serial, "accepted": r.accepted, "reason": r.reason, "service": r.service,
              "category": r.category, "price": r.price, "discount": r.discount, "paid": r.paid,
-             "flags": list(r.flags), "hash": digest.hex(), "received_at": now,
+             "flags": list(r.flags), "hash": digest.hex(), "received_at": now, "held": r.seq in held,
              **_buckets(r.at, zone)}
             for r, digest in new
         ])
+        _hold(session, terminal, findings, now)
         terminal.acknowledged_seq, terminal.chain_hash = new[-1][0].seq, new[-1][1].hex()
         terminal.checkpoint = checkpoint
         outside = [r for r, _ in new if not partner.mou_start <= _local_date(r.at, zone) <= partner.mou_end]
@@ -130,8 +160,60 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
     return Ack(terminal.acknowledged_seq, len(new), len(records) - len(new))
 
 
+def _known(session: Session, terminal: Terminal, partner: Partner, new: Sequence[tuple[Redemption, bytes]],
+           zone: dt.tzinfo, now: int) -> Known:
+    """What the checks need to know, read with indexed lookups on the batch's serials and times."""
+    accepted = [record for record, _ in new if record.accepted and record.serial]
+    serials = sorted({record.serial for record in accepted if record.serial})
+    cards = {}
+    uses: dict[str, list[Use]] = {}
+    places: dict[int, tuple[float, float]] = {}
+    if serials:
+        facts = select(CardRow.serial, CardRow.kid, CardRow.region, CardRow.birth_month, CardRow.issued_at,
+                       CardRow.expires_at, CardRow.revoked_at, CardRow.state).where(CardRow.serial.in_(serials))
+        cards = {row.serial: CardFacts(*row[1:]) for row in session.execute(facts)}
+        start, end = min(r.at for r in accepted) - DAY - HOUR, max(r.at for r in accepted) + DAY + HOUR
+        for row in session.execute(
+            select(RedemptionRow.serial, RedemptionRow.at, RedemptionRow.partner_id, RedemptionRow.service,
+                   RedemptionRow.terminal_id, RedemptionRow.seq)
+            .where(RedemptionRow.serial.in_(serials), RedemptionRow.at.between(start, end),
+                   RedemptionRow.accepted.is_(True))
+            .order_by(RedemptionRow.at)
+        ):
+            uses.setdefault(row.serial, []).append(Use(row.at, row.partner_id, row.service, row.terminal_id, row.seq))
+        nearby = {use.partner_id for found in uses.values() for use in found} | {partner.id}
+        places = {row.id: (row.latitude, row.longitude) for row in session.execute(
+            select(Partner.id, Partner.latitude, Partner.longitude).where(
+                Partner.id.in_(nearby), Partner.latitude.is_not(None), Partner.longitude.is_not(None)))}
+    revoked_keys = {kid: at for kid, at in session.execute(
+        select(IssuingKeyRow.kid, IssuingKeyRow.revoked_at).where(IssuingKeyRow.revoked_at.is_not(None))) if at}
+    rules = [RuleVersion(row.code, row.valid_from, row.valid_until, row.prices, row.discount_kind, row.discount_value,
+                         row.daily_limit)
+             for row in session.scalars(select(ServiceRuleVersion).where(ServiceRuleVersion.partner_id == partner.id))]
+    changes = select(TerminalStateChange.at, TerminalStateChange.state).where(
+        TerminalStateChange.terminal_id == terminal.id)
+    states = [(row.at, row.state) for row in session.execute(
+        changes.order_by(TerminalStateChange.at, TerminalStateChange.id))]
+    return Known(now, terminal.id, partner.id, zone, terminal.enrolled_at or 0, states, cards, revoked_keys, rules,
+                 uses, places)
+
+
+def _hold(session: Session, terminal: Terminal, findings: Sequence[Finding], now: int) -> None:
+    """Record each finding, and one alarm per check that held records of this batch."""
+    if not findings:
+        return
+    session.execute(insert(FindingRow), [
+        {"terminal_id": terminal.id, "seq": finding.seq, "partner_id": terminal.partner_id, "check": finding.check,
+         "evidence": finding.evidence[:300], "found_at": now, "state": "open"}
+        for finding in findings
+    ])
+    for check, count in sorted(alarm_summary(findings).items()):
+        session.add(Alarm(at=now, kind=check, terminal_id=terminal.id, partner_id=terminal.partner_id,
+                          detail=f"{count} records from terminal {terminal.id} held: {CHECKS[check]}"))
+
+
 _COPY_COLUMNS = ("terminal_id", "partner_id", "seq", "at", "serial", "accepted", "reason", "service", "category",
-                 "price", "discount", "paid", "flags", "hash", "received_at", "day", "month")
+                 "price", "discount", "paid", "flags", "hash", "received_at", "held", "day", "month")
 
 
 def _store(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -47,6 +47,7 @@ from .storage.models import (
     PartnerService,
     SyncTokenSeen,
     Terminal,
+    TerminalStateChange,
 )
 from .storage.store import IssuerHome
 
@@ -87,6 +88,7 @@ def enroll(home: IssuerHome, unlock: KeyUnlock, code: str, public_jwk: object, n
             raise EnrolmentRefused("this key already belongs to another terminal; make a new key")
         terminal.public_jwk = jwk
         terminal.state, terminal.enrolled_at, terminal.enrolment_code_hash = "active", now, None
+        session.add(TerminalStateChange(terminal_id=terminal.id, at=now, state="active"))
         audit(session, by, "terminal_enrol", terminal.id, now)
         office = session.get_one(Office, 1)
         config = _signed_config(session, home, unlock, terminal, now)
@@ -208,6 +210,8 @@ def set_terminal_state(home: IssuerHome, terminal_id: str, state: str, now: int,
         if terminal.state == "retired" or (state != "retired" and terminal.public_jwk is None):
             raise Refused(f"terminal {terminal_id} is {terminal.state} and cannot become {state}")
         terminal.state = state
+        if terminal.public_jwk is not None:  # a code never used has no history to keep
+            session.add(TerminalStateChange(terminal_id=terminal_id, at=now, state=state))
         audit(session, by, f"terminal_{STATE_VERBS[state]}", terminal_id, now)
 
 

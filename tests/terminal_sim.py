@@ -17,12 +17,15 @@ import dataclasses
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from issuer.terminals import ENROLMENT_CODE_LIFETIME
+from issuer.issuing_keys import KeyUnlock
+from issuer.storage.store import IssuerHome
+from issuer.sync_ingest import Ack, ingest
+from issuer.terminals import ENROLMENT_CODE_LIFETIME, enroll, register_terminal
 from keys import kid_for, public_jwk
 from keys.chain import (
     GENESIS,
@@ -35,26 +38,33 @@ from keys.chain import (
 )
 from keys.jwk import public_key_bytes
 from keys.serial import serial_from_value
-from tests.factories import DAY, forge_token
-from tests.factories.offices import SERVICE, clock
+from tests.factories import ACTOR, DAY, forge_token
+from tests.factories.offices import SERVICE, UNLOCK, clock
 
 # --- the terminal ----------------------------------------------------------
 
 
-def decision(seq: int, at: int) -> Redemption:
-    """The terminal's ``seq``-th decision: mostly accepted, now and then refused or stale."""
+def decision(seq: int, at: int, cards: Sequence[tuple[str, str]] = ()) -> Redemption:
+    """The terminal's ``seq``-th decision: mostly accepted, now and then refused or stale.
+
+    An accepted scan is of one of ``cards`` (serial, age category), in turn,
+    as an honest terminal's would be; without cards, of a serial the office
+    never issued.  A refusal carries no amounts, as verifier.decision's.
+    """
     readable = seq % 11 != 0
     accepted = readable and seq % 7 != 0
-    price = 40_000 if seq % 3 else 50_000
+    serial, category = cards[seq % len(cards)] if cards else (
+        serial_from_value(seq), "5-12" if seq % 3 else "13-16")
+    price = SERVICE.prices[category] if accepted else 0
     discount = price // 2 if accepted else 0
     return Redemption(
         seq=seq,
         at=at,
-        serial=serial_from_value(seq) if readable else None,
+        serial=serial if readable else None,
         accepted=accepted,
         reason="accepted" if accepted else "card_revoked" if readable else "malformed",
         service=SERVICE.code,
-        category=("5-12" if seq % 3 else "13-16") if readable else None,
+        category=category if readable else None,
         price=price,
         discount=discount,
         paid=price - discount,
@@ -65,8 +75,9 @@ def decision(seq: int, at: int) -> Redemption:
 class SimulatedTerminal:
     """A terminal's key, its enrolment, and its chained log of redemptions."""
 
-    def __init__(self, key: Ed25519PrivateKey | None = None) -> None:
+    def __init__(self, key: Ed25519PrivateKey | None = None, cards: Sequence[tuple[str, str]] = ()) -> None:
         self.key = key or Ed25519PrivateKey.generate()
+        self.cards = list(cards)  # (serial, age category) of the cards children show here
         self.terminal_id = ""
         self.audience = ""
         self.root_jwk: dict[str, Any] = {}
@@ -95,7 +106,7 @@ class SimulatedTerminal:
     def log(self, count: int, at: int | None = None) -> list[Redemption]:
         """Decide ``count`` more scans, one second apart from ``at``."""
         start = clock() - count if at is None else at
-        new = [decision(len(self.records) + n, start + n) for n in range(1, count + 1)]
+        new = [decision(len(self.records) + n, start + n, self.cards) for n in range(1, count + 1)]
         self.records.extend(new)
         return new
 
@@ -153,6 +164,28 @@ class SimulatedTerminal:
 
     def bearer(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token() if token is None else token}"}
+
+
+# --- a terminal of an office opened in-process ---------------------------------
+
+
+def enrolled_terminal(home: IssuerHome, partner_id: int, now: int, unlock: KeyUnlock = UNLOCK,
+                      cards: Sequence[tuple[str, str]] = ()) -> SimulatedTerminal:
+    """A terminal registered by the officer and enrolled with its own key at ``now``, as at the partner's counter."""
+    registration = register_terminal(home, partner_id, "Kasir 1", now, by=ACTOR)
+    terminal = SimulatedTerminal(cards=cards)
+    enrolment = enroll(home, unlock, registration.enrolment_code, terminal.public_jwk, now, by=ACTOR)
+    return terminal.enrolled(dataclasses.asdict(enrolment))
+
+
+def send(home: IssuerHome, terminal: SimulatedTerminal, decisions: Sequence[Redemption], now: int) -> Ack:
+    """Log ``decisions`` at the terminal (numbered in turn) and sync them to the office in one batch."""
+    first = len(terminal.records) + 1
+    terminal.records.extend(dataclasses.replace(item, seq=first + n) for n, item in enumerate(decisions))
+    body = terminal.batch(first, len(terminal.records))
+    ack = ingest(home, terminal.token(now=now), body["records"], body["checkpoint"], now)
+    assert (ack.acknowledged, ack.stored) == (len(terminal.records), len(decisions))
+    return ack
 
 
 def expired_registration_time() -> int:

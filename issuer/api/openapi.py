@@ -157,7 +157,8 @@ DOCUMENT: dict[str, Any] = {
                 }
             }
             for name, summary in (
-                ("figures", "Scans, accepted, unique cards, gross, discount and net per partner, kind, cluster"),
+                ("figures", "Scans, accepted, unique cards, gross, discount, net and held records per partner, "
+                            "kind, cluster"),
                 ("partners", "Partners in force and partners with scans, month by month"),
                 ("coverage", "Active cards per region against eligible children"),
             )

@@ -10,13 +10,14 @@
     terminals     terminal register | suspend | activate | retire
     people        user add
     reports       report figures | partners | coverage, coverage set
+    quarantine    quarantine list | release | confirm
 """
 
 from __future__ import annotations
 
 import click
 
-from . import batches, cards, keys, office, partners, people, reports, terminals, trust_lists
+from . import batches, cards, keys, office, partners, people, quarantine, reports, terminals, trust_lists
 
 
 @click.group()
@@ -25,5 +26,6 @@ def issuer() -> None:
 
 
 for command in (office.init, cards.card, keys.key, trust_lists.trustlist, office.serve, office.db, partners.partner,
-                terminals.terminal, reports.report, reports.coverage, people.user, batches.batch):
+                terminals.terminal, reports.report, reports.coverage, people.user, batches.batch,
+                quarantine.quarantine):
     issuer.add_command(command)

@@ -26,13 +26,26 @@ def partner() -> None:
 @click.option("--region", required=True, type=int, help="4-digit regency/city code, e.g. 3372.")
 @click.option("--mou-start", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--mou-end", type=click.DateTime(["%Y-%m-%d"]), help="Default: two years after the start.")
+@click.option("--location", metavar="LAT,LON", callback=lambda _ctx, _param, value: _location(value),
+              help="Where the partner serves, in degrees (e.g. -7.5666,110.8243): the office checks travel with it.")
 def add(home: Path, name: str, kind: str, cluster: str, region: int, mou_start: dt.datetime,
-        mou_end: dt.datetime | None) -> None:
+        mou_end: dt.datetime | None, location: tuple[float, float] | None) -> None:
     """Add a partner; agreements run two years unless --mou-end says otherwise."""
     start = mou_start.date()
     end = mou_end.date() if mou_end else partners.default_mou_end(start)
-    partner_id = partners.create_partner(open_home(home), name, kind, cluster, region, start, end, now(), by=by())
+    partner_id = partners.create_partner(open_home(home), name, kind, cluster, region, start, end, now(),
+                                         location=location, by=by())
     emit({"partner_id": partner_id, "mou_start": start.isoformat(), "mou_end": end.isoformat()})
+
+
+def _location(value: str | None) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        latitude, longitude = (float(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter("give latitude and longitude in degrees, e.g. -7.5666,110.8243") from None
+    return latitude, longitude
 
 
 @partner.command("service")

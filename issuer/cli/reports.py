@@ -46,7 +46,7 @@ def report() -> None:
 @format_option
 def figures(home: Path, group: str, period: str, start: dt.datetime | None, end: dt.datetime | None,
             partner_id: int | None, output: str) -> None:
-    """Scans, accepted, unique cards, gross price, discount and net revenue."""
+    """Scans, accepted, unique cards, gross price, discount, net revenue, and the accepted records held by checks."""
     first, last = _period_range(start, end)
     _show(reports.figures(open_home(home), group, period, first, last, partner_id), reports.Figures, output)
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -165,6 +166,9 @@ class Partner(Base):
     mou_start: Mapped[dt.date] = mapped_column(Date)
     mou_end: Mapped[dt.date] = mapped_column(Date)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # Where the partner serves (WGS 84 degrees), for the office's travel check; None when not given.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
 
 
 class PartnerService(Base):
@@ -188,6 +192,27 @@ class PartnerService(Base):
     passback_seconds: Mapped[int] = mapped_column(Integer)
 
 
+class ServiceRuleVersion(Base):
+    """Every version of a service's rules and when it was in force.
+
+    A terminal decides with the rules it last fetched, so the office checks a
+    record against every version in force between the terminal's enrolment
+    and the scan.
+    """
+
+    __tablename__ = "service_rule_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    valid_from: Mapped[int] = mapped_column(BigInteger)
+    valid_until: Mapped[int | None] = mapped_column(BigInteger)  # None: in force now
+    prices: Mapped[dict[str, int]] = mapped_column(JSON)
+    discount_kind: Mapped[str] = mapped_column(String(8))
+    discount_value: Mapped[int] = mapped_column(Integer)
+    daily_limit: Mapped[int] = mapped_column(Integer)
+
+
 class Terminal(Base):
     __tablename__ = "terminals"
     __table_args__ = (CheckConstraint("state IN ('pending', 'active', 'suspended', 'retired')", name="terminal_state"),)
@@ -209,8 +234,19 @@ class Terminal(Base):
     last_sync_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class TerminalStateChange(Base):
+    """A terminal became active (enrolled or reactivated), suspended or retired at ``at``."""
+
+    __tablename__ = "terminal_state_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    terminal_id: Mapped[str] = mapped_column(ForeignKey("terminals.id"), index=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(10))
+
+
 # What reports read from a redemption besides (partner_id, day).
-REPORT_COLUMNS = ("month", "accepted", "serial", "price", "discount", "paid")
+REPORT_COLUMNS = ("month", "accepted", "held", "serial", "price", "discount", "paid")
 
 
 class RedemptionRow(Base):
@@ -222,6 +258,8 @@ class RedemptionRow(Base):
         Index("ix_redemptions_partner_at", "partner_id", "at"),
         # Covering on PostgreSQL: a partner's report reads no table page (migration 0006).
         Index("ix_redemptions_partner_day", "partner_id", "day", postgresql_include=list(REPORT_COLUMNS)),
+        # The office's checks look up a card's other uses around a scan.
+        Index("ix_redemptions_serial_at", "serial", "at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -243,6 +281,38 @@ class RedemptionRow(Base):
     # The partner region's local date of the decision, for reports: YYYYMMDD and YYYYMM.
     day: Mapped[int] = mapped_column(Integer, server_default="0")
     month: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Held out of every revenue figure: a check failed and no auditor has released it.
+    held: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+
+
+FINDING_STATES = ("open", "released", "confirmed")
+
+
+class Finding(Base):
+    """A check a stored redemption failed, with its evidence, and what an auditor decided.
+
+    The record is held while any of its findings is open or confirmed; an
+    auditor releases it (counted again) or confirms it (held for good).
+    """
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        CheckConstraint("state IN ('open', 'released', 'confirmed')", name="finding_state"),
+        Index("ix_findings_record", "terminal_id", "seq"),
+        Index("ix_findings_state", "state", "partner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    terminal_id: Mapped[str] = mapped_column(ForeignKey("terminals.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    check: Mapped[str] = mapped_column(String(32))
+    evidence: Mapped[str] = mapped_column(String(300))
+    found_at: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(10), default="open")
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[int | None] = mapped_column(BigInteger)
+    decision: Mapped[str | None] = mapped_column(String(200))
 
 
 class SyncTokenSeen(Base):

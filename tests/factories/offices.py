@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 
 from issuer import partners, people
+from issuer.cards import issue_cards
+from issuer.children import ChildRequest
 from issuer.issuing_keys import KeyUnlock, init_home
 from issuer.partners import ServiceRules
 from issuer.storage.store import IssuerHome
-from tests.factories import ACTOR, SURAKARTA
+from tests.factories import ACTOR, SURAKARTA, WIB, aged
 
 # Long enough for keys.keystore.MIN_PASSPHRASE_LENGTH; a test value, not a secret.
 PASSPHRASE = "sync-test passphrase 2026-11"
@@ -57,9 +59,20 @@ def add_partner(home: IssuerHome, *, mou_start: dt.date | None = None, mou_end: 
     return partners.create_partner(home, name, "cinema", "education_culture", SURAKARTA, start, end, clock(), by=ACTOR)
 
 
-def add_service(home: IssuerHome, partner_id: int, rules: ServiceRules = SERVICE) -> ServiceRules:
-    partners.set_service(home, partner_id, rules, clock(), by=ACTOR)
+def add_service(home: IssuerHome, partner_id: int, rules: ServiceRules = SERVICE, now: int | None = None
+                ) -> ServiceRules:
+    partners.set_service(home, partner_id, rules, clock() if now is None else now, by=ACTOR)
     return rules
+
+
+def issued_cards(home: IssuerHome, count: int, now: int | None = None, unlock: KeyUnlock = UNLOCK
+                 ) -> list[tuple[str, str]]:
+    """``count`` cards issued to Surakarta children of 8 and 14 in turn: (serial, age category) each."""
+    now = clock() if now is None else now
+    day = dt.datetime.fromtimestamp(now, WIB).date()
+    requests = [ChildRequest(line, aged(8 if line % 2 else 14, day), SURAKARTA) for line in range(1, count + 1)]
+    issued = issue_cards(home, unlock, requests, now, by=ACTOR).cards
+    return [(item.record.serial, "5-12" if item.request.line % 2 else "13-16") for item in issued]
 
 
 def add_people(home: IssuerHome, now: int, *accounts: tuple[str, str, int | None]) -> None:

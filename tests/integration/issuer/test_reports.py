@@ -28,22 +28,35 @@ from issuer.cards import issue_cards, revoke_card
 from issuer.children import ChildRequest
 from issuer.errors import IssuerError
 from issuer.issuing_keys import KeyUnlock
+from issuer.partners import ServiceRules
 from issuer.people import create_user
 from issuer.reports import Coverage, Figures, PartnerCount
 from issuer.storage.models import CardRow, RedemptionRow
 from issuer.storage.store import CardRecord, IssuerHome
-from issuer.sync_ingest import Ack, ingest
-from issuer.terminals import enroll, register_terminal
+from issuer.terminals import register_terminal
 from keys.chain import Redemption
 from keys.eligibility import region_timezone
 from keys.serial import serial_from_value
-from tests.factories import ACTOR, BALANGAN, BIRTH_DATE, DAY, JAYAPURA, NOW, SURAKARTA, TURNS_FIVE_SOON, aged, utc
+from tests.factories import (
+    ACTOR,
+    BALANGAN,
+    BIRTH_DATE,
+    DAY,
+    JAYAPURA,
+    NOW,
+    SURAKARTA,
+    TURNS_FIVE_SOON,
+    WIB,
+    aged,
+    utc,
+)
 from tests.factories.offices import UNLOCK
 from tests.integration.conftest import RunKia
-from tests.terminal_sim import SimulatedTerminal
+from tests.terminal_sim import enrolled_terminal, send
 
 ACEH_BESAR, DENPASAR = 1106, 5171
-CARD_A, CARD_B, CARD_C = serial_from_value(0xA), serial_from_value(0xB), serial_from_value(0xC)
+# Bucketing files every stored record, whatever the office's checks found: a serial never issued will do.
+NEVER_ISSUED = serial_from_value(0xA)
 NOVEMBER, DECEMBER = (dt.date(2026, 11, 1), dt.date(2026, 11, 30)), (dt.date(2026, 12, 1), dt.date(2026, 12, 31))
 
 
@@ -62,8 +75,23 @@ def scan(at: int, serial: str | None, price: int, discount: int, *, accepted: bo
     return Redemption(0, at, serial, accepted, reason, service_code, category, price, discount, price - discount)
 
 
-def rejected(at: int, serial: str | None, price: int = 0, discount: int = 0, reason: str = "daily_limit") -> Redemption:
-    return scan(at, serial, price, discount, accepted=False, reason=reason, category=None if serial is None else "5-12")
+def rejected(at: int, serial: str | None, reason: str = "daily_limit") -> Redemption:
+    """A refusal, which carries no amounts (verifier.decision)."""
+    return scan(at, serial, 0, 0, accepted=False, reason=reason, category=None if serial is None else "5-12")
+
+
+def children_cards(home: IssuerHome, now: int = NOW - 30 * DAY, unlock: KeyUnlock = UNLOCK) -> tuple[str, str, str]:
+    """Cards the office issued at ``now``: A and B to children of 8 (5-12), C to a child of 14 (13-16)."""
+    day = dt.datetime.fromtimestamp(now, WIB).date()
+    requests = [ChildRequest(line, aged(age, day), SURAKARTA) for line, age in ((1, 8), (2, 8), (3, 14))]
+    a, b, c = (item.record.serial for item in issue_cards(home, unlock, requests, now, by=ACTOR).cards)
+    return a, b, c
+
+
+def offer(home: IssuerHome, partner_id: int, code: str, prices: dict[str, int], percent: int,
+          now: int = NOW - 30 * DAY) -> None:
+    """A service whose rules give ``percent`` off ``prices``, at most twice a day per card."""
+    partners.set_service(home, partner_id, ServiceRules(code, code, prices, "percent", percent, 2, 0), now, by=ACTOR)
 
 
 @pytest.fixture
@@ -74,24 +102,6 @@ def founded_at() -> int:
 def add_partner(home: IssuerHome, name: str, kind: str, cluster: str, region: int,
                 mou: tuple[dt.date, dt.date] = (dt.date(2026, 1, 1), dt.date(2027, 12, 31))) -> int:
     return partners.create_partner(home, name, kind, cluster, region, *mou, NOW - 30 * DAY, by=ACTOR)
-
-
-def enrol(home: IssuerHome, partner_id: int, now: int = NOW, unlock: KeyUnlock = UNLOCK) -> SimulatedTerminal:
-    """A terminal registered by the officer and enrolled with its own key, as at the partner's counter."""
-    registration = register_terminal(home, partner_id, "Kasir 1", now - DAY, by=ACTOR)
-    terminal = SimulatedTerminal()
-    enrolment = enroll(home, unlock, registration.enrolment_code, terminal.public_jwk, now - DAY, by=ACTOR)
-    return terminal.enrolled(dataclasses.asdict(enrolment))
-
-
-def send(home: IssuerHome, terminal: SimulatedTerminal, decisions: list[Redemption], now: int) -> Ack:
-    """Log ``decisions`` at the terminal and sync them to the office in one batch."""
-    first = len(terminal.records) + 1
-    terminal.records.extend(dataclasses.replace(item, seq=first + n) for n, item in enumerate(decisions))
-    body = terminal.batch(first, len(terminal.records))
-    ack = ingest(home, terminal.token(now=now), body["records"], body["checkpoint"], now)
-    assert (ack.acknowledged, ack.stored) == (len(terminal.records), len(decisions))
-    return ack
 
 
 # --- a small programme, scan by scan -------------------------------------------
@@ -127,23 +137,29 @@ def programme(office: IssuerHome) -> Programme:
                            (dt.date(2027, 1, 31), dt.date(2029, 1, 30)))
     park = add_partner(home, "Taman Balekambang", "recreation", "family_care", SURAKARTA,
                        (dt.date(2024, 11, 2), dt.date(2026, 11, 1)))
-    in_december = NOW + 14 * DAY
-    counter_1, counter_2 = enrol(home, cinema), enrol(home, cinema)
+    card_a, card_b, card_c = children_cards(home)
+    offer(home, cinema, "tiket", {"5-12": 50_000}, 50)
+    offer(home, cinema, "tiket-remaja", {"13-16": 40_000}, 25)
+    offer(home, pool, "tiket", {"5-12": 20_000}, 100)
+    offer(home, museum, "tiket", {"5-12": 10_000, "13-16": 10_000}, 50)
+    in_december, before = NOW + 14 * DAY, NOW - 10 * DAY  # the terminals are enrolled before the scans
+    counter_1, counter_2 = enrolled_terminal(home, cinema, before), enrolled_terminal(home, cinema, before)
     send(home, counter_1, [
-        scan(local(SURAKARTA, 2026, 11, 20, 10), CARD_A, 50_000, 25_000),
-        scan(local(SURAKARTA, 2026, 11, 20, 14), CARD_A, 50_000, 25_000),
-        rejected(local(SURAKARTA, 2026, 11, 20, 15), CARD_B, 50_000, 25_000),
-        scan(local(SURAKARTA, 2026, 11, 21, 9), CARD_C, 40_000, 10_000, category="13-16"),
+        scan(local(SURAKARTA, 2026, 11, 20, 10), card_a, 50_000, 25_000),
+        scan(local(SURAKARTA, 2026, 11, 20, 14), card_a, 50_000, 25_000),
+        rejected(local(SURAKARTA, 2026, 11, 20, 15), card_b),
+        scan(local(SURAKARTA, 2026, 11, 21, 9), card_c, 40_000, 10_000, service_code="tiket-remaja",
+             category="13-16"),
         rejected(local(SURAKARTA, 2026, 11, 21, 9, 5), None, reason="malformed"),
     ], NOW)
-    send(home, counter_2, [scan(local(SURAKARTA, 2026, 11, 21, 19), CARD_A, 50_000, 25_000)], NOW)
-    pool_counter = enrol(home, pool)
-    send(home, pool_counter, [scan(local(SURAKARTA, 2026, 11, 20, 8), CARD_B, 20_000, 20_000)], NOW)
-    send(home, pool_counter, [rejected(local(SURAKARTA, 2026, 12, 5, 8), CARD_B, 20_000, 20_000, "passback")],
+    send(home, counter_2, [scan(local(SURAKARTA, 2026, 11, 21, 19), card_a, 50_000, 25_000)], NOW)
+    pool_counter = enrolled_terminal(home, pool, before)
+    send(home, pool_counter, [scan(local(SURAKARTA, 2026, 11, 20, 8), card_b, 20_000, 20_000)], NOW)
+    send(home, pool_counter, [rejected(local(SURAKARTA, 2026, 12, 5, 8), card_b, "passback")], in_december)
+    museum_counter = enrolled_terminal(home, museum, before)
+    send(home, museum_counter, [scan(local(BALANGAN, 2026, 11, 20, 11), card_a, 10_000, 5_000)], NOW)
+    send(home, museum_counter, [scan(local(BALANGAN, 2026, 12, 1, 0, 30), card_c, 10_000, 5_000, category="13-16")],
          in_december)
-    museum_counter = enrol(home, museum)
-    send(home, museum_counter, [scan(local(BALANGAN, 2026, 11, 20, 11), CARD_A, 10_000, 5_000)], NOW)
-    send(home, museum_counter, [scan(local(BALANGAN, 2026, 12, 1, 0, 30), CARD_C, 10_000, 5_000)], in_december)
     return Programme(home, cinema, pool, museum, bookshop, park)
 
 
@@ -283,8 +299,8 @@ def test_ingest_files_each_decision_under_the_partner_regions_local_day_and_mont
     ids = {region: add_partner(office, f"Bioskop {region}", "cinema", "education_culture", region)
            for region in regions}
     for region in regions:
-        send(office, enrol(office, ids[region]),
-             [scan(at, CARD_A, 50_000, 25_000) for at, _ in BUCKETS], NOW)
+        send(office, enrolled_terminal(office, ids[region], NOW - DAY),
+             [scan(at, NEVER_ISSUED, 50_000, 25_000) for at, _ in BUCKETS], NOW)
     with office.transaction() as session:
         stored = session.execute(
             select(RedemptionRow.partner_id, RedemptionRow.at, RedemptionRow.day, RedemptionRow.month)
@@ -463,7 +479,7 @@ def as_text(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize(("row_type", "header"), [
-    (Figures, "group,period,scans,accepted,unique_cards,gross,discount,net"),
+    (Figures, "group,period,scans,accepted,unique_cards,gross,discount,net,held"),
     (PartnerCount, "month,in_force,with_scans"),
     (Coverage, "region,eligible_children,as_of,active_cards,coverage_percent"),
 ])
@@ -526,37 +542,43 @@ def test_kia_issuer_report_figures_as_json_and_csv(cli_office, run_kia: RunKia):
     always = (dt.date(2020, 1, 1), dt.date(2099, 12, 31))
     cinema = add_partner(home, "Bioskop Solo", "cinema", "education_culture", SURAKARTA, always)
     museum = add_partner(home, "Museum Balangan", "museum", "education_culture", BALANGAN, always)
-    now, unlock = utc_now(), UNLOCK  # the passphrase kia issuer init used
-    send(home, enrol(home, cinema, now, unlock), [
-        scan(local(SURAKARTA, 2026, 11, 20, 10), CARD_A, 50_000, 25_000),
-        rejected(local(SURAKARTA, 2026, 11, 20, 11), CARD_A, 50_000, 25_000),
-        scan(local(SURAKARTA, 2026, 11, 21, 23, 59, 59), CARD_B, 40_000, 20_000),
+    now = utc_now()
+    # Cards, rules and terminals from before the scans of November 2026, which the reports are asked for.
+    before = local(SURAKARTA, 2026, 11, 1)
+    card_a, card_b, _ = children_cards(home, before)
+    offer(home, cinema, "tiket", {"5-12": 50_000}, 50, before)
+    offer(home, cinema, "hemat", {"5-12": 40_000}, 50, before)
+    offer(home, museum, "tiket", {"5-12": 10_000}, 50, before)
+    send(home, enrolled_terminal(home, cinema, before), [
+        scan(local(SURAKARTA, 2026, 11, 20, 10), card_a, 50_000, 25_000),
+        rejected(local(SURAKARTA, 2026, 11, 20, 11), card_a),
+        scan(local(SURAKARTA, 2026, 11, 21, 23, 59, 59), card_b, 40_000, 20_000, service_code="hemat"),
     ], now)
-    send(home, enrol(home, museum, now, unlock), [scan(at_utc(2026, 11, 20, 16), CARD_A, 10_000, 5_000)], now)
+    send(home, enrolled_terminal(home, museum, before), [scan(at_utc(2026, 11, 20, 16), card_a, 10_000, 5_000)], now)
 
     days = ("--by", "partner", "--period", "day", "--from", "2026-11-20", "--to", "2026-11-21")
     by_day = kia("report", "figures", *days, "--format", "json")
     assert by_day == [
         {"group": str(cinema), "period": 20261120, "scans": 2, "accepted": 1, "unique_cards": 1,
-         "gross": 50_000, "discount": 25_000, "net": 25_000},
+         "gross": 50_000, "discount": 25_000, "net": 25_000, "held": 0},
         {"group": str(cinema), "period": 20261121, "scans": 1, "accepted": 1, "unique_cards": 1,
-         "gross": 40_000, "discount": 20_000, "net": 20_000},
+         "gross": 40_000, "discount": 20_000, "net": 20_000, "held": 0},
         {"group": str(museum), "period": 20261121, "scans": 1, "accepted": 1, "unique_cards": 1,  # 00:00 WITA
-         "gross": 10_000, "discount": 5_000, "net": 5_000},
+         "gross": 10_000, "discount": 5_000, "net": 5_000, "held": 0},
     ]
     header, parsed = csv_rows(kia("report", "figures", *days, "--format", "csv"))
     assert header == list(by_day[0]) and parsed == as_text(by_day)
     assert kia("report", "figures", "--by", "programme", "--from", "2026-11-01", "--to", "2026-11-30") == [
         {"group": "all", "period": 202611, "scans": 4, "accepted": 3, "unique_cards": 2,
-         "gross": 100_000, "discount": 50_000, "net": 50_000},
+         "gross": 100_000, "discount": 50_000, "net": 50_000, "held": 0},
     ]
     assert kia("report", "figures", "--by", "cluster", "--period", "day", "--from", "2026-11-21", "--to",
                "2026-11-21", "--partner", museum, "--format", "csv") == (
-        "group,period,scans,accepted,unique_cards,gross,discount,net\n"
-        "education_culture,20261121,1,1,1,10000,5000,5000\n"
+        "group,period,scans,accepted,unique_cards,gross,discount,net,held\n"
+        "education_culture,20261121,1,1,1,10000,5000,5000,0\n"
     )
     assert kia("report", "figures", "--from", "2025-01-01", "--to", "2025-01-31", "--format", "csv") == (
-        "group,period,scans,accepted,unique_cards,gross,discount,net\n"
+        "group,period,scans,accepted,unique_cards,gross,discount,net,held\n"
     )
     backwards = run_kia("issuer", "report", "figures", "--home", path, "--from", "2026-11-21", "--to", "2026-11-20",
                         env=env)
@@ -616,9 +638,12 @@ def test_at_three_in_the_morning_of_the_first_the_pages_show_the_new_local_month
     partner_id = add_partner(office, "Bioskop Solo Paragon", "cinema", "education_culture", SURAKARTA)
     ended_yesterday = add_partner(office, "Kolam Lama", "pool", "health_welfare", SURAKARTA,
                                   (dt.date(2025, 1, 1), dt.date(2026, 11, 30)))
-    terminal = enrol(office, partner_id, morning)
-    send(office, terminal, [scan(local(SURAKARTA, 2026, 11, 30, 23), CARD_A, 40_000, 20_000),
-                            scan(local(SURAKARTA, 2026, 12, 1, 2, 30), CARD_B, 50_000, 25_000)], morning)
+    card_a, _, card_c = children_cards(office)
+    offer(office, partner_id, "tiket", {"5-12": 40_000, "13-16": 50_000}, 50)
+    terminal = enrolled_terminal(office, partner_id, morning - DAY)
+    send(office, terminal, [scan(local(SURAKARTA, 2026, 11, 30, 23), card_a, 40_000, 20_000),
+                            scan(local(SURAKARTA, 2026, 12, 1, 2, 30), card_c, 50_000, 25_000, category="13-16")],
+         morning)
     create_user(office, "manajer", "kata-sandi-panjang-1", "partner_manager", partner_id, morning, by=ACTOR)
     create_user(office, "petugas", "kata-sandi-panjang-1", "officer", None, morning, by=ACTOR)
 

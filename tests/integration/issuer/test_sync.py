@@ -32,12 +32,21 @@ from issuer.issuing_keys import list_issuing_keys
 from issuer.storage.models import Alarm, RedemptionRow, Terminal
 from issuer.storage.store import IssuerHome
 from issuer.sync_ingest import MAX_BATCH
-from issuer.terminals import CONFIG_TYP, Registration, register_terminal, set_terminal_state
+from issuer.terminals import CONFIG_TYP, Registration, enroll, register_terminal, set_terminal_state
 from issuer.trust_lists import export_trust_list
 from keys import EDDSA, KeyState, jws
 from keys.chain import Redemption
 from tests.factories import ACTOR, NOW, b64url
-from tests.factories.offices import PASSPHRASE, SERVICE, UNLOCK, add_partner, add_service, clock, today
+from tests.factories.offices import (
+    PASSPHRASE,
+    SERVICE,
+    UNLOCK,
+    add_partner,
+    add_service,
+    clock,
+    issued_cards,
+    today,
+)
 from tests.terminal_sim import SimulatedTerminal, decision, expired_registration_time
 
 ENROL = "/api/v1/terminals/enroll"
@@ -73,7 +82,10 @@ def enrol(client: FlaskClient, office: IssuerHome, partner: int) -> SimulatedTer
 
 @pytest.fixture
 def terminal(client: FlaskClient, office: IssuerHome, partner_id: int) -> SimulatedTerminal:
-    return enrol(client, office, partner_id)
+    """An enrolled terminal whose children show cards the office issued (each at most twice a day)."""
+    terminal = enrol(client, office, partner_id)
+    terminal.cards = issued_cards(office, 30)
+    return terminal
 
 
 @pytest.fixture
@@ -614,7 +626,9 @@ def test_a_retired_terminal_is_401(client: FlaskClient, office: IssuerHome, term
 def test_a_partner_whose_mou_expired_still_syncs_as_signed_with_an_alarm(client: FlaskClient, office: IssuerHome):
     ended = today() - dt.timedelta(days=1)
     partner = add_partner(office, mou_start=ended - dt.timedelta(days=730), mou_end=ended)
+    add_service(office, partner)
     terminal = enrol(client, office, partner)
+    terminal.cards = issued_cards(office, 13)
     terminal.log(13)  # record 13 carries the terminal's own flag "stale"
     response = post_sync(client, terminal, terminal.batch(1, 13))
     assert response.get_json() == {"acknowledged": 13, "stored": 13, "duplicates": 0}
@@ -629,7 +643,12 @@ def test_a_partner_whose_mou_expired_still_syncs_as_signed_with_an_alarm(client:
 def test_scans_made_within_the_mou_raise_no_alarm_when_synced_after_it_ended(client: FlaskClient, office: IssuerHome):
     ended = today() - dt.timedelta(days=1)
     partner = add_partner(office, mou_start=ended - dt.timedelta(days=730), mou_end=ended)
-    terminal = enrol(client, office, partner)
+    before = clock() - 4 * 86400  # the service, the cards and the terminal, before the scans
+    add_service(office, partner, now=before)
+    registration = register_terminal(office, partner, "Kasir 1", before, by=ACTOR)
+    terminal = SimulatedTerminal(cards=issued_cards(office, 3, before))
+    terminal.enrolled(dataclasses.asdict(
+        enroll(office, UNLOCK, registration.enrolment_code, terminal.public_jwk, before, by=ACTOR)))
     terminal.log(3, at=clock() - 3 * 86400)  # two days before the MoU ended, synced today
     response = post_sync(client, terminal, terminal.batch(1, 3))
     assert response.get_json() == {"acknowledged": 3, "stored": 3, "duplicates": 0}
