@@ -8,8 +8,15 @@ builds all its request bodies (records, chain, signed checkpoint) and one
 fresh sync token per request, so the client's crypto is not timed.  Then
 ``TERMINALS`` client threads, one terminal each, post ``BATCHES`` batches of
 500 between them.  The office checks token, jti, chain and checkpoint on every
-batch, as in production.  Figures: records/s per run (median of ``RUNS``) and
-the batch latency (p50, p99 over all timed batches).
+batch, as in production, and every record against what it knows (issue 11:
+the card, the partner's rules, the terminal's history, the card's other uses).
+The records are honest, so those checks hold nothing: the office's ``CARDS``
+cards are written straight into its database before the clock starts (signing
+200,000 tokens would take minutes and is not what is measured), each of the
+age its serial's category says, and the partner's services price every
+category.  A run ends with a count of held records, which must be 0.
+Figures: records/s per run (median of ``RUNS``) and the batch latency (p50,
+p99 over all timed batches).
 
 Budget (the issue): at least 10,000 redemptions/s into PostgreSQL, 2 workers,
 batches of 500.  ``--profile`` also times the phases of one worker's work
@@ -60,6 +67,9 @@ DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench"
 PASSPHRASE = "bench passphrase, not a secret 2026"
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 SERVICES = (("bioskop-reguler", 50_000), ("bioskop-3d", 75_000), ("matinee", 35_000))
+CARDS = 200_000
+CATEGORIES = ("0-4", "5-12", "5-12", "13-16")  # a serial's value modulo 4 picks its card's category
+AGES = {"0-4": 3, "5-12": 8, "13-16": 14}
 
 
 # --- the office --------------------------------------------------------------
@@ -90,9 +100,56 @@ def make_office(home: Path, url: str | None, terminals: int) -> tuple[dict[str, 
     partner = kia("issuer", "partner", "add", "--home", str(home), "--name", "Bioskop Solo Paragon",
                   "--kind", "cinema", "--cluster", "education_culture", "--region", "3372",
                   "--mou-start", "2026-01-01", "--mou-end", "2027-12-31", env=env)["partner_id"]
+    for service, price in SERVICES:
+        kia("issuer", "partner", "service", str(partner), "--home", str(home), "--code", service, "--name", service,
+            *(f"--price={category}={price}" for category in AGES), "--percent", "50", "--daily-limit", "100",
+            env=env)
+    issue_cards_directly(home, url)
     codes = [kia("issuer", "terminal", "register", "--home", str(home), "--partner", str(partner),
                  "--name", f"Kasir {n}", env=env)["enrolment_code"] for n in range(1, terminals + 1)]
     return env, codes
+
+
+def issue_cards_directly(home: Path, url: str | None) -> None:
+    """``CARDS`` card rows (serial values 0 to CARDS - 1) in the office's database, without signing tokens."""
+    import datetime as dt
+
+    from sqlalchemy import insert, select
+
+    from issuer.storage.models import CardRow, IssuingKeyRow
+    from issuer.storage.store import IssuerHome
+
+    now = int(time.time())
+    today = dt.date.today()
+    office = IssuerHome(home, url)
+    with office.transaction() as session:
+        kid = session.scalars(select(IssuingKeyRow.kid).where(IssuingKeyRow.state == "active")).one()
+        months = {category: (today.year - age) * 100 + today.month for category, age in AGES.items()}
+        rows = [{"serial": serial_from_value(value), "region": 3372, "birth_month": months[CATEGORIES[value % 4]],
+                 "issued_at": now - 86400, "expires_at": now + 365 * 86400, "kid": kid, "token": "-",
+                 "state": "active"} for value in range(CARDS)]
+        for first in range(0, CARDS, 20_000):
+            session.execute(insert(CardRow), rows[first:first + 20_000])
+    if url:  # statistics, as autovacuum keeps them for an office's table of cards
+        with office.database.engine.begin() as connection:
+            connection.execute(text("ANALYZE cards"))
+    office.close()
+
+
+def held_count(home: Path, url: str | None) -> int:
+    """Records the office's checks held (0 for these honest terminals), or -1 before the checks existed."""
+    from sqlalchemy import func, select
+
+    from issuer.storage import models
+    from issuer.storage.store import IssuerHome
+
+    if not hasattr(models.RedemptionRow, "held"):
+        return -1
+    office = IssuerHome(home, url)
+    with office.transaction() as session:
+        held = session.scalar(select(func.count()).where(models.RedemptionRow.held.is_(True)))
+    office.close()
+    return held or 0
 
 
 @contextmanager
@@ -219,10 +276,10 @@ class Terminal:
         service, price = self.rng.choice(SERVICES)
         if roll < 0.02:
             return Redemption(self.seq, at, None, False, "malformed", service, None, 0, 0, 0)
-        serial = serial_from_value(self.rng.randrange(200_000))
-        category = self.rng.choice(("0-4", "5-12", "5-12", "13-16"))
+        value = self.rng.randrange(CARDS)
+        serial, category = serial_from_value(value), CATEGORIES[value % 4]
         if roll < 0.10:
-            return Redemption(self.seq, at, serial, False, "daily_limit", service, category, price, 0, price)
+            return Redemption(self.seq, at, serial, False, "daily_limit", service, category, 0, 0, 0)
         flags = ("stale",) if roll > 0.99 else ()
         return Redemption(self.seq, at, serial, True, "accepted", service, category, price, price // 2,
                           price - price // 2, flags)
@@ -231,7 +288,7 @@ class Terminal:
         """``batches`` request bodies and a fresh sync token for each, in order."""
         prepared = []
         for _ in range(batches):
-            records = [self.decision(now - 3600 + self.seq % 3600) for _ in range(BATCH)]
+            records = [self.decision(now - 120 + self.seq % 120) for _ in range(BATCH)]  # since the enrolment
             hashes = chain_hashes(self.chain, records)
             self.chain = hashes[-1]
             checkpoint = sign_checkpoint(Checkpoint(self.id, records[-1].seq, hashes[-1], now), self.key, self.kid)
@@ -301,6 +358,7 @@ def bench(name: str, url: str | None, batches: int, runs: int, terminals: int) -
                 latencies += run_latencies
                 print(f"  {name}: {batches * BATCH:,} records in {wall:.2f} s = {rates[-1]:,.0f} records/s "
                       f"(waited {waited:.0f} s for a quiet machine)")
+        print(f"  {name}: records held by the office's checks: {held_count(home, url)}")
         shutil.rmtree(home, ignore_errors=True)
     latencies.sort()
     per_batch = {part: seconds / (runs * batches) * 1000 for part, seconds in cpu.items()}

@@ -31,9 +31,12 @@ from issuer.people import accounts
 from issuer.storage.models import AuditEvent
 from issuer.storage.store import IssuerHome
 from keys import public_jwk
+from keys.chain import Redemption
+from keys.serial import serial_from_value
 from kia.cli import main
 from tests.factories import aged
 from tests.factories.offices import PASSPHRASE, PASSWORD, UNLOCK, add_people
+from tests.terminal_sim import enrolled_terminal, send
 
 PUPIL = aged(10, dt.date.today()).isoformat()  # the pages and commands issue on the real clock
 
@@ -145,6 +148,18 @@ def test_each_command_that_changes_the_office_records_exactly_its_event(
         registered, events = trail.step(lambda: kia("issuer", "terminal", "register", "--partner", "1", "--name", "K1"))
         assert events == [Event(cli.username, "terminal_register", registered["terminal_id"], "local")]
         only("terminal_retire", registered["terminal_id"], "issuer", "terminal", "retire", registered["terminal_id"])
+        # A record the office's checks held (a serial it never issued); the auditor confirms it.
+        never_issued = Redemption(1, int(time.time()), serial_from_value(7), True, "accepted", "renang", "5-12",
+                                  15_000, 7_500, 7_500)
+
+        def sync_a_held_record() -> str:
+            terminal = enrolled_terminal(office, 1, int(time.time()))
+            send(office, terminal, [never_issued], int(time.time()))
+            return terminal.terminal_id
+
+        held_at, _ = trail.step(sync_a_held_record)
+        only("record_confirm", f"{held_at}#1", "issuer", "quarantine", "confirm", held_at, "1", "--reason",
+             "kartu tidak pernah diterbitkan")
         only("user_add", "kepala: admin", "issuer", "user", "add", "--username", "kepala", "--role", "admin")
 
         _, events = trail.step(lambda: kia("issuer", "key", "list"))
