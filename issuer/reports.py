@@ -40,6 +40,7 @@ class Figures:
     discount: int
     net: int
     held: int = 0  # accepted records a check held out of the figures above, until an auditor releases them
+    flagged: int = 0  # accepted and counted, though the terminal flagged them (stale trust list, clock skew)
 
 
 def today(now: int) -> dt.date:
@@ -78,6 +79,7 @@ def figures(
             when_accepted(RedemptionRow.discount).label("discount"),
             when_accepted(RedemptionRow.paid).label("net"),
             func.coalesce(func.sum(case((held, 1), else_=0)), 0).label("held"),
+            when_accepted(case((RedemptionRow.flagged.is_(True), 1), else_=0)).label("flagged"),
         )
         # Always the exact days asked for, whatever the grouping.
         .where(RedemptionRow.day.between(bucket(start, "day"), bucket(end, "day")))

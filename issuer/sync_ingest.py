@@ -50,6 +50,7 @@ from .storage.models import (
     RedemptionRow,
     ServiceRuleVersion,
     Terminal,
+    TerminalCheckpoint,
     TerminalStateChange,
 )
 from .storage.models import (
@@ -144,12 +145,15 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
              "serial": r.serial, "accepted": r.accepted, "reason": r.reason, "service": r.service,
              "category": r.category, "price": r.price, "discount": r.discount, "paid": r.paid,
              "flags": list(r.flags), "hash": digest.hex(), "received_at": now, "held": r.seq in held,
+             "flagged": bool(r.flags),
              **_buckets(r.at, zone)}
             for r, digest in new
         ])
         _hold(session, terminal, findings, now)
         terminal.acknowledged_seq, terminal.chain_hash = new[-1][0].seq, new[-1][1].hex()
         terminal.checkpoint = checkpoint
+        session.add(TerminalCheckpoint(terminal_id=terminal.id, seq=signed.seq, hash=signed.hash.hex(), jws=checkpoint,
+                                       received_at=now))
         outside = [r for r, _ in new if not partner.mou_start <= _local_date(r.at, zone) <= partner.mou_end]
         if outside:
             # Stored exactly as signed (the chain covers every field); the alarm,
@@ -218,7 +222,7 @@ def _hold(session: Session, terminal: Terminal, findings: Sequence[Finding], now
 
 
 _COPY_COLUMNS = ("terminal_id", "partner_id", "seq", "at", "serial", "accepted", "reason", "service", "category",
-                 "price", "discount", "paid", "flags", "hash", "received_at", "held", "day", "month")
+                 "price", "discount", "paid", "flags", "hash", "received_at", "held", "flagged", "day", "month")
 
 
 def _store(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -245,8 +245,22 @@ class TerminalStateChange(Base):
     state: Mapped[str] = mapped_column(String(10))
 
 
+class TerminalCheckpoint(Base):
+    """Every checkpoint a terminal signed over its log, as received: an auditor checks each one."""
+
+    __tablename__ = "terminal_checkpoints"
+    __table_args__ = (Index("ux_terminal_checkpoints_seq", "terminal_id", "seq", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    terminal_id: Mapped[str] = mapped_column(ForeignKey("terminals.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))  # the chain hash after record ``seq``, hex
+    jws: Mapped[str] = mapped_column(Text)  # the signed checkpoint, exactly as the terminal sent it
+    received_at: Mapped[int] = mapped_column(BigInteger)
+
+
 # What reports read from a redemption besides (partner_id, day).
-REPORT_COLUMNS = ("month", "accepted", "held", "serial", "price", "discount", "paid")
+REPORT_COLUMNS = ("month", "accepted", "held", "flagged", "serial", "price", "discount", "paid")
 
 
 class RedemptionRow(Base):
@@ -283,6 +297,8 @@ class RedemptionRow(Base):
     month: Mapped[int] = mapped_column(Integer, server_default="0")
     # Held out of every revenue figure: a check failed and no auditor has released it.
     held: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    # The terminal flagged the decision (stale trust list, clock skew): counted apart in reports.
+    flagged: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
 
 
 FINDING_STATES = ("open", "released", "confirmed")

@@ -20,11 +20,11 @@ from issuer import partners, quarantine, reports
 from issuer.cards import revoke_card
 from issuer.errors import Invalid, RecordNotFound, Refused
 from issuer.partners import ServiceRules
-from issuer.storage.models import Alarm, AuditEvent, Finding, RedemptionRow
+from issuer.storage.models import Alarm, AuditEvent, Finding, RedemptionRow, TerminalCheckpoint
 from issuer.storage.store import IssuerHome
 from issuer.sync_ingest import ingest
 from issuer.terminals import set_terminal_state
-from keys.chain import MAX_MONEY, Redemption
+from keys.chain import MAX_MONEY, Redemption, verify_checkpoint
 from keys.serial import serial_from_value
 from tests.factories import ACTOR, DAY, NOW, SURAKARTA
 from tests.factories.offices import SERVICE, issued_cards
@@ -242,3 +242,30 @@ def test_the_simulated_honest_terminal_raises_no_finding(office: IssuerHome, poo
     body = terminal.batch(1, 40)
     ack = ingest(office, terminal.token(now=NOW), body["records"], body["checkpoint"], NOW)
     assert ack.stored == 40 and held(office) == {} and alarms(office) == {}
+
+
+def test_every_checkpoint_a_terminal_signed_is_kept_as_sent(office: IssuerHome, pool: int,
+                                                            cards: Sequence[tuple[str, str]]):
+    terminal = enrolled_terminal(office, pool, ENROLLED)
+    send(office, terminal, [honest(NOW - 7200, cards[0])], NOW - 3600)
+    send(office, terminal, [honest(NOW - 600, cards[1]), honest(NOW - 500, cards[2])], NOW)
+
+    with office.transaction() as session:
+        kept = session.execute(select(TerminalCheckpoint.seq, TerminalCheckpoint.hash, TerminalCheckpoint.jws,
+                                      TerminalCheckpoint.received_at).order_by(TerminalCheckpoint.seq)).all()
+    chain = terminal.chain()
+    assert [(seq, digest, received) for seq, digest, _, received in kept] == [
+        (1, chain[0].hex(), NOW - 3600), (3, chain[2].hex(), NOW)]
+    for seq, digest, jws, _ in kept:  # each verifies with the terminal's key, as an auditor checks it
+        signed = verify_checkpoint(jws, terminal.key.public_key(), terminal.terminal_id)
+        assert (signed.seq, signed.hash.hex()) == (seq, digest)
+
+
+def test_records_the_terminal_flagged_count_and_are_shown_apart(office: IssuerHome, pool: int,
+                                                                cards: Sequence[tuple[str, str]]):
+    terminal = enrolled_terminal(office, pool, ENROLLED)
+    stale = dataclasses.replace(honest(NOW - 600, cards[1]), flags=("stale",))
+    send(office, terminal, [honest(NOW - 700, cards[0]), stale], NOW)
+
+    (figures,) = month(office)
+    assert (figures.accepted, figures.held, figures.flagged) == (2, 0, 1)

@@ -479,7 +479,7 @@ def as_text(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize(("row_type", "header"), [
-    (Figures, "group,period,scans,accepted,unique_cards,gross,discount,net,held"),
+    (Figures, "group,period,scans,accepted,unique_cards,gross,discount,net,held,flagged"),
     (PartnerCount, "month,in_force,with_scans"),
     (Coverage, "region,eligible_children,as_of,active_cards,coverage_percent"),
 ])
@@ -560,25 +560,25 @@ def test_kia_issuer_report_figures_as_json_and_csv(cli_office, run_kia: RunKia):
     by_day = kia("report", "figures", *days, "--format", "json")
     assert by_day == [
         {"group": str(cinema), "period": 20261120, "scans": 2, "accepted": 1, "unique_cards": 1,
-         "gross": 50_000, "discount": 25_000, "net": 25_000, "held": 0},
+         "gross": 50_000, "discount": 25_000, "net": 25_000, "held": 0, "flagged": 0},
         {"group": str(cinema), "period": 20261121, "scans": 1, "accepted": 1, "unique_cards": 1,
-         "gross": 40_000, "discount": 20_000, "net": 20_000, "held": 0},
+         "gross": 40_000, "discount": 20_000, "net": 20_000, "held": 0, "flagged": 0},
         {"group": str(museum), "period": 20261121, "scans": 1, "accepted": 1, "unique_cards": 1,  # 00:00 WITA
-         "gross": 10_000, "discount": 5_000, "net": 5_000, "held": 0},
+         "gross": 10_000, "discount": 5_000, "net": 5_000, "held": 0, "flagged": 0},
     ]
     header, parsed = csv_rows(kia("report", "figures", *days, "--format", "csv"))
     assert header == list(by_day[0]) and parsed == as_text(by_day)
     assert kia("report", "figures", "--by", "programme", "--from", "2026-11-01", "--to", "2026-11-30") == [
         {"group": "all", "period": 202611, "scans": 4, "accepted": 3, "unique_cards": 2,
-         "gross": 100_000, "discount": 50_000, "net": 50_000, "held": 0},
+         "gross": 100_000, "discount": 50_000, "net": 50_000, "held": 0, "flagged": 0},
     ]
     assert kia("report", "figures", "--by", "cluster", "--period", "day", "--from", "2026-11-21", "--to",
                "2026-11-21", "--partner", museum, "--format", "csv") == (
-        "group,period,scans,accepted,unique_cards,gross,discount,net,held\n"
-        "education_culture,20261121,1,1,1,10000,5000,5000,0\n"
+        "group,period,scans,accepted,unique_cards,gross,discount,net,held,flagged\n"
+        "education_culture,20261121,1,1,1,10000,5000,5000,0,0\n"
     )
     assert kia("report", "figures", "--from", "2025-01-01", "--to", "2025-01-31", "--format", "csv") == (
-        "group,period,scans,accepted,unique_cards,gross,discount,net,held\n"
+        "group,period,scans,accepted,unique_cards,gross,discount,net,held,flagged\n"
     )
     backwards = run_kia("issuer", "report", "figures", "--home", path, "--from", "2026-11-21", "--to", "2026-11-20",
                         env=env)

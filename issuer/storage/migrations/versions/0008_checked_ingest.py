@@ -14,6 +14,10 @@
   current state from the migration on).
 - ``partners.latitude`` and ``longitude``: where a partner serves, for the
   travel check.
+- ``redemptions.flagged``: the terminal flagged the decision (stale, clock_skew),
+  counted apart in reports (existing records are set from their flags).
+- ``terminal_checkpoints``: every checkpoint each terminal signed, not only the
+  latest (the latest of each terminal is kept from ``terminals.checkpoint``).
 
 Revision ID: 0008
 Revises: 0007
@@ -33,7 +37,7 @@ branch_labels = None
 depends_on = None
 
 OLD_REPORT_COLUMNS = ["month", "accepted", "serial", "price", "discount", "paid"]
-REPORT_COLUMNS = ["month", "accepted", "held", "serial", "price", "discount", "paid"]
+REPORT_COLUMNS = ["month", "accepted", "held", "flagged", "serial", "price", "discount", "paid"]
 
 
 def upgrade() -> None:
@@ -42,10 +46,33 @@ def upgrade() -> None:
         table.add_column(sa.Column("longitude", sa.Float(), nullable=True))
     with op.batch_alter_table("redemptions") as table:
         table.add_column(sa.Column("held", sa.Boolean(), server_default=sa.text("false"), nullable=False))
+        table.add_column(sa.Column("flagged", sa.Boolean(), server_default=sa.text("false"), nullable=False))
     op.drop_index("ix_redemptions_partner_day", table_name="redemptions")
     op.create_index("ix_redemptions_partner_day", "redemptions", ["partner_id", "day"],
                     postgresql_include=REPORT_COLUMNS)
     op.create_index("ix_redemptions_serial_at", "redemptions", ["serial", "at"])
+    redemptions = sa.table("redemptions", sa.column("id", sa.BigInteger()), sa.column("flags", sa.JSON()),
+                           sa.column("flagged", sa.Boolean()))
+    connection = op.get_bind()
+    connection.execute(sa.update(redemptions).where(sa.cast(redemptions.c.flags, sa.Text()) != "[]")
+                       .values(flagged=True))
+
+    checkpoints = op.create_table(
+        "terminal_checkpoints",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("terminal_id", sa.String(16), sa.ForeignKey("terminals.id"), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+        sa.Column("jws", sa.Text(), nullable=False),
+        sa.Column("received_at", sa.BigInteger(), nullable=False),
+    )
+    op.create_index("ux_terminal_checkpoints_seq", "terminal_checkpoints", ["terminal_id", "seq"], unique=True)
+    latest = connection.execute(sa.text(
+        "SELECT id, acknowledged_seq, chain_hash, checkpoint, last_sync_at FROM terminals WHERE checkpoint IS NOT NULL"
+    )).all()
+    if latest:
+        op.bulk_insert(checkpoints, [{"terminal_id": row[0], "seq": row[1], "hash": row[2], "jws": row[3],
+                                      "received_at": row[4] or 0} for row in latest])
 
     op.create_table(
         "findings",
@@ -78,7 +105,6 @@ def upgrade() -> None:
         sa.Column("daily_limit", sa.Integer(), nullable=False),
     )
     op.create_index("ix_service_rule_versions_partner_id", "service_rule_versions", ["partner_id"])
-    connection = op.get_bind()
     services = sa.table("partner_services", sa.column("partner_id", sa.Integer()), sa.column("code", sa.String()),
                         sa.column("prices", sa.JSON()), sa.column("discount_kind", sa.String()),
                         sa.column("discount_value", sa.Integer()), sa.column("daily_limit", sa.Integer()))
@@ -115,6 +141,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("terminal_checkpoints")
     op.drop_table("terminal_state_changes")
     op.drop_table("service_rule_versions")
     op.drop_table("findings")
@@ -123,6 +150,7 @@ def downgrade() -> None:
     op.create_index("ix_redemptions_partner_day", "redemptions", ["partner_id", "day"],
                     postgresql_include=OLD_REPORT_COLUMNS)
     with op.batch_alter_table("redemptions") as table:
+        table.drop_column("flagged")
         table.drop_column("held")
     with op.batch_alter_table("partners") as table:
         table.drop_column("longitude")
