@@ -10,7 +10,7 @@
     terminals     terminal register | suspend | activate | retire
     people        user add
     reports       report figures | partners | coverage, coverage set
-    quarantine    quarantine list | release | confirm
+    quarantine    quarantine list | release | confirm, anomalies
 """
 
 from __future__ import annotations
@@ -27,5 +27,5 @@ def issuer() -> None:
 
 for command in (office.init, cards.card, keys.key, trust_lists.trustlist, office.serve, office.db, partners.partner,
                 terminals.terminal, reports.report, reports.coverage, people.user, batches.batch,
-                quarantine.quarantine):
+                quarantine.quarantine, quarantine.anomalies):
     issuer.add_command(command)

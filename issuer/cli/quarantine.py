@@ -1,14 +1,18 @@
-"""``kia issuer quarantine``: records the office's checks held out of revenue, released or confirmed."""
+"""``kia issuer quarantine``: records the office's checks held out of revenue, released or confirmed;
+``kia issuer anomalies``: the daily statistical pass."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import click
 
 from .. import quarantine as held
-from .common import by, emit, home_option, now, open_home
+from .. import reports
+from ..anomalies import raise_alarms
+from .common import DATE, by, emit, home_option, now, open_home
 
 
 @click.group()
@@ -52,3 +56,17 @@ def release(home: Path, terminal_id: str, seq: int, reason: str) -> None:
 def confirm(home: Path, terminal_id: str, seq: int, reason: str) -> None:
     """Keep the record TERMINAL_ID SEQ out of revenue for good."""
     _decide(home, terminal_id, seq, "confirm", reason)
+
+
+@click.command("anomalies")
+@home_option
+@click.option("--from", "start", type=DATE, help="First local date (default: yesterday).")
+@click.option("--to", "end", type=DATE, help="Last local date (default: yesterday).")
+def anomalies(home: Path, start: dt.datetime | None, end: dt.datetime | None) -> None:
+    """Run the statistical pass over these days and raise an alarm for each anomaly (run it daily)."""
+    yesterday = reports.today(now()) - dt.timedelta(days=1)
+    first, last = (start.date() if start else yesterday), (end.date() if end else yesterday)
+    if first > last:
+        raise click.BadParameter("--from must not be after --to", param_hint="--from")
+    found = raise_alarms(open_home(home), first, last, now(), by=by())
+    emit([dataclasses.asdict(anomaly) for anomaly in found])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from issuer.anomalies import KINDS
 from issuer.redemption_checks import (
     ALLOWED_SKEW,
     CHECKS,
@@ -136,5 +137,12 @@ def test_records_of_one_batch_count_as_each_others_uses():
 
 def test_every_check_is_documented_for_auditors():
     text = (Path(__file__).resolve().parents[3] / "docs" / "audit.md").read_text(encoding="utf-8")
-    documented = set(re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \|", text, re.MULTILINE))
+    checks_section = text.split("## The checks", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \|", checks_section, re.MULTILINE))
     assert {name for pair in documented for name in pair if name} == set(CHECKS)
+
+
+def test_every_anomaly_is_documented_for_auditors():
+    text = (Path(__file__).resolve().parents[3] / "docs" / "audit.md").read_text(encoding="utf-8")
+    section = text.split("## The statistical pass", 1)[1].split("\n---", 1)[0]
+    assert set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE)) == set(KINDS)
