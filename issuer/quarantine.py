@@ -46,25 +46,25 @@ def held_records(home: IssuerHome, *, state: str = "open", partner_id: int | Non
     """Records with findings in ``state``, newest scans first."""
     if state not in ("open", "released", "confirmed"):
         raise Invalid("the state is open, released or confirmed")
+    in_state = (Finding.state == state) if partner_id is None else (
+        (Finding.state == state) & (Finding.partner_id == partner_id))
     with home.transaction() as session:
-        query = (
-            select(Finding.terminal_id, Finding.seq, Finding.check, Finding.evidence)
-            .where(Finding.state == state)
-            .order_by(Finding.terminal_id, Finding.seq, Finding.id)
-        )
-        if partner_id is not None:
-            query = query.where(Finding.partner_id == partner_id)
-        found: dict[tuple[str, int], list[tuple[str, str]]] = {}
-        for terminal_id, seq, check, evidence in session.execute(query):
-            found.setdefault((terminal_id, seq), []).append((check, evidence))
-        records = []
-        for (terminal_id, seq), findings in found.items():
-            row = session.scalars(select(RedemptionRow).where(
-                RedemptionRow.terminal_id == terminal_id, RedemptionRow.seq == seq)).one()
-            records.append(HeldRecord(terminal_id, seq, row.partner_id, row.at, row.serial, row.service,
-                                      row.category, row.price, row.discount, tuple(findings), state))
-        records.sort(key=lambda record: (-record.at, record.terminal_id, record.seq))
-        return records[:limit]
+        rows = list(session.scalars(
+            select(RedemptionRow)
+            .where(select(Finding.id).where(in_state, Finding.terminal_id == RedemptionRow.terminal_id,
+                                            Finding.seq == RedemptionRow.seq).exists())
+            .order_by(RedemptionRow.at.desc(), RedemptionRow.terminal_id, RedemptionRow.seq)
+            .limit(limit)
+        ))
+        found: dict[tuple[str, int], list[tuple[str, str]]] = {(row.terminal_id, row.seq): [] for row in rows}
+        candidates = select(Finding.terminal_id, Finding.seq, Finding.check, Finding.evidence).where(
+            in_state, Finding.terminal_id.in_({key[0] for key in found}), Finding.seq.in_({key[1] for key in found}))
+        for terminal_id, seq, check, evidence in session.execute(candidates.order_by(Finding.id)):
+            if (terminal_id, seq) in found:
+                found[(terminal_id, seq)].append((check, evidence))
+        return [HeldRecord(row.terminal_id, row.seq, row.partner_id, row.at, row.serial, row.service, row.category,
+                           row.price, row.discount, tuple(found[(row.terminal_id, row.seq)]), state)
+                for row in rows]
 
 
 def decide(home: IssuerHome, terminal_id: str, seq: int, decision: str, reason: str, now: int, *,

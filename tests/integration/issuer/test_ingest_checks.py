@@ -136,6 +136,9 @@ def test_thousands_of_scans_of_401_serials_never_issued_are_all_held(office: Iss
     (figures,) = month(office)
     assert (figures.scans, figures.accepted, figures.net, figures.held) == (1_203, 0, 0, 1_203)
     assert "held: no card with this serial was issued" in alarms(office)["serial_unknown"]
+    newest = quarantine.held_records(office, limit=10)
+    assert [record.seq for record in newest] == list(range(1_203, 1_193, -1))  # newest scans first
+    assert all(("serial_unknown", "no card of this office has the serial") in record.findings for record in newest)
 
 
 def test_a_daily_limit_of_one_holds_across_the_partners_terminals_in_the_same_second(
