@@ -33,6 +33,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "scans": ("Pindaian", "Scans"),
     "accepted": ("Diterima", "Accepted"),
     "unique_cards": ("Kartu unik", "Unique cards"),
+    "held": ("Ditahan", "Held"),
+    "held_hint": ("Catatan yang gagal pemeriksaan kantor: tidak dihitung sampai auditor memutuskan",
+                  "Records that failed the office's checks: not counted until an auditor decides"),
+    "flagged": ("Ditandai terminal", "Flagged by the terminal"),
+    "flagged_hint": ("Dihitung, tetapi terminal memakai daftar kedaluwarsa atau jamnya meleset",
+                     "Counted, though the terminal's trust list was stale or its clock off"),
     "issue_card": ("Terbitkan kartu (loket)", "Issue a card (counter)"),
     "birth_date": ("Tanggal lahir", "Birth date"),
     "region": ("Kode wilayah", "Region code"),
@@ -159,6 +165,39 @@ TEXT: dict[str, tuple[str, str]] = {
     "trust_list_imported": ("Daftar kepercayaan urutan {seq} diterbitkan untuk terminal.",
                             "Trust list {seq} is published to the terminals."),
 }
+
+
+# Alarms, as the dashboard names them (the detail after the name stays as recorded).
+ALARMS: dict[str, tuple[str, str]] = {
+    "fork": ("Catatan terminal bercabang", "A terminal's log forked"),
+    "chain_mismatch": ("Rantai catatan tidak cocok", "A log's chain did not match"),
+    "mou_expired": ("Pemindaian di luar masa MoU", "Scans outside the MoU"),
+    "serial_malformed": ("Nomor seri rusak", "Malformed serial"),
+    "serial_unknown": ("Kartu tidak pernah diterbitkan", "Card never issued"),
+    "card_not_issued_yet": ("Kartu dipindai sebelum terbit", "Card scanned before it was issued"),
+    "card_revoked": ("Kartu sudah dicabut", "Card already revoked"),
+    "card_replaced": ("Kartu sudah diganti", "Card already replaced"),
+    "card_expired": ("Kartu sudah habis masa berlaku", "Card already expired"),
+    "key_revoked": ("Kunci penerbit sudah dicabut", "Issuing key already revoked"),
+    "category_mismatch": ("Kategori usia tidak sesuai kartu", "Age category not the card's"),
+    "rules_mismatch": ("Harga atau potongan tidak sesuai aturan mitra", "Price or discount not the partner's rules"),
+    "reason_mismatch": ("Alasan bertentangan dengan keputusan", "Reason contradicts the decision"),
+    "before_enrolment": ("Pemindaian sebelum terminal didaftarkan", "Scan before the terminal was enrolled"),
+    "future": ("Pemindaian bertanggal di masa depan", "Scan dated in the future"),
+    "while_suspended": ("Pemindaian saat terminal ditangguhkan", "Scan while the terminal was suspended"),
+    "daily_limit": ("Batas harian terlampaui di terminal-terminal mitra",
+                    "Daily limit passed across the partner's terminals"),
+    "impossible_travel": ("Perjalanan mustahil antar mitra", "Impossible travel between partners"),
+    "many_partners": ("Terlalu banyak mitra dalam satu jam", "Too many partners within an hour"),
+    "volume_spike": ("Lonjakan jumlah pemindaian", "Volume spike"),
+    "cards_seen_nowhere_else": ("Kartu tidak pernah terlihat di mitra lain", "Cards seen nowhere else"),
+    "closing_burst": ("Penumpukan pemindaian menjelang tutup", "Burst before closing"),
+}
+
+
+def alarm_name(kind: str) -> str:
+    words = ALARMS.get(kind)
+    return words[LANGUAGES.index(language())] if words else kind
 
 
 def language() -> str:

@@ -146,3 +146,10 @@ def test_every_anomaly_is_documented_for_auditors():
     text = (Path(__file__).resolve().parents[3] / "docs" / "audit.md").read_text(encoding="utf-8")
     section = text.split("## The statistical pass", 1)[1].split("\n---", 1)[0]
     assert set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE)) == set(KINDS)
+
+
+def test_every_alarm_the_office_raises_has_a_name_in_both_languages():
+    from issuer.web.i18n import ALARMS
+
+    raised = set(CHECKS) | set(KINDS) | {"fork", "chain_mismatch", "mou_expired"}
+    assert raised <= set(ALARMS) and all(all(words) for words in ALARMS.values())
