@@ -31,6 +31,9 @@ from collections.abc import Mapping, Sequence
 from keys.chain import Redemption, discounted
 from keys.eligibility import age_category, age_from_birth_month, region_timezone
 from keys.serial import is_valid_serial
+from keys.times import local_date
+
+from .reports import bucket
 
 ALLOWED_SKEW = 300  # seconds, as the terminal's own clock_skew flag
 TRAVEL_KM, TRAVEL_KMH = 50.0, 250.0
@@ -92,6 +95,7 @@ class Use:
     service: str
     terminal_id: str
     seq: int
+    day: int  # the partner's local day, YYYYMMDD, as reports file it (0 beyond the calendar)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +131,8 @@ def check_batch(records: Sequence[Redemption], known: Known) -> list[Finding]:
         if record.accepted and record.serial is not None and is_valid_serial(record.serial):
             found += _card_checks(record, record.serial, known)
             earlier = uses.setdefault(record.serial, [])
-            use = Use(record.at, known.partner_id, record.service, known.terminal_id, record.seq)
+            use = Use(record.at, known.partner_id, record.service, known.terminal_id, record.seq,
+                      _day(record.at, known.partner_zone))
             found += _use_checks(record, use, earlier, known)
             bisect.insort(earlier, use, key=lambda other: other.at)
         elif record.accepted:
@@ -176,8 +181,8 @@ def _card_checks(record: Redemption, serial: str, known: Known) -> list[tuple[st
         found.append(("key_revoked", f"key {card.kid} revoked {_iso(key_revoked)}"))
     if card.issued_at > record.at + ALLOWED_SKEW:
         found.append(("card_not_issued_yet", f"issued {_iso(card.issued_at)}, scanned {_iso(record.at)}"))
-    local_day = _local_day(record.at, region_timezone(card.region))
-    category = age_category(age_from_birth_month(card.birth_month, local_day)) if local_day != dt.date.max else None
+    local_day = local_date(record.at, region_timezone(card.region))
+    category = age_category(age_from_birth_month(card.birth_month, local_day)) if local_day else None
     if category is not None and record.category != category:
         found.append(("category_mismatch", f"recorded {record.category}, the card's category was {category}"))
     return found
@@ -205,11 +210,10 @@ def _use_checks(record: Redemption, use: Use, earlier: Sequence[Use], known: Kno
     found = []
     limit = max((rule.daily_limit for rule in known.rules
                  if rule.code == record.service and rule.in_force_during(record.at - DAY, record.at)), default=None)
-    day = _local_day(record.at, known.partner_zone)
-    same_day = [other for other in earlier if other.partner_id == known.partner_id
-                and other.service == record.service and _local_day(other.at, known.partner_zone) == day]
+    same_day = [other for other in earlier if other.partner_id == use.partner_id
+                and other.service == use.service and other.day == use.day]
     if limit is not None and len(same_day) >= limit:
-        found.append(("daily_limit", f"use {len(same_day) + 1} on {day.isoformat()} (limit {limit}); before: "
+        found.append(("daily_limit", f"use {len(same_day) + 1} on {use.day} (limit {limit}); before: "
                                      + _where(same_day)))
     hour = [other for other in earlier if abs(other.at - record.at) <= HOUR and other.partner_id != use.partner_id]
     partners = {other.partner_id for other in hour} | {use.partner_id}
@@ -253,11 +257,9 @@ def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
-def _local_day(at: int, zone: dt.tzinfo) -> dt.date:
-    try:
-        return dt.datetime.fromtimestamp(at, zone).date()
-    except (ValueError, OverflowError, OSError):
-        return dt.date.max
+def _day(at: int, zone: dt.tzinfo) -> int:
+    day = local_date(at, zone)
+    return bucket(day, "day") if day else 0
 
 
 def _iso(at: int) -> str:

@@ -28,6 +28,7 @@ from keys.chain import (
     verify_checkpoint,
 )
 from keys.eligibility import region_timezone
+from keys.times import local_date
 
 from .errors import SyncRefused, TerminalSuspended
 from .redemption_checks import (
@@ -42,6 +43,7 @@ from .redemption_checks import (
     alarm_summary,
     check_batch,
 )
+from .reports import bucket
 from .storage.models import (
     Alarm,
     CardRow,
@@ -154,7 +156,9 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
         terminal.checkpoint = checkpoint
         session.add(TerminalCheckpoint(terminal_id=terminal.id, seq=signed.seq, hash=signed.hash.hex(), jws=checkpoint,
                                        received_at=now))
-        outside = [r for r, _ in new if not partner.mou_start <= _local_date(r.at, zone) <= partner.mou_end]
+        # A clock gone wild (no date at all) is outside any agreement.
+        outside = [r for r, _ in new if not partner.mou_start <= (local_date(r.at, zone) or dt.date.max)
+                   <= partner.mou_end]
         if outside:
             # Stored exactly as signed (the chain covers every field); the alarm,
             # and the MoU dates, tell which scans fell outside the agreement.
@@ -184,12 +188,13 @@ def _known(session: Session, terminal: Terminal, partner: Partner, new: Sequence
         start, end = min(r.at for r in accepted) - DAY - HOUR, max(r.at for r in accepted) + DAY + HOUR
         for row in session.execute(
             select(RedemptionRow.serial, RedemptionRow.at, RedemptionRow.partner_id, RedemptionRow.service,
-                   RedemptionRow.terminal_id, RedemptionRow.seq)
+                   RedemptionRow.terminal_id, RedemptionRow.seq, RedemptionRow.day)
             .where(RedemptionRow.serial.in_(serials), RedemptionRow.at.between(start, end),
                    RedemptionRow.accepted.is_(True))
             .order_by(RedemptionRow.at)
         ):
-            uses.setdefault(row.serial, []).append(Use(row.at, row.partner_id, row.service, row.terminal_id, row.seq))
+            uses.setdefault(row.serial, []).append(Use(row.at, row.partner_id, row.service, row.terminal_id, row.seq,
+                                                       row.day))
         nearby = {use.partner_id for found in uses.values() for use in found} | {partner.id}
         places = {row.id: (row.latitude, row.longitude) for row in session.execute(
             select(Partner.id, Partner.latitude, Partner.longitude).where(
@@ -243,23 +248,16 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> None:
             copy.write_row([json.dumps(row[name]) if name == "flags" else row[name] for name in _COPY_COLUMNS])
 
 
-def _local_date(at: int, zone: dt.tzinfo) -> dt.date:
-    try:
-        return dt.datetime.fromtimestamp(at, zone).date()
-    except (ValueError, OverflowError, OSError):
-        return dt.date.max  # a clock gone wild is outside any agreement
-
-
 def _buckets(at: int, zone: dt.tzinfo) -> dict[str, int]:
     """The report buckets of a decision: its local day (YYYYMMDD) and month (YYYYMM).
 
     A terminal whose clock ran far off still syncs: its record is stored as
     signed, outside every bucket (0), instead of blocking its log for ever.
     """
-    day = _local_date(at, zone)
-    if day == dt.date.max:
+    day = local_date(at, zone)
+    if day is None:
         return {"day": 0, "month": 0}
-    return {"day": day.year * 10000 + day.month * 100 + day.day, "month": day.year * 100 + day.month}
+    return {"day": bucket(day, "day"), "month": bucket(day, "month")}
 
 
 def _stored_hash(session: Session, terminal: Terminal, seq: int) -> bytes:

@@ -9,6 +9,14 @@ def utc_datetime(timestamp: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC)
 
 
+def local_date(timestamp: int, zone: dt.tzinfo) -> dt.date | None:
+    """The date in ``zone`` at ``timestamp``; None for a time beyond the calendar (a clock gone wild)."""
+    try:
+        return dt.datetime.fromtimestamp(timestamp, zone).date()
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def iso_utc(timestamp: int) -> str:
     return utc_datetime(timestamp).isoformat()
 

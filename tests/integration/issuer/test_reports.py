@@ -27,7 +27,6 @@ from issuer import create_app, partners, reports
 from issuer.cards import issue_cards, revoke_card
 from issuer.children import ChildRequest
 from issuer.errors import IssuerError
-from issuer.issuing_keys import KeyUnlock
 from issuer.partners import ServiceRules
 from issuer.people import create_user
 from issuer.reports import Coverage, Figures, PartnerCount
@@ -46,11 +45,10 @@ from tests.factories import (
     NOW,
     SURAKARTA,
     TURNS_FIVE_SOON,
-    WIB,
     aged,
     utc,
 )
-from tests.factories.offices import UNLOCK
+from tests.factories.offices import UNLOCK, issued_cards
 from tests.integration.conftest import RunKia
 from tests.terminal_sim import enrolled_terminal, send
 
@@ -80,11 +78,9 @@ def rejected(at: int, serial: str | None, reason: str = "daily_limit") -> Redemp
     return scan(at, serial, 0, 0, accepted=False, reason=reason, category=None if serial is None else "5-12")
 
 
-def children_cards(home: IssuerHome, now: int = NOW - 30 * DAY, unlock: KeyUnlock = UNLOCK) -> tuple[str, str, str]:
+def children_cards(home: IssuerHome, now: int = NOW - 30 * DAY) -> tuple[str, str, str]:
     """Cards the office issued at ``now``: A and B to children of 8 (5-12), C to a child of 14 (13-16)."""
-    day = dt.datetime.fromtimestamp(now, WIB).date()
-    requests = [ChildRequest(line, aged(age, day), SURAKARTA) for line, age in ((1, 8), (2, 8), (3, 14))]
-    a, b, c = (item.record.serial for item in issue_cards(home, unlock, requests, now, by=ACTOR).cards)
+    (a, _), (c, _), (b, _) = issued_cards(home, 3, now)  # issued_cards alternates children of 8 and 14
     return a, b, c
 
 

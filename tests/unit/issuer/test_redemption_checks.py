@@ -21,6 +21,7 @@ from issuer.redemption_checks import (
     alarm_summary,
     check_batch,
 )
+from issuer.reports import bucket
 from keys.chain import Redemption
 from keys.serial import serial_from_value
 from tests.factories import DAY, NOW, SURAKARTA, WIB
@@ -33,6 +34,11 @@ FACTS = CardFacts(kid="K1", region=SURAKARTA, birth_month=201805, issued_at=NOW 
 KNOWN = Known(now=NOW, terminal_id="T-1", partner_id=1, partner_zone=WIB, enrolled_at=ENROLLED,
               states=[(ENROLLED, "active")], cards={CARD: FACTS}, revoked_keys={}, rules=[RULES], uses={},
               places={})
+
+
+def use(at: int, partner_id: int, service: str, terminal_id: str, seq: int) -> Use:
+    """Another accepted scan of the card, filed under its local day in WIB as ingest files it."""
+    return Use(at, partner_id, service, terminal_id, seq, bucket(dt.datetime.fromtimestamp(at, WIB).date(), "day"))
 
 
 def accepted(at: int = NOW - HOUR, **changes: object) -> Redemption:
@@ -104,9 +110,9 @@ def test_rules_in_force_at_some_moment_since_enrolment_are_accepted_and_no_other
 
 def test_the_daily_limit_counts_every_terminal_of_the_partner_on_its_local_day():
     at = int(dt.datetime(2026, 11, 21, 10, tzinfo=WIB).timestamp())
-    earlier = Use(at - HOUR, 1, "renang", "T-2", 7)
-    yesterday = Use(at - 11 * HOUR, 1, "renang", "T-2", 6)  # 23:00 WIB the day before
-    elsewhere = Use(at - 2 * HOUR, 2, "renang", "T-9", 3)
+    earlier = use(at - HOUR, 1, "renang", "T-2", 7)
+    yesterday = use(at - 11 * HOUR, 1, "renang", "T-2", 6)  # 23:00 WIB the day before
+    elsewhere = use(at - 2 * HOUR, 2, "renang", "T-9", 3)
     assert checks(accepted(at), dataclasses.replace(KNOWN, uses={CARD: [earlier]})) == {"daily_limit"}
     assert checks(accepted(at), dataclasses.replace(KNOWN, uses={CARD: [yesterday, elsewhere]})) == set()
 
@@ -114,7 +120,7 @@ def test_the_daily_limit_counts_every_terminal_of_the_partner_on_its_local_day()
 def test_travel_faster_than_250_kmh_over_more_than_50_km_is_held():
     solo, jakarta, klaten = (-7.5666, 110.8243), (-6.1754, 106.8272), (-7.7056, 110.6063)
     places = {1: solo, 2: jakarta, 3: klaten}
-    jakarta_use, klaten_use = Use(NOW - 2 * HOUR, 2, "museum", "T-J", 1), Use(NOW - 2 * HOUR, 3, "museum", "T-K", 1)
+    jakarta_use, klaten_use = use(NOW - 2 * HOUR, 2, "museum", "T-J", 1), use(NOW - 2 * HOUR, 3, "museum", "T-K", 1)
     assert checks(accepted(NOW - HOUR), dataclasses.replace(KNOWN, places=places, uses={CARD: [jakarta_use]})) == {
         "impossible_travel"}
     assert checks(accepted(NOW - HOUR), dataclasses.replace(KNOWN, places=places, uses={CARD: [klaten_use]})) == set()
@@ -123,7 +129,7 @@ def test_travel_faster_than_250_kmh_over_more_than_50_km_is_held():
 
 
 def test_more_than_three_partners_within_an_hour_is_held():
-    uses = [Use(NOW - HOUR - 600 * n, partner, "tiket", f"T-{partner}", 1) for n, partner in enumerate((2, 3, 4))]
+    uses = [use(NOW - HOUR - 600 * n, partner, "tiket", f"T-{partner}", 1) for n, partner in enumerate((2, 3, 4))]
     assert checks(accepted(), dataclasses.replace(KNOWN, uses={CARD: uses})) == {"many_partners"}
     assert checks(accepted(), dataclasses.replace(KNOWN, uses={CARD: uses[:2]})) == set()
 
