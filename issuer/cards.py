@@ -7,6 +7,7 @@ audit event, with the ``Actor`` who made the change, in that transaction.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -25,6 +26,7 @@ from keys.eligibility import birth_month
 from keys.serial import normalize_serial
 from keys.times import utc_datetime
 
+from . import transparency
 from .audit import Actor
 from .audit import record as audit
 from .children import ChildRequest, RowError
@@ -102,6 +104,7 @@ def issue_cards(
             # Another issuance took one of these NIKs meanwhile; the database's
             # message would carry the child's data, so it goes nowhere.
             raise Refused("another issuance recorded one of these children just now; submit again") from None
+        transparency.append(session, [_issued_fact(row, now) for row in rows], now)
         if batch is None:
             for row in rows:
                 audit(session, by, "card_issue", row.serial, now)
@@ -167,6 +170,12 @@ def _unused_serials(session: Session, count: int) -> list[str]:
     return list(serials)
 
 
+def _issued_fact(row: CardRow, now: int) -> transparency.Fact:
+    """A card's log entry: what its token says, never the child's data, and the token's SHA-256."""
+    return transparency.fact("card_issued", row.serial, now, serial=row.serial, kid=row.kid, issued_at=row.issued_at,
+                             expires_at=row.expires_at, token_sha256=hashlib.sha256(row.token.encode()).hexdigest())
+
+
 def revoke_card(home: IssuerHome, serial: str, reason: str, now: int, *, by: Actor) -> CardRecord:
     """Revoke a card; it is listed in the next exported trust list."""
     reason = reason.strip()
@@ -179,6 +188,7 @@ def revoke_card(home: IssuerHome, serial: str, reason: str, now: int, *, by: Act
         if row.revoked_at is not None:
             raise CardAlreadyRevoked(f"card {row.serial} is already revoked")
         row.revoked_at, row.revocation_reason, row.state = now, reason, "revoked"
+        transparency.record_fact(session, "card_revoked", row.serial, now, serial=row.serial)
         audit(session, by, "card_revoke", row.serial, now)
         return card_record(row)
 
@@ -200,6 +210,9 @@ def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: int, *, 
         session.add(new)
         session.flush()
         old.state, old.revoked_at, old.revocation_reason, old.replaced_by = "replaced", now, "replaced", new.serial
+        transparency.append(session, [_issued_fact(new, now),
+                                      transparency.fact("card_replaced", old.serial, now, serial=old.serial,
+                                                        by=new.serial)], now)
         audit(session, by, "card_replace", f"{old.serial} -> {new.serial}", now)
         return card_record(new)
 

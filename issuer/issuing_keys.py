@@ -26,6 +26,7 @@ from keys import (
 )
 from keys.keystore import passphrase_from_env, read_private_key, root_passphrase_from_env, write_private_key
 
+from . import transparency
 from .audit import Actor
 from .audit import record as audit
 from .errors import HomeExists
@@ -113,9 +114,17 @@ def init_home(home: IssuerHome, unlock: KeyUnlock, now: int, *, by: Actor) -> Of
             )
         )
         session.add(key_row(key, key_file))
+        transparency.append(session, [
+            transparency.fact("key_created", kid_for(root.public_key()), now, role="root",
+                              jwk=public_jwk(root.public_key())),
+            _created_fact(key, now)], now)
         audit(session, by, "office_init", f"root {kid_for(root.public_key())}, key {key.kid}", now)
     home.write_marker(kid_for(root.public_key()))
     return OfficeKeys(kid_for(root.public_key()), key.kid)
+
+
+def _created_fact(key: IssuingKey, now: int) -> transparency.Fact:
+    return transparency.fact("key_created", key.kid, now, role="issuing", jwk=public_jwk(key.public_key))
 
 
 def active_signer(session: Session, home: IssuerHome, unlock: KeyUnlock) -> tuple[IssuingKey, Ed25519PrivateKey]:
@@ -131,10 +140,13 @@ def rotate_issuing_key(home: IssuerHome, unlock: KeyUnlock, now: int, *, by: Act
         rows = list(session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id)))
         private = Ed25519PrivateKey.generate()
         rotated = rotate([issuing_key(row) for row in rows], private.public_key(), now)
+        retired = [row.kid for row, key in zip(rows, rotated, strict=False) if row.state != key.state.value]
         for row, key in zip(rows, rotated, strict=False):
             row.state, row.retired_at = key.state.value, key.retired_at
         new_key = rotated[-1]
         session.add(key_row(new_key, unlock.write(home, f"issuing-{new_key.kid}-{now}.key", private)))
+        transparency.append(session, [*(transparency.fact("key_retired", kid, now, kid=kid) for kid in retired),
+                                      _created_fact(new_key, now)], now)
         audit(session, by, "key_rotate", new_key.kid, now)
         return new_key
 
@@ -146,6 +158,7 @@ def change_issuing_key(home: IssuerHome, kid: str, change: str, now: int, *, by:
         changed = replace_key([issuing_key(row) for row in rows], kid, change, now)
         for row, key in zip(rows, changed, strict=True):
             row.state, row.retired_at, row.revoked_at = key.state.value, key.retired_at, key.revoked_at
+        transparency.record_fact(session, f"key_{'retired' if change == 'retire' else 'revoked'}", kid, now, kid=kid)
         audit(session, by, f"key_{change}", kid, now)
         return next(key for key in changed if key.kid == kid)
 

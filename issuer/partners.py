@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from keys.chain import MAX_MONEY
 from keys.eligibility import AGE_CATEGORIES, is_valid_region, region_timezone
 
+from . import transparency
 from .audit import Actor
 from .audit import record as audit
 from .errors import Invalid, PartnerNotFound
@@ -101,6 +102,9 @@ def create_partner(
                           mou_end=mou_end, created_at=now, latitude=latitude, longitude=longitude)
         session.add(partner)
         session.flush()
+        transparency.record_fact(session, "partner", str(partner.id), now, partner=partner.id, name=partner.name,
+                                 partner_kind=kind, cluster=cluster, region=region, mou_start=mou_start.isoformat(),
+                                 mou_end=mou_end.isoformat(), latitude=latitude, longitude=longitude)
         audit(session, by, "partner_create", f"partner {partner.id}", now)
         return partner.id
 
@@ -129,6 +133,10 @@ def set_service(home: IssuerHome, partner_id: int, rules: ServiceRules, now: int
         session.add(ServiceRuleVersion(partner_id=partner_id, code=rules.code, valid_from=now, valid_until=None,
                                        prices=dict(rules.prices), discount_kind=rules.discount_kind,
                                        discount_value=rules.discount_value, daily_limit=rules.daily_limit))
+        transparency.record_fact(session, "service_rules", f"{partner_id}/{rules.code}", now, partner=partner_id,
+                                 service=rules.code, prices=dict(rules.prices), discount_kind=rules.discount_kind,
+                                 discount_value=rules.discount_value, daily_limit=rules.daily_limit,
+                                 passback_seconds=rules.passback_seconds)
         audit(session, by, "service_rules", f"partner {partner_id}: {rules.code}", now)
 
 

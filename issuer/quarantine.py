@@ -14,6 +14,7 @@ import dataclasses
 
 from sqlalchemy import select, update
 
+from . import transparency
 from .audit import Actor
 from .audit import record as audit
 from .errors import Invalid, RecordNotFound, Refused
@@ -89,4 +90,6 @@ def decide(home: IssuerHome, terminal_id: str, seq: int, decision: str, reason: 
         if not decided:
             raise Refused(f"record {terminal_id}#{seq} has no open finding to decide")
         row.held = decision == "confirm"
+        transparency.record_fact(session, "record_decision", f"{terminal_id}#{seq}", now, terminal=terminal_id,
+                                 seq=seq, decision=decision)
         audit(session, by, f"record_{decision}", f"{terminal_id}#{seq}", now)

@@ -30,6 +30,7 @@ from keys.chain import (
 from keys.eligibility import region_timezone
 from keys.times import local_date
 
+from . import transparency
 from .errors import SyncRefused, TerminalSuspended
 from .redemption_checks import (
     CHECKS,
@@ -152,6 +153,11 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
             for r, digest in new
         ])
         _hold(session, terminal, findings, now)
+        transparency.append(session, [
+            transparency.fact("redemption", f"{terminal.id}#{r.seq}", now, terminal=terminal.id,
+                              partner=terminal.partner_id, record=r.to_json(), hash=digest.hex())
+            for r, digest in new
+        ], now)
         terminal.acknowledged_seq, terminal.chain_hash = new[-1][0].seq, new[-1][1].hex()
         terminal.checkpoint = checkpoint
         session.add(TerminalCheckpoint(terminal_id=terminal.id, seq=signed.seq, hash=signed.hash.hex(), jws=checkpoint,

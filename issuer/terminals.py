@@ -29,6 +29,7 @@ from keys.chain import (
 from keys.errors import KeyFileInvalid
 from keys.serial import ALPHABET
 
+from . import transparency
 from .audit import Actor
 from .audit import record as audit
 from .errors import (
@@ -89,6 +90,8 @@ def enroll(home: IssuerHome, unlock: KeyUnlock, code: str, public_jwk: object, n
         terminal.public_jwk = jwk
         terminal.state, terminal.enrolled_at, terminal.enrolment_code_hash = "active", now, None
         session.add(TerminalStateChange(terminal_id=terminal.id, at=now, state="active"))
+        transparency.record_fact(session, "terminal_enrolled", terminal.id, now, terminal=terminal.id,
+                                 partner=terminal.partner_id, jwk=jwk)
         audit(session, by, "terminal_enrol", terminal.id, now)
         office = session.get_one(Office, 1)
         config = _signed_config(session, home, unlock, terminal, now)
@@ -189,6 +192,8 @@ def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int, *,
                 chain_hash="0" * 64,
             )
         )
+        transparency.record_fact(session, "terminal_registered", terminal_id, now, terminal=terminal_id,
+                                 partner=partner_id)
         audit(session, by, "terminal_register", terminal_id, now)
     return Registration(terminal_id, code, now + ENROLMENT_CODE_LIFETIME)
 
@@ -212,6 +217,7 @@ def set_terminal_state(home: IssuerHome, terminal_id: str, state: str, now: int,
         terminal.state = state
         if terminal.public_jwk is not None:  # a code never used has no history to keep
             session.add(TerminalStateChange(terminal_id=terminal_id, at=now, state=state))
+        transparency.record_fact(session, "terminal_state", terminal_id, now, terminal=terminal_id, state=state)
         audit(session, by, f"terminal_{STATE_VERBS[state]}", terminal_id, now)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from keys import (
 )
 from keys.errors import InvalidTrustListError, TrustListExpired, TrustListSignatureInvalid
 
+from . import transparency
 from .audit import Actor
 from .audit import record as audit
 from .errors import (
@@ -94,6 +96,8 @@ def export_trust_list(
         deltas = {old: sign_delta(old, revoked_at(session, old), trust_list, root) for old in delta_window(seq)}
         signed = sign_trust_list(trust_list, root)
         publish(session, office, trust_list, signed, deltas, now)
+        transparency.record_fact(session, "trust_list", str(seq), now, seq=seq,
+                                 jws_sha256=hashlib.sha256(signed.encode()).hexdigest())
         audit(session, by, "trust_list_export", f"seq {seq}", now)
         delta: tuple[int, str] | None = None
         if since is not None:
@@ -252,6 +256,8 @@ def import_bundle(home: IssuerHome, data: bytes, now: int, *, by: Actor) -> Impo
         _check_content(session, trust_list, bundle.prepared_at)
         _check_deltas(session, office, trust_list, bundle, now)
         publish(session, office, trust_list, bundle.trust_list, bundle.deltas, bundle.prepared_at)
+        transparency.record_fact(session, "trust_list", str(trust_list.seq), now, seq=trust_list.seq,
+                                 jws_sha256=hashlib.sha256(bundle.trust_list.encode()).hexdigest())
         audit(session, by, "trust_list_import", f"seq {trust_list.seq}", now)
         return Imported(trust_list, bundle.trust_list, len(bundle.deltas), dict(office.root_jwk))
 

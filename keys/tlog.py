@@ -28,7 +28,7 @@ import binascii
 import dataclasses
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -85,32 +85,111 @@ def tree_root(leaves: Sequence[bytes]) -> bytes:
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """RFC 6962 PATH(index, leaves): the hashes that lead from leaf ``index`` to the head."""
-    if not 0 <= index < len(leaves):
-        raise ValueError("the leaf index is outside the tree")
-    if len(leaves) == 1:
-        return []
-    k = _split(len(leaves))
-    if index < k:
-        return [*inclusion_proof(leaves[:k], index), tree_root(leaves[k:])]
-    return [*inclusion_proof(leaves[k:], index - k), tree_root(leaves[:k])]
+    return prove_inclusion(_range_of(leaves), index, len(leaves))
 
 
 def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
     """RFC 6962 PROOF(old_size, leaves): the hashes that show the tree of ``old_size`` is a prefix."""
-    if not 0 <= old_size <= len(leaves):
+    return prove_consistency(_range_of(leaves), old_size, len(leaves))
+
+
+# A log too large to hold in memory proves from its stored hashes: ``RangeHash(lo, hi)``
+# is the Merkle tree head of leaves ``lo`` to ``hi - 1`` (see ``stored_range_hash``).
+RangeHash = Callable[[int, int], bytes]
+
+
+def _range_of(leaves: Sequence[bytes]) -> RangeHash:
+    return lambda lo, hi: tree_root(leaves[lo:hi])
+
+
+def prove_inclusion(hash_range: RangeHash, index: int, size: int) -> list[bytes]:
+    """RFC 6962 PATH(index, D[0:size]) from the range hashes of a tree of ``size`` leaves."""
+    if not 0 <= index < size:
+        raise ValueError("the leaf index is outside the tree")
+    proof: list[bytes] = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            proof.append(hash_range(lo + k, hi))
+            hi = lo + k
+        else:
+            proof.append(hash_range(lo, lo + k))
+            lo += k
+    return proof[::-1]
+
+
+def prove_consistency(hash_range: RangeHash, old_size: int, size: int) -> list[bytes]:
+    """RFC 6962 PROOF(old_size, D[0:size]) from the range hashes of a tree of ``size`` leaves."""
+    if not 0 <= old_size <= size:
         raise ValueError("the old size is outside the tree")
-    if old_size in (0, len(leaves)):
+    if old_size in (0, size):
         return []
-    return _subproof(leaves, old_size, True)
+    proof: list[bytes] = []
+    lo, hi, m, complete = 0, size, old_size, True
+    while m != hi - lo:  # SUBPROOF(m, D[lo:hi], complete)
+        k = _split(hi - lo)
+        if m <= k:
+            proof.append(hash_range(lo + k, hi))
+            hi = lo + k
+        else:
+            proof.append(hash_range(lo, lo + k))
+            lo, m, complete = lo + k, m - k, False
+    if not complete:
+        proof.append(hash_range(lo, hi))
+    return proof[::-1]
 
 
-def _subproof(leaves: Sequence[bytes], m: int, complete: bool) -> list[bytes]:
-    if m == len(leaves):
-        return [] if complete else [tree_root(leaves)]
-    k = _split(len(leaves))
-    if m <= k:
-        return [*_subproof(leaves[:k], m, complete), tree_root(leaves[k:])]
-    return [*_subproof(leaves[k:], m - k, False), tree_root(leaves[:k])]
+# --- a log's stored hashes ----------------------------------------------------------
+#
+# A log stores, for every level ``l`` and index ``i``, the head of the complete subtree
+# over leaves ``i * 2**l`` to ``(i + 1) * 2**l - 1`` once it is complete: the leaf hashes
+# at level 0, and one more hash per leaf on average above.  Every head and proof of any
+# tree size is made of O(log n) of them.
+
+
+def stored_range_hash(stored: Callable[[int, int], bytes]) -> RangeHash:
+    """A ``RangeHash`` reading ``stored(level, index)``, the complete subtrees' heads."""
+    def hash_range(lo: int, hi: int) -> bytes:
+        width = hi - lo
+        if width & (width - 1) == 0 and lo % width == 0:
+            return stored(width.bit_length() - 1, lo // width)
+        k = _split(width)
+        return node_hash(hash_range(lo, lo + k), hash_range(lo + k, hi))
+    return hash_range
+
+
+def frontier(size: int) -> list[tuple[int, int]]:
+    """The (level, index) of the complete subtrees that make up a tree of ``size``, left to right.
+
+    Appending to the tree needs only these: each new subtree's left half is one of them.
+    """
+    out, start = [], 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            out.append((level, start >> level))
+            start += 1 << level
+    return out
+
+
+def appended_hashes(size: int, leaves: Sequence[bytes],
+                    stored: Callable[[int, int], bytes]) -> list[tuple[int, int, bytes]]:
+    """The (level, index, hash) a tree of ``size`` stores when ``leaves`` (leaf hashes) are appended.
+
+    ``stored`` is asked only for the hashes of ``frontier(size)``.
+    """
+    made: dict[tuple[int, int], bytes] = {}
+    out = []
+    for index, leaf in enumerate(leaves, start=size):
+        level, at, value = 0, index, leaf
+        made[level, at] = value
+        out.append((level, at, value))
+        while at & 1:
+            left = made.get((level, at - 1)) or stored(level, at - 1)
+            level, at, value = level + 1, at >> 1, node_hash(left, value)
+            made[level, at] = value
+            out.append((level, at, value))
+    return out
 
 
 # --- verifying proofs (RFC 9162 section 2.1) ---------------------------------------

@@ -20,6 +20,8 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
+    SmallInteger,
     String,
     Text,
     text,
@@ -395,3 +397,69 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     target: Mapped[str | None] = mapped_column(String(100))
     remote_addr: Mapped[str | None] = mapped_column(String(64))
+
+
+class LogEntry(Base):
+    """One fact the office accepted, as leaf ``idx`` of its transparency log (issuer/transparency.py).
+
+    ``data`` is the entry exactly as hashed and served; ``hash`` its RFC 6962
+    leaf hash; ``kind`` and ``ref`` (a terminal's ``id#seq``, a serial, a kid)
+    find the entry of a fact.  Rows are only ever added.
+    """
+
+    __tablename__ = "log_entries"
+    __table_args__ = (Index("ix_log_entries_ref", "kind", "ref"),)
+
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(24))
+    ref: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    at: Mapped[int] = mapped_column(BigInteger)
+
+
+class LogHash(Base):
+    """The head of the complete subtree of leaves ``idx * 2**level`` to ``(idx + 1) * 2**level - 1`` (level >= 1)."""
+
+    __tablename__ = "log_hashes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LogState(Base):
+    """The log's size, origin and checkpoint key: one row, locked by each append so that appends take turns."""
+
+    __tablename__ = "log_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    origin: Mapped[str | None] = mapped_column(String(200))  # None until ``kia issuer log init``
+    verifier_key: Mapped[str | None] = mapped_column(String(400))
+    key_file: Mapped[str | None] = mapped_column(String(200))
+
+
+class LogCheckpoint(Base):
+    """A checkpoint the office signed, with the cosignatures its witnesses added."""
+
+    __tablename__ = "log_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[int] = mapped_column(BigInteger)
+    cosignatures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LogWitness(Base):
+    """A witness the office asks to cosign its checkpoints, and the size it last cosigned."""
+
+    __tablename__ = "log_witnesses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str] = mapped_column(String(300))
+    verifier_key: Mapped[str] = mapped_column(String(400))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    added_at: Mapped[int] = mapped_column(BigInteger)

@@ -22,14 +22,19 @@ from keys.tlog import (
     ProofInvalid,
     TreeHead,
     add_signature,
+    appended_hashes,
     consistency_proof,
+    frontier,
     inclusion_proof,
     leaf_hash,
     node_hash,
     open_checkpoint,
     open_note,
+    prove_consistency,
+    prove_inclusion,
     sign_checkpoint,
     sign_note,
+    stored_range_hash,
     tree_root,
     verify_consistency,
     verify_inclusion,
@@ -225,3 +230,44 @@ def test_a_checkpoint_that_is_tampered_with_or_of_another_log_is_refused():
     ]:
         with pytest.raises(NoteInvalid, match=message):
             open_checkpoint(broken, key, ORIGIN)
+
+
+# --- proofs from a log's stored hashes --------------------------------------------------------
+
+
+def stored_tree(leaves: list[bytes]) -> dict[tuple[int, int], bytes]:
+    """What a log stores after appending ``leaves`` in uneven steps."""
+    store: dict[tuple[int, int], bytes] = {}
+    size = 0
+    for step in (1, 2, 5, 1, 9, 64, 300):
+        batch = leaves[size:size + step]
+        for level, index, value in appended_hashes(size, batch, lambda level, index: store[level, index]):
+            assert (level, index) not in store  # stored once, never rewritten
+            store[level, index] = value
+        size += len(batch)
+    return store
+
+
+@given(st.integers(min_value=1, max_value=382))
+def test_stored_hashes_give_the_heads_and_proofs_of_every_size(size: int):
+    leaves = [leaf_hash(str(n).encode()) for n in range(size)]
+    store = stored_tree(leaves)
+    hash_range = stored_range_hash(lambda level, index: store[level, index])
+    assert hash_range(0, size) == tree_root(leaves)
+    index, old = size // 3, (size * 2) // 3
+    assert prove_inclusion(hash_range, index, size) == inclusion_proof(leaves, index)
+    assert prove_consistency(hash_range, old, size) == consistency_proof(leaves, old)
+
+
+def test_an_append_reads_only_the_frontier():
+    leaves = [leaf_hash(bytes([n])) for n in range(13)]
+    store = stored_tree(leaves)
+    assert frontier(13) == [(3, 0), (2, 2), (0, 12)]  # 8 + 4 + 1 leaves
+    asked = []
+
+    def reading(level: int, index: int) -> bytes:
+        asked.append((level, index))
+        return store[level, index]
+
+    appended_hashes(13, [leaf_hash(b"x")] * 3, reading)
+    assert set(asked) <= set(frontier(13))
