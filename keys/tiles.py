@@ -64,9 +64,9 @@ def parse_path(path: str) -> Tile:
     if match is None:
         raise TileInvalid("not a tile path: tile/<level>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]")
     level, entries, name, width = match.groups()
-    if len(name) > 3 * 7:  # 2**63 has 19 digits: no log is larger
+    index = int(name.replace("x", "").replace("/", "")) if len(name) <= 4 * 7 else 1 << 63
+    if index >= 1 << 63:  # 2**63 has 19 digits, 7 groups: no log is larger
         raise TileInvalid("the tile index is too large")
-    index = int(name.replace("x", "").replace("/", ""))
     if (level and int(level) > 63) or (width and int(width) >= WIDTH):
         raise TileInvalid("a tile's level is 0 to 63 and a partial tile 1 to 255 wide")
     return Tile(None if entries else int(level), index, int(width) if width else WIDTH)
