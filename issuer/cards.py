@@ -171,9 +171,9 @@ def _unused_serials(session: Session, count: int) -> list[str]:
 
 
 def _issued_fact(row: CardRow, now: int) -> transparency.Fact:
-    """A card's log entry: what its token says, never the child's data, and the token's SHA-256."""
-    return transparency.fact("card_issued", row.serial, now, serial=row.serial, kid=row.kid, issued_at=row.issued_at,
-                             expires_at=row.expires_at, token_sha256=hashlib.sha256(row.token.encode()).hexdigest())
+    """A card's log entry: its serial, key and token's SHA-256 (not its expiry: that follows the child's birthday)."""
+    return transparency.fact("card_issued", row.serial, now, serial=row.serial, kid=row.kid,
+                             token_sha256=hashlib.sha256(row.token.encode()).hexdigest())
 
 
 def revoke_card(home: IssuerHome, serial: str, reason: str, now: int, *, by: Actor) -> CardRecord:

@@ -155,7 +155,7 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
         _hold(session, terminal, findings, now)
         transparency.append(session, [
             transparency.fact("redemption", f"{terminal.id}#{r.seq}", now, terminal=terminal.id,
-                              partner=terminal.partner_id, record=r.to_json(), hash=digest.hex())
+                              partner=terminal.partner_id, seq=r.seq, hash=digest.hex())
             for r, digest in new
         ], now)
         terminal.acknowledged_seq, terminal.chain_hash = new[-1][0].seq, new[-1][1].hex()

@@ -9,10 +9,15 @@ commit together or not at all.  The tree is RFC 6962's (keys/tlog.py); the
 office stores each entry's leaf hash and the heads of complete subtrees above
 them, so heads, proofs and C2SP tiles are reads, not recomputation.
 
+The log is public, so an entry holds no child's data and nothing that follows
+a child from place to place: a redemption's entry is its terminal, partner,
+sequence and chain hash (which commits to the record: auditors get the
+records in the export and check them against it), a card's entry its serial,
+key and token hash, never its expiry (which follows the child's birthday).
+
 Appends lock ``log_state`` and take turns: the log is one sequence.  The
-checkpoint (``publish``) is a C2SP signed note by the log's own key, which
-``init_log`` creates; witnesses cosign it (issuer/witnessing.py).  Entries
-hold no child's data: serials, kids, terminal ids, partner ids and money.
+checkpoint (``sign``) is a C2SP signed note by the log's own key, which
+``init_log`` creates; witnesses cosign it (issuer/witnessing.py).
 """
 
 from __future__ import annotations

@@ -87,14 +87,14 @@ def tiles_for(size: int) -> list[Tile]:
 
 
 def fits(tile: Tile, size: int) -> None:
-    """Raise TileInvalid unless the tree of ``size`` leaves has ``tile`` (a partial one of exactly its width)."""
+    """Raise TileInvalid unless the tree of ``size`` leaves holds all of ``tile``.
+
+    A partial tile of any width the tree has reached fits: it is the tile a
+    checkpoint of that smaller size needed, and its hashes never change.
+    """
     count = size >> tile.height
-    full, rest = divmod(count, WIDTH)
-    if tile.index < full and tile.width == WIDTH:
-        return
-    if tile.index == full and tile.width == rest:
-        return
-    raise TileInvalid(f"the tree of size {size} has no {tile.path}")
+    if tile.index * WIDTH + tile.width > count:
+        raise TileInvalid(f"the tree of size {size} has no {tile.path}")
 
 
 def join_hashes(hashes: Sequence[bytes]) -> bytes:

@@ -11,13 +11,14 @@
     people        user add
     reports       report figures | partners | coverage, coverage set
     quarantine    quarantine list | release | confirm, anomalies
+    log           log init | key | publish | witness-add | witnesses | write-tiles
 """
 
 from __future__ import annotations
 
 import click
 
-from . import batches, cards, keys, office, partners, people, quarantine, reports, terminals, trust_lists
+from . import batches, cards, keys, log, office, partners, people, quarantine, reports, terminals, trust_lists
 
 
 @click.group()
@@ -27,5 +28,5 @@ def issuer() -> None:
 
 for command in (office.init, cards.card, keys.key, trust_lists.trustlist, office.serve, office.db, partners.partner,
                 terminals.terminal, reports.report, reports.coverage, people.user, batches.batch,
-                quarantine.quarantine, quarantine.anomalies):
+                quarantine.quarantine, quarantine.anomalies, log.log):
     issuer.add_command(command)

@@ -8,45 +8,20 @@ checkpoint Python signed with the verifier key Python wrote.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from keys.tlog import NoteKey, TreeHead, consistency_proof, inclusion_proof, leaf_hash, sign_checkpoint, tree_root
+from tests.oracle import ask, build
 
-ORACLE = Path(__file__).resolve().parents[1] / "oracle" / "tlog_oracle.go"
-GOPATH = Path("/usr/share/gocode")  # where Debian's golang-golang-x-mod-dev puts golang.org/x/mod
 ORIGIN = "kia.disdukcapil.example/3372/log"
 
 
 @pytest.fixture(scope="module")
 def oracle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    go = shutil.which("go")
-    if go is None or not (GOPATH / "src" / "golang.org" / "x" / "mod" / "sumdb" / "tlog").is_dir():
-        pytest.fail("Go's sumdb/tlog is needed as the oracle: apt-get install golang-go golang-golang-x-mod-dev "
-                    "(make test does)")
-    folder = tmp_path_factory.mktemp("oracle")
-    binary = folder / "tlog_oracle"
-    subprocess.run([go, "build", "-o", str(binary), str(ORACLE)], check=True, env=go_env(folder), timeout=600)
-    return binary
-
-
-def go_env(folder: Path) -> dict[str, str]:
-    keep = {name: value for name, value in os.environ.items() if name in ("PATH", "HOME", "LANG")}
-    return keep | {"GO111MODULE": "off", "GOPATH": str(GOPATH), "GOCACHE": str(folder / "cache"), "GOFLAGS": "",
-                   "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
-
-
-def ask(oracle: Path, request: dict[str, Any]) -> dict[str, Any]:
-    result = subprocess.run([str(oracle)], input=json.dumps(request), capture_output=True, text=True, check=True,
-                            timeout=120)
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    return build("tlog_oracle.go", tmp_path_factory.mktemp("oracle"))
 
 
 def test_go_computes_the_same_heads_and_proofs_and_accepts_every_python_proof(oracle: Path):

@@ -66,12 +66,13 @@ def test_every_fact_the_office_accepts_is_an_entry_in_order(office: IssuerHome):
     logged = entries(office)
     first, second = (item for item in logged if item["kind"] == "redemption")
     record = terminal.records[0]
-    assert (first["terminal"], first["partner"], first["record"]) == (terminal.terminal_id, partner, record.to_json())
+    assert (first["terminal"], first["partner"], first["seq"]) == (terminal.terminal_id, partner, 1)
     assert first["hash"] == chain_hash(bytes(32), record).hex()  # the chain hash the terminal signed
-    assert second["record"]["seq"] == 2
+    assert second["seq"] == 2
+    assert record.serial not in json.dumps(first)  # the public log does not follow a child from place to place
     assert next(item for item in logged if item["kind"] == "card_replaced")["by"] == replacement.serial
     issued_entry = next(item for item in logged if item["kind"] == "card_issued")
-    assert set(issued_entry) == {"kind", "at", "serial", "kid", "issued_at", "expires_at", "token_sha256"}
+    assert set(issued_entry) == {"kind", "at", "serial", "kid", "token_sha256"}
 
 
 def test_the_head_and_every_proof_agree_with_the_entries(office: IssuerHome):

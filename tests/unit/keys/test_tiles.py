@@ -38,10 +38,12 @@ def test_the_tiles_of_a_tree_of_70000_are_those_the_spec_lists():
     assert [t.path for t in tiles_for(256) if t.level is not None] == ["tile/0/000", "tile/1/000.p/1"]
 
 
-def test_only_the_tiles_of_the_tree_fit_it():
+def test_only_the_tiles_the_tree_holds_fit_it():
     fits(Tile(0, 273, 112), 70_000)
+    fits(Tile(0, 273, 111), 70_000)  # the partial tile of a checkpoint of size 69,999
     fits(Tile(0, 3), 70_000)
-    for wrong in (Tile(0, 273), Tile(0, 273, 111), Tile(0, 274, 1), Tile(3, 0, 1)):
+    fits(Tile(2, 0, 1), 70_000)
+    for wrong in (Tile(0, 273), Tile(0, 273, 113), Tile(0, 274, 1), Tile(3, 0, 1), Tile(2, 0, 2)):
         with pytest.raises(TileInvalid):
             fits(wrong, 70_000)
 
