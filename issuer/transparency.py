@@ -259,7 +259,7 @@ def log_key(home: IssuerHome) -> LogKey:
     with home.transaction() as session:
         state = session.get_one(LogState, 1)
         if state.origin is None or state.verifier_key is None:
-            raise Refused("the log has no key yet: run 'kia issuer log init --origin NAME'")
+            raise NotFound("the log has no key yet: run 'kia issuer log init --origin NAME'")
         return LogKey(state.origin, state.verifier_key)
 
 
@@ -275,7 +275,7 @@ class Checkpoint:
 def sign(home: IssuerHome, unlock: KeyUnlock, now: int) -> Checkpoint:
     """Sign a checkpoint of the log as it is now (or return the latest, if the log has not grown)."""
     with home.transaction() as session:
-        state = session.get_one(LogState, 1)
+        state = session.get_one(LogState, 1, with_for_update=True)  # two signers: the second finds the first's
         if state.origin is None or state.key_file is None:
             raise Refused("the log has no key yet: run 'kia issuer log init --origin NAME'")
         latest = session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(1))

@@ -17,7 +17,13 @@ import dataclasses
 
 from sqlalchemy import select
 
-from keys.cosignature import CosignatureInvalid, CosignerKey, add_cosignatures, verify_cosignature
+from keys.cosignature import (
+    CosignatureInvalid,
+    CosignatureMissing,
+    CosignerKey,
+    add_cosignatures,
+    verify_cosignature,
+)
 
 from . import transparency
 from .audit import Actor
@@ -100,7 +106,7 @@ def publish(home: IssuerHome, unlock: KeyUnlock, now: int, *, timeout: float = T
             outcomes.append(Outcome(witness.name, False, str(exc)))
             _alarm(home, witness.name, str(exc), now)
             continue
-        _keep(home, checkpoint.size, witness.name, lines)
+        _keep(home, checkpoint.size, key, lines, now)
         outcomes.append(Outcome(witness.name, True, f"cosigned size {checkpoint.size}"))
     latest = transparency.latest_checkpoint(home)
     return Published(latest or checkpoint, outcomes)
@@ -113,14 +119,16 @@ def _proof(home: IssuerHome, old: int, size: int) -> list[bytes]:
         return transparency.consistency(session, old, size)
 
 
-def _keep(home: IssuerHome, size: int, name: str, lines: list[str]) -> None:
-    """Add verified cosignature ``lines`` to the stored checkpoint (locked: two publishers add both)."""
+def _keep(home: IssuerHome, size: int, key: CosignerKey, lines: list[str], now: int) -> None:
+    """Add verified cosignature ``lines`` to the stored checkpoint, once per witness (locked: racing publishers)."""
     with home.transaction() as session:
         row = session.get_one(LogCheckpoint, size, with_for_update=True)
-        before = row.note
-        row.note = add_cosignatures(row.note, lines)
-        if row.note != before:
+        try:
+            verify_cosignature(row.note, key, now)
+        except CosignatureMissing:
+            row.note = add_cosignatures(row.note, lines)
             row.cosignatures += 1
+        name = key.name
         witness = session.scalars(select(LogWitness).where(LogWitness.name == name).with_for_update()).one()
         witness.size = max(witness.size, size)
 
