@@ -30,7 +30,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .jwk import public_key_bytes
-from .tlog import MAX_NOTE_SIZE, MAX_SIGNATURES, NoteInvalid, NoteKey, TreeHead, open_checkpoint
+from .tlog import (
+    NoteInvalid,
+    NoteKey,
+    TreeHead,
+    is_key_name,
+    is_note_text,
+    open_checkpoint,
+    signature_line,
+    split_note,
+)
 
 COSIGNATURE_TYPE = b"\x04"
 MESSAGE_HEADER = "cosignature/v1\n"
@@ -66,7 +75,7 @@ class CosignerKey:
     public: Ed25519PublicKey
 
     def __post_init__(self) -> None:
-        if not _is_key_name(self.name):
+        if not is_key_name(self.name):
             raise CosignatureInvalid("a witness's name is not empty and has no spaces or '+'")
 
     @property
@@ -137,29 +146,11 @@ def cosign(text: str, name: str, private: Ed25519PrivateKey, timestamp: int) -> 
     The caller has verified the text (the log's signature, the consistency of
     its tree); this function only signs.
     """
-    if not text.endswith("\n") or not _is_note_text(text):
+    if not text.endswith("\n") or not is_note_text(text):
         raise NoteInvalid("a note's text ends with a newline and has no other control characters")
     key = CosignerKey.of(name, private)
     signature = private.sign(signed_message(text, timestamp))
     return Cosignature(name, key.key_id, timestamp, signature).line()
-
-
-def split_note(note: str) -> tuple[str, list[str]]:
-    """The text of a signed note and its signature lines (each ending in a newline), unverified.
-
-    Raises NoteInvalid when the note is not shaped as C2SP signed-note says.
-    """
-    if len(note.encode()) > MAX_NOTE_SIZE or not _is_note_text(note) or not note.endswith("\n"):
-        raise NoteInvalid("a signed note is UTF-8 text ending in a newline, without control characters")
-    cut = note.rfind("\n\n")
-    if cut < 0:
-        raise NoteInvalid("a signed note has a blank line before its signatures")
-    lines = [line + "\n" for line in note[cut + 2:-1].split("\n")]
-    if len(lines) > MAX_SIGNATURES:
-        raise NoteInvalid(f"a signed note carries at most {MAX_SIGNATURES} signatures")
-    for line in lines:
-        _signature_line(line)
-    return note[:cut + 1], lines
 
 
 def add_cosignatures(note: str, lines: Iterable[str]) -> str:
@@ -225,21 +216,5 @@ def open_witnessed_checkpoint(note: str, log_key: NoteKey, origin: str, witnesse
 
 
 def _signature_line(line: str) -> tuple[str, bytes]:
-    match = _SIGNATURE_LINE.fullmatch(line)
-    if match is None or not _is_key_name(match[1]):
-        raise NoteInvalid("a signature line is: em dash, key name, base64 signature")
-    try:
-        raw = base64.b64decode(match[2], validate=True)
-    except binascii.Error:
-        raise NoteInvalid("a signature is base64") from None
-    if len(raw) <= _KEY_ID_SIZE:
-        raise NoteInvalid("a signature is a key ID and the signature bytes")
-    return match[1], raw
-
-
-def _is_note_text(text: str) -> bool:
-    return not any(ord(char) < 0x20 and char != "\n" for char in text)
-
-
-def _is_key_name(name: str) -> bool:
-    return bool(name) and "+" not in name and not any(char.isspace() for char in name)
+    name, key_id, signature = signature_line(line)
+    return name, key_id + signature

@@ -41,14 +41,14 @@ KEY_FILE_MODE = 0o600
 def passphrase_from_env(environ: Mapping[str, str] | None = None) -> bytes:
     """The issuing keys' passphrase from the environment; raises PassphraseMissing."""
     env = os.environ if environ is None else environ
-    return _passphrase(env, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, "key passphrase")
+    return passphrase_from(env, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, "key passphrase")
 
 
 def root_passphrase_from_env(environ: Mapping[str, str] | None = None) -> bytes:
     """The root key's passphrase: its own variables when set, else the issuing keys' passphrase."""
     env = os.environ if environ is None else environ
     if has_root_passphrase(env):
-        return _passphrase(env, ROOT_PASSPHRASE_ENV, ROOT_PASSPHRASE_FILE_ENV, "root key passphrase")
+        return passphrase_from(env, ROOT_PASSPHRASE_ENV, ROOT_PASSPHRASE_FILE_ENV, "root key passphrase")
     return passphrase_from_env(env)
 
 
@@ -58,7 +58,8 @@ def has_root_passphrase(environ: Mapping[str, str] | None = None) -> bool:
     return bool(env.get(ROOT_PASSPHRASE_ENV) or env.get(ROOT_PASSPHRASE_FILE_ENV))
 
 
-def _passphrase(env: Mapping[str, str], variable: str, file_variable: str, what: str) -> bytes:
+def passphrase_from(env: Mapping[str, str], variable: str, file_variable: str, what: str) -> bytes:
+    """The passphrase in ``variable``, or in the file that ``file_variable`` names; raises PassphraseMissing."""
     if env.get(variable):
         passphrase = env[variable]
     elif env.get(file_variable):

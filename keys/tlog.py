@@ -302,7 +302,7 @@ class NoteKey:
             raw = base64.b64decode(encoded, validate=True)
         except (ValueError, binascii.Error):
             raise NoteInvalid("a verifier key is name+keyid+base64 key") from None
-        if not _is_key_name(name) or raw[:1] != ED25519_TYPE or len(raw) != 33:
+        if not is_key_name(name) or raw[:1] != ED25519_TYPE or len(raw) != 33:
             raise NoteInvalid("a verifier key names an Ed25519 key (type 0x01, 32 bytes)")
         key = cls(name, Ed25519PublicKey.from_public_bytes(raw[1:]))
         if key.key_id.hex() != key_id:
@@ -312,7 +312,7 @@ class NoteKey:
 
 def sign_note(text: str, name: str, private: Ed25519PrivateKey) -> str:
     """``text`` (ending in a newline) signed by ``private`` under ``name``, as a C2SP signed note."""
-    if not text.endswith("\n") or not _is_note_text(text) or not _is_key_name(name):
+    if not text.endswith("\n") or not is_note_text(text) or not is_key_name(name):
         raise NoteInvalid("a note's text ends with a newline and has no other control characters")
     key = NoteKey(name, private.public_key())
     signature = base64.b64encode(key.key_id + private.sign(text.encode())).decode("ascii")
@@ -321,7 +321,7 @@ def sign_note(text: str, name: str, private: Ed25519PrivateKey) -> str:
 
 def add_signature(note: str, name: str, private: Ed25519PrivateKey) -> str:
     """The note with one more signature line (a witness's cosignature, say)."""
-    text, _ = _split_note(note)
+    text, _ = split_note(note)
     signed = sign_note(text, name, private)
     return note + signed[len(text) + 1:]
 
@@ -332,9 +332,9 @@ def open_note(note: str, key: NoteKey) -> str:
     Signatures from other keys are ignored, as the signed-note spec says; one
     from ``key`` that fails makes the whole note invalid.
     """
-    text, signatures = _split_note(note)
+    text, lines = split_note(note)
     found = False
-    for name, key_id, signature in signatures:
+    for name, key_id, signature in map(signature_line, lines):
         if name != key.name or key_id != key.key_id:
             continue
         try:
@@ -369,33 +369,41 @@ def open_checkpoint(note: str, key: NoteKey, origin: str) -> TreeHead:
     return TreeHead(origin, int(lines[1]), root)
 
 
-def _split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
-    if len(note.encode()) > MAX_NOTE_SIZE or not _is_note_text(note) or not note.endswith("\n"):
+def split_note(note: str) -> tuple[str, list[str]]:
+    """The text of a signed note and its signature lines (each ending in a newline), unverified.
+
+    Raises NoteInvalid unless the note is shaped as C2SP signed-note says.
+    """
+    if len(note.encode()) > MAX_NOTE_SIZE or not is_note_text(note) or not note.endswith("\n"):
         raise NoteInvalid("a signed note is UTF-8 text ending in a newline, without control characters")
     cut = note.rfind("\n\n")
     if cut < 0:
         raise NoteInvalid("a signed note has a blank line before its signatures")
-    text, lines = note[:cut + 1], note[cut + 2:-1].split("\n")
+    lines = [line + "\n" for line in note[cut + 2:-1].split("\n")]
     if len(lines) > MAX_SIGNATURES:
         raise NoteInvalid(f"a signed note carries at most {MAX_SIGNATURES} signatures")
-    signatures = []
     for line in lines:
-        parts = line.split(" ")
-        if len(parts) != 3 or parts[0] != "\u2014" or not _is_key_name(parts[1]):
-            raise NoteInvalid("a signature line is: em dash, key name, base64 signature")
-        try:
-            raw = base64.b64decode(parts[2], validate=True)
-        except binascii.Error:
-            raise NoteInvalid("a signature is base64") from None
-        if len(raw) < 5:
-            raise NoteInvalid("a signature is a key ID and the signature bytes")
-        signatures.append((parts[1], raw[:4], raw[4:]))
-    return text, signatures
+        signature_line(line)
+    return note[:cut + 1], lines
 
 
-def _is_note_text(text: str) -> bool:
+def signature_line(line: str) -> tuple[str, bytes, bytes]:
+    """A signature line's key name, key ID and signature bytes; raises NoteInvalid."""
+    parts = line[:-1].split(" ") if line.endswith("\n") else []
+    if len(parts) != 3 or parts[0] != "\u2014" or not is_key_name(parts[1]):
+        raise NoteInvalid("a signature line is: em dash, key name, base64 signature")
+    try:
+        raw = base64.b64decode(parts[2], validate=True)
+    except binascii.Error:
+        raise NoteInvalid("a signature is base64") from None
+    if len(raw) < 5:
+        raise NoteInvalid("a signature is a key ID and the signature bytes")
+    return parts[1], raw[:4], raw[4:]
+
+
+def is_note_text(text: str) -> bool:
     return not any(ord(char) < 0x20 and char != "\n" for char in text)
 
 
-def _is_key_name(name: str) -> bool:
+def is_key_name(name: str) -> bool:
     return bool(name) and "+" not in name and not any(char.isspace() for char in name)

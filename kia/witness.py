@@ -51,9 +51,9 @@ from typing import TYPE_CHECKING, Any
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keys.cosignature import CosignatureInvalid, CosignerKey, cosign, split_note
-from keys.errors import KiaError, PassphraseMissing, PassphraseTooShort
-from keys.keystore import MIN_PASSPHRASE_LENGTH, read_private_key, write_private_key
+from keys.cosignature import CosignatureInvalid, CosignerKey, cosign
+from keys.errors import KiaError
+from keys.keystore import passphrase_from, read_private_key, write_private_key
 from keys.times import iso_utc, iso_utc_or_none
 from keys.tlog import (
     EMPTY_ROOT,
@@ -65,6 +65,7 @@ from keys.tlog import (
     TreeHead,
     open_checkpoint,
     open_note,
+    split_note,
     verify_consistency,
 )
 
@@ -366,19 +367,8 @@ HOME_FILE, KEY_FILE, STATE_FILE = "witness.json", "witness-key.pem", "witness.db
 
 def witness_passphrase(environ: Mapping[str, str] | None = None) -> bytes:
     """The witness key's passphrase from KIA_WITNESS_PASSPHRASE(_FILE); raises PassphraseMissing/TooShort."""
-    env = os.environ if environ is None else environ
-    if env.get(PASSPHRASE_ENV):
-        passphrase = env[PASSPHRASE_ENV]
-    elif env.get(PASSPHRASE_FILE_ENV):
-        try:
-            passphrase = Path(env[PASSPHRASE_FILE_ENV]).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise PassphraseMissing(f"cannot read the file named by {PASSPHRASE_FILE_ENV}: {exc.strerror}") from None
-    else:
-        raise PassphraseMissing(f"set {PASSPHRASE_ENV}, or {PASSPHRASE_FILE_ENV} to a file holding the passphrase")
-    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
-        raise PassphraseTooShort(f"the witness key's passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters")
-    return passphrase.encode("utf-8")
+    return passphrase_from(os.environ if environ is None else environ, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV,
+                           "witness key's passphrase")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,11 +19,10 @@ from keys.cosignature import (
     cosign,
     open_witnessed_checkpoint,
     signed_message,
-    split_note,
     verify_cosignature,
 )
 from keys.jwk import public_key_bytes
-from keys.tlog import NoteInvalid, NoteKey, TreeHead, open_checkpoint, sign_checkpoint, sign_note
+from keys.tlog import NoteInvalid, NoteKey, TreeHead, open_checkpoint, sign_checkpoint, sign_note, split_note
 from tests.factories import NOW
 
 # The example of C2SP tlog-cosignature: a checkpoint, and a cosignature of witness.example.com/w1
