@@ -57,7 +57,7 @@ def secret_key(home: Path) -> str | None:
 
 def init_app(app: Flask) -> None:
     from ..current import office
-    from . import auth, cards, dashboard, keys, partners, people
+    from . import audit, auth, cards, dashboard, keys, partners, people
 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(office(app).path)
@@ -105,5 +105,5 @@ def init_app(app: Flask) -> None:
             response.set_cookie("lang", request.args["lang"], samesite="Lax", httponly=True)
         return response
 
-    for module in (auth, dashboard, cards, partners, keys, people):
+    for module in (auth, dashboard, cards, partners, keys, people, audit):
         app.register_blueprint(module.bp)
