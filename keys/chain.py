@@ -121,8 +121,8 @@ class Redemption:
             if value[name] is not None and not _is_short_text(value[name], 16):
                 raise InvalidRecord(f"{name} must be null or 1 to 16 characters")
         flags = value["flags"]
-        if not isinstance(flags, list) or len(flags) > 8 or not all(_is_short_text(flag, 32) for flag in flags):
-            raise InvalidRecord("flags must be a list of up to 8 short words")
+        if not isinstance(flags, list) or len(flags) > 8 or not all(_is_word(flag, 32) for flag in flags):
+            raise InvalidRecord("flags must be a list of up to 8 short words (a-z and _)")
         return cls(**{**value, "flags": tuple(flags)})
 
 
@@ -131,6 +131,11 @@ _FIELDS = tuple(field.name for field in dataclasses.fields(Redemption))
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_word(value: object, limit: int) -> bool:
+    """A lowercase word such as ``stale``: exports list flags separated by spaces."""
+    return isinstance(value, str) and 0 < len(value) <= limit and set(value) <= _REASON_CHARS
 
 
 def _is_short_text(value: object, limit: int) -> bool:

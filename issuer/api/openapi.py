@@ -135,6 +135,90 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/api/v1/audit/export": {
+            "get": {
+                "summary": "The audit export of a period (kia-audit-export/1, docs/audit.md) as a zip",
+                "security": [{"basic": []}],
+                "parameters": [
+                    {"name": "from", "in": "query", "required": True, "schema": {"type": "string", "format": "date"},
+                     "description": "first partner-local day"},
+                    {"name": "to", "in": "query", "required": True, "schema": {"type": "string", "format": "date"},
+                     "description": "last partner-local day, inclusive (at most 366 days)"},
+                    {"name": "partner", "in": "query", "schema": {"type": "integer", "minimum": 1},
+                     "description": "one partner (a partner manager: always their own)"},
+                    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["csv", "parquet", "both"]}},
+                ],
+                "responses": {
+                    "200": {"description": "manifest.json, the tables and figures.json",
+                            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                    "400": _json(_ERROR, "bad query or period"),
+                    "401": _json(_ERROR, "no or wrong username and password (WWW-Authenticate: Basic)"),
+                    "403": _json(_ERROR, "not an auditor, admin or partner manager; another partner's records"),
+                    "404": _json(_ERROR, "no such partner"),
+                },
+            }
+        },
+        "/api/v1/log/checkpoint": {
+            "get": {
+                "summary": "The transparency log's latest checkpoint with its cosignatures (C2SP tlog-checkpoint)",
+                "responses": {
+                    "200": {"description": "a C2SP signed note",
+                            "content": {"text/plain": {"schema": {"type": "string"}}}},
+                    "404": _json(_ERROR, "no checkpoint signed yet"),
+                },
+            }
+        },
+        "/api/v1/log/key": {
+            "get": {
+                "summary": "The log's origin, checkpoint verifier key and witnesses (check them against the "
+                           "office's announcement)",
+                "responses": {"200": _json({"type": "object"}, "origin, verifier_key, witnesses"),
+                              "404": _json(_ERROR, "the log has no key yet")},
+            }
+        },
+        "/api/v1/log/tile/{rest}": {
+            "get": {
+                "summary": "A C2SP tlog-tiles tile (tile/<L>/<N>[.p/<W>]) or entry bundle (tile/entries/<N>[.p/<W>])",
+                "parameters": [{"name": "rest", "in": "path", "required": True, "schema": {"type": "string"},
+                                "description": "the tile's path after tile/, slashes included"}],
+                "responses": {
+                    "200": {"description": "hashes, or length-prefixed entries (docs/transparency-log.md)",
+                            "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                               "format": "binary"}}}},
+                    "404": _json(_ERROR, "a tile the tree does not hold, or not a tile path"),
+                },
+            }
+        },
+        "/api/v1/log/proof/inclusion": {
+            "get": {
+                "summary": "RFC 6962 inclusion proof of entry index in the tree of size",
+                "parameters": [{"name": name, "in": "query", "required": True,
+                                "schema": {"type": "integer", "minimum": 0}} for name in ("index", "size")],
+                "responses": {"200": _json({"type": "object"}, "index, size, proof (base64 hashes)"),
+                              "400": _json(_ERROR, "bad query, or the index is not in the tree"),
+                              "404": _json(_ERROR, "the log is smaller than size")},
+            }
+        },
+        "/api/v1/log/proof/consistency": {
+            "get": {
+                "summary": "RFC 6962 consistency proof from the tree of old to the tree of size",
+                "parameters": [{"name": name, "in": "query", "required": True,
+                                "schema": {"type": "integer", "minimum": 0}} for name in ("old", "size")],
+                "responses": {"200": _json({"type": "object"}, "old, size, proof (base64 hashes)"),
+                              "400": _json(_ERROR, "bad query, or old is larger than size"),
+                              "404": _json(_ERROR, "the log is smaller than size")},
+            }
+        },
+        "/api/v1/log/entry": {
+            "get": {
+                "summary": "The entry of a fact: kind and ref (terminal#seq, a serial, a kid...)",
+                "parameters": [{"name": name, "in": "query", "required": True, "schema": {"type": "string"}}
+                               for name in ("kind", "ref")],
+                "responses": {"200": _json({"type": "object"}, "index, entry (base64)"),
+                              "400": _json(_ERROR, "bad query"),
+                              "404": _json(_ERROR, "no such entry")},
+            }
+        },
         **{
             f"/api/v1/reports/{name}": {
                 "get": {
@@ -168,7 +252,9 @@ DOCUMENT: dict[str, Any] = {
         "securitySchemes": {
             "session": {"type": "apiKey", "in": "cookie", "name": "session",
                         "description": "a signed-in session of the office's pages"},
-            "syncToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (typ kia-sync+jwt)"}
+            "syncToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (typ kia-sync+jwt)"},
+            "basic": {"type": "http", "scheme": "basic",
+                      "description": "the username and password of a person of the office"}
         },
         "schemas": {
             "EnrolRequest": {

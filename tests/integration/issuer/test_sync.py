@@ -716,6 +716,7 @@ BAD_RECORDS: dict[str, Callable[[dict], dict]] = {
     "flags_too_many": _with(flags=["stale"] * 9),
     "flag_too_long": _with(flags=["f" * 33]),
     "flag_empty": _with(flags=[""]),
+    "flag_with_a_space": _with(flags=["stale clock"]),  # exports list flags separated by spaces
     "extra_field": _with(child_name="Siti"),
     "missing_paid": _without("paid"),
     "missing_flags": _without("flags"),

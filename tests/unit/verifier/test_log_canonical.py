@@ -28,8 +28,7 @@ def records(draw: st.DrawFn) -> Redemption:
         price=price,
         discount=discount,
         paid=price - discount,
-        flags=tuple(draw(st.lists(st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1,
-                                                  max_size=32), max_size=8))),
+        flags=tuple(draw(st.lists(st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=32), max_size=8))),
     )
 
 
