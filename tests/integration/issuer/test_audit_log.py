@@ -9,6 +9,8 @@ the checkpoint the auditor verified before.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 import threading
 from collections.abc import Iterator
@@ -19,12 +21,16 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from issuer import transparency
+from issuer.audit_export import write_export
 from issuer.storage.store import IssuerHome
+from keys.eligibility import WIB
 from keys.tlog import NoteKey, TreeHead, sign_checkpoint
+from kia.audit_export_format import entry_for, read_manifest, write_manifest
 from kia.audit_log import LogFailed, LogUnavailable, Source, verify_log
-from tests.factories import DAY, NOW
-from tests.factories.offices import UNLOCK, add_partner, issued_cards
+from tests.factories import ACTOR, DAY, NOW
+from tests.factories.offices import UNLOCK, add_partner, add_service, issued_cards
 from tests.integration.conftest import RunKia
+from tests.terminal_sim import decision, enrolled_terminal, send
 
 ORIGIN = "kia.surakarta.example/log"
 
@@ -36,8 +42,6 @@ def founded_at() -> int:
 
 @pytest.fixture
 def log_key(office: IssuerHome) -> NoteKey:
-    from tests.factories import ACTOR
-
     return NoteKey.parse(transparency.init_log(office, UNLOCK, ORIGIN, NOW - 29 * DAY, by=ACTOR).verifier_key)
 
 
@@ -134,3 +138,37 @@ def test_the_auditor_verifies_over_http_with_the_offices_consistency_proof(offic
     assert (report["problems"], report["consistent_from"], report["kinds"]["card_issued"]) == ([], first.size, 340)
     person = run_kia("audit", "log", served, "--origin", ORIGIN, "--key", log_key.verifier_key(), "--state", state)
     assert person.returncode == 0 and person.stdout.startswith("TERVERIFIKASI / VERIFIED")
+
+
+def test_every_exported_record_is_checked_against_its_log_entry(office: IssuerHome, log_key: NoteKey,
+                                                                 run_kia: RunKia, tmp_path: Path):
+    partner = add_partner(office)
+    add_service(office, partner, now=NOW - 20 * DAY)
+    cards = issued_cards(office, 6, NOW - 20 * DAY)
+    terminal = enrolled_terminal(office, partner, NOW - 8 * DAY, cards=cards)
+    send(office, terminal, [decision(n, NOW - DAY + 60 * n, cards) for n in range(1, 31)], NOW)
+    write_tiles(run_kia, office, tmp_path / "tiles")
+    day = dt.datetime.fromtimestamp(NOW - DAY, WIB).date()
+    export = tmp_path / "export"
+    write_export(office, export, day, day, None, ["csv"], NOW, by=ACTOR)
+
+    report = verify_log(Source(str(tmp_path / "tiles")), log_key, ORIGIN, [], 0, tmp_path / "auditor", NOW, export)
+    assert (report.problems, report.records_checked) == ([], 30)
+
+    # The office hands over an export whose record 7 says it arrived at another time than the log says.
+    table = export / "redemptions.csv"
+    lines = table.read_bytes().decode().splitlines(keepends=True)  # CSV lines end in CRLF
+    header = lines[0].rstrip("\r\n").split(",")
+    row = next(n for n, line in enumerate(lines) if line.split(",")[header.index("seq")] == "7")
+    cells = lines[row].rstrip("\r\n").split(",")
+    cells[header.index("received_at")] = str(NOW + 1)
+    lines[row] = ",".join(cells) + lines[row][len(lines[row].rstrip("\r\n")):]
+    del lines[row + 1]  # and record 8 is left out
+    table.write_bytes("".join(lines).encode())
+    manifest = read_manifest(export)
+    write_manifest(export, dataclasses.replace(manifest, files=manifest.files | {
+        "redemptions.csv": entry_for(table, manifest.files["redemptions.csv"].rows - 1)}))
+    report = verify_log(Source(str(tmp_path / "tiles")), log_key, ORIGIN, [], 0, tmp_path / "auditor", NOW, export)
+    assert report.problems == [f"record {terminal.terminal_id}#7 differs from its log entry in at",
+                               f"the export lacks 1 records of terminal {terminal.terminal_id} the log holds (e.g. #8)"]
+
