@@ -35,6 +35,19 @@ from collections.abc import Sequence
 
 from sqlalchemy import and_, func, select
 
+from keys.audit_thresholds import (
+    BURST_MIN,
+    BURST_MIN_SPAN,
+    BURST_SHARE,
+    BURST_WINDOW,
+    HISTORY_DAYS,
+    LONER_MARGIN,
+    LONER_MIN_CARDS,
+    LONER_SHARE,
+    SPIKE_FACTOR,
+    SPIKE_MIN,
+)
+
 from .audit import Actor
 from .audit import record as audit
 from .reports import bucket
@@ -42,10 +55,6 @@ from .storage.models import Alarm, RedemptionRow
 from .storage.store import IssuerHome
 
 KINDS = ("volume_spike", "cards_seen_nowhere_else", "closing_burst")
-HISTORY_DAYS = 28
-SPIKE_FACTOR, SPIKE_MIN = 5, 50
-LONER_MIN_CARDS, LONER_SHARE, LONER_MARGIN = 50, 0.95, 0.25
-BURST_MIN, BURST_SHARE, BURST_WINDOW, BURST_MIN_SPAN = 30, 0.5, 3600, 3 * 3600
 
 
 @dataclasses.dataclass(frozen=True)

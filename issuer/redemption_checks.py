@@ -28,6 +28,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
+from keys.audit_thresholds import EARTH_RADIUS_KM, MAX_PARTNERS_PER_HOUR, TRAVEL_KM, TRAVEL_KMH
 from keys.chain import Redemption, discounted
 from keys.eligibility import age_category, age_from_birth_month, region_timezone
 from keys.serial import is_valid_serial
@@ -36,8 +37,6 @@ from keys.times import local_date
 from .reports import bucket
 
 ALLOWED_SKEW = 300  # seconds, as the terminal's own clock_skew flag
-TRAVEL_KM, TRAVEL_KMH = 50.0, 250.0
-MAX_PARTNERS_PER_HOUR = 3
 HOUR, DAY = 3600, 86400
 
 # Every check, and what its finding means (the evidence says which values).
@@ -254,7 +253,7 @@ def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle distance on a sphere of the Earth's mean radius (haversine)."""
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(h))
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
 
 
 def _day(at: int, zone: dt.tzinfo) -> int:

@@ -236,3 +236,7 @@ audit.add_command(witness)
 from kia.audit_log import log_command  # noqa: E402
 
 audit.add_command(log_command)
+
+from kia.audit_anomalies_cli import anomalies_command  # noqa: E402 (the auditor's DuckDB pass: duckdb imported when run)
+
+audit.add_command(anomalies_command)
