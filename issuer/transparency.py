@@ -4,7 +4,7 @@ Each fact (a terminal's record with its chain hash, a card issued, revoked or
 replaced, a key created, retired or revoked, a trust list published, a
 partner's, rule's or terminal's change, an auditor's decision on a held
 record) becomes one entry: a JSON object with sorted keys and no spaces,
-appended in the transaction that makes the fact, so a fact and its entry
+recorded in the transaction that makes the fact, so a fact and its entry
 commit together or not at all.  The tree is RFC 6962's (keys/tlog.py); the
 office stores each entry's leaf hash and the heads of complete subtrees above
 them, so heads, proofs and C2SP tiles are reads, not recomputation.
@@ -15,9 +15,15 @@ sequence and chain hash (which commits to the record: auditors get the
 records in the export and check them against it), a card's entry its serial,
 key and token hash, never its expiry (which follows the child's birthday).
 
-Appends lock ``log_state`` and take turns: the log is one sequence.  The
-checkpoint (``sign``) is a C2SP signed note by the log's own key, which
-``init_log`` creates; witnesses cosign it (issuer/witnessing.py).
+A recorded entry waits in ``log_pending`` until ``integrate`` places it in
+the tree, as Trillian's sequencer and C2SP logs' batching do: the changes
+that record facts (terminals' batches above all) take no lock for the log
+and never wait on each other, and the log's one sequence is built by one
+integration at a time, in large batches.  ``sign`` integrates everything
+pending, then signs the checkpoint, a C2SP signed note by the log's own key
+(``init_log``), which witnesses cosign (issuer/witnessing.py).  The office
+runs ``kia issuer log publish`` every minute: that is how long a fact waits
+to be in a checkpoint.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from keys.tiles import WIDTH, Tile, bundle, fits, join_hashes
@@ -48,7 +54,7 @@ from keys.tlog import (
 from .audit import Actor
 from .audit import record as audit
 from .errors import Invalid, NotFound, Refused
-from .storage.models import LogCheckpoint, LogEntry, LogHash, LogState
+from .storage.models import LogCheckpoint, LogEntry, LogHash, LogPending, LogState
 from .storage.store import IssuerHome
 
 if TYPE_CHECKING:  # issuing_keys appends to the log
@@ -56,6 +62,7 @@ if TYPE_CHECKING:  # issuing_keys appends to the log
 
 LOG_KEY_FILE = "log.key"
 MAX_ENTRY = 0xFFFF  # a C2SP entry bundle's uint16 length prefix
+INTEGRATE_BATCH = 50_000  # pending facts placed in the tree per transaction
 KINDS = (
     "redemption", "record_decision",
     "card_issued", "card_revoked", "card_replaced",
@@ -86,33 +93,62 @@ def fact(kind: str, ref: str, at: int, **fields: Any) -> Fact:
     return Fact(kind, ref, data)
 
 
-def append(session: Session, facts: Sequence[Fact], now: int) -> int:
-    """Append ``facts`` to the log in ``session``'s transaction; the index of the first.
+def append(session: Session, facts: Sequence[Fact], now: int) -> None:
+    """Record ``facts`` for the log in ``session``'s transaction: they commit with the change that makes them.
 
-    Locks the log's state row until the transaction ends: appends take turns.
+    They wait in ``log_pending`` until ``integrate`` gives them their place in
+    the tree: an append takes no lock, so terminals' batches never wait on
+    each other for the log.
+    """
+    if facts:
+        session.execute(insert(LogPending), [
+            {"kind": item.kind, "ref": item.ref[:100], "data": item.data, "hash": leaf_hash(item.data), "at": now}
+            for item in facts
+        ])
+
+
+def record_fact(session: Session, kind: str, ref: str, now: int, **fields: Any) -> None:
+    """Record one fact made at ``now``."""
+    append(session, [fact(kind, ref, now, **fields)], now)
+
+
+def integrate(session: Session, limit: int = INTEGRATE_BATCH) -> int:
+    """Give up to ``limit`` pending facts, oldest first, their places in the tree; how many were placed.
+
+    Locks the log's state: one integration at a time.  Facts of transactions
+    still running are not visible yet and wait for the next integration.
     """
     state = session.get_one(LogState, 1, with_for_update=True)
+    pending = session.execute(select(LogPending).order_by(LogPending.id).limit(limit)).scalars().all()
+    if not pending:
+        return 0
     size = state.size
-    if not facts:
-        return size
-    leaves = [leaf_hash(item.data) for item in facts]
-    needed = frontier(size)
-    known = _read(session, needed)
-    made = appended_hashes(size, leaves, lambda level, index: known[level, index])
+    known = _read(session, frontier(size))
+    made = appended_hashes(size, [row.hash for row in pending], lambda level, index: known[level, index])
     session.execute(insert(LogEntry), [
-        {"idx": size + n, "kind": item.kind, "ref": item.ref[:100], "data": item.data, "hash": leaf, "at": now}
-        for n, (item, leaf) in enumerate(zip(facts, leaves, strict=True))
+        {"idx": size + n, "kind": row.kind, "ref": row.ref, "data": row.data, "hash": row.hash, "at": row.at}
+        for n, row in enumerate(pending)
     ])
     upper = [{"level": level, "idx": index, "hash": value} for level, index, value in made if level]
     if upper:
         session.execute(insert(LogHash), upper)
-    state.size = size + len(facts)
-    return size
+    ids = [row.id for row in pending]
+    for start in range(0, len(ids), 1000):  # by id: a fact committed meanwhile is never removed unplaced
+        session.execute(delete(LogPending).where(LogPending.id.in_(ids[start:start + 1000])),
+                        execution_options={"synchronize_session": False})
+    state.size = size + len(pending)
+    return len(pending)
 
 
-def record_fact(session: Session, kind: str, ref: str, now: int, **fields: Any) -> None:
-    """Append one fact made at ``now``."""
-    append(session, [fact(kind, ref, now, **fields)], now)
+def integrate_all(home: IssuerHome) -> int:
+    """Integrate every pending fact, a batch per transaction; how many were placed."""
+    placed = 0
+    while True:
+        with home.transaction() as session:
+            count = integrate(session)
+        placed += count
+        if count < INTEGRATE_BATCH:
+            return placed
 
 
 def _read(session: Session, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -273,7 +309,8 @@ class Checkpoint:
 
 
 def sign(home: IssuerHome, unlock: KeyUnlock, now: int) -> Checkpoint:
-    """Sign a checkpoint of the log as it is now (or return the latest, if the log has not grown)."""
+    """Place the pending facts in the tree and sign a checkpoint of it (the latest again, if nothing was new)."""
+    integrate_all(home)
     with home.transaction() as session:
         state = session.get_one(LogState, 1, with_for_update=True)  # two signers: the second finds the first's
         if state.origin is None or state.key_file is None:

@@ -418,6 +418,19 @@ class LogEntry(Base):
     at: Mapped[int] = mapped_column(BigInteger)
 
 
+class LogPending(Base):
+    """A fact recorded with its change, waiting for ``transparency.integrate`` to place it in the tree."""
+
+    __tablename__ = "log_pending"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    ref: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    at: Mapped[int] = mapped_column(BigInteger)
+
+
 class LogHash(Base):
     """The head of the complete subtree of leaves ``idx * 2**level`` to ``(idx + 1) * 2**level - 1`` (level >= 1)."""
 
@@ -429,7 +442,7 @@ class LogHash(Base):
 
 
 class LogState(Base):
-    """The log's size, origin and checkpoint key: one row, locked by each append so that appends take turns."""
+    """The log's size, origin and checkpoint key: one row, locked by each integration so that they take turns."""
 
     __tablename__ = "log_state"
 

@@ -196,5 +196,6 @@ def test_a_client_checks_the_served_checkpoint_tiles_and_proofs(office: IssuerHo
     ("/api/v1/log/entry?kind=DROP%20TABLE&ref=x", 400, "bad_query"),
 ])
 def test_bad_requests_get_clear_errors(office: IssuerHome, client: FlaskClient, url: str, status: int, code: str):
+    transparency.integrate_all(office)  # the founding's two keys
     answer = client.get(url)
     assert (answer.status_code, answer.get_json()["error"]) == (status, code), answer.get_json()

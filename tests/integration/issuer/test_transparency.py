@@ -38,15 +38,23 @@ def founded_at() -> int:
     return NOW - 30 * DAY
 
 
-def entries(office: IssuerHome) -> list[dict[str, object]]:
+def integrated(office: IssuerHome) -> int:
+    """Place the pending facts in the tree, as ``kia issuer log publish`` does first; the log's size."""
+    transparency.integrate_all(office)
     with office.transaction() as session:
-        size = transparency.size_of(session)
+        return transparency.size_of(session)
+
+
+def entries(office: IssuerHome) -> list[dict[str, object]]:
+    size = integrated(office)
+    with office.transaction() as session:
         return [json.loads(transparency.entry(session, index)) for index in range(size)]
 
 
 def all_leaves(office: IssuerHome) -> list[bytes]:
+    size = integrated(office)
     with office.transaction() as session:
-        return [leaf_hash(transparency.entry(session, index)) for index in range(transparency.size_of(session))]
+        return [leaf_hash(transparency.entry(session, index)) for index in range(size)]
 
 
 def test_every_fact_the_office_accepts_is_an_entry_in_order(office: IssuerHome):
@@ -80,13 +88,10 @@ def test_the_head_and_every_proof_agree_with_the_entries(office: IssuerHome):
     add_service(office, partner, now=NOW - 20 * DAY)
     issued = issued_cards(office, 4, NOW - 20 * DAY)
     terminal = enrolled_terminal(office, partner, NOW - 8 * DAY, cards=issued)
-    sizes = []
-    with office.transaction() as session:
-        sizes.append(transparency.size_of(session))
+    sizes = [integrated(office)]
     for batch in range(5):  # growth in uneven steps: 1, 3, 5, 7, 9 records
         send(office, terminal, [decision(n, NOW - DAY + n, issued) for n in range(1, 2 * batch + 2)], NOW)
-        with office.transaction() as session:
-            sizes.append(transparency.size_of(session))
+        sizes.append(integrated(office))
     leaves = all_leaves(office)
     with office.transaction() as session:
         for size in sizes:
@@ -114,9 +119,10 @@ def test_tiles_and_bundles_rebuild_the_head(office: IssuerHome):
     leaves = all_leaves(office)
     size = len(leaves)
     with office.transaction() as session:
+        assert transparency.integrate(session) == 0  # nothing left pending
         fetched = {tile.path: transparency.tile(session, tile) for tile in tiles_for(size)}
         with pytest.raises(TileInvalid):
-            transparency.tile(session, Tile(0, 1, 3))  # a partial width the tree does not have
+            transparency.tile(session, Tile(0, 1, 255))  # wider than the tree has reached
         with pytest.raises(TileInvalid):
             transparency.tile(session, Tile(0, 2))
     assert split_hashes(Tile(0, 0), fetched["tile/0/000"]) == leaves[:256]
@@ -175,3 +181,24 @@ def test_an_auditors_decision_on_a_held_record_is_logged(office: IssuerHome):
         "record_decision", terminal.terminal_id, 1, "confirm")
     assert "kartu palsu" not in json.dumps(last)  # free text stays in the audit trail, not in the public log
 
+
+
+def test_facts_wait_pending_until_integrated_and_a_rolled_back_change_leaves_none(office: IssuerHome):
+    before = integrated(office)
+    add_partner(office)
+    with office.transaction() as session:
+        assert transparency.size_of(session) == before  # recorded, not yet placed
+    with pytest.raises(Refused), office.transaction() as session:
+        transparency.record_fact(session, "partner", "99", NOW, partner=99)
+        raise Refused("the change fails: its fact goes with it")
+    assert integrated(office) == before + 1
+    assert entries(office)[-1]["kind"] == "partner"
+
+
+def test_integration_takes_large_batches_in_order(office: IssuerHome, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(transparency, "INTEGRATE_BATCH", 7)
+    before = integrated(office)
+    issued = issued_cards(office, 30, NOW - DAY)
+    assert integrated(office) == before + 30  # five transactions of up to 7
+    serials = [entry["serial"] for entry in entries(office)[before:]]
+    assert serials == [serial for serial, _ in issued]

@@ -1,11 +1,13 @@
 """The office's transparency log: its entries, stored subtree heads, size, checkpoints and witnesses.
 
+- ``log_pending``: facts recorded with their changes, waiting to be placed in
+  the tree (issuer/transparency.integrate);
 - ``log_entries``: every fact the office accepts from now on, as a leaf of an
   RFC 6962 Merkle tree (issuer/transparency.py); facts stored before this
-  migration are not in the log (its first entry says when it started).
+  migration are not in the log.
 - ``log_hashes``: the heads of complete subtrees above the leaves, so that
   every tree head, proof and tile is read, never recomputed from all leaves.
-- ``log_state``: the log's size, one row that appends lock in turn.
+- ``log_state``: the log's size, origin and key, one row that integrations lock in turn.
 - ``log_checkpoints``: each checkpoint signed, with its witnesses' cosignatures.
 - ``log_witnesses``: the witnesses the office asks, and what each last cosigned.
 
@@ -26,6 +28,15 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "log_pending",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+        sa.Column("kind", sa.String(24), nullable=False),
+        sa.Column("ref", sa.String(100), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("hash", sa.LargeBinary(32), nullable=False),
+        sa.Column("at", sa.BigInteger(), nullable=False),
+    )
     op.create_table(
         "log_entries",
         sa.Column("idx", sa.BigInteger(), primary_key=True, autoincrement=False),
@@ -77,3 +88,4 @@ def downgrade() -> None:
     op.drop_table("log_hashes")
     op.drop_index("ix_log_entries_ref", table_name="log_entries")
     op.drop_table("log_entries")
+    op.drop_table("log_pending")
