@@ -271,3 +271,25 @@ def test_an_append_reads_only_the_frontier():
 
     appended_hashes(13, [leaf_hash(b"x")] * 3, reading)
     assert set(asked) <= set(frontier(13))
+
+
+# --- the signed-note example (C2SP signed-note, and Go's sumdb/note documentation) --------------
+
+EXAMPLE_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+EXAMPLE_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
+EXAMPLE_TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
+EXAMPLE_NOTE = (EXAMPLE_TEXT + "\n\u2014 PeterNeumann "
+                "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n")
+
+
+def test_the_published_example_note_is_reproduced_byte_for_byte():
+    seed = base64.b64decode(EXAMPLE_SKEY.split("+", 4)[4])
+    assert seed[:1] == b"\x01"
+    private = Ed25519PrivateKey.from_private_bytes(seed[1:])
+    key = NoteKey.parse(EXAMPLE_VKEY)
+    assert (key.key_id.hex(), key.verifier_key()) == ("c74f20a3", EXAMPLE_VKEY)
+    assert NoteKey("PeterNeumann", private.public_key()).verifier_key() == EXAMPLE_VKEY
+    assert sign_note(EXAMPLE_TEXT, "PeterNeumann", private) == EXAMPLE_NOTE  # Ed25519 is deterministic
+    assert open_note(EXAMPLE_NOTE, key) == EXAMPLE_TEXT
+    with pytest.raises(NoteInvalid):
+        open_note(EXAMPLE_NOTE.replace("cryptography", "cryptographY"), key)
