@@ -153,11 +153,7 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
             for r, digest in new
         ])
         _hold(session, terminal, findings, now)
-        transparency.append(session, [
-            transparency.fact("redemption", f"{terminal.id}#{r.seq}", now, terminal=terminal.id,
-                              partner=terminal.partner_id, seq=r.seq, hash=digest.hex())
-            for r, digest in new
-        ], now)
+        transparency.record_redemptions(session, terminal.id, new[0][0].seq, new[-1][0].seq, now)
         terminal.acknowledged_seq, terminal.chain_hash = new[-1][0].seq, new[-1][1].hex()
         terminal.checkpoint = checkpoint
         session.add(TerminalCheckpoint(terminal_id=terminal.id, seq=signed.seq, hash=signed.hash.hex(), jws=checkpoint,

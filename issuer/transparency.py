@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select
@@ -54,7 +54,7 @@ from keys.tlog import (
 from .audit import Actor
 from .audit import record as audit
 from .errors import Invalid, NotFound, Refused
-from .storage.models import LogCheckpoint, LogEntry, LogHash, LogPending, LogState
+from .storage.models import LogCheckpoint, LogEntry, LogHash, LogPending, LogState, RedemptionRow
 from .storage.store import IssuerHome
 
 if TYPE_CHECKING:  # issuing_keys appends to the log
@@ -62,7 +62,8 @@ if TYPE_CHECKING:  # issuing_keys appends to the log
 
 LOG_KEY_FILE = "log.key"
 MAX_ENTRY = 0xFFFF  # a C2SP entry bundle's uint16 length prefix
-INTEGRATE_BATCH = 50_000  # pending facts placed in the tree per transaction
+INTEGRATE_BATCH = 500  # pending rows placed per transaction: up to 250,000 entries (a row may be a batch)
+BATCH_OF_RECORDS = "records"  # a pending row that stands for a terminal's batch of stored records
 KINDS = (
     "redemption", "record_decision",
     "card_issued", "card_revoked", "card_replaced",
@@ -112,6 +113,41 @@ def record_fact(session: Session, kind: str, ref: str, now: int, **fields: Any) 
     append(session, [fact(kind, ref, now, **fields)], now)
 
 
+def record_redemptions(session: Session, terminal_id: str, first: int, last: int, now: int) -> None:
+    """Record the facts of a terminal's records ``first`` to ``last``, stored in this transaction.
+
+    One pending row for the batch: integration reads the records themselves
+    and makes one ``redemption`` entry of each, so ingest writes 1 row for the
+    log, not 500.
+    """
+    data = json.dumps({"terminal": terminal_id, "first": first, "last": last}, sort_keys=True).encode()
+    session.execute(insert(LogPending), [{"kind": BATCH_OF_RECORDS, "ref": terminal_id, "data": data,
+                                          "hash": b"", "at": now}])
+
+
+def redemption_fact(row: RedemptionRow) -> Fact:
+    """The entry of a stored record: its terminal, partner, sequence, chain hash, and when the office got it."""
+    return fact("redemption", f"{row.terminal_id}#{row.seq}", row.received_at, terminal=row.terminal_id,
+                partner=row.partner_id, seq=row.seq, hash=row.hash)
+
+
+def _facts(session: Session, pending: Sequence[LogPending]) -> Iterator[tuple[bytes, Fact | None, LogPending]]:
+    """Each pending row's entries in order: (leaf hash, fact or None for the row as recorded, row)."""
+    for row in pending:
+        if row.kind != BATCH_OF_RECORDS:
+            yield row.hash, None, row
+            continue
+        batch = json.loads(row.data)
+        records = session.scalars(select(RedemptionRow).where(
+            RedemptionRow.terminal_id == batch["terminal"], RedemptionRow.seq.between(batch["first"], batch["last"]))
+            .order_by(RedemptionRow.seq)).all()
+        if len(records) != batch["last"] - batch["first"] + 1:
+            raise RuntimeError("a terminal's records the log awaits are missing")  # a damaged database
+        for record in records:
+            made = redemption_fact(record)
+            yield leaf_hash(made.data), made, row
+
+
 def integrate(session: Session, limit: int = INTEGRATE_BATCH) -> int:
     """Give up to ``limit`` pending facts, oldest first, their places in the tree; how many were placed.
 
@@ -123,20 +159,22 @@ def integrate(session: Session, limit: int = INTEGRATE_BATCH) -> int:
     if not pending:
         return 0
     size = state.size
+    placed = list(_facts(session, pending))
     known = _read(session, frontier(size))
-    made = appended_hashes(size, [row.hash for row in pending], lambda level, index: known[level, index])
-    session.execute(insert(LogEntry), [
-        {"idx": size + n, "kind": row.kind, "ref": row.ref, "data": row.data, "hash": row.hash, "at": row.at}
-        for n, row in enumerate(pending)
-    ])
+    made = appended_hashes(size, [leaf for leaf, _, _ in placed], lambda level, index: known[level, index])
+    rows = [{"idx": size + n, "kind": (item or row).kind, "ref": (item or row).ref, "data": (item or row).data,
+             "hash": leaf, "at": row.at}  # a batch's records arrived when it was recorded
+            for n, (leaf, item, row) in enumerate(placed)]
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(LogEntry), rows[start:start + 5000])
     upper = [{"level": level, "idx": index, "hash": value} for level, index, value in made if level]
-    if upper:
-        session.execute(insert(LogHash), upper)
+    for start in range(0, len(upper), 5000):
+        session.execute(insert(LogHash), upper[start:start + 5000])
     ids = [row.id for row in pending]
     for start in range(0, len(ids), 1000):  # by id: a fact committed meanwhile is never removed unplaced
         session.execute(delete(LogPending).where(LogPending.id.in_(ids[start:start + 1000])),
                         execution_options={"synchronize_session": False})
-    state.size = size + len(pending)
+    state.size = size + len(placed)
     return len(pending)
 
 
