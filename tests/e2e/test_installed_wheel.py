@@ -153,3 +153,37 @@ def test_the_bridge_extra_reads_a_printed_qr(office: Office, verifier: Path, whe
     scanned = run([kia, "bridge", "read-image", office.card["qr_png"], "--raw"], cwd=tmp_path).stdout
     verified = verify(verifier, office, "-", tmp_path, stdin=scanned)
     assert (verified["accepted"], verified["serial"]) == (True, office.card["serial"])
+
+
+def test_the_audit_extra_checks_the_offices_log_and_export(office: Office, verifier: Path, wheel: Path,
+                                                           tmp_path: Path) -> None:
+    """An auditor's machine: only kia-verification[audit], talking to the office's service over loopback."""
+    origin = "kia.installed.example/log"
+    key = json.loads(run([office.kia, "issuer", "log", "init", "--home", office.home, "--origin", origin],
+                         cwd=tmp_path).stdout)["verifier_key"]
+    run([office.kia, "issuer", "log", "publish", "--home", office.home], cwd=tmp_path)
+    run([office.kia, "issuer", "log", "write-tiles", "--home", office.home, tmp_path / "tiles"], cwd=tmp_path)
+    password = "audit-password-for-the-wheel-test"
+    subprocess.run([str(office.kia), "issuer", "user", "add", "--home", str(office.home), "--username", "auditor",
+                    "--role", "auditor"], cwd=tmp_path, env=installed_env() | {"KIA_NEW_USER_PASSWORD": password},
+                   check=True, capture_output=True)
+    kia = install(wheel, "audit", tmp_path / "venv")
+
+    checked = run([kia, "audit", "log", tmp_path / "tiles", "--origin", origin, "--key", key,
+                   "--state", tmp_path / "state"], cwd=tmp_path)
+    assert checked.stdout.startswith("TERVERIFIKASI / VERIFIED")
+    day = TODAY.isoformat()
+    command = [str(office.kia), "issuer", "serve", "--home", str(office.home), "--port", "0", "--workers", "1"]
+    with running(command, installed_env(), cwd=tmp_path) as base:
+        subprocess.run([str(kia), "audit", "export", "--url", base, "--user", "auditor", "--from", day, "--to", day,
+                        "--out", str(tmp_path / "export"), "--format", "both"], cwd=tmp_path, check=True,
+                       env=installed_env() | {"KIA_AUDIT_PASSWORD": password}, capture_output=True)
+        run([kia, "audit", "log", f"{base}/api/v1/log", "--origin", origin, "--key", key,
+             "--state", tmp_path / "state", "--export", tmp_path / "export"], cwd=tmp_path)
+    run([kia, "audit", "verify", tmp_path / "export"], cwd=tmp_path)
+    run([kia, "audit", "revenue", tmp_path / "export"], cwd=tmp_path)
+    anomalies = json.loads(run([kia, "audit", "anomalies", tmp_path / "export", "--json"], cwd=tmp_path).stdout)
+    assert anomalies["anomalies"] == []  # no records: nothing to find, but DuckDB read the Parquet files
+    # A terminal's machine has no DuckDB, and still checks a published trust list.
+    run([verifier, "audit", "trustlist", "--trust-anchor", office.published / "root.jwk",
+         office.published / "trustlist.jws"], cwd=tmp_path)

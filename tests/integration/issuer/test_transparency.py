@@ -195,10 +195,29 @@ def test_facts_wait_pending_until_integrated_and_a_rolled_back_change_leaves_non
     assert entries(office)[-1]["kind"] == "partner"
 
 
-def test_integration_takes_large_batches_in_order(office: IssuerHome, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(transparency, "INTEGRATE_BATCH", 7)
+def test_integration_takes_batches_in_the_order_facts_were_recorded(office: IssuerHome):
     before = integrated(office)
     issued = issued_cards(office, 30, NOW - DAY)
-    assert integrated(office) == before + 30  # five transactions of up to 7
+    placed = []
+    while True:
+        with office.transaction() as session:
+            count = transparency.integrate(session, limit=7)
+        if not count:
+            break
+        placed.append(count)
+    assert placed == [7, 7, 7, 7, 2]
     serials = [entry["serial"] for entry in entries(office)[before:]]
     assert serials == [serial for serial, _ in issued]
+
+
+def test_a_terminals_batch_becomes_one_entry_per_record_and_is_never_split(office: IssuerHome):
+    partner = add_partner(office)
+    add_service(office, partner, now=NOW - 20 * DAY)
+    terminal = enrolled_terminal(office, partner, NOW - 8 * DAY)
+    before = integrated(office)
+    send(office, terminal, [decision(n, NOW - DAY + n) for n in range(1, 13)], NOW)
+    with office.transaction() as session:
+        assert transparency.integrate(session, limit=5) == 12  # the whole batch, past the limit
+    logged = entries(office)[before:]
+    assert [(entry["kind"], entry["seq"], entry["at"]) for entry in logged] == [
+        ("redemption", seq, NOW) for seq in range(1, 13)]
