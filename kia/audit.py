@@ -26,7 +26,6 @@ from kia.audit_verify import (
     recompute_revenue,
     verify_export,
 )
-from verifier.cli import load_trust, parse_at
 
 
 @click.group()
@@ -43,6 +42,8 @@ def trustlist(trust_anchor: Path, at: str | None, trust_list: Path) -> None:
 
     Exits 2 if the list is not signed by the anchor or is malformed.
     """
+    from verifier.cli import load_trust, parse_at  # the terminal's own reading of a trust list
+
     now = parse_at(at)
     trust, expired = load_trust(trust_anchor, trust_list, now)
     summary = {
