@@ -87,10 +87,9 @@ def test_a_witness_that_moved_on_is_asked_again_from_its_own_size(office: Issuer
     open_witnessed_checkpoint(published.checkpoint.note, log_key, ORIGIN, [followed], 1, NOW + 60)
 
 
+@pytest.mark.parametrize("issuer_db_url", ["postgresql"], indirect=True)  # SQLite takes one writer at a time
 def test_racing_publishers_keep_one_checkpoint_with_one_cosignature(office: IssuerHome, followed: CosignerKey,
-                                                                    log_key: NoteKey, issuer_db_url: str | None):
-    if issuer_db_url is None:
-        pytest.skip("SQLite takes one writer at a time: the race is PostgreSQL's")
+                                                                    log_key: NoteKey):
     issued_cards(office, 3, NOW - DAY)
     start = threading.Barrier(2)
     results: list[witnessing.Published] = []
