@@ -29,7 +29,6 @@ to be in a checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -37,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from keys.tiles import WIDTH, Tile, bundle, fits, join_hashes
+from keys.tiles import Tile, bundle, fits, join_hashes
 from keys.tlog import (
     EMPTY_ROOT,
     NoteKey,
@@ -401,12 +400,3 @@ def latest_checkpoint(home: IssuerHome) -> Checkpoint | None:
 
 def _checkpoint(row: LogCheckpoint) -> Checkpoint:
     return Checkpoint(row.size, row.root, row.note, row.signed_at, row.cosignatures)
-
-
-def tiles_needed(size: int) -> int:
-    """How many level-0 tiles a tree of ``size`` spans (for progress bars)."""
-    return -(-size // WIDTH)
-
-
-def sha256_hex(data: bytes | str) -> str:
-    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()

@@ -43,7 +43,9 @@ def key(home: Path) -> None:
 @click.option("--timeout", type=click.FloatRange(0.1, 120), default=witnessing.TIMEOUT, show_default=True,
               help="Seconds to wait for each witness.")
 def publish(home: Path, insecure_dev_keys: bool, timeout: float) -> None:
-    """Sign a checkpoint of the log and ask each witness to cosign it (run it from cron, e.g. every minute).
+    """Place the facts recorded since the last run in the tree, sign a checkpoint and ask each witness to cosign it.
+
+    Run it from cron, e.g. every minute: that is how long a fact waits to be in a checkpoint.
 
     Exits 1 when a witness did not cosign (the checkpoint is published with the others' cosignatures).
     """
