@@ -20,25 +20,25 @@ always passed in.
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
-import hashlib
 import re
 from collections.abc import Iterable, Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .jwk import public_key_bytes
 from .tlog import (
     NoteInvalid,
     NoteKey,
     TreeHead,
     is_key_name,
     is_note_text,
+    key_id,
     open_checkpoint,
+    parse_verifier_key,
     signature_line,
     split_note,
+    verifier_key_text,
 )
 
 COSIGNATURE_TYPE = b"\x04"
@@ -80,28 +80,21 @@ class CosignerKey:
 
     @property
     def key_id(self) -> bytes:
-        material = self.name.encode() + b"\n" + COSIGNATURE_TYPE + public_key_bytes(self.public)
-        return hashlib.sha256(material).digest()[:_KEY_ID_SIZE]
+        return key_id(self.name, COSIGNATURE_TYPE, self.public)
 
     def verifier_key(self) -> str:
         """``name+hex key ID+base64(0x04 || public key)``: what the office and auditors configure."""
-        encoded = base64.b64encode(COSIGNATURE_TYPE + public_key_bytes(self.public)).decode("ascii")
-        return f"{self.name}+{self.key_id.hex()}+{encoded}"
+        return verifier_key_text(self.name, COSIGNATURE_TYPE, self.public)
 
     @classmethod
     def parse(cls, verifier_key: str) -> CosignerKey:
         """A key from its verifier-key form; raises CosignatureInvalid for anything else."""
         try:
-            name, key_id, encoded = verifier_key.strip().split("+", 2)  # base64 may hold "+"
-            raw = base64.b64decode(encoded, validate=True)
-        except (ValueError, binascii.Error):
-            raise CosignatureInvalid("a witness's verifier key is name+keyid+base64 key") from None
-        if raw[:1] != COSIGNATURE_TYPE or len(raw) != 33:
-            raise CosignatureInvalid("a witness's verifier key names a cosignature/v1 key (type 0x04, 32 bytes)")
-        key = cls(name, Ed25519PublicKey.from_public_bytes(raw[1:]))
-        if key.key_id.hex() != key_id:
-            raise CosignatureInvalid("the witness's verifier key ID does not match its name and key")
-        return key
+            return cls(*parse_verifier_key(verifier_key, COSIGNATURE_TYPE))
+        except CosignatureInvalid:
+            raise
+        except NoteInvalid as exc:
+            raise CosignatureInvalid(f"a witness's {exc}") from None
 
     @classmethod
     def of(cls, name: str, private: Ed25519PrivateKey) -> CosignerKey:

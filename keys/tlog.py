@@ -278,6 +278,32 @@ class TreeHead:
         return f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode('ascii')}\n"
 
 
+def key_id(name: str, key_type: bytes, public: Ed25519PublicKey) -> bytes:
+    """A signed-note key ID: the first 4 bytes of SHA-256(name || "\\n" || type || public key)."""
+    return hashlib.sha256(name.encode() + b"\n" + key_type + public_key_bytes(public)).digest()[:4]
+
+
+def verifier_key_text(name: str, key_type: bytes, public: Ed25519PublicKey) -> str:
+    """``name+hex key ID+base64(type || public key)``, as Go's sumdb/note writes a verifier key."""
+    encoded = base64.b64encode(key_type + public_key_bytes(public)).decode("ascii")
+    return f"{name}+{key_id(name, key_type, public).hex()}+{encoded}"
+
+
+def parse_verifier_key(verifier_key: str, key_type: bytes) -> tuple[str, Ed25519PublicKey]:
+    """The name and Ed25519 key of a verifier key of ``key_type``; raises NoteInvalid for anything else."""
+    try:
+        name, given_id, encoded = verifier_key.strip().split("+", 2)  # base64 may hold "+"
+        raw = base64.b64decode(encoded, validate=True)
+    except (ValueError, binascii.Error):
+        raise NoteInvalid("a verifier key is name+keyid+base64 key") from None
+    if not is_key_name(name) or raw[:1] != key_type or len(raw) != 33:
+        raise NoteInvalid(f"a verifier key names an Ed25519 key (type 0x{key_type.hex()}, 32 bytes)")
+    public = Ed25519PublicKey.from_public_bytes(raw[1:])
+    if key_id(name, key_type, public).hex() != given_id:
+        raise NoteInvalid("the verifier key's ID does not match its name and key")
+    return name, public
+
+
 @dataclasses.dataclass(frozen=True)
 class NoteKey:
     """An Ed25519 key that signs notes, with its name and key ID (C2SP signed-note)."""
@@ -287,27 +313,16 @@ class NoteKey:
 
     @property
     def key_id(self) -> bytes:
-        return hashlib.sha256(self.name.encode() + b"\n" + ED25519_TYPE + public_key_bytes(self.public)).digest()[:4]
+        return key_id(self.name, ED25519_TYPE, self.public)
 
     def verifier_key(self) -> str:
         """``name+hex key ID+base64(0x01 || public key)``, as Go's sumdb/note writes a verifier key."""
-        encoded = base64.b64encode(ED25519_TYPE + public_key_bytes(self.public)).decode("ascii")
-        return f"{self.name}+{self.key_id.hex()}+{encoded}"
+        return verifier_key_text(self.name, ED25519_TYPE, self.public)
 
     @classmethod
     def parse(cls, verifier_key: str) -> NoteKey:
         """A key from its verifier-key form; raises NoteInvalid for anything else."""
-        try:
-            name, key_id, encoded = verifier_key.strip().split("+", 2)  # base64 may hold "+"
-            raw = base64.b64decode(encoded, validate=True)
-        except (ValueError, binascii.Error):
-            raise NoteInvalid("a verifier key is name+keyid+base64 key") from None
-        if not is_key_name(name) or raw[:1] != ED25519_TYPE or len(raw) != 33:
-            raise NoteInvalid("a verifier key names an Ed25519 key (type 0x01, 32 bytes)")
-        key = cls(name, Ed25519PublicKey.from_public_bytes(raw[1:]))
-        if key.key_id.hex() != key_id:
-            raise NoteInvalid("the verifier key's ID does not match its name and key")
-        return key
+        return cls(*parse_verifier_key(verifier_key, ED25519_TYPE))
 
 
 def sign_note(text: str, name: str, private: Ed25519PrivateKey) -> str:

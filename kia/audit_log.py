@@ -34,7 +34,7 @@ from typing import Any
 
 import click
 
-from keys.cosignature import CosignerKey, open_witnessed_checkpoint
+from keys.cosignature import CosignatureInvalid, CosignerKey, open_witnessed_checkpoint, verify_cosignature
 from keys.errors import KiaError
 from keys.tiles import WIDTH, Tile, TileInvalid, unbundle
 from keys.tlog import (
@@ -146,8 +146,6 @@ def verify_log(source: Source, log_key: NoteKey, origin: str, witnesses: Sequenc
 
 
 def _cosigned(note: str, key: CosignerKey, now: int) -> bool:
-    from keys.cosignature import CosignatureInvalid, verify_cosignature
-
     try:
         verify_cosignature(note, key, now)
     except CosignatureInvalid:
