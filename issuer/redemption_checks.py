@@ -125,20 +125,24 @@ def check_batch(records: Sequence[Redemption], known: Known) -> list[Finding]:
     """The findings of the new records of one terminal's batch, in record order."""
     findings: list[Finding] = []
     uses = {serial: list(found) for serial, found in known.uses.items()}
+    services: dict[str, list[RuleVersion]] = defaultdict(list)  # the versions of each service's rules
+    for rule in known.rules:
+        services[rule.code].append(rule)
     for record in records:
+        versions = services.get(record.service, [])
         found = _time_checks(record, known) + _decision_checks(record)
         if record.accepted and record.serial is not None and is_valid_serial(record.serial):
             found += _card_checks(record, record.serial, known)
             earlier = uses.setdefault(record.serial, [])
             use = Use(record.at, known.partner_id, record.service, known.terminal_id, record.seq,
                       _day(record.at, known.partner_zone))
-            found += _use_checks(record, use, earlier, known)
+            found += _use_checks(record, use, earlier, versions, known)
             bisect.insort(earlier, use, key=lambda other: other.at)
         elif record.accepted:
             found.append(("serial_malformed", "the record has no serial" if record.serial is None
                           else "the serial's characters or check character are wrong"))
         if record.accepted:
-            found += _rules_checks(record, known)
+            found += _rules_checks(record, versions, known.enrolled_at)
         findings += [Finding(record.seq, check, evidence) for check, evidence in found]
     return findings
 
@@ -187,12 +191,12 @@ def _card_checks(record: Redemption, serial: str, known: Known) -> list[tuple[st
     return found
 
 
-def _rules_checks(record: Redemption, known: Known) -> list[tuple[str, str]]:
-    """The record must follow a version of the rules the terminal could have held: one in force
-    between its enrolment and the scan, give or take the clocks' skew (a terminal decides with
-    the rules it last fetched)."""
-    start, end = min(known.enrolled_at, record.at) - ALLOWED_SKEW, record.at + ALLOWED_SKEW
-    versions = [rule for rule in known.rules if rule.code == record.service and rule.in_force_during(start, end)]
+def _rules_checks(record: Redemption, service: Sequence[RuleVersion], enrolled_at: int) -> list[tuple[str, str]]:
+    """The record must follow a version of its service's rules the terminal could have held: one
+    in force between its enrolment and the scan, give or take the clocks' skew (a terminal decides
+    with the rules it last fetched)."""
+    start, end = min(enrolled_at, record.at) - ALLOWED_SKEW, record.at + ALLOWED_SKEW
+    versions = [rule for rule in service if rule.in_force_during(start, end)]
     if not versions:
         return [("rules_mismatch", f"the partner had no service {record.service[:32]} in force")]
     for rule in versions:
@@ -205,10 +209,11 @@ def _rules_checks(record: Redemption, known: Known) -> list[tuple[str, str]]:
                                f"discount {record.discount} follow no version of the rules")]
 
 
-def _use_checks(record: Redemption, use: Use, earlier: Sequence[Use], known: Known) -> list[tuple[str, str]]:
+def _use_checks(record: Redemption, use: Use, earlier: Sequence[Use], service: Sequence[RuleVersion],
+                known: Known) -> list[tuple[str, str]]:
     found = []
-    limit = max((rule.daily_limit for rule in known.rules
-                 if rule.code == record.service and rule.in_force_during(record.at - DAY, record.at)), default=None)
+    limit = max((rule.daily_limit for rule in service if rule.in_force_during(record.at - DAY, record.at)),
+                default=None)
     same_day = [other for other in earlier if other.partner_id == use.partner_id
                 and other.service == use.service and other.day == use.day]
     if limit is not None and len(same_day) >= limit:

@@ -17,7 +17,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import BindParameter, Executable, String, any_, bindparam, func, insert, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from keys import load_public_jwk
@@ -179,22 +180,16 @@ def _known(session: Session, terminal: Terminal, partner: Partner, new: Sequence
     uses: dict[str, list[Use]] = {}
     places: dict[int, tuple[float, float]] = {}
     if serials:
-        if session.connection().dialect.name == "postgresql":
-            # psycopg prepares a statement after five runs, and PostgreSQL may then keep one
-            # generic plan for any serials, which scans the whole table (measured: 2 s a batch at
-            # 300,000 records).  These lookups are planned for each batch's serials instead.
-            session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        on_postgresql = session.connection().dialect.name == "postgresql"
         facts = select(CardRow.serial, CardRow.kid, CardRow.region, CardRow.birth_month, CardRow.issued_at,
-                       CardRow.expires_at, CardRow.revoked_at, CardRow.state).where(CardRow.serial.in_(serials))
+                       CardRow.expires_at, CardRow.revoked_at, CardRow.state)
+        # On PostgreSQL the serials go as one array parameter: 500 placeholders cost the driver
+        # more to parse than the index probes cost the server.
+        facts = facts.where(CardRow.serial == any_(_text_array(serials)) if on_postgresql
+                             else CardRow.serial.in_(serials))
         cards = {row.serial: CardFacts(*row[1:]) for row in session.execute(facts)}
         start, end = min(r.at for r in accepted) - DAY - HOUR, max(r.at for r in accepted) + DAY + HOUR
-        for row in session.execute(
-            select(RedemptionRow.serial, RedemptionRow.at, RedemptionRow.partner_id, RedemptionRow.service,
-                   RedemptionRow.terminal_id, RedemptionRow.seq, RedemptionRow.day)
-            .where(RedemptionRow.serial.in_(serials), RedemptionRow.at.between(start, end),
-                   RedemptionRow.accepted.is_(True))
-            .order_by(RedemptionRow.at)
-        ):
+        for row in session.execute(_uses(serials, start, end, on_postgresql)):
             uses.setdefault(row.serial, []).append(Use(row.at, row.partner_id, row.service, row.terminal_id, row.seq,
                                                        row.day))
         nearby = {use.partner_id for found in uses.values() for use in found} | {partner.id}
@@ -212,6 +207,28 @@ def _known(session: Session, terminal: Terminal, partner: Partner, new: Sequence
         changes.order_by(TerminalStateChange.at, TerminalStateChange.id))]
     return Known(now, terminal.id, partner.id, zone, terminal.enrolled_at or 0, states, cards, revoked_keys, rules,
                  uses, places)
+
+
+def _uses(serials: Sequence[str], start: int, end: int, on_postgresql: bool) -> Executable:
+    """The accepted uses of the serials between start and end, oldest first.
+
+    On PostgreSQL, one probe of the (serial, at) index per serial, in a LATERAL subquery that
+    OFFSET 0 keeps the planner from flattening.  Left to choose, it may scan the whole window
+    of time instead, as it did with statistics older than the day's records (measured: 20 ms
+    for a batch against 2 ms, in a table of 70,000 records, growing with the table).
+    """
+    columns = (RedemptionRow.serial, RedemptionRow.at, RedemptionRow.partner_id, RedemptionRow.service,
+               RedemptionRow.terminal_id, RedemptionRow.seq, RedemptionRow.day)
+    window = (RedemptionRow.at.between(start, end), RedemptionRow.accepted.is_(True))
+    if not on_postgresql:
+        return select(*columns).where(RedemptionRow.serial.in_(serials), *window).order_by(RedemptionRow.at)
+    wanted = func.unnest(_text_array(serials)).table_valued("serial").render_derived()
+    per_card = select(*columns).where(RedemptionRow.serial == wanted.c.serial, *window).offset(0).lateral()
+    return select(per_card).select_from(wanted).join(per_card, true()).order_by(per_card.c.at)
+
+
+def _text_array(values: Sequence[str]) -> BindParameter[Sequence[str]]:
+    return bindparam(None, values, type_=ARRAY(String))
 
 
 def _hold(session: Session, terminal: Terminal, findings: Sequence[Finding], now: int) -> None:

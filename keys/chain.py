@@ -101,9 +101,8 @@ class Redemption:
     @classmethod
     def from_json(cls, value: object) -> Redemption:
         """Read a record strictly: exactly the fields, each of its type and range."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        if not isinstance(value, dict) or set(value) != names:
-            raise InvalidRecord(f"a record holds exactly the fields {', '.join(sorted(names))}")
+        if not isinstance(value, dict) or value.keys() != _FIELD_NAMES:
+            raise InvalidRecord(f"a record holds exactly the fields {', '.join(sorted(_FIELD_NAMES))}")
         ints = ("seq", "at", "price", "discount", "paid")
         if not all(_is_int(value[name]) for name in ints) or not isinstance(value["accepted"], bool):
             raise InvalidRecord("seq, at, price, discount and paid are whole numbers; accepted is true or false")
@@ -127,6 +126,7 @@ class Redemption:
 
 
 _FIELDS = tuple(field.name for field in dataclasses.fields(Redemption))
+_FIELD_NAMES = frozenset(_FIELDS)
 
 
 def _is_int(value: object) -> bool:
