@@ -467,7 +467,8 @@ def profile(url: str, batches: int) -> None:
     for label, seconds in phases.items():
         print(f"{label:58} {seconds / batches * 1000:9.1f} {100 * seconds / total:5.0f}%")
     print("\ntop functions by own time (cProfile, which slows small calls):")
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats("sync_ingest|redemption_checks", 20)
     alternatives(url, terminal)
 
 
