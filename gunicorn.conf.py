@@ -18,3 +18,6 @@ limit_request_fields = 50
 accesslog = "-"
 # Trust X-Forwarded-* only from the proxy in front (set to its address).
 forwarded_allow_ips = os.environ.get("KIA_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# One folder for every worker's counters, so that /metrics adds them all up
+# (PROMETHEUS_MULTIPROC_DIR, or a temporary folder); see issuer/serve.py.
+from issuer.serve import child_exit, on_exit, on_starting  # noqa: E402,F401  (gunicorn reads these names)

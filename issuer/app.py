@@ -17,11 +17,16 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map, ValidationError
 
 from . import api, health, metrics, web
 from .current import CLOCK_EXTENSION, HOME_EXTENSION
 from .errors import IssuerError, NotFound, Refused, Unavailable
 from .storage.store import IssuerHome
+
+# The largest row id: partners, people and batches are numbered with the databases' INTEGER
+# (32 bits on PostgreSQL); a route that addresses a BIGINT says so (``<int(max=...):seq>``).
+MAX_ROW_ID = 2**31 - 1
 
 # Secrets never kept in the configuration: issuing keys read their passphrase
 # from the environment when they sign, and the root key never comes here.
@@ -31,6 +36,7 @@ _NOT_FOR_THE_SERVICE = ("KEY_PASSPHRASE", "KEY_PASSPHRASE_FILE", "ROOT_KEY_PASSP
 def create_app(test_config: Mapping[str, Any] | None = None, *,
                now: Callable[[], int] = lambda: int(time.time())) -> Flask:
     app = Flask(__name__)  # templates/ and static/ beside this module
+    app.url_map.converters["int"] = RowNumber  # before any route: every <int:...> is bounded
     app.config.from_mapping(
         HOME=None,
         DATABASE_URL=None,
@@ -52,6 +58,23 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     web.init_app(app)
     _install_error_handlers(app)
     return app
+
+
+class RowNumber(IntegerConverter):
+    """``<int:...>`` in every route of the service: a number the database can hold, else 404.
+
+    A larger number in a link names nothing, so it matches no route; it never
+    reaches a query, where it would overflow (a 500 on SQLite and PostgreSQL alike).
+    """
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002 (werkzeug's names)
+                 max: int | None = MAX_ROW_ID, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+    def to_python(self, value: str) -> Any:
+        if self.max is not None and len(value.lstrip("-0")) > len(str(self.max)):
+            raise ValidationError  # before int(): thousands of digits cost time, and Python refuses them
+        return super().to_python(value)
 
 
 def _is_page(path: str) -> bool:

@@ -242,6 +242,20 @@ def find_card(home: IssuerHome, serial: str) -> CardRecord:
         return card_record(row)
 
 
+def take_card_qr(home: IssuerHome, serial: str, now: int, *, by: Actor) -> CardRecord:
+    """A card with its working token, to show or print as its QR; who took it, and when, is audited.
+
+    The token is the card itself: whoever holds it can present the card, so
+    every copy handed out leaves an event (``card_qr``).  Raises UnknownCard.
+    """
+    with home.transaction() as session:
+        row = session.get(CardRow, normalize_serial(serial))
+        if row is None:
+            raise UnknownCard("no card with that serial was issued from this office")
+        audit(session, by, "card_qr", row.serial, now)
+        return card_record(row)
+
+
 def card_count(home: IssuerHome) -> int:
     with home.transaction() as session:
         return session.scalar(select(func.count()).select_from(CardRow)) or 0

@@ -98,6 +98,24 @@ class UnknownUser(NotFound):
     """No person with that id."""
 
 
+class TooManySignIns(Refused):
+    """Too many wrong passwords lately: sign-in is refused, before any password is checked, for ``retry_after`` s."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AddressThrottled(TooManySignIns):
+    """Too many wrong passwords from this address, whichever usernames they named."""
+
+
+class AccountLocked(TooManySignIns):
+    """Too many wrong passwords for this account, from anywhere: it is locked for a while."""
+
+
 class PartnerNotFound(NotFound):
     """No partner with that id."""
 

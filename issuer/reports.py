@@ -9,6 +9,7 @@ partner region's local days (YYYYMMDD) or months (YYYYMM), set at ingest.
 
 from __future__ import annotations
 
+import calendar
 import csv
 import dataclasses
 import datetime as dt
@@ -27,6 +28,9 @@ from .storage.store import IssuerHome
 
 PERIODS = ("day", "month")
 GROUPS = ("partner", "kind", "cluster", "programme")
+MAX_DAYS = 366  # a report by day covers at most a (leap) year, as an audit export does
+MAX_MONTHS = 60  # a report by month covers at most five years
+MAX_DAYS_AHEAD = 366  # a report ends at most a year after today: later days have no scans, only cost
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,12 +57,32 @@ def bucket(day: dt.date, period: str) -> int:
     return day.year * 10000 + day.month * 100 + day.day if period == "day" else day.year * 100 + day.month
 
 
+def check_range(start: dt.date, end: dt.date, period: str, today: dt.date | None = None) -> None:
+    """Refuse a report's dates unless ``start``..``end`` is within the span for ``period``.
+
+    At most MAX_DAYS days by day and MAX_MONTHS months by month (a range that
+    ends before it starts is empty, and allowed); with ``today``, the report
+    also ends at most MAX_DAYS_AHEAD days after it.  Raises Invalid, saying
+    what to ask instead.
+    """
+    if period == "day" and (end - start).days >= MAX_DAYS:
+        raise Invalid(f"a report by day covers at most {MAX_DAYS} days; ask by month, or for several periods")
+    if period == "month" and _month_number(end) - _month_number(start) >= MAX_MONTHS:
+        raise Invalid(f"a report by month covers at most {MAX_MONTHS} months; ask for several periods")
+    if today is not None and (end - today).days > MAX_DAYS_AHEAD:
+        raise Invalid(f"a report ends at most {MAX_DAYS_AHEAD} days after today ({today.isoformat()})")
+
+
 def figures(
     home: IssuerHome, group: str, period: str, start: dt.date, end: dt.date, partner_id: int | None = None
 ) -> list[Figures]:
-    """Figures per ``group`` and ``period`` for local dates ``start`` to ``end`` inclusive."""
+    """Figures per ``group`` and ``period`` for local dates ``start`` to ``end`` inclusive.
+
+    Raises Invalid when the dates are out of order or span more than check_range allows.
+    """
     if group not in GROUPS or period not in PERIODS:
         raise ValueError("unknown group or period")
+    check_range(start, end, period)
     column = RedemptionRow.day if period == "day" else RedemptionRow.month
     accepted = and_(RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(False))
     held = and_(RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(True))
@@ -104,7 +128,8 @@ class PartnerCount:
 
 
 def active_partners(home: IssuerHome, start: dt.date, end: dt.date) -> list[PartnerCount]:
-    """How many partners the programme had, month by month."""
+    """How many partners the programme had, month by month (at most MAX_MONTHS of them; check_range)."""
+    check_range(start, end, "month")
     months = _months(start, end)
     if not months:
         return []
@@ -121,18 +146,19 @@ def active_partners(home: IssuerHome, start: dt.date, end: dt.date) -> list[Part
     counts = []
     for month in months:
         first = dt.date(month // 100, month % 100, 1)
-        last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
         in_force = sum(1 for begin, finish in periods if begin <= last and finish >= first)
         counts.append(PartnerCount(month, in_force, int(scanning.get(month, 0))))
     return counts
 
 
 def _months(start: dt.date, end: dt.date) -> list[int]:
-    months, month = [], start.replace(day=1)
-    while month <= end:
-        months.append(month.year * 100 + month.month)
-        month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return months
+    # By counting months, never by adding days: the month after December 9999 is no date.
+    return [(number // 12) * 100 + number % 12 + 1 for number in range(_month_number(start), _month_number(end) + 1)]
+
+
+def _month_number(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
 
 
 @dataclasses.dataclass(frozen=True)

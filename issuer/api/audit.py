@@ -23,6 +23,7 @@ from kia.audit_export_format import FORMATS, zip_export
 from .. import audit_export, people
 from ..audit import Actor
 from ..current import now, office
+from ..errors import TooManySignIns
 from ..people import Person
 from . import bp, error, parsed_query
 
@@ -51,10 +52,15 @@ def _person() -> Person | Response:
     given = request.authorization
     if given is None or given.type != "basic" or not given.username or given.password is None:
         return _challenge("give an auditor's username and password (HTTP Basic)")
-    found = people.authenticate_person(office(current_app), given.username, given.password)
+    try:
+        found = people.authenticate_person(office(current_app), given.username, given.password,
+                                           request.remote_addr, now(), via="api")
+    except TooManySignIns as refused:
+        response = jsonify(error="too_many_sign_ins", message=str(refused))
+        response.status_code = 429
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
     if found is None:
-        tried = Actor(given.username.strip().lower(), request.remote_addr)
-        people.record_session_event(office(current_app), tried, "sign_in_failed", "api", now())
         return _challenge("wrong username or password")
     return found
 

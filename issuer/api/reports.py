@@ -56,9 +56,13 @@ def _signed_in() -> ResponseReturnValue | None:
     return None
 
 
-def _range(query: FiguresQuery | RangeQuery) -> tuple[dt.date, dt.date]:
-    last = query.to or reports.today(now())
-    return query.from_ or last.replace(day=1), last
+def _range(query: FiguresQuery | RangeQuery, period: str) -> tuple[dt.date, dt.date]:
+    """The report's first and last days (by default this month so far); Invalid (400) beyond reports.check_range."""
+    today = reports.today(now())
+    last = query.to or today
+    first = query.from_ or last.replace(day=1)
+    reports.check_range(first, last, period, today)
+    return first, last
 
 
 def _answer(rows: list[Any], row_type: type, output: str, name: str) -> ResponseReturnValue:
@@ -80,7 +84,7 @@ def figures() -> ResponseReturnValue:
         if query.by != "partner" or (partner is not None and partner != current_user.partner_id):
             return error(403, "forbidden", "a partner manager reads only their own partner's figures")
         partner = current_user.partner_id
-    start, end = _range(query)
+    start, end = _range(query, query.period)
     rows = reports.figures(office(current_app), query.by, query.period, start, end, partner)
     return _answer(rows, reports.Figures, query.format, f"figures-{query.by}-{query.period}")
 
@@ -94,7 +98,7 @@ def partners_over_time() -> ResponseReturnValue:
     query = parsed_query(RangeQuery)
     if not isinstance(query, RangeQuery):
         return query
-    start, end = _range(query)
+    start, end = _range(query, "month")
     return _answer(reports.active_partners(office(current_app), start, end), reports.PartnerCount, query.format,
                    "partners")
 

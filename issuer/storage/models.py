@@ -386,6 +386,35 @@ class User(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class SignInSession(Base):
+    """A session opened by a sign-in, until its person signs out, is disabled or gets a new password.
+
+    ``id`` is the SHA-256 of the random token the session cookie carries: the
+    database never holds what a cookie would need.
+    """
+
+    __tablename__ = "sign_in_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SignInFailure(Base):
+    """A wrong password (or unknown username), counted to throttle guessing per account and per address."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_username", "username", "at"),
+        Index("ix_sign_in_failures_address", "remote_addr", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    remote_addr: Mapped[str] = mapped_column(String(64))
+
+
 class AuditEvent(Base):
     """Every change: who, what, when, from where."""
 

@@ -8,7 +8,6 @@ form carries a CSRF token (Flask-WTF); sessions end after
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import os
 import secrets
 from pathlib import Path
@@ -17,8 +16,7 @@ from flask import Flask, Response, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from ..people import Person
-from ..people import active_person as person
+from ..people import Person, session_person
 from .i18n import alarm_name, language, t
 
 SESSION_MINUTES = 30
@@ -36,8 +34,8 @@ class SignedIn(Person):
     is_anonymous = False
 
     def get_id(self) -> str:
-        # The session names the person and their password's generation: a new password ends it.
-        return f"{self.id}.{self.session_key}"
+        # The token of a session the office keeps: signing out, a new password or disabling ends it.
+        return self.session_id
 
 
 def secret_key(home: Path) -> str | None:
@@ -57,7 +55,7 @@ def secret_key(home: Path) -> str | None:
 
 def init_app(app: Flask) -> None:
     from ..current import office
-    from . import audit, auth, cards, dashboard, keys, partners, people
+    from . import audit, auth, cards, dashboard, keys, partners, people, security
 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(office(app).path)
@@ -65,7 +63,9 @@ def init_app(app: Flask) -> None:
         # No office yet (health answers 503): sessions would not outlive this process.
         app.logger.warning("no office home at %s; sign-in sessions use a temporary key", office(app).path)
         app.config["SECRET_KEY"] = secrets.token_hex(32)
-    app.config.setdefault("SESSION_COOKIE_SECURE", False)  # set KIA_SESSION_COOKIE_SECURE=true behind HTTPS
+    # Session cookies travel over HTTPS only; KIA_DEV_INSECURE_COOKIES=true lets the demo and the
+    # tests sign in over plain HTTP on loopback, and is never for an office's service.
+    app.config["SESSION_COOKIE_SECURE"] = not app.config.get("DEV_INSECURE_COOKIES", False)
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -76,17 +76,17 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
+    security.init_app(app)
     from ..api import bp as api
 
     csrf.exempt(api)  # terminals authenticate each request with a signed token, not a cookie
 
     @login_manager.user_loader  # type: ignore[untyped-decorator]
     def _load(session_id: str) -> SignedIn | None:
-        user_id, _, key = session_id.partition(".")
-        found = person(office(app), int(user_id)) if user_id.isdigit() else None
-        if found is None or not hmac.compare_digest(found.session_key, key):
-            return None
-        return SignedIn(**found.__dict__)
+        from ..current import now
+
+        found = session_person(office(app), session_id, now())
+        return None if found is None else SignedIn(**found.__dict__)
 
     @login_manager.unauthorized_handler  # type: ignore[untyped-decorator]
     def _unauthorized() -> Response:

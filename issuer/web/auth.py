@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -16,11 +17,13 @@ from wtforms.validators import DataRequired, Length
 from .. import people
 from ..audit import Actor
 from ..current import now, office
+from ..errors import AccountLocked, TooManySignIns
 from . import SignedIn
 from .i18n import t
 
 bp = Blueprint("auth", __name__)
 View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
+MAX_NEXT_LENGTH = 2000
 
 
 class SignInForm(FlaskForm):  # type: ignore[misc]
@@ -62,31 +65,55 @@ OFFICE_STAFF = ("admin", "officer", "auditor")  # read the office's pages
 CHANGERS = ("admin", "officer")
 
 
+def local_path(target: str | None) -> str | None:
+    """``target`` if a browser would take it for a path of this site; None otherwise.
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a
+    slash, so ``next=/%09/evil.example`` and ``next=/%5Cevil.example`` lead off
+    the site as ``//evil.example`` does: any control character or backslash, a scheme
+    or a host refuses the target.
+    """
+    if not target or len(target) > MAX_NEXT_LENGTH or not target.startswith("/") or target.startswith("//"):
+        return None
+    if any(char < " " or char == "\x7f" or char == "\\" for char in target):
+        return None
+    parts = urlsplit(target)
+    return None if parts.scheme or parts.netloc else target
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     form = SignInForm()
     if form.validate_on_submit():
-        found = people.authenticate_person(office(current_app), form.username.data, form.password.data)
+        home = office(current_app)
+        try:
+            found = people.authenticate_person(home, form.username.data, form.password.data, remote(), now())
+        except TooManySignIns as refused:
+            return _too_many(form, refused)
         if found is None:
-            tried = Actor(form.username.data.strip().lower(), remote())
-            people.record_session_event(office(current_app), tried, "sign_in_failed", None, now())
             flash(t("bad_credentials"))
             return render_template("login.html", form=form), 401
+        if current_user.is_authenticated:  # signing in again ends the session this browser had
+            people.end_session(home, current_user.session_id, now(), by=actor())
         session.clear()  # a fresh session for the signed-in person
         session.permanent = True
-        login_user(SignedIn(**found.__dict__))
-        signed_in = Actor(found.username, remote(), found.id)
-        people.record_session_event(office(current_app), signed_in, "sign_in", None, now())
-        target = request.args.get("next", "")
-        local = target.startswith("/") and not target.startswith("//")  # never redirect off this site
-        return redirect(target if local else url_for("dashboard.index"))
+        opened = people.start_session(home, found, now(), by=Actor(found.username, remote(), found.id))
+        login_user(SignedIn(**opened.__dict__))
+        return redirect(local_path(request.args.get("next")) or url_for("dashboard.index"))
     return render_template("login.html", form=form)
+
+
+def _too_many(form: SignInForm, refused: TooManySignIns) -> ResponseReturnValue:
+    """429 with Retry-After, saying whether the account or the address is refused and for how long."""
+    minutes = -(-refused.retry_after // 60)
+    flash(t("account_locked" if isinstance(refused, AccountLocked) else "address_throttled").format(minutes=minutes))
+    return render_template("login.html", form=form), 429, {"Retry-After": str(refused.retry_after)}
 
 
 @bp.post("/logout")
 @login_required  # type: ignore[untyped-decorator]
 def logout() -> ResponseReturnValue:
-    people.record_session_event(office(current_app), actor(), "sign_out", None, now())
+    people.end_session(office(current_app), current_user.session_id, now(), by=actor())
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -150,10 +150,12 @@ def detail(serial: str) -> ResponseReturnValue:
 
 
 @bp.get("/<serial>/qr.png")
-@roles(*OFFICE_STAFF)
+@roles(*CHANGERS)
 def qr(serial: str) -> ResponseReturnValue:
-    record = cards.find_card(office(current_app), serial)
-    return Response(qr_png(qr_symbol(record.token)), mimetype="image/png")
+    """The card's working QR: only those who issue cards take it, and each copy is audited."""
+    record = cards.take_card_qr(office(current_app), serial, now(), by=actor())
+    # A working card: no cache keeps a copy the audit trail does not know of.
+    return Response(qr_png(qr_symbol(record.token)), mimetype="image/png", headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/<serial>/revoke")

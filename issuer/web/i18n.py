@@ -15,6 +15,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "password": ("Kata sandi", "Password"),
     "bad_credentials": ("Nama pengguna atau kata sandi salah.", "Wrong username or password."),
     "session_expired": ("Silakan masuk untuk melanjutkan.", "Please sign in to continue."),
+    "account_locked": ("Akun ini dikunci sementara karena terlalu banyak kata sandi salah. Coba lagi dalam "
+                       "{minutes} menit, atau minta admin mengatur ulang kata sandinya.",
+                       "This account is locked for now after too many wrong passwords. Try again in {minutes} "
+                       "minutes, or ask an admin to reset its password."),
+    "address_throttled": ("Terlalu banyak percobaan masuk yang gagal dari alamat ini. Coba lagi dalam {minutes} "
+                          "menit.",
+                          "Too many failed sign-ins from this address. Try again in {minutes} minutes."),
     "forbidden": ("Anda tidak berhak membuka halaman ini.", "You may not open this page."),
     "not_found": ("Halaman tidak ditemukan.", "Page not found."),
     "dashboard": ("Dasbor", "Dashboard"),

@@ -19,6 +19,7 @@ from ..current import now, office
 from ..errors import NotFound
 from ..storage.models import KLA_CLUSTERS, PARTNER_KINDS
 from .auth import CHANGERS, EVERYONE, ConfirmForm, actor, roles
+from .security import no_store
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 
@@ -100,6 +101,7 @@ def detail(partner_id: int) -> ResponseReturnValue:
 
 @bp.post("/<int:partner_id>/terminals")
 @roles(*CHANGERS)
+@no_store
 def register_terminal(partner_id: int) -> ResponseReturnValue:
     """Register a terminal; its one-time enrolment code is shown on this answer only."""
     form = TerminalForm()

@@ -23,6 +23,7 @@ from ..errors import NotFound
 from ..storage.models import ROLES
 from .auth import ConfirmForm, actor, roles
 from .i18n import t
+from .security import no_store
 
 bp = Blueprint("people", __name__, url_prefix="/users")
 PASSWORDS_DIFFER = "passwords_differ"  # a key of i18n.TEXT, translated when shown
@@ -80,12 +81,14 @@ def _errors(form: FlaskForm) -> str:
 
 @bp.get("/")
 @roles(*READERS)
+@no_store  # the page of password forms
 def index() -> ResponseReturnValue:
     return _page()
 
 
 @bp.post("/")
 @roles(*ADMINS)
+@no_store  # the page of password forms
 def add() -> ResponseReturnValue:
     form = UserForm().with_partners(_partners())
     if not form.validate_on_submit():

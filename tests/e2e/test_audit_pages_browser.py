@@ -27,7 +27,8 @@ from tests.factories.offices import PASSWORD, open_office
 def scene_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Scene]]:
     home = open_office(tmp_path_factory.mktemp("audit") / "office", None, NOW - 40 * DAY)
     scene = audit_scene(home, NOW)
-    app = create_app({"HOME": str(home.path), "DATABASE_URL": home.database_url}, now=lambda: NOW)
+    app = create_app({"HOME": str(home.path), "DATABASE_URL": home.database_url, "DEV_INSECURE_COOKIES": True},
+                     now=lambda: NOW)  # plain HTTP on loopback
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="office pages", daemon=True)
     thread.start()

@@ -35,7 +35,8 @@ def office_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def site(office_home: Path) -> Iterator[str]:
     home = str(office_home)
-    env = clean_env(KIA_KEY_PASSPHRASE=PASSPHRASE, KIA_NEW_USER_PASSWORD=PASSWORD)
+    # Plain HTTP on loopback: the session cookie may travel without TLS (the development setting).
+    env = clean_env(KIA_KEY_PASSPHRASE=PASSPHRASE, KIA_NEW_USER_PASSWORD=PASSWORD, KIA_DEV_INSECURE_COOKIES="true")
     kia("issuer", "init", "--home", home, env=env)
     for name, kind in (("Bioskop Solo Square", "cinema"), ("Kolam Renang Manahan", "pool")):
         kia("issuer", "partner", "add", "--home", home, "--name", name, "--kind", kind,

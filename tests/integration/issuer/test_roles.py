@@ -88,7 +88,7 @@ MATRIX = [
     ("POST", "/cards/issue", {"birth_date": PUPIL, "region": "3372"}, (302, 302, 302, 403, 403)),
     ("POST", "/cards/batch", "csv", (302, 200, 200, 403, 403)),
     ("GET", "/cards/{card}", None, (302, 200, 200, 200, 403)),
-    ("GET", "/cards/{card}/qr.png", None, (302, 200, 200, 200, 403)),
+    ("GET", "/cards/{card}/qr.png", None, (302, 200, 200, 403, 403)),  # the working card: those who issue
     ("POST", "/cards/{card}/revoke", {"reason": "hilang"}, (302, 302, 302, 403, 403)),
     ("POST", "/cards/{card}/replace", {}, (302, 302, 302, 403, 403)),
     ("GET", "/partners/", None, (302, 200, 200, 200, 302)),
