@@ -44,6 +44,7 @@ def _chart(chart: pygal.Graph) -> Markup:
     ``<style>`` stays inline with this answer's nonce (issuer.web.security).
     """
     chart.config.js = []
+    chart.config.no_data_text = t("no_chart_data")
     chart.add_xml_filter(_without_scripts)
     return Markup(chart.render(is_unicode=True, disable_xml_declaration=True))  # noqa: S704 (SVG made by pygal)
 
@@ -92,7 +93,8 @@ def index() -> ResponseReturnValue:
     over_time = reports.figures(home, "programme" if mine is None else "partner", "month", year_ago, today, mine)
 
     per_partner = pygal.HorizontalStackedBar(style=_STYLE, width=_WIDTH, height=180 + 50 * max(1, len(this_month)),
-                                             legend_at_bottom=True, value_formatter=_rupiah, x_label_rotation=20)
+                                             legend_at_bottom=True, value_formatter=_rupiah, x_label_rotation=20,
+                                             show_minor_x_labels=False, x_labels_major_count=5, truncate_label=-1)
     per_partner.title = t("revenue_per_partner")
     per_partner.x_labels = [names.get(int(row.group), row.group) for row in this_month]
     per_partner.add(t("net"), [row.net for row in this_month])

@@ -32,6 +32,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "revenue_over_time": ("Pendapatan dari pemegang KIA, 12 bulan terakhir",
                           "Revenue from KIA holders, last 12 months"),
     "coverage": ("Cakupan kartu per wilayah (%)", "Card coverage per region (%)"),
+    "no_chart_data": ("Belum ada angka", "No figures yet"),
     "latest_alarms": ("Alarm terbaru", "Latest alarms"),
     "no_alarms": ("Tidak ada alarm.", "No alarms."),
     "gross": ("Harga penuh", "Gross"),
