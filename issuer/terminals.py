@@ -15,11 +15,11 @@ import secrets
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from keys import jws, kid_for, load_public_jwk
+from keys import jws, kid_for, load_public_jwk, thumbprint
 from keys.chain import (
     MAX_SYNC_TOKEN_LIFETIME,
     SYNC_CLOCK_LEEWAY,
@@ -53,6 +53,9 @@ from .storage.models import (
 from .storage.store import IssuerHome
 
 CONFIG_TYP = "kia-config"
+# A terminal refuses a configuration past its expiry, so a replayed old one cannot live
+# for ever; terminals fetch a fresh one at every sync (docs/sync-protocol.md).
+CONFIG_LIFETIME = 30 * 86400
 ENROLMENT_CODE_LIFETIME = 7 * 86400
 STATE_VERBS = {"active": "activate", "suspended": "suspend", "retired": "retire"}  # audit actions
 _CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
@@ -77,18 +80,28 @@ def enroll(home: IssuerHome, unlock: KeyUnlock, code: str, public_jwk: object, n
         public_key = load_public_jwk(public_jwk)
     except KeyFileInvalid as exc:
         raise EnrolmentRefused(f"the terminal key is not usable: {exc}") from None
+    refused = EnrolmentRefused("the enrolment code is unknown, used or expired; ask the office for a new one")
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": public_jwk["x"], "kid": kid_for(public_key)}  # type: ignore[index]
+    hashed = code_hash(code)
     with home.transaction() as session:
-        terminal = session.scalars(
-            select(Terminal).where(Terminal.enrolment_code_hash == code_hash(code)).with_for_update()
-        ).one_or_none()
-        if terminal is None or terminal.state != "pending" or (terminal.enrolment_expires_at or 0) <= now:
-            raise EnrolmentRefused("the enrolment code is unknown, used or expired; ask the office for a new one")
-        jwk = {"kty": "OKP", "crv": "Ed25519", "x": public_jwk["x"], "kid": kid_for(public_key)}  # type: ignore[index]
+        # Spend the code first, in one conditional UPDATE: of requests racing with one code, the
+        # database lets exactly one match (SQLite serialises writers; PostgreSQL re-checks the
+        # WHERE after the winner commits).  A refusal below rolls the spending back.
+        spent = session.execute(
+            update(Terminal)
+            .where(Terminal.enrolment_code_hash == hashed, Terminal.state == "pending",
+                   Terminal.enrolment_expires_at > now)
+            .values(state="active", enrolled_at=now, enrolment_code_hash=None)
+            .returning(Terminal.id)
+            .execution_options(synchronize_session=False)
+        ).scalars().all()
+        if len(spent) != 1:
+            raise refused
+        terminal = session.get_one(Terminal, spent[0], populate_existing=True)
         enrolled = session.scalars(select(Terminal.public_jwk).where(Terminal.public_jwk.is_not(None)))
         if any(row == jwk for row in enrolled):
             raise EnrolmentRefused("this key already belongs to another terminal; make a new key")
         terminal.public_jwk = jwk
-        terminal.state, terminal.enrolled_at, terminal.enrolment_code_hash = "active", now, None
         session.add(TerminalStateChange(terminal_id=terminal.id, at=now, state="active"))
         transparency.record_fact(session, "terminal_enrolled", terminal.id, now, terminal=terminal.id,
                                  partner=terminal.partner_id, jwk=jwk)
@@ -119,6 +132,7 @@ def _signed_config(session: Session, home: IssuerHome, unlock: KeyUnlock, termin
                     "region": partner.region},  # the terminal counts days in the region's time zone
         "version": now,
         "iat": now,
+        "exp": now + CONFIG_LIFETIME,
         "mou_until": partner.mou_end.isoformat(),
         "services": [service_rules(row).to_json() for row in services] if in_force else [],
     }
@@ -166,6 +180,7 @@ class Registration:
     terminal_id: str
     enrolment_code: str  # shown once; only its hash is kept
     expires_at: int
+    root_fingerprint: str  # handed over with the code: the terminal checks the office's root key by it
 
 
 def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int, *, by: Actor) -> Registration:
@@ -195,7 +210,19 @@ def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int, *,
         transparency.record_fact(session, "terminal_registered", terminal_id, now, terminal=terminal_id,
                                  partner=partner_id)
         audit(session, by, "terminal_register", terminal_id, now)
-    return Registration(terminal_id, code, now + ENROLMENT_CODE_LIFETIME)
+        fingerprint = root_fingerprint(session)
+    return Registration(terminal_id, code, now + ENROLMENT_CODE_LIFETIME, fingerprint)
+
+
+def root_fingerprint(session: Session) -> str:
+    """The office's root key as terminals check it at enrolment: its RFC 7638 thumbprint (base64url)."""
+    return thumbprint(load_public_jwk(session.get_one(Office, 1).root_jwk))
+
+
+def office_root(home: IssuerHome) -> dict[str, Any]:
+    """The office's root public JWK, which terminals pin at enrolment."""
+    with home.transaction() as session:
+        return dict(session.get_one(Office, 1).root_jwk)
 
 
 def code_hash(code: str) -> str:

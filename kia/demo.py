@@ -98,6 +98,7 @@ class Terminal:
     partner_id: int
     home: Path
     code: str
+    root_fingerprint: str  # handed over with the code, as an officer does
     server: Server | None = None
 
 
@@ -134,7 +135,8 @@ def demo(keep: Path | None, lang: str | None, serve: bool) -> None:
         passphrase_file.write_text(generate_passphrase(), encoding="ascii")
         unlock = issuing_keys.KeyUnlock(passphrase_file.read_text(encoding="ascii").encode())
         env = {name: value for name, value in os.environ.items() if not name.startswith("KIA_")}
-        env |= {"KIA_KEY_PASSPHRASE_FILE": str(passphrase_file), "KIA_LANG": lang}
+        # Plain HTTP on loopback: the pages' session cookie may travel without TLS here only.
+        env |= {"KIA_KEY_PASSPHRASE_FILE": str(passphrase_file), "KIA_LANG": lang, "KIA_DEV_INSECURE_COOKIES": "true"}
         home = IssuerHome(folder / "office")
         stamp = int(time.time())
 
@@ -227,7 +229,7 @@ def _sign_up_partners(home: IssuerHome, now: int, folder: Path, say: Callable[[s
         partners.set_service(home, partner_id, rules, now, by=Actor.command_line())
         registration = register_terminal(home, partner_id, terminal_name, now, by=Actor.command_line())
         terminals.append(Terminal(f"{name} ({terminal_name})", partner_id, folder / f"terminal-{index}",
-                                  registration.enrolment_code))
+                                  registration.enrolment_code, registration.root_fingerprint))
     say("partners signed up: " + ", ".join(name for name, *_ in PARTNERS))
     return terminals
 
@@ -240,7 +242,8 @@ def _demo_user(home: IssuerHome, now: int) -> str:
 
 def _enroll(terminal: Terminal, office_url: str, env: dict[str, str]) -> None:
     subprocess.run([kia_command(), "verifier", "enroll", "--home", str(terminal.home), "--server", office_url,
-                    "--code", terminal.code], env=env, check=True, capture_output=True, text=True)
+                    "--code", terminal.code, "--root-fingerprint", terminal.root_fingerprint],
+                   env=env, check=True, capture_output=True, text=True)
 
 
 def _sync(terminal: Terminal) -> None:

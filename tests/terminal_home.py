@@ -18,7 +18,7 @@ from verifier.config import CONFIG_TYP
 from verifier.home import Identity, TerminalHome
 from verifier.terminal import Terminal
 
-from .factories import SURAKARTA, Trust
+from .factories import DAY, SURAKARTA, Trust
 
 TERMINAL_ID = "T-TEST0001"
 RULES = {
@@ -31,9 +31,13 @@ RULES = {
 }
 
 
+CONFIG_LIFETIME = 30 * DAY
+
+
 def signed_config(trust: Trust, now: int, *, services: list[dict] | None = None, mou_until: str | None = None,
-                  terminal_id: str = TERMINAL_ID) -> str:
-    """The partner's rules as the office signs them at ``now``; the MoU runs a year past ``now`` unless given."""
+                  terminal_id: str = TERMINAL_ID, expires_at: int | None = None) -> str:
+    """The partner's rules as the office signs them at ``now`` (its version), valid 30 days unless
+    ``expires_at`` says otherwise; the MoU runs a year past ``now`` unless given."""
     private, key = trust.signer
     if mou_until is None:
         mou_until = (dt.datetime.fromtimestamp(now, dt.UTC).date() + dt.timedelta(days=365)).isoformat()
@@ -43,6 +47,7 @@ def signed_config(trust: Trust, now: int, *, services: list[dict] | None = None,
                     "region": SURAKARTA},
         "version": now,
         "iat": now,
+        "exp": now + CONFIG_LIFETIME if expires_at is None else expires_at,
         "mou_until": mou_until,
         "services": [RULES] if services is None else services,
     }

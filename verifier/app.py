@@ -8,7 +8,11 @@ from readers on the bridge appear too.
 
 A web page elsewhere in the terminal's browser must not be able to post
 scans: the API takes only ``application/json`` (which a cross-site form
-cannot send without a preflight) and refuses a foreign ``Origin``.
+cannot send without a preflight) and refuses a foreign ``Origin``.  Nor may
+a page that rebinds its own name to 127.0.0.1 (DNS rebinding: its requests
+carry ``Host: evil.example:PORT`` and a matching ``Origin``): every request
+whose ``Host`` is not one of the terminal's own names with the served port
+(``served_hosts``) is refused with 421 before any work.
 """
 
 from __future__ import annotations
@@ -38,12 +42,43 @@ log = logging.getLogger("kia.verifier")
 MAX_BODY = 4 * MAX_PAYLOAD_CHARS
 
 
+# The names a browser on this machine reaches the terminal by.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+# Where the served hosts are kept: ``serve`` sets them once it knows its port.
+SERVED_HOSTS = "KIA_SERVED_HOSTS"
+
+
+def served_hosts(port: int, *addresses: str) -> frozenset[str]:
+    """The ``Host`` values the local API answers: the loopback names and ``addresses`` it listens
+    on, with ``port`` (and bare, as browsers send them, when the port is HTTP's 80)."""
+    names = {name.lower() for name in LOOPBACK_NAMES}
+    names |= {f"[{address}]" if ":" in address else address.lower() for address in addresses if address}
+    return frozenset({f"{name}:{port}" for name in names} | (names if port == 80 else set()))
+
+
+# What ``create_app`` answers unless told its port: the loopback names on port 80.
+HTTP_PORT_HOSTS = served_hosts(80)
+
+
 def create_app(terminal: Terminal, *, now: Callable[[], int] = lambda: int(time.time()),
-               sync_loop: SyncLoop | None = None) -> Flask:
-    """The app for ``terminal``; with ``sync_loop``, ``POST /api/v1/sync`` syncs at once."""
+               sync_loop: SyncLoop | None = None, hosts: frozenset[str] = HTTP_PORT_HOSTS) -> Flask:
+    """The app for ``terminal``; with ``sync_loop``, ``POST /api/v1/sync`` syncs at once.
+
+    ``hosts`` are the ``Host`` header values it answers (``served_hosts``); ``serve``
+    replaces them in ``app.config[SERVED_HOSTS]`` once it has its port.
+    """
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.config[SERVED_HOSTS] = hosts
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    @app.before_request
+    def refuse_foreign_host() -> ResponseReturnValue | None:
+        if request.host.lower() not in app.config[SERVED_HOSTS]:
+            # No name of this terminal: a page that rebound its own name to 127.0.0.1.
+            return _error(421, "misdirected_request", "this terminal answers only at its own address, "
+                          "e.g. http://127.0.0.1:8470/")
+        return None
 
     def lang() -> str:
         return language(request.args.get("lang") or request.cookies.get("lang"))
@@ -61,7 +96,7 @@ def create_app(terminal: Terminal, *, now: Callable[[], int] = lambda: int(time.
     @app.post("/api/v1/scan")
     def scan() -> ResponseReturnValue:
         _refuse_foreign_origin()
-        body = request.get_json(silent=True) if request.mimetype == "application/json" else None
+        body = _json_body()
         if not isinstance(body, dict) or not isinstance(body.get("payload"), str):
             return _error(400, "bad_request", 'send JSON {"payload": "<QR text>", "source": "wedge"}')
         source = body.get("source", "api")
@@ -119,6 +154,14 @@ def create_app(terminal: Terminal, *, now: Callable[[], int] = lambda: int(time.
     return app
 
 
+def _json_body() -> Any:
+    """The request's JSON, or None when it is not JSON or nested deeper than the parser goes."""
+    if request.mimetype != "application/json":
+        return None
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:  # thousands of nested arrays: no scan looks like that
+        return None
 
 
 def _refuse_foreign_origin() -> None:

@@ -19,11 +19,11 @@ from keys.errors import KeyFileInvalid
 from keys.keystore import passphrase_from_env
 from keys.times import iso_utc, parse_instant
 
-from .enrolment import enroll_terminal
+from .enrolment import RootPin, enroll_terminal, office_root, root_fingerprint
 from .home import TerminalHome
 from .messages import LANGUAGES, message
 from .ndef_payload import token_from_ndef
-from .sync import OfficeClient, OfficeUnreachable, Sync
+from .sync import InsecureServer, OfficeClient, OfficeUnreachable, Sync
 from .terminal import Terminal
 
 # Exit codes of `kia verifier verify` (DESIGN section 9).
@@ -154,34 +154,66 @@ def _open_terminal(home: TerminalHome, insecure_dev_keys: bool, now: int, servic
     return Terminal.open(home, key, now, service)
 
 
+def _interactive() -> bool:
+    """Whether a person at a terminal can answer a yes/no question."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _root_pin(client: OfficeClient, trust_anchor: Path | None, fingerprint: str | None) -> RootPin:
+    """How the office's root key is checked: the trust anchor, the fingerprint given, or a person's yes."""
+    if trust_anchor is not None and fingerprint is not None:
+        raise click.UsageError("give --trust-anchor or --root-fingerprint, not both")
+    if trust_anchor is not None:
+        try:
+            return load_public_jwk(json.loads(trust_anchor.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise KeyFileInvalid(f"cannot read the trust anchor {trust_anchor.name}: {exc}") from None
+    if fingerprint is not None:
+        return fingerprint
+    shown = root_fingerprint(office_root(client))
+    if not _interactive():
+        raise click.UsageError(f"the office at {client.server} has the root key fingerprint {shown}; check it with "
+                               "the office and give it with --root-fingerprint (or give --trust-anchor root.jwk)")
+    click.echo(f"The office at {client.server} has the root key fingerprint:\n\n    {shown}\n", err=True)
+    if not click.confirm("Is it the fingerprint the office gave you with the enrolment code?", err=True):
+        raise click.ClickException("enrolment cancelled: the enrolment code was not sent")
+    return shown
+
+
 @verifier.command()
 @home_option
-@click.option("--server", required=True, metavar="URL", help="The office's service, e.g. https://kia.example.go.id")
+@click.option("--server", required=True, metavar="URL", help="The office's service, e.g. https://kia.example.go.id "
+              "(plain http:// only to this machine).")
 @click.option("--code", required=True, help="The one-time enrolment code the office gave for this terminal.")
 @click.option("--trust-anchor", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="root.jwk received from the office by another channel: refuse a server with another root.")
+@click.option("--root-fingerprint", "fingerprint", metavar="FINGERPRINT",
+              help="The office's root key fingerprint, given with the enrolment code (RFC 7638 thumbprint, "
+                   "base64url, 43 characters): refuse a server with another root.  Without this or "
+                   "--trust-anchor, the fingerprint is shown and must be confirmed.")
 @dev_keys_option
-def enroll(home: Path, server: str, code: str, trust_anchor: Path | None, insecure_dev_keys: bool) -> None:
+def enroll(home: Path, server: str, code: str, trust_anchor: Path | None, fingerprint: str | None,
+           insecure_dev_keys: bool) -> None:
     """Create this terminal's key and register it with the office.
 
-    Pins the office's root key, fetches the trust list and the partner's
-    rules, and prints the terminal id as JSON.
+    The office's root key is checked before the code is sent: against
+    --trust-anchor, against --root-fingerprint, or by showing its fingerprint
+    for you to confirm.  Pins the root key, fetches the trust list and the
+    partner's rules, and prints the terminal id as JSON.
     """
     terminal_home = TerminalHome(home)
     if terminal_home.is_enrolled():
         raise click.UsageError(f"{home} already holds an enrolled terminal; use a new --home for a new terminal")
     try:
         client = OfficeClient(server)
-    except ValueError as exc:
+    except (ValueError, InsecureServer) as exc:
         raise click.BadParameter(str(exc), param_hint="--server") from None
+    pin = _root_pin(client, trust_anchor, fingerprint)
     passphrase = _passphrase(insecure_dev_keys)
     key = (terminal_home.private_key(passphrase, unencrypted_for_development=insecure_dev_keys)
            if terminal_home.key_path.exists()  # an enrolment that failed half-way: same key again
            else terminal_home.create_key(passphrase, unencrypted_for_development=insecure_dev_keys))
-    now = int(time.time())
-    enrolment = enroll_terminal(terminal_home, client, key, code, now,
-                                expected_root=load_public_jwk(json.loads(trust_anchor.read_text())) if trust_anchor
-                                else None)
+    enrolment = enroll_terminal(terminal_home, client, key, code, int(time.time()), pin)
     click.echo(json.dumps(enrolment, ensure_ascii=False))
 
 
@@ -226,7 +258,7 @@ def sync(ctx: click.Context, home: Path, insecure_dev_keys: bool) -> None:
                            "trust_list_seq": result.trust_list_seq, "config_version": result.config_version,
                            "refusal": result.refusal.to_json() if result.refusal else None}))
     if result.refusal:
-        click.echo(f"error: the office refused: {result.refusal.message}", err=True)
+        click.echo(f"error: {result.refusal.message}", err=True)
         ctx.exit(1)
 
 

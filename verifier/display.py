@@ -81,6 +81,14 @@ LABELS: dict[str, dict[str, str]] = {
                            "the office."},
     "refusal_terminal_suspended": {"id": "Terminal ini ditangguhkan oleh Disdukcapil. Hubungi Disdukcapil.",
                                    "en": "This terminal has been suspended by the office. Call the office."},
+    "refusal_config_older": {"id": "Aturan dari Disdukcapil lebih lama dari yang dipakai dan ditolak: aturan yang ada "
+                                   "tetap berlaku. Hubungi Disdukcapil.",
+                             "en": "The office sent older rules than those in use; they were refused and the rules "
+                                   "held stay in force. Call the office."},
+    "refusal_config_expired": {"id": "Aturan dari Disdukcapil sudah kedaluwarsa dan ditolak: aturan yang ada tetap "
+                                     "berlaku. Periksa jam perangkat, lalu hubungi Disdukcapil.",
+                               "en": "The office sent expired rules; they were refused and the rules held stay in "
+                                     "force. Check the device clock, then call the office."},
     "refusal_other": {"id": "Disdukcapil menolak sinkronisasi: {message}. Hubungi Disdukcapil.",
                       "en": "The office refused the sync: {message}. Call the office."},
 }

@@ -15,6 +15,10 @@ Everything the terminal trusts stays as the office signed it and is verified
 again at every start: a file changed on disk is refused, not believed.
 Files are replaced atomically (write, fsync, rename), so a power cut leaves
 the old version or the new one.
+
+The log holds card serials and visit times: the home is mode 0700 and every
+file in it 0600, set at enrolment and again at every start
+(``make_private``), whatever the folder was before.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +92,22 @@ class TerminalHome:
         except (OSError, ValueError, TypeError) as exc:
             raise HomeError(f"{self.identity_path.name} is damaged ({exc}); enrol this terminal again") from None
 
+    def make_private(self) -> None:
+        """The home 0700, its folders 0700 and its files 0600, whatever they were.
+
+        Symbolic links are left alone (chmod would change what they point to).
+        """
+        self.path.mkdir(mode=_PRIVATE_FOLDER, parents=True, exist_ok=True)
+        _chmod(self.path, _PRIVATE_FOLDER)
+        for folder, names, files in os.walk(self.path):
+            for name in names:
+                _chmod(Path(folder, name), _PRIVATE_FOLDER)
+            for name in files:
+                _chmod(Path(folder, name), _PRIVATE_FILE)
+
     def create_key(self, passphrase: bytes | None, *, unencrypted_for_development: bool = False) -> Ed25519PrivateKey:
         """A new terminal key, written before anything is sent to the office."""
-        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.make_private()
         key = Ed25519PrivateKey.generate()
         write_private_key(self.key_path, key, passphrase, allow_unencrypted_for_development=unencrypted_for_development)
         return key
@@ -120,7 +138,7 @@ class TerminalHome:
             delta.unlink()
 
     def save_delta(self, seq: int, token: str) -> None:
-        self.deltas_path.mkdir(mode=0o700, exist_ok=True)
+        self.deltas_path.mkdir(mode=_PRIVATE_FOLDER, exist_ok=True)
         _write_atomic(self.deltas_path / f"{seq:010d}.jws", token)
 
     def load_trust_list(self, now: int) -> TrustList:
@@ -179,9 +197,21 @@ class TerminalHome:
         self.serve_path.unlink(missing_ok=True)
 
 
+_PRIVATE_FOLDER, _PRIVATE_FILE = 0o700, 0o600
+
+
+def _chmod(path: Path, mode: int) -> None:
+    info = path.lstat()
+    if not stat.S_ISLNK(info.st_mode) and stat.S_IMODE(info.st_mode) != mode:
+        path.chmod(mode)
+
+
 def _write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (mode 0600), so that a power cut leaves the old file or the new."""
     temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _PRIVATE_FILE)
+    os.fchmod(descriptor, _PRIVATE_FILE)  # a temporary file left by an older version keeps its mode
+    with open(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())

@@ -542,6 +542,8 @@ def _create(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     building = path.with_name(f"{path.name}.new-{os.getpid()}")
     building.unlink(missing_ok=True)
+    # Serials and visit times: owner-only.  SQLite gives its -wal and -shm the file's mode.
+    os.close(os.open(building, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     connection = sqlite3.connect(building, isolation_level=None)
     try:
         connection.execute(f"PRAGMA page_size = {_PAGE_SIZE}")

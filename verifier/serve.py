@@ -21,7 +21,7 @@ from types import FrameType
 
 from waitress import create_server
 
-from .app import create_app
+from .app import SERVED_HOSTS, create_app, served_hosts
 from .sync import OfficeClient, Sync, SyncLoop
 from .terminal import Terminal
 
@@ -74,6 +74,8 @@ def serve_terminal(terminal: Terminal, host: str, port: int, *, threads: int = 4
     watcher = HomeWatcher(terminal, _now)
     app = create_app(terminal, sync_loop=loop)
     server = create_server(app, host=host, port=port, threads=threads, ident="kia-verifier")
+    # Only now is the port known (0 picks one): answer the terminal's own names with it.
+    app.config[SERVED_HOSTS] = served_hosts(server.effective_port, host, str(server.effective_host))
     url = f"http://{server.effective_host}:{server.effective_port}"
     terminal.home.announce(url, _now())
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}

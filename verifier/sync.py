@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import ipaddress
 import json
 import logging
 import random
@@ -39,9 +40,9 @@ from keys.chain import SYNC_CLOCK_LEEWAY, Checkpoint, sign_checkpoint, sign_sync
 from keys.errors import InvalidTrustListError, KiaError
 from keys.trustlist import apply_delta, verify_trust_list
 
-from .config import verify_config
+from .config import ConfigRefused, accept_config
 from .decision import ConfigInvalid
-from .errors import VerifierError
+from .errors import SetupError, VerifierError
 from .terminal import Refusal, Terminal
 
 log = logging.getLogger("kia.verifier.sync")
@@ -55,6 +56,22 @@ JOSE = "application/jose"
 
 class OfficeUnreachable(VerifierError):
     """The office did not answer (offline, refused, timed out): try again later."""
+
+
+class InsecureServer(SetupError):
+    """The office's URL is plain HTTP to another machine: anyone on the way could answer for it."""
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` (a URL's host name, without brackets) names this machine."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,12 +88,19 @@ class Answer:
 
 
 class OfficeClient:
-    """HTTP(S) to the office's service.  Plain HTTP only for tests and loopback demos."""
+    """HTTPS to the office's service; plain HTTP only to this machine (tests and loopback demos).
+
+    Raises ValueError for a URL that is not HTTP(S), InsecureServer for plain
+    HTTP to another host.
+    """
 
     def __init__(self, server: str, timeout: float = TIMEOUT) -> None:
         parts = urllib.parse.urlsplit(server)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"the office's URL is https://HOST[:PORT], not {server!r}")
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise InsecureServer(f"plain HTTP is allowed only to this machine (127.0.0.1, localhost, [::1]); "
+                                 f"use https:// for {parts.hostname}")
         self.server = server.rstrip("/")
         self.timeout = timeout
 
@@ -202,8 +226,12 @@ class Sync:
         if answer.status != 200:
             return self._refusal(answer, now())
         try:
-            config = verify_config(answer.body.decode("ascii"), self.terminal.trust,
-                                   self.terminal.identity.terminal_id)
+            config = accept_config(answer.body.decode("ascii"), self.terminal.trust,
+                                   self.terminal.identity.terminal_id, now(), self.terminal.config)
+        except ConfigRefused as exc:
+            # A replayed or expired configuration: keep the held one and tell staff.
+            log.error("refused the office's terminal configuration: %s", exc)
+            return Refusal(exc.code, str(exc), now())
         except (ConfigInvalid, UnicodeDecodeError) as exc:
             log.error("refused the office's terminal configuration: %s", exc)
             return None

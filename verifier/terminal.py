@@ -43,7 +43,8 @@ REFUSAL = "refusal"
 
 @dataclasses.dataclass(frozen=True)
 class Refusal:
-    """The office refused the terminal's sync: what staff must know and do."""
+    """The office refused the terminal's sync, or the terminal refused what the office sent
+    (older or expired rules): what staff must know and do."""
 
     code: str
     message: str
@@ -106,6 +107,7 @@ class Terminal:
         Raises HomeError, InvalidTrustListError, ConfigInvalid or LogCorrupt.
         """
         identity = home.require()
+        home.make_private()  # whatever a person or an older version left readable
         # Taken before reading, so a change while reading is seen by reload_if_changed.
         loaded = home.trust_fingerprint()
         trust, config = _load(home, identity, now)
@@ -138,8 +140,10 @@ class Terminal:
             self.trust = trust
 
     def replace_config(self, config: TerminalConfig) -> None:
+        """Take ``config`` unless it is older than the one held (verifier.config.accept_config refuses those)."""
         with self.lock:
-            self.config = config
+            if self.config is None or config.version >= self.config.version:
+                self.config = config
 
     def reload_if_changed(self, now: int) -> bool:
         """Take the home's trust list and rules when they changed on disk and are newer than those held.

@@ -105,6 +105,15 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/api/v1/terminals/root": {
+            "get": {
+                "summary": "The office's root public key, to check by its fingerprint before enrolling",
+                "responses": {
+                    "200": _json({"type": "object", "required": ["root_jwk"],
+                                  "properties": {"root_jwk": {"type": "object"}}}, "the root public JWK"),
+                },
+            }
+        },
         "/api/v1/terminals/config": {
             "get": {
                 "summary": "The terminal's signed configuration (typ kia-config)",

@@ -78,6 +78,12 @@ def enroll() -> ResponseReturnValue:
     }, 201
 
 
+@bp.get("/terminals/root")
+def root() -> ResponseReturnValue:
+    """The root public key, so a terminal can check its fingerprint before it spends its enrolment code."""
+    return {"root_jwk": terminals.office_root(office(current_app))}
+
+
 @bp.get("/terminals/config")
 def config() -> ResponseReturnValue:
     token = _bearer()

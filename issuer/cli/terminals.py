@@ -21,10 +21,15 @@ def terminal() -> None:
 @click.option("--partner", "partner_id", required=True, type=int)
 @click.option("--name", required=True, help="e.g. 'Kasir 1'")
 def register(home: Path, partner_id: int, name: str) -> None:
-    """Register a terminal; prints its one-time enrolment code (valid 7 days)."""
+    """Register a terminal; prints its one-time enrolment code (valid 7 days).
+
+    Hand the code and ``root_fingerprint`` (the root key's RFC 7638 thumbprint)
+    to the partner: ``kia verifier enroll --root-fingerprint`` checks the office by it.
+    """
     registration = terminals.register_terminal(open_home(home), partner_id, name, now(), by=by())
     emit({"terminal_id": registration.terminal_id, "enrolment_code": registration.enrolment_code,
-          "expires_at": dt.datetime.fromtimestamp(registration.expires_at, dt.UTC).isoformat()})
+          "expires_at": dt.datetime.fromtimestamp(registration.expires_at, dt.UTC).isoformat(),
+          "root_fingerprint": registration.root_fingerprint})
 
 
 def _set_state(home: Path, terminal_id: str, state: str) -> None:

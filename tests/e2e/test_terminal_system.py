@@ -48,14 +48,15 @@ class Office:
     partner: int
     tokens: list[str]
 
-    def register(self, name: str) -> str:
-        return kia("issuer", "terminal", "register", "--home", self.home, "--partner", str(self.partner),
-                   "--name", name, env=self.env)["enrolment_code"]
+    def register(self, name: str) -> list[str]:
+        """The enrolment options an officer hands over: the one-time code and the root key's fingerprint."""
+        registration = kia("issuer", "terminal", "register", "--home", self.home, "--partner", str(self.partner),
+                           "--name", name, env=self.env)
+        return ["--code", registration["enrolment_code"], "--root-fingerprint", registration["root_fingerprint"]]
 
     def enroll(self, name: str) -> Path:
         home = self.folder / name
-        kia("verifier", "enroll", "--home", str(home), "--server", self.url, "--code", self.register(name),
-            env=self.env)
+        kia("verifier", "enroll", "--home", str(home), "--server", self.url, *self.register(name), env=self.env)
         return home
 
     def terminal(self, home: Path, *options: str) -> Server:
@@ -255,7 +256,7 @@ def test_cut_connections_duplicates_reordering_and_an_office_restart_lose_nothin
     link = FaultyLink(office)
     try:
         home = office.folder / "counter-1"
-        kia("verifier", "enroll", "--home", str(home), "--server", link.url, "--code", office.register("counter-1"),
+        kia("verifier", "enroll", "--home", str(home), "--server", link.url, *office.register("counter-1"),
             env=office.env)
         identity = json.loads((home / "terminal.json").read_text())
 
@@ -349,6 +350,10 @@ def test_a_terminal_whose_clock_jumped_40_days_syncs_on_its_first_try(office: Of
     jumped = subprocess.run([kia_command(), "verifier", "sync", "--home", str(home)],
                             env=clock_ahead.environment(40, office.env), capture_output=True, text=True)
 
-    assert jumped.returncode == 0, jumped.stderr
-    assert json.loads(jumped.stdout)["refusal"] is None
+    # The records go through on the first try.  By the terminal's own clock (the only one a replaying
+    # proxy cannot set) the office's fresh rules look 10 days past their 30-day expiry: refused, the
+    # rules held kept, and staff told to set the clock (docs/sync-protocol.md).
+    assert jumped.returncode == 1, jumped.stderr
+    assert json.loads(jumped.stdout)["refusal"]["code"] == "config_expired"
+    assert "clock" in jumped.stderr
     assert office.stored()[terminal_id][0] == 3

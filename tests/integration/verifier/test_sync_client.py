@@ -92,7 +92,11 @@ def test_a_terminal_whose_clock_jumped_40_days_syncs_on_the_first_try(tmp_path: 
 
     result = Sync(terminal, office).run(lambda: jumped)  # type: ignore[arg-type]
 
-    assert result.refusal is None and terminal.log.acknowledged() == 1
+    assert terminal.log.acknowledged() == 1
+    # By its own clock (the only one a proxy cannot set) the office's fresh rules look 10 days past their
+    # expiry: refused, the held rules kept, and staff told to set the clock.
+    assert result.refusal is not None and result.refusal.code == "config_expired"
+    assert "clock" in result.refusal.message and result.config_version == NOW
     # One refused try, dated by the stale offset; its Date gave the office's clock, and the same round went on.
     assert office.answers == [("/api/v1/sync", 401), ("/api/v1/sync", 200), ("/api/v1/trustlist?since=1", 204),
                               ("/api/v1/terminals/config", 200)]
