@@ -1,7 +1,9 @@
 """A gate's latency: from a SCAN frame received to the ACCEPT frame sent (budget: p99 at most 20 ms).
 
 The reference board (firmware_bridge.gate.board) sends genuine cards, one
-after another, to the bridge's TCP gate reader on loopback.  Two verifiers,
+after another, to the bridge's TCP gate reader on loopback, in protocol v2:
+every frame sealed and opened (HMAC-SHA256) on both sides, so the figures
+include authentication.  Two verifiers,
 run one after the other:
 
 * in-process: the verifier double of the tests (keys.verify_card on every
@@ -38,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from firmware_bridge import events  # noqa: E402
 from firmware_bridge.dispatch import Dispatcher  # noqa: E402
 from firmware_bridge.gate.board import BoardSimulator, TcpLink  # noqa: E402
+from firmware_bridge.gate.keyfile import BoardKeys  # noqa: E402
 from firmware_bridge.gate.session import GateSettings  # noqa: E402
 from firmware_bridge.gate.transport import GateTcpReader  # noqa: E402
 from keys import IssuingKey, qr_text  # noqa: E402
@@ -51,6 +54,7 @@ SCANS = 2000
 WARMUP = 200
 CARDS = 50
 BUDGET_P99_MS = 20.0
+BOARD_KEY = bytes(range(32))  # a test key, as in docs/gate-protocol.md's worked session
 
 
 def fixed_trust() -> Trust:
@@ -75,13 +79,13 @@ def measure(verifier: Verifier, payloads: list[str], scans: int) -> tuple[list[f
     """Bridge latencies and board round trips (seconds) for ``scans`` scans after a warm-up."""
     bridge_latency: list[float] = []
     dispatcher = Dispatcher(verifier, events.Events())
-    gate = GateTcpReader("127.0.0.1", 0, dispatcher, GateSettings(heartbeat_ms=60_000), "gate",
-                         latency=bridge_latency.append)
+    settings = GateSettings(heartbeat_ms=60_000, keys=BoardKeys({"BENCH-01": BOARD_KEY}))
+    gate = GateTcpReader("127.0.0.1", 0, dispatcher, settings, "gate", latency=bridge_latency.append)
     stop = threading.Event()
     thread = threading.Thread(target=gate.run, args=(stop,), daemon=True)
     thread.start()
     assert dispatcher.events.wait_for(events.LISTENING, 1, "gate", 10) and gate.address is not None
-    board = BoardSimulator(TcpLink(*gate.address), "BENCH-01", answer_timeout=5.0)
+    board = BoardSimulator(TcpLink(*gate.address), "BENCH-01", answer_timeout=5.0, key=BOARD_KEY)
     board.hello()
     round_trips: list[float] = []
     for index in range(WARMUP + scans):
@@ -111,7 +115,7 @@ def main() -> None:
     payloads = [qr_text(trust.issue(make_card(serial=serial_from_value(value)))) for value in range(CARDS)]
     print(f"machine: {machine()}")
     print(f"{scans} scans of {CARDS} genuine cards (numeric QR text, {len(payloads[0])} digits) "
-          f"after {WARMUP} warm-up scans, one board on loopback TCP")
+          f"after {WARMUP} warm-up scans, one board on loopback TCP, gate protocol v2 (sealed frames)")
 
     report("in-process verifier double", *measure(CardVerifier(trust), payloads, scans))
 

@@ -22,6 +22,15 @@ from types import FrameType
 
 import click
 
+from .gate.cli import (
+    board_key,
+    board_key_options,
+    gate_board_keys,
+    gate_keys_option,
+    gate_v1_option,
+    simulated_board_key,
+)
+
 log = logging.getLogger("firmware_bridge")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -75,20 +84,24 @@ def read_image(ctx: click.Context, raw: bool, images: tuple[Path, ...]) -> None:
                    "gate:tcp:0.0.0.0:7070, gate:serial:/dev/ttyUSB0:115200 (docs/readers.md). Repeatable.")
 @click.option("--verifier-timeout", default=3.0, show_default=True, type=click.FloatRange(0.1, 60),
               help="Seconds to wait for a decision; after that a gate is denied.")
+@gate_keys_option
+@gate_v1_option
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(LOG_LEVELS))
 def run(home: Path | None, verifier_url: str | None, specs: tuple[str, ...], verifier_timeout: float,
-        log_level: str) -> None:
+        gate_keys: Path | None, gate_v1_insecure: bool, log_level: str) -> None:
     """Connect readers to the terminal's verifier until stopped (SIGINT, SIGTERM).
 
     Each scan goes to the verifier, which decides and logs it; a gate board
     gets ACCEPT or DENY.  When the verifier cannot decide, gates are denied
     ("VERIFIKASI GAGAL"), never opened.  Readers that are unplugged or not
-    there yet are waited for.
+    there yet are waited for.  Gate boards speak protocol v2 with the keys in
+    --gate-keys (kia bridge board-key add).
     """
     from verifier.local import LocalVerifierClient, VerifierUnavailable
 
     from .dispatch import Dispatcher, ServedVerifier
     from .errors import ReaderSpecError
+    from .gate.transport import secure_gate_readers
     from .runner import run_readers
     from .spec import build_reader, parse_spec
 
@@ -111,6 +124,8 @@ def run(home: Path | None, verifier_url: str | None, specs: tuple[str, ...], ver
         readers = [build_reader(spec, dispatcher) for spec in parsed]
     except ReaderSpecError as exc:
         raise click.BadParameter(str(exc), param_hint="--reader") from None
+    if any(spec.kind == "gate" for spec in parsed):
+        secure_gate_readers(readers, gate_board_keys(gate_keys, gate_v1_insecure), gate_v1_insecure)
     configure_logging(log_level)
     if home is not None:
         try:
@@ -123,6 +138,9 @@ def run(home: Path | None, verifier_url: str | None, specs: tuple[str, ...], ver
         run_readers(readers, stop)
     finally:
         verifier.close()
+
+
+bridge.add_command(board_key)
 
 
 def configure_logging(level: str) -> None:
@@ -257,15 +275,19 @@ def simulate_tag(tag_type: str, ndef_file: Path | None, host: str, port: int) ->
 @click.option("--ndef", "ndef_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Send this NDEF file as a tag's message (repeatable).")
 @click.option("--answer-timeout", default=2.0, show_default=True, type=click.FloatRange(0.1, 60))
+@board_key_options
 @click.argument("payloads", nargs=-1)
 def simulate_board(connect: str, board_id: str, ndef_files: tuple[Path, ...], answer_timeout: float,
-                   payloads: tuple[str, ...]) -> None:
+                   key_file: Path | None, key_hex: str | None, v1_insecure: bool, payloads: tuple[str, ...]) -> None:
     """A gate board: say HELLO, send each PAYLOAD (QR text; - reads lines from stdin) and --ndef file.
 
-    Prints one JSON line per answer: accepted, the two display lines, the relay pulse.
+    Speaks protocol v2 with the board's key (--key-file or --key).  Prints one
+    JSON line per answer: accepted, the two display lines, the relay pulse.
     """
     from .gate.board import BoardError, BoardSimulator, Link, SerialBoardLink, TcpLink
     from .gate.protocol import ScanKind
+
+    key = simulated_board_key(key_file, key_hex, v1_insecure)
 
     scans: list[tuple[ScanKind, bytes]] = []
     for payload in payloads:
@@ -284,7 +306,7 @@ def simulate_board(connect: str, board_id: str, ndef_files: tuple[Path, ...], an
             raise click.BadParameter("tcp:HOST:PORT or serial:PATH[:BAUD]", param_hint="--connect")
     except (OSError, ValueError) as exc:
         raise click.UsageError(f"cannot reach the bridge at {connect}: {exc}") from None
-    board = BoardSimulator(link, board_id, answer_timeout=answer_timeout)
+    board = BoardSimulator(link, board_id, answer_timeout=answer_timeout, key=key, insecure_v1=v1_insecure)
     try:
         board.hello()
         for kind, data in scans:

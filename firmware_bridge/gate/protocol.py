@@ -1,4 +1,4 @@
-"""The gate protocol, version 1: frames and messages (docs/gate-protocol.md).
+"""The gate protocol, versions 2 and 1: frames and messages (docs/gate-protocol.md).
 
 A frame is ``A5 VER TYPE SEQ LEN(2) PAYLOAD CRC(2)``, big-endian, with a
 CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final XOR;
@@ -12,6 +12,11 @@ errors it met instead of raising, and finds the next frame after garbage, a
 partial frame or a bad CRC by dropping one byte and searching for the next
 start byte.  Messages are typed views of a frame's payload
 (``parse_message`` / ``encode``).
+
+Version 2 frames have the same layout; what makes them safe (the handshake,
+and the counter and MAC sealed into every frame after it) is in ``auth``.
+Here only the v2 HELLO and HELLO_ACK differ from v1: each carries its
+side's fresh 16-byte nonce.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ from collections.abc import Callable
 from ..errors import BadCrc, BadPayload, FrameError, FrameTooLarge, Truncated, UnknownType, UnsupportedVersion
 
 SOF = 0xA5
-VERSION = 1
+VERSION = 2  # what a bridge speaks unless run with --gate-protocol-v1-insecure
+VERSION_1 = 1  # unauthenticated: kept only behind that loud option
+VERSIONS = (VERSION_1, VERSION)
+NONCE_SIZE = 16  # a v2 HELLO's and HELLO_ACK's fresh random nonce
 # Version bytes a frame may carry: a frame of another version is still decoded and NAKed
 # (UNSUPPORTED_VERSION); an A5 followed by anything else is noise.
 MAX_VERSION = 15
@@ -65,6 +73,8 @@ class NakReason(enum.IntEnum):
     UNKNOWN_TYPE = 0x04
     BAD_PAYLOAD = 0x05
     HELLO_REQUIRED = 0x06
+    UNKNOWN_BOARD = 0x07  # v2: the bridge holds no key for this board id
+    AUTH_FAILED = 0x08  # v2: a MAC did not verify, or a counter did not increase
 
 
 def crc16(data: bytes) -> int:
@@ -91,7 +101,7 @@ def encode_frame(frame_type: int, seq: int, payload: bytes = b"", version: int =
 
 
 def decode_frame(data: bytes) -> Frame:
-    """Exactly one complete frame.  Raises Truncated, FrameTooLarge, BadCrc or UnsupportedVersion."""
+    """Exactly one complete frame of version 1 or 2.  Raises Truncated, FrameTooLarge, BadCrc or UnsupportedVersion."""
     if len(data) < HEADER.size or data[0] != SOF:
         raise Truncated("not a whole frame: it must start with A5 and hold a 6-byte header")
     _, version, frame_type, seq, length = HEADER.unpack_from(data)
@@ -102,7 +112,7 @@ def decode_frame(data: bytes) -> Frame:
         raise Truncated(f"a frame with {length} payload bytes is {end + CRC.size} bytes, not {len(data)}", seq)
     if CRC.unpack_from(data, end)[0] != crc16(data[1:end]):
         raise BadCrc("the frame's CRC does not match", seq)
-    if version != VERSION:
+    if version not in VERSIONS:
         raise UnsupportedVersion(f"protocol version {version}; this bridge speaks {VERSION}", seq)
     return Frame(frame_type, seq, bytes(data[HEADER.size : end]), version)
 
@@ -180,14 +190,15 @@ class FrameDecoder:
 
 @dataclasses.dataclass(frozen=True)
 class Hello:
-    """Board -> bridge, first after connecting or booting: who the board is."""
+    """Board -> bridge, first after connecting or booting: who the board is (v2: and its fresh nonce)."""
 
     board_id: str
     firmware: str = ""
+    nonce: bytes = b""  # NONCE_SIZE bytes in v2, none in v1
     TYPE = FrameType.HELLO
 
     def payload(self) -> bytes:
-        return _short_text(self.board_id, MAX_BOARD_ID) + _short_text(self.firmware, MAX_FIRMWARE)
+        return _short_text(self.board_id, MAX_BOARD_ID) + _short_text(self.firmware, MAX_FIRMWARE) + self.nonce
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,15 +226,19 @@ class Heartbeat:
 
 @dataclasses.dataclass(frozen=True)
 class HelloAck:
-    """Bridge -> board: HELLO understood; send a heartbeat every ``heartbeat_ms`` when idle."""
+    """Bridge -> board: HELLO understood; send a heartbeat every ``heartbeat_ms`` when idle.
+
+    In v2 it also carries the bridge's fresh nonce, and travels sealed (``auth``).
+    """
 
     heartbeat_ms: int
     version: int = VERSION
     max_payload: int = MAX_PAYLOAD
+    nonce: bytes = b""  # NONCE_SIZE bytes in v2, none in v1
     TYPE = FrameType.HELLO_ACK
 
     def payload(self) -> bytes:
-        return struct.pack(">BHH", self.version, self.heartbeat_ms, self.max_payload)
+        return struct.pack(">BHH", self.version, self.heartbeat_ms, self.max_payload) + self.nonce
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,22 +287,42 @@ class Nak:
 Message = Hello | Scan | Heartbeat | HelloAck | Decision | HeartbeatAck | Nak
 
 
-def encode(message: Message, seq: int) -> bytes:
-    """The frame carrying ``message``."""
-    return encode_frame(message.TYPE, seq, message.payload())
+def encode(message: Message, seq: int, version: int = VERSION) -> bytes:
+    """The plain (unsealed) frame carrying ``message``: every v1 frame; in v2 a HELLO, or a NAK ending a session."""
+    if isinstance(message, Hello | HelloAck) and len(message.nonce) != _nonce_size(version):
+        raise ValueError(f"a version {version} {message.TYPE.name} carries {_nonce_size(version)} nonce bytes")
+    return encode_frame(message.TYPE, seq, message.payload(), version)
 
 
 def parse_message(frame: Frame) -> Message:
-    """The typed message of an intact frame.  Raises UnknownType or BadPayload."""
+    """The typed message of an intact frame (of a sealed v2 frame: of its opened body).
+
+    Raises UnknownType or BadPayload.
+    """
     try:
         frame_type = FrameType(frame.type)
     except ValueError:
         raise UnknownType(f"frame type 0x{frame.type:02X} is not part of the protocol", frame.seq) from None
     data = frame.payload
     try:
-        return _PARSERS[frame_type](data)
+        message = _PARSERS[frame_type](data)
+        if isinstance(message, Hello | HelloAck):
+            message = _with_nonce(message, data, frame.version)
+        return message
     except (ValueError, IndexError, struct.error) as exc:
         raise BadPayload(f"a {frame_type.name} payload cannot be read: {exc}", frame.seq) from None
+
+
+def _nonce_size(version: int) -> int:
+    return NONCE_SIZE if version >= 2 else 0
+
+
+def _with_nonce(message: Hello | HelloAck, data: bytes, version: int) -> Hello | HelloAck:
+    """The message with the nonce its version's layout ends with (the parsers read what comes before it)."""
+    size = _nonce_size(version)
+    if len(message.payload()) + size != len(data):
+        raise ValueError(f"a version {version} {message.TYPE.name} ends with {size} nonce bytes")
+    return dataclasses.replace(message, nonce=bytes(data[len(data) - size :]))
 
 
 def _short_text(text: str, limit: int) -> bytes:
@@ -312,8 +347,7 @@ def _exactly(data: bytes, used: int) -> None:
 
 def _parse_hello(data: bytes) -> Hello:
     board_id, offset = _read_text(data, 0, MAX_BOARD_ID)
-    firmware, offset = _read_text(data, offset, MAX_FIRMWARE)
-    _exactly(data, offset)
+    firmware, offset = _read_text(data, offset, MAX_FIRMWARE)  # a v2 nonce follows: _with_nonce checks the rest
     if not board_id:
         raise ValueError("the board id is empty")
     return Hello(board_id, firmware)
@@ -331,7 +365,7 @@ def _parse_heartbeat(data: bytes) -> Heartbeat:
 
 
 def _parse_hello_ack(data: bytes) -> HelloAck:
-    version, heartbeat_ms, max_payload = struct.unpack(">BHH", data)
+    version, heartbeat_ms, max_payload = struct.unpack_from(">BHH", data)  # a v2 nonce follows
     return HelloAck(heartbeat_ms, version, max_payload)
 
 
@@ -372,7 +406,10 @@ __all__ = [
     "MAX_FRAME",
     "MAX_PAYLOAD",
     "SOF",
+    "NONCE_SIZE",
     "VERSION",
+    "VERSIONS",
+    "VERSION_1",
     "Decision",
     "Frame",
     "FrameDecoder",

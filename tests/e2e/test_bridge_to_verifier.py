@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from firmware_bridge.gate.board import BoardSimulator, TcpLink
+from firmware_bridge.gate.keyfile import write_board_keys
 from firmware_bridge.gate.protocol import Decision
 from keys import qr_text
 from keys.serial import serial_from_value
@@ -32,11 +33,14 @@ def test_a_gate_board_opens_for_a_valid_card_and_stays_shut_for_a_revoked_one(tm
     terminal = Server("terminal", [kia_command(), "verifier", "serve", "--home", str(home.path), "--port", "0",
                                    "--no-sync", "--insecure-dev-unencrypted-keys"], env, tmp_path / "terminal.log")
     terminal.start()
+    board_key = bytes(range(32))
+    write_board_keys(tmp_path / "gate-keys", {"GATE-1": board_key})
     bridge = Process([kia_command(), "bridge", "run", "--home", str(home.path),
+                      "--gate-keys", str(tmp_path / "gate-keys"),
                       "--reader", "gate:tcp:127.0.0.1:0,pulse=800", "--reader", "wedge:stdin"], env)
     try:
         board = BoardSimulator(TcpLink("127.0.0.1", int(bridge.wait_line(LISTENING)[1])), "GATE-1",
-                               answer_timeout=30)
+                               answer_timeout=30, key=board_key)
         board.hello()
 
         valid = board.scan(qr_text(trust.issue(make_card(age=8, now=now))))

@@ -34,6 +34,17 @@ from .loopback import LoopbackVerifier
 from .ptys import MasterLink, PluggedPort
 
 LISTENING = r"listening for gate boards on 127\.0\.0\.1:(\d+)"
+BOARD_KEYS = {"GATE-A": bytes(range(32)), "GATE-B": bytes(range(32, 64)), "SIM-01": bytes(range(64, 96))}
+
+
+@pytest.fixture()
+def gate_keys(tmp_path: Path) -> Path:
+    """The bridge's board key file, as 'kia bridge board-key add' writes it."""
+    from firmware_bridge.gate.keyfile import write_board_keys
+
+    path = tmp_path / "gate-keys"
+    write_board_keys(path, BOARD_KEYS)
+    return path
 DENIED = Decision(False, "VERIFIKASI GAGAL", "HUBUNGI PETUGAS", 0)
 
 
@@ -116,7 +127,7 @@ def bridge(processes: list[Process], kia_command: str, kia_env: dict[str, str]) 
 
 
 def test_every_kind_of_reader_at_once_reaches_the_verifier_and_the_bridge_stops_on_sigterm(
-    bridge: StartBridge, tmp_path: Path, verifier: CardVerifier, card_tokens: list[str]
+    bridge: StartBridge, tmp_path: Path, verifier: CardVerifier, card_tokens: list[str], gate_keys: Path
 ) -> None:
     home, frames = tmp_path / "home", tmp_path / "frames"
     home.mkdir()
@@ -126,7 +137,7 @@ def test_every_kind_of_reader_at_once_reaches_the_verifier_and_the_bridge_stops_
     tag.remove()
     with LoopbackVerifier(verifier, home) as server:
         process = bridge(
-            "--home", str(home),
+            "--home", str(home), "--gate-keys", str(gate_keys),
             "--reader", "gate:tcp:127.0.0.1:0,pulse=900",
             "--reader", "wedge:stdin",
             "--reader", f"nfc:{tag.path},targets=106A",
@@ -136,7 +147,8 @@ def test_every_kind_of_reader_at_once_reaches_the_verifier_and_the_bridge_stops_
         )
         port = int(process.wait_line(LISTENING)[1])
 
-        board = BoardSimulator(TcpLink("127.0.0.1", port), "GATE-A", answer_timeout=TIMEOUT)
+        board = BoardSimulator(TcpLink("127.0.0.1", port), "GATE-A", answer_timeout=TIMEOUT,
+                               key=BOARD_KEYS["GATE-A"])
         board.hello()
         assert board.scan(qr_text(card_tokens[0])) == Decision(True, "DITERIMA", "Bayar Rp20.000", 900)
         process.type(f"]Q1{card_tokens[1]}\r\n")
@@ -147,7 +159,8 @@ def test_every_kind_of_reader_at_once_reaches_the_verifier_and_the_bridge_stops_
         scanner.write(qr_text(card_tokens[2]).encode() + b"\r\n")
         assert server.wait_for_scans(4)
         process.wait_line(f"{re.escape(str(gate_line.path))} open at 115200 baud")
-        serial_board = BoardSimulator(MasterLink(gate_line), "GATE-B", answer_timeout=TIMEOUT)
+        serial_board = BoardSimulator(MasterLink(gate_line), "GATE-B", answer_timeout=TIMEOUT,
+                                      key=BOARD_KEYS["GATE-B"])
         serial_board.hello()
         assert serial_board.scan(card_tokens[0]).accepted
         shutil.copy(write_card_files("printed", card_tokens[1], tmp_path).qr_png, frames / "frame.png")
@@ -165,11 +178,12 @@ def test_every_kind_of_reader_at_once_reaches_the_verifier_and_the_bridge_stops_
 
 
 def test_gates_are_denied_while_the_verifier_is_down_and_served_again_when_it_is_back(
-    bridge: StartBridge, tmp_path: Path, verifier: CardVerifier, card_tokens: list[str]
+    bridge: StartBridge, tmp_path: Path, verifier: CardVerifier, card_tokens: list[str], gate_keys: Path
 ) -> None:
-    process = bridge("--home", str(tmp_path), "--reader", "gate:tcp:127.0.0.1:0")
+    process = bridge("--home", str(tmp_path), "--reader", "gate:tcp:127.0.0.1:0", "--gate-keys", str(gate_keys))
     process.wait_line("no verifier is serving")
-    board = BoardSimulator(TcpLink("127.0.0.1", int(process.wait_line(LISTENING)[1])), answer_timeout=TIMEOUT)
+    board = BoardSimulator(TcpLink("127.0.0.1", int(process.wait_line(LISTENING)[1])), "GATE-A",
+                           answer_timeout=TIMEOUT, key=BOARD_KEYS["GATE-A"])
     board.hello()
 
     assert board.scan(card_tokens[0]) == DENIED  # not started yet
@@ -235,18 +249,18 @@ def test_nfc_write_then_read_at_the_command_line(run_kia: RunKia, tmp_path: Path
 
 def test_the_simulators_at_the_command_line(
     processes: list[Process], kia_command: str, kia_env: dict[str, str], run_kia: RunKia, tmp_path: Path,
-    verifier: CardVerifier, card_tokens: list[str],
+    verifier: CardVerifier, card_tokens: list[str], gate_keys: Path,
 ) -> None:
     card = write_card_files("card", card_tokens[1], tmp_path).ndef
     tag_process = Process([kia_command, "bridge", "simulate", "tag", "--ndef", str(card)], kia_env)
     processes.append(tag_process)
     with LoopbackVerifier(verifier) as server:
         bridge_process = Process([kia_command, "bridge", "run", "--verifier", server.url,
-                                  "--reader", "gate:tcp:127.0.0.1:0"], kia_env)
+                                  "--reader", "gate:tcp:127.0.0.1:0", "--gate-keys", str(gate_keys)], kia_env)
         processes.append(bridge_process)
         port = bridge_process.wait_line(LISTENING)[1]
         board = run_kia("bridge", "simulate", "board", "--connect", f"tcp:127.0.0.1:{port}", "--ndef", card,
-                        card_tokens[0], card_tokens[0][:-5] + "AAAAA")
+                        "--key", BOARD_KEYS["SIM-01"].hex(), card_tokens[0], card_tokens[0][:-5] + "AAAAA")
         assert bridge_process.stop() == 0
 
     decisions = [json.loads(line) for line in board.stdout.splitlines()]

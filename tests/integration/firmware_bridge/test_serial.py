@@ -17,7 +17,8 @@ import pytest
 from firmware_bridge import events
 from firmware_bridge.dispatch import Dispatcher
 from firmware_bridge.gate.board import BoardSimulator, SerialBoardLink
-from firmware_bridge.gate.protocol import Heartbeat, NakReason, Scan, ScanKind, encode
+from firmware_bridge.gate.keyfile import BoardKeys
+from firmware_bridge.gate.protocol import Heartbeat, Nak, NakReason, Scan, ScanKind
 from firmware_bridge.gate.session import GateSettings
 from firmware_bridge.gate.transport import GateSerialReader
 from firmware_bridge.serial_scanner import SerialScannerReader
@@ -106,7 +107,8 @@ def test_a_scanner_plugged_in_after_the_bridge_started_is_found(running: Running
 
 # --- a gate board on a serial line ---------------------------------------------------------
 
-SETTINGS = GateSettings(pulse_ms=600, heartbeat_ms=60_000)
+BOARD_KEYS = {"TURNSTILE-1": bytes(range(32)), "TURNSTILE-2": bytes(range(32, 64))}
+SETTINGS = GateSettings(pulse_ms=600, heartbeat_ms=60_000, keys=BoardKeys(BOARD_KEYS))
 
 
 def start_gate(running: Running, dispatcher: Dispatcher, port: PluggedPort, connections: int = 1) -> None:
@@ -117,7 +119,7 @@ def start_gate(running: Running, dispatcher: Dispatcher, port: PluggedPort, conn
 def test_a_gate_board_on_a_serial_line_is_answered(running: Running, dispatcher: Dispatcher, port: PluggedPort,
                                                    card_tokens: list[str]) -> None:
     start_gate(running, dispatcher, port)
-    board = BoardSimulator(MasterLink(port), "TURNSTILE-1", answer_timeout=TIMEOUT)
+    board = BoardSimulator(MasterLink(port), "TURNSTILE-1", answer_timeout=TIMEOUT, key=BOARD_KEYS["TURNSTILE-1"])
 
     assert board.hello().heartbeat_ms == 60_000
     assert board.scan(qr_text(card_tokens[0])).accepted
@@ -130,19 +132,19 @@ def test_noise_bad_crcs_and_partial_frames_on_the_serial_line_are_survived(
     running: Running, dispatcher: Dispatcher, port: PluggedPort, card_tokens: list[str]
 ) -> None:
     start_gate(running, dispatcher, port)
-    board = BoardSimulator(MasterLink(port), "TURNSTILE-1", answer_timeout=TIMEOUT)
+    board = BoardSimulator(MasterLink(port), "TURNSTILE-1", answer_timeout=TIMEOUT, key=BOARD_KEYS["TURNSTILE-1"])
     board.hello()
-    damaged = bytearray(encode(Heartbeat(1), 7))
+    damaged = bytearray(board.frame_for(Heartbeat(1), 7))
     damaged[-2] ^= 0x01
 
     board.send_raw(random.Random(7).randbytes(2000).replace(b"\xa5", b"\x5a"))
     board.send_raw(bytes(damaged))
-    nak = board.next_frame(TIMEOUT)
-    board.send_raw(encode(Scan(ScanKind.TEXT, card_tokens[0].encode()), 8)[:30])  # cut short, then quiet
-    cut = board.next_frame(TIMEOUT)
+    nak = board.next_message(TIMEOUT)
+    board.send_raw(board.frame_for(Scan(ScanKind.TEXT, card_tokens[0].encode()), 8)[:30])  # cut short, then quiet
+    cut = board.next_message(TIMEOUT)
 
-    assert nak is not None and not isinstance(nak, Exception) and nak.seq == 7
-    assert cut is not None and not isinstance(cut, Exception) and cut.seq == 8
+    assert nak == (7, Nak(NakReason.BAD_CRC))  # sealed: the session goes on
+    assert cut == (8, Nak(NakReason.BAD_CRC))
     assert board.scan(card_tokens[1]).accepted
     assert dispatcher.events.count(events.FRAME_ERROR, "gate") == 2
 
@@ -151,7 +153,7 @@ def test_after_the_board_is_replugged_it_is_asked_to_say_hello_again(running: Ru
                                                                      port: PluggedPort,
                                                                      card_tokens: list[str]) -> None:
     start_gate(running, dispatcher, port)
-    board = BoardSimulator(MasterLink(port), "TURNSTILE-1", answer_timeout=TIMEOUT)
+    board = BoardSimulator(MasterLink(port), "TURNSTILE-1", answer_timeout=TIMEOUT, key=BOARD_KEYS["TURNSTILE-1"])
     board.hello()
     assert board.scan(card_tokens[0]).accepted
 
@@ -172,12 +174,16 @@ def test_the_reference_board_on_its_own_serial_port_through_a_null_modem(
     try:
         running.start(GateSerialReader(str(cable.a), 115200, dispatcher, SETTINGS, name="gate"))
         assert dispatcher.events.wait_for(events.CONNECTED, 1, "gate", TIMEOUT)
-        board = BoardSimulator(SerialBoardLink(str(cable.b)), "TURNSTILE-2", answer_timeout=TIMEOUT)
+        board = BoardSimulator(SerialBoardLink(str(cable.b)), "TURNSTILE-2", answer_timeout=TIMEOUT,
+                               key=BOARD_KEYS["TURNSTILE-2"])
         board.hello()
         assert board.scan(card_tokens[0]).accepted
         board.close()
 
-        result = run_kia("bridge", "simulate", "board", "--connect", f"serial:{cable.b}:115200", card_tokens[1])
+        key_file = tmp_path / "turnstile-2.key"
+        key_file.write_text(BOARD_KEYS["TURNSTILE-2"].hex())
+        result = run_kia("bridge", "simulate", "board", "--connect", f"serial:{cable.b}:115200",
+                         "--board-id", "TURNSTILE-2", "--key-file", key_file, card_tokens[1])
     finally:
         cable.close()
 

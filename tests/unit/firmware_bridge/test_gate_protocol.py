@@ -76,7 +76,7 @@ def test_the_crc_covers_everything_after_the_start_byte() -> None:
 def test_a_frame_is_start_version_type_seq_length_payload_crc() -> None:
     frame = encode_frame(FrameType.SCAN, 0x2A, b"abc")
 
-    assert frame[:6] == bytes([0xA5, 0x01, 0x02, 0x2A, 0x00, 0x03])
+    assert frame[:6] == bytes([0xA5, 0x02, 0x02, 0x2A, 0x00, 0x03])
     assert frame[6:9] == b"abc"
     assert len(frame) == 6 + 3 + 2
     assert decode_frame(frame) == Frame(FrameType.SCAN, 0x2A, b"abc")
@@ -110,8 +110,13 @@ def test_an_oversized_header_is_refused_before_its_payload_arrives() -> None:
 
 def test_a_frame_of_another_version_is_read_and_refused_as_unsupported() -> None:
     with pytest.raises(UnsupportedVersion) as refused:
-        decode_frame(encode_frame(FrameType.HELLO, 3, b"", version=2))
+        decode_frame(encode_frame(FrameType.HELLO, 3, b"", version=3))
     assert refused.value.seq == 3
+
+
+def test_frames_of_version_1_and_2_are_both_read() -> None:
+    assert decode_frame(encode_frame(FrameType.HEARTBEAT_ACK, 1, b"", version=1)).version == 1
+    assert decode_frame(encode_frame(FrameType.HEARTBEAT_ACK, 1, b"")).version == protocol.VERSION == 2
 
 
 def test_a_short_or_unstarted_buffer_is_truncated() -> None:
@@ -122,14 +127,15 @@ def test_a_short_or_unstarted_buffer_is_truncated() -> None:
 
 # --- messages ----------------------------------------------------------------------
 
+NONCE = bytes(range(0xA0, 0xB0))
 MESSAGES = [
-    Hello("GATE-01", "1.2.0"),
-    Hello("X"),
+    Hello("GATE-01", "1.2.0", NONCE),
+    Hello("X", "", NONCE),
     Scan(ScanKind.TEXT, b"5676290000"),
     Scan(ScanKind.NDEF, b"\xd4\x12\x08dukcapil.go.id:kiaeyJ"),
     Heartbeat(0),
     Heartbeat(2**32 - 1),
-    HelloAck(5000),
+    HelloAck(5000, nonce=NONCE),
     Decision(True, "DITERIMA", "Bayar Rp20.000", 1000),
     Decision(False, "VERIFIKASI GAGAL", "HUBUNGI PETUGAS"),
     Decision(True, "", "", 0),
@@ -144,6 +150,28 @@ def test_every_message_survives_encoding_and_parsing(message: protocol.Message) 
 
     assert frame.seq == 200
     assert parse_message(frame) == message
+
+
+V1_MESSAGES = [Hello("GATE-01", "1.2.0"), HelloAck(5000, version=1), Nak(NakReason.BAD_CRC, version=1)]
+
+
+@pytest.mark.parametrize("message", V1_MESSAGES, ids=lambda message: type(message).__name__)
+def test_every_v1_message_survives_encoding_and_parsing(message: protocol.Message) -> None:
+    frame = decode_frame(encode(message, 200, version=1))
+
+    assert frame.version == 1
+    assert parse_message(frame) == message
+
+
+def test_a_hello_carries_a_nonce_in_v2_and_none_in_v1() -> None:
+    with pytest.raises(ValueError):
+        encode(Hello("GATE-01"), 1)
+    with pytest.raises(ValueError):
+        encode(Hello("GATE-01", "", NONCE), 1, version=1)
+    with pytest.raises(BadPayload):
+        parse_message(Frame(FrameType.HELLO, 1, Hello("GATE-01", "", NONCE).payload(), version=1))
+    with pytest.raises(BadPayload):
+        parse_message(Frame(FrameType.HELLO_ACK, 1, HelloAck(5000).payload(), version=2))
 
 
 def test_a_deny_never_carries_a_relay_pulse() -> None:
@@ -225,7 +253,7 @@ def test_a_bad_crc_is_reported_and_the_next_frame_still_read() -> None:
 
 def test_a_partial_frame_is_given_up_when_the_line_goes_quiet_and_what_follows_is_read() -> None:
     partial = encode(Scan(ScanKind.TEXT, b"x" * 300), 5)[:40]  # a board reset in the middle of a scan
-    hello = encode(Hello("GATE-01"), 1)
+    hello = encode(Hello("GATE-01", "", NONCE), 1)
     decoder = FrameDecoder()
 
     assert decoder.feed(partial + hello) == []  # still waiting for the 300 bytes it was promised
@@ -248,7 +276,7 @@ def test_a_header_with_a_false_length_is_refused_without_swallowing_the_frame_be
 
 def test_an_intact_frame_of_another_version_is_consumed_whole() -> None:
     decoder = FrameDecoder()
-    future = encode_frame(FrameType.SCAN, 3, b"\xa5\x01" * 10, version=2)  # its payload looks like starts
+    future = encode_frame(FrameType.SCAN, 3, b"\xa5\x01" * 10, version=3)  # its payload looks like starts
 
     found = decoder.feed(future + encode(HeartbeatAck(), 4))
 
@@ -268,17 +296,17 @@ def test_decode_frame_raises_only_documented_frame_errors(data: bytes) -> None:
         frame = decode_frame(data)
     except DOCUMENTED:
         return
-    assert encode_frame(frame.type, frame.seq, frame.payload) == data
+    assert encode_frame(frame.type, frame.seq, frame.payload, frame.version) == data
 
 
 @FUZZ
-@given(st.builds(Frame, st.integers(0, 255), st.integers(0, 255), st.binary(max_size=80)))
+@given(st.builds(Frame, st.integers(0, 255), st.integers(0, 255), st.binary(max_size=80), st.sampled_from([1, 2])))
 def test_parse_message_raises_only_unknown_type_or_bad_payload(frame: Frame) -> None:
     try:
         message = parse_message(frame)
     except (UnknownType, BadPayload):
         return
-    assert decode_frame(encode(message, frame.seq)) == frame
+    assert decode_frame(encode(message, frame.seq, frame.version)) == frame
 
 
 @FUZZ
