@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # The machine's PostgreSQL for the integration tests (CI fails if it is unreachable).
 export KIA_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: setup demo test lint browser oracle bench clean
+.PHONY: setup demo test lint browser oracle fuse bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -39,10 +39,16 @@ oracle:
 		echo "installing Debian's golang-go and golang-golang-x-mod-dev for the transparency-log oracle"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go golang-golang-x-mod-dev >/dev/null; }
 
+# The power-loss tests mount a FUSE filesystem (tests/powerloss): Debian's fuse3 gives fusermount3 and libfuse3.
+fuse:
+	@{ command -v fusermount3 >/dev/null 2>&1 && ldconfig -p | grep -q 'libfuse3\.so\.3'; } || { \
+		echo "installing Debian's fuse3 for the power-loss tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 >/dev/null; }
+
 # pytest exits 5 when no test ran, which fails this target too.  The second run
 # moves the clock a year and a day ahead (tests/clock_ahead.py): no test may meet
 # a fixed date with today's.  The installed-wheel tests run once, on the real clock.
-test: lint browser oracle
+test: lint browser oracle fuse
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m tests.clock_ahead 366 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not installed"
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from . import durable
 from .errors import (
     KeyFileInvalid,
     PassphraseMissing,
@@ -103,16 +104,12 @@ def write_private_key(
     else:
         encryption = serialization.BestAvailableEncryption(passphrase)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    durable.make_folders(path.parent, 0o700)
     # O_EXCL: never replace a key; the mode is set at creation, never widened.
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
+        durable.write_new(path, pem, KEY_FILE_MODE)
     except FileExistsError:
         raise KeyFileInvalid(f"key file {path.name} already exists; keys are never overwritten") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def read_private_key(

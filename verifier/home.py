@@ -33,7 +33,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from keys import TrustList, kid_for, load_public_jwk, verify_trust_list
+from keys import TrustList, durable, kid_for, load_public_jwk, verify_trust_list
 from keys.errors import KeyFileInvalid
 from keys.keystore import read_private_key, write_private_key
 from keys.trustlist import apply_delta
@@ -97,7 +97,7 @@ class TerminalHome:
 
         Symbolic links are left alone (chmod would change what they point to).
         """
-        self.path.mkdir(mode=_PRIVATE_FOLDER, parents=True, exist_ok=True)
+        durable.make_folders(self.path, _PRIVATE_FOLDER)
         _chmod(self.path, _PRIVATE_FOLDER)
         for folder, names, files in os.walk(self.path):
             for name in names:
@@ -208,16 +208,4 @@ def _chmod(path: Path, mode: int) -> None:
 
 def _write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` (mode 0600), so that a power cut leaves the old file or the new."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _PRIVATE_FILE)
-    os.fchmod(descriptor, _PRIVATE_FILE)  # a temporary file left by an older version keeps its mode
-    with open(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    durable.replace(path, text.encode("utf-8"), _PRIVATE_FILE)

@@ -18,7 +18,7 @@ from sqlalchemy import inspect, make_url, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from keys import IssuingKey, KeyState, load_public_jwk
+from keys import IssuingKey, KeyState, durable, load_public_jwk
 
 from ..errors import DatabaseUnavailable, HomeBusy, HomeNotFound, LegacyHomeInvalid
 from . import migrate
@@ -116,7 +116,7 @@ class IssuerHome:
             )
 
     def write_marker(self, root_kid: str) -> None:
-        self.marker_path.write_text(root_kid + "\n", encoding="ascii")
+        durable.replace(self.marker_path, (root_kid + "\n").encode("ascii"), 0o644)
 
     @contextlib.contextmanager
     def _reaching_database(self) -> Iterator[None]:
@@ -168,7 +168,7 @@ class IssuerHome:
         if not self._uses_home_sqlite():
             with self._reaching_database(), self.database.engine.connect():
                 pass
-        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        durable.make_folders(self.path, 0o700)
         if self._uses_home_sqlite():
             # Children's data: owner-only, like the keys.  SQLite gives its
             # -wal and -shm files the database file's mode.

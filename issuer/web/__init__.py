@@ -7,14 +7,16 @@ form carries a CSRF token (Flask-WTF); sessions end after
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import os
 import secrets
 from pathlib import Path
 
 from flask import Flask, Response, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+
+from keys import durable
 
 from ..people import Person, session_person
 from .i18n import alarm_name, language, t
@@ -44,12 +46,8 @@ def secret_key(home: Path) -> str | None:
         return None
     path = home / SECRET_FILE
     if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-        except FileExistsError:
-            pass  # another worker made it first
+        with contextlib.suppress(FileExistsError):  # another worker made it first
+            durable.write_new(path, secrets.token_hex(32).encode("ascii"), 0o600)
     return path.read_text().strip()
 
 
