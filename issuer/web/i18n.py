@@ -202,6 +202,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "enrolment_help": ("Masukkan kode ini di terminal mitra (kia verifier enroll). Kode hanya ditampilkan sekarang dan "
                        "berlaku sampai", "Enter this code at the partner's terminal (kia verifier enroll). It is shown "
                        "only now and is valid until"),
+    "root_fingerprint": ("Sidik kunci akar kantor", "The office's root key fingerprint"),
+    "root_fingerprint_help": ("Berikan juga sidik ini kepada pemasang terminal (kia verifier enroll "
+                              "--root-fingerprint): terminal memeriksanya sebelum mengirim kode, sehingga tidak "
+                              "mempercayai kantor palsu.",
+                              "Give this fingerprint to the terminal's installer too (kia verifier enroll "
+                              "--root-fingerprint): the terminal checks it before it sends the code, so it trusts "
+                              "no false office."),
     "card_type": ("Jenis kartu", "Card type"),
     "under_five": ("KIA balita (tanpa foto), berlaku sampai ulang tahun ke-5",
                    "Under-5 KIA (no photo), valid until the 5th birthday"),

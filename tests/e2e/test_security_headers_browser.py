@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from werkzeug.serving import make_server
 
 from issuer import create_app
+from keys import load_public_jwk, thumbprint
 from tests.factories import DAY, NOW
 from tests.factories.audit_data import audit_scene
 from tests.factories.offices import PASSWORD, open_office
@@ -105,4 +106,9 @@ def test_the_stylesheet_reaches_the_one_time_code(browser: Browser, site: str, t
     code = page.locator("#enrolment-code")
     expect(code).to_be_visible()
     assert code.evaluate("element => getComputedStyle(element).fontSize") == "32px"  # 2rem, from style.css
+    # Handed over with the code: the fingerprint of the root key the office serves to terminals.
+    root = page.request.get(f"{site}/api/v1/terminals/root").json()["root_jwk"]
+    expect(page.locator("#root-fingerprint")).to_have_text(thumbprint(load_public_jwk(root)))
+    if SCREENSHOT:
+        page.screenshot(path=str(Path(SCREENSHOT).with_name("enrolment.png")), full_page=True)
     assert refused == []
