@@ -18,9 +18,10 @@ from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
 from issuer import create_app
+from tests.e2e.pages import sign_in
 from tests.factories import DAY, NOW
 from tests.factories.audit_data import Scene, audit_scene
-from tests.factories.offices import PASSWORD, open_office
+from tests.factories.offices import open_office
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +50,14 @@ def scene(scene_site: tuple[str, Scene]) -> Scene:
     return scene_site[1]
 
 
-def sign_in(browser: Browser, site: str, username: str = "auditor") -> Page:
+def auditor_page(browser: Browser, site: str, username: str = "auditor") -> Page:
     page = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(f"{site}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Dasbor")
-    return page
+    return sign_in(page, site, username)
 
 
 def test_an_auditor_filters_the_held_records_and_downloads_them_as_csv(browser: Browser, site: str,
                                                                       tmp_path: Path) -> None:
-    page = sign_in(browser, site)
+    page = auditor_page(browser, site)
     page.click("header nav >> text=Audit")
     expect(page.locator("#count-held strong")).to_have_text("6")
     page.click(".audit-nav >> text=Catatan pemindaian")
@@ -82,7 +78,7 @@ def test_an_auditor_filters_the_held_records_and_downloads_them_as_csv(browser: 
 
 
 def test_an_auditor_pages_through_every_redemption(browser: Browser, site: str) -> None:
-    page = sign_in(browser, site)
+    page = auditor_page(browser, site)
     page.goto(f"{site}/audit/redemptions")
     first = page.locator("#redemptions tbody tr").first.inner_text()
     page.click("#next-page")
@@ -95,7 +91,7 @@ def test_an_auditor_pages_through_every_redemption(browser: Browser, site: str) 
 
 def test_an_auditor_releases_a_held_record_only_with_a_reason(browser: Browser, site: str, scene: Scene,
                                                               tmp_path: Path) -> None:
-    page = sign_in(browser, site)
+    page = auditor_page(browser, site)
     page.goto(f"{site}/audit/quarantine")
     record = page.locator(f"#held-{scene.museum_terminal}-3")
     expect(record.locator(".findings")).to_contain_text("Kartu tidak pernah diterbitkan")
@@ -118,7 +114,7 @@ def test_an_auditor_releases_a_held_record_only_with_a_reason(browser: Browser, 
 
 
 def test_an_admin_confirms_a_held_record(browser: Browser, site: str, scene: Scene) -> None:
-    page = sign_in(browser, site, "admin")
+    page = auditor_page(browser, site, "admin")
     page.goto(f"{site}/audit/quarantine")
     record = page.locator(f"#held-{scene.museum_terminal}-2")
     record.get_by_label("Alasan keputusan").fill("serial palsu")
@@ -129,7 +125,7 @@ def test_an_admin_confirms_a_held_record(browser: Browser, site: str, scene: Sce
 
 
 def test_the_alarms_speak_english_when_asked(browser: Browser, site: str, tmp_path: Path) -> None:
-    page = sign_in(browser, site)
+    page = auditor_page(browser, site)
     page.goto(f"{site}/audit/alarms?lang=en")
     expect(page.locator("h1")).to_have_text("Alarms")
     page.get_by_label("Kind of alarm").select_option("serial_unknown")
@@ -140,7 +136,7 @@ def test_the_alarms_speak_english_when_asked(browser: Browser, site: str, tmp_pa
 
 
 def test_an_officer_has_no_audit_link_and_no_audit_page(browser: Browser, site: str) -> None:
-    page = sign_in(browser, site, "officer")
+    page = auditor_page(browser, site, "officer")
     expect(page.locator("header nav >> text=Audit")).to_have_count(0)
     response = page.goto(f"{site}/audit/quarantine")
     assert response is not None and response.status == 403

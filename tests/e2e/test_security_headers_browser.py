@@ -20,9 +20,10 @@ from werkzeug.serving import make_server
 
 from issuer import create_app
 from keys import load_public_jwk, thumbprint
+from tests.e2e.pages import sign_in
 from tests.factories import DAY, NOW
 from tests.factories.audit_data import audit_scene
-from tests.factories.offices import PASSWORD, open_office
+from tests.factories.offices import open_office
 
 SCREENSHOT = os.environ.get("KIA_DASHBOARD_SCREENSHOT")  # where to keep the dashboard's picture, if anywhere
 
@@ -53,12 +54,7 @@ def signed_in(browser: Browser, site: str, username: str, refused: list[str]) ->
 
     page.on("console", note)
     page.on("pageerror", lambda error: refused.append(f"{page.url}: {error}"))
-    page.goto(f"{site}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Dasbor")
-    return page
+    return sign_in(page, site, username)
 
 
 def test_the_dashboard_draws_its_charts_under_a_strict_policy(browser: Browser, site: str) -> None:

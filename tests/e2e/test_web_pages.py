@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from issuer import offline_signing
 from issuer.issuing_keys import KeyUnlock
+from tests.e2e.pages import sign_in
 from tests.e2e.processes import BIN, clean_env, kia, running
 from tests.factories import aged
 
@@ -50,18 +51,12 @@ def site(office_home: Path) -> Iterator[str]:
         yield base
 
 
-def sign_in(browser: Browser, site: str, username: str) -> Page:
-    page = browser.new_context().new_page()
-    page.goto(f"{site}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Dasbor")
-    return page
+def signed_in(browser: Browser, site: str, username: str) -> Page:
+    return sign_in(browser.new_context().new_page(), site, username, PASSWORD)
 
 
 def test_an_officer_issues_a_card_at_the_counter_and_revokes_it(browser: Browser, site: str, tmp_path: Path) -> None:
-    page = sign_in(browser, site, "petugas")
+    page = signed_in(browser, site, "petugas")
     page.goto(f"{site}/cards/")
     form = page.locator("#issue-form")
     form.locator("input[name=birth_date]").fill(aged(10, TODAY).isoformat())
@@ -92,7 +87,7 @@ def test_an_officer_uploads_a_school_batch_and_sees_its_report(browser: Browser,
         f"{aged(11, TODAY)},3372,Rizky Pratama,NIS-3\n",
         encoding="utf-8",
     )
-    page = sign_in(browser, site, "petugas")
+    page = signed_in(browser, site, "petugas")
     page.goto(f"{site}/cards/")
     page.set_input_files("#batch-form input[type=file]", str(batch))
     page.click("#batch-form button[type=submit]")
@@ -102,7 +97,7 @@ def test_an_officer_uploads_a_school_batch_and_sees_its_report(browser: Browser,
 
 
 def test_a_partner_manager_sees_their_partner_and_is_refused_another(browser: Browser, site: str) -> None:
-    page = sign_in(browser, site, "manajer")
+    page = signed_in(browser, site, "manajer")
     page.goto(f"{site}/partners/")
     expect(page.locator("#partner-name")).to_have_text("Bioskop Solo Square")
     response = page.goto(f"{site}/partners/2")
@@ -112,7 +107,7 @@ def test_a_partner_manager_sees_their_partner_and_is_refused_another(browser: Br
 
 
 def test_the_dashboard_speaks_english_when_asked(browser: Browser, site: str) -> None:
-    page = sign_in(browser, site, "petugas")
+    page = signed_in(browser, site, "petugas")
     page.goto(f"{site}/?lang=en")
     expect(page.locator("h1")).to_have_text("Dashboard")
     page.goto(f"{site}/partners/")
@@ -121,7 +116,7 @@ def test_the_dashboard_speaks_english_when_asked(browser: Browser, site: str) ->
 
 def test_an_officer_signs_a_trust_list_offline_through_the_keys_page(browser: Browser, site: str,
                                                                        office_home: Path, tmp_path: Path) -> None:
-    page = sign_in(browser, site, "petugas")
+    page = signed_in(browser, site, "petugas")
     page.goto(f"{site}/keys/")
     with page.expect_download() as download:
         page.click("#prepare-form button[type=submit]")
@@ -148,7 +143,7 @@ def test_an_officer_signs_a_trust_list_offline_through_the_keys_page(browser: Br
 
 
 def test_an_admin_adds_a_person_who_signs_in_and_is_then_disabled(browser: Browser, site: str) -> None:
-    admin = sign_in(browser, site, "kepala")
+    admin = signed_in(browser, site, "kepala")
     admin.goto(f"{site}/users/")
     form = admin.locator("#user-form")
     form.locator("input[name=username]").fill("auditor-kota")
@@ -160,7 +155,7 @@ def test_an_admin_adds_a_person_who_signs_in_and_is_then_disabled(browser: Brows
     expect(admin.locator("#user-auditor-kota .role")).to_have_text("Auditor")
     assert PASSWORD not in admin.content()
 
-    auditor = sign_in(browser, site, "auditor-kota")
+    auditor = signed_in(browser, site, "auditor-kota")
     auditor.goto(f"{site}/users/")
     expect(auditor.locator("#user-form")).to_have_count(0)  # reads the list, changes nothing
 
