@@ -34,11 +34,17 @@ DAY = 86400
 
 
 def environment(days: int, base: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """``base`` with libfaketime preloaded and the clock ``days`` ahead of the real one."""
+    """``base`` with libfaketime preloaded and the clock ``days`` ahead of the one ``base`` runs on.
+
+    Under this module's own run (the suite a year ahead) a test that moves one process's clock
+    moves it from there, so the process stays ``days`` ahead of the others, not behind them.
+    """
+    already = base.get("FAKETIME", "") if "libfaketime" in base.get("LD_PRELOAD", "") else ""
+    days += int(already[1:-1]) if already.startswith("+") and already.endswith("d") else 0
     library = Path(libfaketime.__file__).parent / "vendor" / "libfaketime" / "src" / "libfaketime.so.1"
     if not library.exists():
         sys.exit(f"clock_ahead: python-libfaketime has no {library.name} for this machine ({library})")
-    preload = " ".join(filter(None, [str(library), base.get("LD_PRELOAD")]))
+    preload = " ".join(dict.fromkeys(filter(None, [str(library), base.get("LD_PRELOAD")])))
     return dict(base) | {
         "LD_PRELOAD": preload,
         "FAKETIME": f"+{days}d",
