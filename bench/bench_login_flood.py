@@ -30,22 +30,16 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from common import machine
+from common import BIN, gunicorn, machine
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 PASSPHRASE = "bench passphrase, not a secret 2026"
 PASSWORD = "bench admin password 2026"  # noqa: S105 (a throwaway office's)
-LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 WARM_UP = 40  # flood tries before timing starts
 
@@ -69,28 +63,6 @@ def make_office(home: Path) -> dict[str, str]:
     kia("issuer", "trustlist", "export", "--home", str(home), "--out", str(home / "published"), env=env)
     return env
 
-
-@contextmanager
-def gunicorn(home: Path, env: dict[str, str]) -> Iterator[Address]:
-    """The service under gunicorn, 2 workers, as production starts it; yields its address."""
-    env = dict(env, KIA_HOME=str(home), KIA_BIND="127.0.0.1:0", KIA_WORKERS="2")
-    env.pop("KIA_NEW_USER_PASSWORD")
-    process = subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "issuer:create_app()"], env=env,
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    assert process.stderr is not None
-    for line in process.stderr:
-        if match := LISTENING.search(line):
-            break
-    else:
-        raise SystemExit(f"gunicorn exited before listening ({process.wait()})")
-    drain = threading.Thread(target=lambda: collections.deque(process.stderr or (), maxlen=0), daemon=True)
-    drain.start()  # the access log, read so that gunicorn never blocks on a full pipe
-    try:
-        yield "127.0.0.1", int(match[1])
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def request(address: Address, method: str, path: str, body: str | None = None,
@@ -163,7 +135,7 @@ def run(samples: int, threads: int) -> tuple[list[float], list[float], collectio
     with tempfile.TemporaryDirectory(prefix="kia-bench-flood-") as folder:
         home = Path(folder) / "office"
         env = make_office(home)
-        with gunicorn(home, env) as address:
+        with gunicorn(home, {k: v for k, v in env.items() if k != "KIA_NEW_USER_PASSWORD"}) as (address, _):
             trust_list_latencies(address, 20)  # workers warm
             idle = trust_list_latencies(address, samples)
             with Flood(address, threads) as flood:

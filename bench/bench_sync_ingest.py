@@ -38,20 +38,17 @@ import json
 import os
 import pstats
 import random
-import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import machine
+from common import BIN, gunicorn, machine
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 
@@ -59,13 +56,10 @@ from keys import kid_for, public_jwk
 from keys.chain import GENESIS, Checkpoint, Redemption, chain_hashes, sign_checkpoint, sign_sync_token
 from keys.serial import serial_from_value
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 BATCH = 500
 BUDGET = 10_000  # records/s into PostgreSQL
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench"
 PASSPHRASE = "bench passphrase, not a secret 2026"
-LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 SERVICES = (("bioskop-reguler", 50_000), ("bioskop-3d", 75_000), ("matinee", 35_000))
 CARDS = 200_000
 CATEGORIES = ("0-4", "5-12", "5-12", "13-16")  # a serial's value modulo 4 picks its card's category
@@ -150,33 +144,6 @@ def held_count(home: Path, url: str | None) -> int:
         held = session.scalar(select(func.count()).where(models.RedemptionRow.held.is_(True)))
     office.close()
     return held or 0
-
-
-@contextmanager
-def gunicorn(home: Path, env: dict[str, str]) -> Iterator[tuple[tuple[str, int], int]]:
-    """The service under gunicorn, 2 workers, as production starts it; yields ((host, port), master pid)."""
-    env = dict(env, KIA_HOME=str(home), KIA_BIND="127.0.0.1:0", KIA_WORKERS="2")
-    # Enrolment signs the terminal's configuration, so the service gets the passphrase here.
-    process = subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "issuer:create_app()"], env=env,
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    assert process.stderr is not None
-    for line in process.stderr:
-        if match := LISTENING.search(line):
-            break
-    else:
-        raise SystemExit(f"gunicorn exited before listening ({process.wait()})")
-    errors: list[str] = []
-    drain = threading.Thread(target=lambda: errors.extend(line for line in process.stderr if "Error" in line),
-                             daemon=True)
-    drain.start()
-    try:
-        yield ("127.0.0.1", int(match[1])), process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        if errors:
-            print(f"  server errors logged: {len(errors)}, first: {errors[0].strip()}")
 
 
 def post(address: tuple[str, int], path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:

@@ -1,13 +1,19 @@
-"""Helpers shared by the benchmarks: timing and a throwaway card factory."""
+"""Helpers shared by the benchmarks: timing, a throwaway card factory, the office under gunicorn."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import platform
+import re
 import statistics
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -15,6 +21,9 @@ from keys import Card, IssuingKey, RevokedSerials, build_trust_list, card_validi
 from keys.eligibility import birth_month
 
 NOW = dt.datetime(2026, 11, 22, 3, 0, tzinfo=dt.UTC)
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 
 
 def machine() -> str:
@@ -48,3 +57,29 @@ def sample_tokens(count: int, seed_ages: tuple[int, ...] = (0, 2, 4, 5, 9, 13, 1
         tokens.append(issue_card(card, signing, key.kid))
     trust = build_trust_list(1, [key], RevokedSerials(), int(NOW.timestamp()))
     return tokens, trust
+
+
+@contextmanager
+def gunicorn(home: Path, env: dict[str, str]) -> Iterator[tuple[tuple[str, int], int]]:
+    """The service under gunicorn, 2 workers, as production starts it; yields ((host, port), master pid)."""
+    env = dict(env, KIA_HOME=str(home), KIA_BIND="127.0.0.1:0", KIA_WORKERS="2")
+    process = subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "issuer:create_app()"], env=env,
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if match := LISTENING.search(line):
+            break
+    else:
+        raise SystemExit(f"gunicorn exited before listening ({process.wait()})")
+    errors: list[str] = []
+    drain = threading.Thread(target=lambda: errors.extend(line for line in process.stderr if "Error" in line),
+                             daemon=True)
+    drain.start()
+    try:
+        yield ("127.0.0.1", int(match[1])), process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        if errors:
+            print(f"  server errors logged: {len(errors)}, first: {errors[0].strip()}")

@@ -39,6 +39,7 @@ from json.encoder import encode_basestring_ascii as _json_string
 from pathlib import Path
 from typing import Any
 
+from keys import durable
 from keys.chain import Redemption, chain_hash
 
 from .decision import Decision, History, HistoryLookup
@@ -555,7 +556,7 @@ def _create(path: Path) -> None:
     with contextlib.suppress(FileExistsError):
         os.link(building, path)
     building.unlink()
-    _fsync(path.parent)
+    durable.sync_folder(path.parent)
 
 
 def _fsync(path: Path) -> None:
