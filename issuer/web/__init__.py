@@ -53,7 +53,7 @@ def secret_key(home: Path) -> str | None:
 
 def init_app(app: Flask) -> None:
     from ..current import office
-    from . import audit, auth, cards, dashboard, keys, partners, people, security
+    from . import audit, auth, cards, dashboard, formatting, keys, partners, people, security
 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(office(app).path)
@@ -75,6 +75,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
     security.init_app(app)
+    formatting.init_app(app)
     from ..api import bp as api
 
     csrf.exempt(api)  # terminals authenticate each request with a signed token, not a cookie

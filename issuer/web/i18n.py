@@ -302,6 +302,20 @@ ALARMS: dict[str, tuple[str, str]] = {
 }
 
 
+def _merge_areas() -> None:
+    """Add each area's words (issuer/web/words/); a key defined twice is a mistake, caught at import."""
+    from .words import agreements, batches, public, reports
+
+    for area in (agreements, batches, public, reports):
+        twice = TEXT.keys() & area.TEXT.keys()
+        if twice:
+            raise RuntimeError(f"{area.__name__} defines words already defined: {sorted(twice)}")
+        TEXT.update(area.TEXT)
+
+
+_merge_areas()
+
+
 def alarm_name(kind: str) -> str:
     words = ALARMS.get(kind)
     return words[LANGUAGES.index(language())] if words else kind
@@ -313,6 +327,7 @@ def language() -> str:
     return chosen if chosen in LANGUAGES else "id"
 
 
-def t(key: str) -> str:
-    words = TEXT[key]
-    return words[LANGUAGES.index(language())]
+def t(key: str, **values: object) -> str:
+    """The words for ``key`` in the page's language, with ``{name}`` fields filled from ``values``."""
+    words = TEXT[key][LANGUAGES.index(language())]
+    return words.format(**values) if values else words
