@@ -74,6 +74,22 @@ class Child(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+INSTITUTION_KINDS = ("school", "clinic")  # schools (Smart Kids), clinics and maternity homes (Alibaba)
+
+
+class Institution(Base):
+    """A school or clinic that submits children for cards under its own accounts."""
+
+    __tablename__ = "institutions"
+    __table_args__ = (CheckConstraint("kind IN ('school', 'clinic')", name="institution_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))
+    region: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class BatchRow(Base):
     """A batch of children from a school or a clinic, and where it stands."""
 
