@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # The machine's PostgreSQL for the integration tests (CI fails if it is unreachable).
 export KIA_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: setup demo test lint browser oracle fuse bench clean
+.PHONY: setup demo test lint browser oracle fuse fonts bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -45,10 +45,16 @@ fuse:
 		echo "installing Debian's fuse3 for the power-loss tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 >/dev/null; }
 
+# The printed cards and receipts (issuer/printing.py) are set in Debian's DejaVu fonts.
+fonts:
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { \
+		echo "installing Debian's fonts-dejavu-core for the printed cards"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; }
+
 # pytest exits 5 when no test ran, which fails this target too.  The second run
 # moves the clock a year and a day ahead (tests/clock_ahead.py): no test may meet
 # a fixed date with today's.  The installed-wheel tests run once, on the real clock.
-test: lint browser oracle fuse
+test: lint browser oracle fuse fonts
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m tests.clock_ahead 366 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not installed"
 
@@ -62,6 +68,8 @@ bench: setup
 	$(BIN)/python bench/bench_terminal_start.py
 	$(BIN)/python bench/bench_terminal_reload.py
 	$(BIN)/python bench/bench_gate.py
+	$(BIN)/python bench/bench_printing.py
+	$(BIN)/python bench/bench_public_page.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache *.egg-info

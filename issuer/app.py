@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Request, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map, ValidationError
@@ -89,6 +89,24 @@ def _error_code(error: IssuerError) -> str:
     return "invalid"
 
 
+def _megabytes(request: Request) -> str:
+    """The largest body this request's address takes (the route's own limit, else the app's), in MB."""
+    limit = request.max_content_length or 0
+    megabytes = round(limit / (1024 * 1024), 1)
+    return f"{megabytes:g}"
+
+
+def _page_words(status: int, message: str, generic: bool) -> str:
+    """A person's words for an error, in the page's language; ``generic`` for werkzeug's own (English) words."""
+    from .web.i18n import language, t
+
+    if status == 413:
+        size = _megabytes(request)
+        return t("err_too_large", size=size.replace(".", ",") if language() == "id" else size)
+    words = {403: "forbidden", 404: "not_found"} | ({400: "err_bad_request", 405: "err_method"} if generic else {})
+    return t(words[status]) if status in words else message
+
+
 def _install_error_handlers(app: Flask) -> None:
     """Errors answer once for the whole app: JSON ``{"error", "message"}`` for the API, a page for people.
 
@@ -96,18 +114,18 @@ def _install_error_handlers(app: Flask) -> None:
     client input produces a 5xx, and an unexpected error is logged, never shown.
     """
 
-    def answer(status: int, code: str, message: str) -> ResponseReturnValue:
+    def answer(status: int, code: str, message: str, *, generic: bool = False) -> ResponseReturnValue:
         if _is_page(request.path):
-            from .web.i18n import t
-
-            words = {403: t("forbidden"), 404: t("not_found")}.get(status, message)
+            words = _page_words(status, message, generic)
             return render_template("error.html", status=status, message=words), status
+        if status == 413:
+            message = f"the request is larger than this address takes: at most {_megabytes(request)} MB"
         return jsonify(error=code, message=message), status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
         code = (exc.name or "error").lower().replace(" ", "_")
-        return answer(exc.code or 400, code, exc.description or code)
+        return answer(exc.code or 400, code, exc.description or code, generic=True)
 
     @app.errorhandler(IssuerError)
     def _office_error(exc: IssuerError) -> ResponseReturnValue:

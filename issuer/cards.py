@@ -32,7 +32,7 @@ from .audit import record as audit
 from .children import ChildRequest, RowError
 from .errors import CardAlreadyRevoked, Invalid, Refused, UnknownCard
 from .issuing_keys import KeyUnlock, active_signer
-from .storage.models import BatchRow, CardRow, Child
+from .storage.models import BatchChild, BatchRefusedRow, BatchRow, BatchStep, CardRow, Child
 from .storage.store import CardRecord, IssuerHome, card_record
 
 MAX_REASON_LENGTH = 200
@@ -62,21 +62,28 @@ def issue_cards(
     refused: Sequence[RowError] = (),
     by: Actor,
 ) -> Issuance:
-    """Sign a card for each request with the active key, and record child and card.
+    """Sign a card for each request with the active key, and record child and card: the office's direct issuance.
 
-    A request whose NIK already has a card, or comes twice, is refused (a
-    lost card is replaced, not issued twice).  School and clinic batches are
-    recorded as a batch in state ``submitted``, counting the rows the
-    caller's checks ``refused`` too; ``Issuance.rejected`` lists them all.
+    A request whose NIK already has a card, waits in a batch, or comes twice,
+    is refused (a lost card is replaced, not issued twice).  The counter issues
+    one child at a time; ``kia issuer card issue --csv`` issues a whole file
+    at once as a batch (channel ``school`` or ``clinic``) recorded in state
+    ``submitted`` with its children, counting the rows the caller's checks
+    ``refused`` too; ``Issuance.rejected`` lists them all.  Schools and
+    clinics submit through issuer.batches instead, signed only on verification.
     """
     with home.transaction() as session:
         key, private = active_signer(session, home, unlock)
         taken = _niks_with_cards(session, [r.nik for r in requests if r.nik])
+        waiting = _niks_waiting(session, [r.nik for r in requests if r.nik])
         accepted, rejected = [], list(refused)
         for request in requests:
+            if request.nik and request.nik in waiting:
+                rejected.append(RowError(request.line, "nik", "duplicate_in_batch", request.external_id,
+                                         waiting[request.nik]))
+                continue
             if request.nik and request.nik in taken:
-                message = "a card was already issued for this nik; replace it instead"
-                rejected.append(RowError(request.line, "nik", message, request.external_id))
+                rejected.append(RowError(request.line, "nik", "has_card", request.external_id))
                 continue
             if request.nik:
                 taken.add(request.nik)
@@ -95,7 +102,7 @@ def issue_cards(
             session.add(batch)
         rows = [
             _card_row(request, serial, key, private, now, batch)
-            for request, serial in zip(accepted, _unused_serials(session, len(accepted)), strict=True)
+            for request, serial in zip(accepted, unused_serials(session, len(accepted)), strict=True)
         ]
         session.add_all(rows)
         try:
@@ -104,11 +111,17 @@ def issue_cards(
             # Another issuance took one of these NIKs meanwhile; the database's
             # message would carry the child's data, so it goes nowhere.
             raise Refused("another issuance recorded one of these children just now; submit again") from None
-        transparency.append(session, [_issued_fact(row, now) for row in rows], now)
+        transparency.append(session, [issued_fact(row, now) for row in rows], now)
         if batch is None:
             for row in rows:
                 audit(session, by, "card_issue", row.serial, now)
         else:
+            session.add(BatchStep(batch_id=batch.id, state="submitted", at=now, username=by.username[:64]))
+            session.add_all(BatchChild(batch_id=batch.id, line=request.line, external_id=request.external_id,
+                                       child=row.child, serial=row.serial)
+                            for request, row in zip(accepted, rows, strict=True))
+            session.add_all(BatchRefusedRow(batch_id=batch.id, line=error.line, field=error.field, code=error.code,
+                                            external_id=error.external_id, ref=error.ref) for error in rejected)
             audit(session, by, "batch_issue", f"batch {batch.id}: {len(rows)} cards", now)
         issued = [IssuedCard(request, card_record(row)) for request, row in zip(accepted, rows, strict=True)]
         return Issuance(issued, rejected, batch.id if batch else None)
@@ -130,10 +143,10 @@ def _card_row(
         school=request.school,
         created_at=now,
     )
-    return _signed_card(child, serial, key, private, now, batch)
+    return signed_card(child, serial, key, private, now, batch)
 
 
-def _signed_card(
+def signed_card(
     child: Child, serial: str, key: IssuingKey, private: Ed25519PrivateKey, now: int, batch: BatchRow | None
 ) -> CardRow:
     """A new card row for ``child``, its token signed by ``key`` with the KIA validity at ``now``."""
@@ -153,6 +166,15 @@ def _signed_card(
     )
 
 
+def _niks_waiting(session: Session, niks: list[str]) -> dict[str, int]:
+    """The NIKs among ``niks`` of children waiting in a batch for their card, with the batch."""
+    if not niks:
+        return {}
+    waiting = select(Child.nik, BatchChild.batch_id).join(BatchChild, BatchChild.child_id == Child.id).where(
+        Child.nik.in_(niks), BatchChild.serial.is_(None))
+    return {nik: batch_id for nik, batch_id in session.execute(waiting) if nik is not None}
+
+
 def _niks_with_cards(session: Session, niks: list[str]) -> set[str]:
     if not niks:
         return set()
@@ -160,7 +182,7 @@ def _niks_with_cards(session: Session, niks: list[str]) -> set[str]:
     return {nik for nik in session.scalars(with_cards) if nik is not None}
 
 
-def _unused_serials(session: Session, count: int) -> list[str]:
+def unused_serials(session: Session, count: int) -> list[str]:
     """``count`` fresh serials that no card has (35 random bits make clashes rare, not impossible)."""
     serials: set[str] = set()
     while len(serials) < count:
@@ -170,7 +192,7 @@ def _unused_serials(session: Session, count: int) -> list[str]:
     return list(serials)
 
 
-def _issued_fact(row: CardRow, now: int) -> transparency.Fact:
+def issued_fact(row: CardRow, now: int) -> transparency.Fact:
     """A card's log entry: its serial, key and token's SHA-256 (not its expiry: that follows the child's birthday)."""
     return transparency.fact("card_issued", row.serial, now, serial=row.serial, kid=row.kid,
                              token_sha256=hashlib.sha256(row.token.encode()).hexdigest())
@@ -205,12 +227,12 @@ def replace_card(home: IssuerHome, unlock: KeyUnlock, serial: str, now: int, *, 
             raise Refused(f"card {old.serial} came from the first version without the child's record; "
                           "issue a new card at the counter and revoke this one")
         key, private = active_signer(session, home, unlock)
-        (serial_value,) = _unused_serials(session, 1)
-        new = _signed_card(old.child, serial_value, key, private, now, None)
+        (serial_value,) = unused_serials(session, 1)
+        new = signed_card(old.child, serial_value, key, private, now, None)
         session.add(new)
         session.flush()
         old.state, old.revoked_at, old.revocation_reason, old.replaced_by = "replaced", now, "replaced", new.serial
-        transparency.append(session, [_issued_fact(new, now),
+        transparency.append(session, [issued_fact(new, now),
                                       transparency.fact("card_replaced", old.serial, now, serial=old.serial,
                                                         by=new.serial)], now)
         audit(session, by, "card_replace", f"{old.serial} -> {new.serial}", now)

@@ -124,6 +124,22 @@ class TerminalNotFound(NotFound):
     """No terminal with that id."""
 
 
+class PartnerExists(Refused):
+    """A partner of that name already works in that region: its agreement is renewed, never re-added."""
+
+    def __init__(self, message: str, partner_id: int) -> None:
+        super().__init__(message)
+        self.partner_id = partner_id
+
+
+class AgreementNotFound(NotFound):
+    """No agreement (or no version, or no document) with that number, or none for that partner or institution."""
+
+
+class MouNotInForce(Refused):
+    """The partner's agreement has ended or not started: terminals are registered only with an override."""
+
+
 class EnrolmentRefused(Refused):
     """The enrolment code is unknown, used or expired."""
 

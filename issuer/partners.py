@@ -11,19 +11,20 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from keys.chain import MAX_MONEY
-from keys.eligibility import AGE_CATEGORIES, is_valid_region, region_timezone
+from keys.eligibility import AGE_CATEGORIES, is_valid_region
 
 from . import transparency
+from .agreements import MOU_WARNING_DAYS, Details, Owner, local_today, period_state, record_agreement
 from .audit import Actor
 from .audit import record as audit
-from .errors import Invalid, PartnerNotFound
-from .storage.models import KLA_CLUSTERS, PARTNER_KINDS, Partner, PartnerService, ServiceRuleVersion
+from .errors import Invalid, PartnerExists, PartnerNotFound
+from .storage.models import KLA_CLUSTERS, PARTNER_KINDS, Agreement, Partner, PartnerService, ServiceRuleVersion
 from .storage.store import IssuerHome
 
 AGE_CATEGORY_NAMES = tuple(name for name, _, _ in AGE_CATEGORIES)
 
+__all__ = ["MOU_WARNING_DAYS", "local_today"]  # kept here too: pages and reports read them from partners
 
-MOU_WARNING_DAYS = 90  # an agreement ending within this many days is marked ending soon
 MOU_YEARS = 2  # how long an agreement runs unless it says otherwise
 
 
@@ -90,21 +91,42 @@ def check_partner(
         raise Invalid("the location is latitude and longitude in degrees, e.g. -7.5666,110.8243")
 
 
+def same_name(name: str) -> str:
+    """A partner's name as the duplicate check compares it: case and spacing ignored."""
+    return " ".join(name.split()).casefold()
+
+
 def create_partner(
     home: IssuerHome, name: str, kind: str, cluster: str, region: int, mou_start: dt.date, mou_end: dt.date, now: int,
-    *, location: tuple[float, float] | None = None, by: Actor,
+    *, location: tuple[float, float] | None = None, details: Details | None = None, by: Actor,
 ) -> int:
-    """Add a partner; ``location`` (latitude, longitude) lets the office check a card's travel between partners."""
+    """Add a partner with its first agreement (MoU) from ``mou_start`` to ``mou_end`` and its ``details``.
+
+    ``location`` (latitude, longitude) lets the office check a card's travel
+    between partners.  A partner of the same name in the same region is
+    refused (PartnerExists): its agreement is renewed (issuer/agreements.py),
+    never added again as a second partner.
+    """
     check_partner(name, kind, cluster, region, mou_start, mou_end, location)
+    details = (details or Details()).cleaned()
     latitude, longitude = location or (None, None)
     with home.transaction() as session:
+        for other_id, other_name in session.execute(select(Partner.id, Partner.name).where(Partner.region == region)):
+            if same_name(other_name) == same_name(name):
+                raise PartnerExists(f"partner {other_id} ({other_name}) already works in this region; renew its "
+                                    "agreement instead of adding it again", other_id)
         partner = Partner(name=name.strip(), kind=kind, cluster=cluster, region=region, mou_start=mou_start,
                           mou_end=mou_end, created_at=now, latitude=latitude, longitude=longitude)
         session.add(partner)
         session.flush()
+        # The first agreement is part of the partner's creation: one event, one fact, carrying its terms.
+        record_agreement(session, Owner("partner", partner.id), mou_start, mou_end, details, now, by=by,
+                         announce=False)
         transparency.record_fact(session, "partner", str(partner.id), now, partner=partner.id, name=partner.name,
                                  partner_kind=kind, cluster=cluster, region=region, mou_start=mou_start.isoformat(),
-                                 mou_end=mou_end.isoformat(), latitude=latitude, longitude=longitude)
+                                 mou_end=mou_end.isoformat(), mou_number=details.number,
+                                 document_sha256=details.document.sha256 if details.document else None,
+                                 latitude=latitude, longitude=longitude)
         audit(session, by, "partner_create", f"partner {partner.id}", now)
         return partner.id
 
@@ -154,21 +176,14 @@ def default_mou_end(start: dt.date) -> dt.date:
     return anniversary - dt.timedelta(days=1)
 
 
-def local_today(region: int, now: int) -> dt.date:
-    """The date at ``now`` where the region is: MoU dates and report days are the partner's local days."""
-    return dt.datetime.fromtimestamp(now, region_timezone(region)).date()
-
-
 def mou_active(partner: Partner, now: int) -> bool:
     return partner.mou_start <= local_today(partner.region, now) <= partner.mou_end
 
 
 def mou_state(partner: Partner, now: int) -> str:
-    """``expired``, ``ending_soon`` (within MOU_WARNING_DAYS) or ``in_force``, on the partner's local day."""
+    """``upcoming``, ``expired``, ``ending_soon`` (within MOU_WARNING_DAYS) or ``in_force``, on the local day."""
     today = local_today(partner.region, now)
-    if partner.mou_end < today:
-        return "expired"
-    return "ending_soon" if (partner.mou_end - today).days <= MOU_WARNING_DAYS else "in_force"
+    return "upcoming" if today < partner.mou_start else period_state(partner.mou_end, today)
 
 
 # --- reading ---------------------------------------------------------------------
@@ -187,16 +202,24 @@ class PartnerRecord:
     mou_end: dt.date
     mou_state: str
     services: tuple[str, ...]
+    mou_number: str | None  # the current agreement's number; None when the office has not recorded it
+    mou_days_left: int  # from the partner's today to the MoU's end; negative once it ended
 
 
 def _records(session: Session, rows: Sequence[Partner], now: int) -> list[PartnerRecord]:
-    """The partners' records, with all their service codes read in one query."""
+    """The partners' records, with all their service codes and agreement numbers read in one query each."""
     codes: dict[int, list[str]] = {row.id: [] for row in rows}
     services = select(PartnerService.partner_id, PartnerService.code).where(PartnerService.partner_id.in_(codes))
     for partner_id, code in session.execute(services.order_by(PartnerService.code)):
         codes[partner_id].append(code)
+    numbers: dict[int | None, str | None] = {}
+    agreements = (select(Agreement.partner_id, Agreement.number).where(Agreement.partner_id.in_(codes))
+                  .order_by(Agreement.starts_on))
+    for owner_id, number in session.execute(agreements):
+        numbers[owner_id] = number  # ordered by start: the current agreement's number stays
     return [PartnerRecord(row.id, row.name, row.kind, row.cluster, row.region, row.mou_start, row.mou_end,
-                          mou_state(row, now), tuple(codes[row.id])) for row in rows]
+                          mou_state(row, now), tuple(codes[row.id]), numbers.get(row.id),
+                          (row.mou_end - local_today(row.region, now)).days) for row in rows]
 
 
 def list_partners(home: IssuerHome, now: int) -> list[PartnerRecord]:

@@ -2,7 +2,9 @@
 
 Roles: ``admin`` (everything, and people), ``officer`` (cards, partners,
 terminals, keys), ``partner_manager`` (only their own partner's terminals,
-redemptions and revenue), ``auditor`` (reads everything, changes nothing).
+redemptions and revenue), ``auditor`` (reads everything, changes nothing),
+``institution`` (a school's or clinic's account: only its own institution's
+batches).
 Passwords are hashed with Argon2id (argon2-cffi) and rehashed on sign-in
 when the parameters change.
 
@@ -35,7 +37,7 @@ from sqlalchemy.orm import Session
 from .audit import USERNAME_LENGTH, Actor
 from .audit import record as audit
 from .errors import AccountLocked, AddressThrottled, Invalid, Refused, UnknownUser
-from .storage.models import ROLES, Partner, SignInFailure, SignInSession, User
+from .storage.models import ROLES, Institution, Partner, SignInFailure, SignInSession, User
 from .storage.store import IssuerHome
 
 MIN_PASSWORD_LENGTH = 12
@@ -66,6 +68,7 @@ class Person:
     role: str
     partner_id: int | None
     session_id: str = ""  # the token of the session signed in with, which its cookie carries
+    institution_id: int | None = None  # the school or clinic an institution account acts for
 
     @property
     def can_change(self) -> bool:
@@ -74,18 +77,26 @@ class Person:
     def may_see_partner(self, partner_id: int) -> bool:
         return self.role != "partner_manager" or self.partner_id == partner_id
 
+    def may_see_institution(self, institution_id: int | None) -> bool:
+        """Office staff see every institution; an institution's account only its own."""
+        return self.role != "institution" or (institution_id is not None and self.institution_id == institution_id)
+
 
 def _person(user: User) -> Person:
-    return Person(user.id, user.username, user.role, user.partner_id)
+    return Person(user.id, user.username, user.role, user.partner_id, institution_id=user.institution_id)
 
 
-def _check_role(session: Session, role: str, partner_id: int | None) -> None:
+def _check_role(session: Session, role: str, partner_id: int | None, institution_id: int | None = None) -> None:
     if role not in ROLES:
         raise Invalid(f"the role is one of: {', '.join(ROLES)}")
     if (role == "partner_manager") != (partner_id is not None):
         raise Invalid("a partner manager needs a partner, and only a partner manager has one")
+    if (role == "institution") != (institution_id is not None):
+        raise Invalid("a school's or clinic's account needs its institution, and only such an account has one")
     if partner_id is not None and session.get(Partner, partner_id) is None:
         raise Invalid(f"there is no partner {partner_id}")
+    if institution_id is not None and session.get(Institution, institution_id) is None:
+        raise Invalid(f"there is no institution {institution_id}")
 
 
 def _check_password(password: str) -> None:
@@ -94,20 +105,20 @@ def _check_password(password: str) -> None:
 
 
 def create_user(home: IssuerHome, username: str, password: str, role: str, partner_id: int | None, now: int, *,
-                by: Actor) -> Person:
+                by: Actor, institution_id: int | None = None) -> Person:
     username = username.strip().lower()
     if not (3 <= len(username) <= 64 and username.replace(".", "").replace("_", "").replace("-", "").isalnum()):
         raise Invalid("a username is 3 to 64 letters, digits, dots, dashes or underscores")
     _check_password(password)
     with home.transaction() as session:
-        _check_role(session, role, partner_id)
+        _check_role(session, role, partner_id, institution_id)
         if session.scalars(select(User.id).where(User.username == username)).first() is not None:
             raise Refused(f"the username {username} is taken")
         user = User(username=username, password_hash=_HASHER.hash(password), role=role, partner_id=partner_id,
-                    active=True, created_at=now)
+                    institution_id=institution_id, active=True, created_at=now)
         session.add(user)
         session.flush()
-        audit(session, by, "user_add", f"{username}: {role}", now)
+        audit(session, by, "user_add", f"{username}: {role}" + _of(None, institution_id), now)
         return _person(user)
 
 
@@ -122,15 +133,25 @@ class Account:
     partner_name: str | None
     active: bool
     created_at: int
+    institution_id: int | None = None
+    institution_name: str | None = None
 
 
 def accounts(home: IssuerHome) -> list[Account]:
     with home.transaction() as session:
         rows = session.execute(
-            select(User, Partner.name).outerjoin(Partner, Partner.id == User.partner_id).order_by(User.username)
+            select(User, Partner.name, Institution.name).outerjoin(Partner, Partner.id == User.partner_id)
+            .outerjoin(Institution, Institution.id == User.institution_id).order_by(User.username)
         )
-        return [Account(user.id, user.username, user.role, user.partner_id, name, user.active, user.created_at)
-                for user, name in rows]
+        return [Account(user.id, user.username, user.role, user.partner_id, name, user.active, user.created_at,
+                        user.institution_id, institution) for user, name, institution in rows]
+
+
+def _of(partner_id: int | None, institution_id: int | None) -> str:
+    """The audit target's tail naming whose account it is."""
+    if partner_id is not None:
+        return f" of partner {partner_id}"
+    return f" of institution {institution_id}" if institution_id is not None else ""
 
 
 def _user(session: Session, user_id: int) -> User:
@@ -168,15 +189,15 @@ def _keep_an_admin(user: User, admins: list[int], by: Actor) -> None:
 
 
 def change_role(home: IssuerHome, user_id: int, role: str, partner_id: int | None, now: int, *,
-                by: Actor) -> Person:
+                by: Actor, institution_id: int | None = None) -> Person:
     with home.transaction() as session:
         admins = _lock_admins(session) if role != "admin" else []
         user = _user(session, user_id)
-        _check_role(session, role, partner_id)
+        _check_role(session, role, partner_id, institution_id)
         if role != "admin":
             _keep_an_admin(user, admins, by)
-        user.role, user.partner_id = role, partner_id
-        target = user.username + (f": {role}" if partner_id is None else f": {role} of partner {partner_id}")
+        user.role, user.partner_id, user.institution_id = role, partner_id, institution_id
+        target = f"{user.username}: {role}" + _of(partner_id, institution_id)
         audit(session, by, "user_role", target, now)
         return _person(user)
 

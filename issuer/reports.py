@@ -17,10 +17,10 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, literal, select
+from sqlalchemy import and_, case, distinct, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from keys.eligibility import WIT, is_valid_region
+from keys.eligibility import WIT, is_valid_region, region_timezone
 
 from .errors import Invalid
 from .storage.models import CardRow, Partner, RedemptionRow, RegionEligibility
@@ -28,6 +28,7 @@ from .storage.store import IssuerHome
 
 PERIODS = ("day", "month")
 GROUPS = ("partner", "kind", "cluster", "programme")
+BY_SERVICE = "service"  # one partner's figures per service (its code), for the partner's own report
 MAX_DAYS = 366  # a report by day covers at most a (leap) year, as an audit export does
 MAX_MONTHS = 60  # a report by month covers at most five years
 MAX_DAYS_AHEAD = 366  # a report ends at most a year after today: later days have no scans, only cost
@@ -57,6 +58,20 @@ def bucket(day: dt.date, period: str) -> int:
     return day.year * 10000 + day.month * 100 + day.day if period == "day" else day.year * 100 + day.month
 
 
+def range_problem(start: dt.date, end: dt.date, period: str, today: dt.date | None = None) -> str | None:
+    """Which limit ``start``..``end`` passes for ``period``: "days", "months", "ahead", or None within them.
+
+    The pages name the limit in the reader's language; check_range raises with it.
+    """
+    if period == "day" and (end - start).days >= MAX_DAYS:
+        return "days"
+    if period == "month" and _month_number(end) - _month_number(start) >= MAX_MONTHS:
+        return "months"
+    if today is not None and (end - today).days > MAX_DAYS_AHEAD:
+        return "ahead"
+    return None
+
+
 def check_range(start: dt.date, end: dt.date, period: str, today: dt.date | None = None) -> None:
     """Refuse a report's dates unless ``start``..``end`` is within the span for ``period``.
 
@@ -65,22 +80,27 @@ def check_range(start: dt.date, end: dt.date, period: str, today: dt.date | None
     also ends at most MAX_DAYS_AHEAD days after it.  Raises Invalid, saying
     what to ask instead.
     """
-    if period == "day" and (end - start).days >= MAX_DAYS:
+    problem = range_problem(start, end, period, today)
+    if problem == "days":
         raise Invalid(f"a report by day covers at most {MAX_DAYS} days; ask by month, or for several periods")
-    if period == "month" and _month_number(end) - _month_number(start) >= MAX_MONTHS:
+    if problem == "months":
         raise Invalid(f"a report by month covers at most {MAX_MONTHS} months; ask for several periods")
-    if today is not None and (end - today).days > MAX_DAYS_AHEAD:
+    if problem == "ahead" and today is not None:
         raise Invalid(f"a report ends at most {MAX_DAYS_AHEAD} days after today ({today.isoformat()})")
 
 
 def figures(
-    home: IssuerHome, group: str, period: str, start: dt.date, end: dt.date, partner_id: int | None = None
+    home: IssuerHome, group: str, period: str, start: dt.date, end: dt.date, partner_id: int | None = None,
+    region: int | None = None,
 ) -> list[Figures]:
     """Figures per ``group`` and ``period`` for local dates ``start`` to ``end`` inclusive.
 
-    Raises Invalid when the dates are out of order or span more than check_range allows.
+    ``group`` is one of GROUPS, or BY_SERVICE (the service's code: meant with
+    ``partner_id``, as service codes are each partner's own).  ``region``
+    keeps the partners of one region.  Raises Invalid when the dates span
+    more than check_range allows.
     """
-    if group not in GROUPS or period not in PERIODS:
+    if group not in (*GROUPS, BY_SERVICE) or period not in PERIODS:
         raise ValueError("unknown group or period")
     check_range(start, end, period)
     column = RedemptionRow.day if period == "day" else RedemptionRow.month
@@ -90,7 +110,8 @@ def figures(
     def when_accepted(value: Any) -> Any:
         return func.coalesce(func.sum(case((accepted, value), else_=0)), 0)
 
-    keys = {"partner": RedemptionRow.partner_id, "kind": Partner.kind, "cluster": Partner.cluster}
+    keys = {"partner": RedemptionRow.partner_id, "kind": Partner.kind, "cluster": Partner.cluster,
+            BY_SERVICE: RedemptionRow.service}
     grouping = [keys[group]] if group in keys else []
     query = (
         select(
@@ -110,8 +131,10 @@ def figures(
         .group_by(*grouping, column)
         .order_by(*grouping, column)
     )
-    if group in ("kind", "cluster"):
+    if group in ("kind", "cluster") or region is not None:
         query = query.join(Partner, Partner.id == RedemptionRow.partner_id)
+    if region is not None:
+        query = query.where(Partner.region == region)
     if partner_id is not None:
         query = query.where(RedemptionRow.partner_id == partner_id)
     # PostgreSQL's JIT is left to its cost threshold: a partner's month reads the covering
@@ -127,22 +150,29 @@ class PartnerCount:
     with_scans: int  # partners whose terminals logged an accepted scan that month
 
 
-def active_partners(home: IssuerHome, start: dt.date, end: dt.date) -> list[PartnerCount]:
-    """How many partners the programme had, month by month (at most MAX_MONTHS of them; check_range)."""
+def active_partners(home: IssuerHome, start: dt.date, end: dt.date,
+                    region: int | None = None) -> list[PartnerCount]:
+    """How many partners the programme had, month by month (at most MAX_MONTHS of them; check_range).
+
+    ``region`` counts the partners of one region only.
+    """
     check_range(start, end, "month")
     months = _months(start, end)
     if not months:
         return []
+    in_region = [] if region is None else [Partner.region == region]
     with home.transaction() as session:
-        periods = [(row.mou_start, row.mou_end) for row in session.execute(select(Partner.mou_start, Partner.mou_end))]
-        scanning = dict(
-            session.execute(
-                select(RedemptionRow.month, func.count(distinct(RedemptionRow.partner_id)))
-                .where(RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(False),
-                       RedemptionRow.month.between(months[0], months[-1]))
-                .group_by(RedemptionRow.month)
-            ).all()
+        periods = [(row.mou_start, row.mou_end)
+                   for row in session.execute(select(Partner.mou_start, Partner.mou_end).where(*in_region))]
+        scanning_query = (
+            select(RedemptionRow.month, func.count(distinct(RedemptionRow.partner_id)))
+            .where(RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(False),
+                   RedemptionRow.month.between(months[0], months[-1]))
+            .group_by(RedemptionRow.month)
         )
+        if region is not None:
+            scanning_query = scanning_query.join(Partner, Partner.id == RedemptionRow.partner_id).where(*in_region)
+        scanning = dict(session.execute(scanning_query).all())
     counts = []
     for month in months:
         first = dt.date(month // 100, month % 100, 1)
@@ -191,6 +221,77 @@ def coverage(home: IssuerHome, now: int) -> list[Coverage]:
     return rows
 
 
+# Card states of a card that was once in force: a card awaiting verification or printing was not yet.
+ONCE_IN_FORCE = ("active", "expired", "revoked", "replaced")
+
+
+@dataclasses.dataclass(frozen=True)
+class CoverageMonth:
+    region: int
+    month: int  # YYYYMM
+    active_cards: int  # cards in force at the end of the month (the region's local midnight)
+    eligible_children: int | None  # the latest count the office entered (RegionEligibility), if any
+    coverage_percent: float | None
+
+
+def coverage_trend(home: IssuerHome, start: dt.date, end: dt.date, now: int,
+                   region: int | None = None) -> list[CoverageMonth]:
+    """Cards in force per region at the end of each month from ``start`` to ``end`` (at most MAX_MONTHS).
+
+    Built from what the office keeps of every card: issued, ends (``expires_at``)
+    and revoked or replaced (``revoked_at``); a card counts at a month's end if
+    it was issued before it and neither ended nor was revoked by then.  A month
+    not yet over counts at ``now``.  The office keeps one count of eligible
+    children per region (the latest entered), so every month's percentage is
+    against it.  ``region`` keeps one region.
+    """
+    check_range(start, end, "month")
+    months = _months(start, end)
+    if not months:
+        return []
+    with home.transaction() as session:
+        eligible = {row.region: row.eligible_children for row in session.scalars(select(RegionEligibility))}
+        card_regions = set(session.scalars(select(CardRow.region).distinct()))
+        regions = sorted((card_regions | set(eligible)) if region is None else {region})
+        counts: dict[tuple[int, int], int] = {}
+        by_zone: dict[dt.tzinfo, list[int]] = {}
+        for code in regions:
+            by_zone.setdefault(region_timezone(code), []).append(code)
+        for zone, codes in by_zone.items():
+            # One query per time zone (at most three), one column per month: an instant per month in that zone.
+            # A card issued in the month's last second counts; one issued at midnight is the next month's.
+            instants = [min(now + 1, _month_end(month, zone)) for month in months]
+            columns = [
+                func.coalesce(func.sum(case((and_(CardRow.issued_at < at, CardRow.expires_at >= at,
+                                                  or_(CardRow.revoked_at.is_(None), CardRow.revoked_at >= at)), 1),
+                                            else_=0)), 0)
+                for at in instants
+            ]
+            query = (select(CardRow.region, *columns)
+                     .where(CardRow.region.in_(codes), CardRow.state.in_(ONCE_IN_FORCE))
+                     .group_by(CardRow.region))
+            for row in session.execute(query):
+                for month, count in zip(months, row[1:], strict=True):
+                    counts[(int(row[0]), month)] = int(count)
+    rows = []
+    for code in regions:
+        known = eligible.get(code)
+        for month in months:
+            cards = counts.get((code, month), 0)
+            percent = round(100 * cards / known, 1) if known else None
+            rows.append(CoverageMonth(code, month, cards, known, percent))
+    return rows
+
+
+def _month_end(month: int, zone: dt.tzinfo) -> int:
+    """The instant the month ends: local midnight starting the next month (the month after December 9999 is
+    no date, so it ends at the year's last second)."""
+    year, number = divmod(_month_number(dt.date(month // 100, month % 100, 1)) + 1, 12)
+    if year > dt.MAXYEAR:
+        return int(dt.datetime(dt.MAXYEAR, 12, 31, 23, 59, 59, tzinfo=zone).timestamp())
+    return int(dt.datetime(year, number + 1, 1, tzinfo=zone).timestamp())
+
+
 def set_eligible_children(home: IssuerHome, region: int, count: int, as_of: dt.date) -> None:
     if not is_valid_region(region):
         raise Invalid("the region is a 4-digit regency/city code, e.g. 3372")
@@ -224,3 +325,12 @@ def to_json(rows: Sequence[Any]) -> list[dict[str, Any]]:
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def report_regions(home: IssuerHome) -> list[int]:
+    """The regions a report can be narrowed to: its partners', its cards' and those with eligible children."""
+    with home.transaction() as session:
+        found = set(session.scalars(select(Partner.region).distinct()))
+        found |= set(session.scalars(select(CardRow.region).distinct()))
+        found |= set(session.scalars(select(RegionEligibility.region)))
+    return sorted(found)

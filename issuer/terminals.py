@@ -35,6 +35,7 @@ from .audit import record as audit
 from .errors import (
     EnrolmentRefused,
     Invalid,
+    MouNotInForce,
     PartnerNotFound,
     Refused,
     TerminalNotFound,
@@ -183,17 +184,36 @@ class Registration:
     root_fingerprint: str  # handed over with the code: the terminal checks the office's root key by it
 
 
-def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int, *, by: Actor) -> Registration:
-    """Register a terminal for a partner and make its one-time enrolment code."""
+MAX_OVERRIDE_REASON = 80  # the reason fits whole in the audit event's target, beside the terminal's id
+
+
+def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int, *, by: Actor,
+                      mou_override: str | None = None) -> Registration:
+    """Register a terminal for a partner and make its one-time enrolment code.
+
+    A partner whose MoU is not in force on its local day (ended, or not yet
+    started) gets no terminal: raises MouNotInForce, unless ``mou_override``
+    gives the reason to register one anyway (a renewal being signed), which
+    the audit trail keeps beside the terminal.
+    """
     if not 0 < len(name.strip()) <= 200:
         raise Invalid("the terminal's name is 1 to 200 characters")
+    reason = " ".join((mou_override or "").split())
+    if mou_override is not None and not 0 < len(reason) <= MAX_OVERRIDE_REASON:
+        raise Invalid(f"the reason for registering outside the MoU is 1 to {MAX_OVERRIDE_REASON} characters")
     code = "-".join(
         "".join(secrets.choice(ALPHABET) for _ in range(_CODE_GROUP_LENGTH)) for _ in range(_CODE_GROUPS)
     )
     terminal_id = "T-" + "".join(secrets.choice(ALPHABET) for _ in range(8))
     with home.transaction() as session:
-        if session.get(Partner, partner_id) is None:
+        partner = session.get(Partner, partner_id)
+        if partner is None:
             raise PartnerNotFound(f"there is no partner {partner_id}")
+        outside = not mou_active(partner, now)
+        if outside and not reason:
+            raise MouNotInForce(f"partner {partner_id}'s MoU runs {partner.mou_start.isoformat()} to "
+                                f"{partner.mou_end.isoformat()}: renew it first, or register with an override "
+                                "and its reason")
         session.add(
             Terminal(
                 id=terminal_id,
@@ -210,6 +230,8 @@ def register_terminal(home: IssuerHome, partner_id: int, name: str, now: int, *,
         transparency.record_fact(session, "terminal_registered", terminal_id, now, terminal=terminal_id,
                                  partner=partner_id)
         audit(session, by, "terminal_register", terminal_id, now)
+        if outside:
+            audit(session, by, "terminal_register_mou_override", f"{terminal_id}: {reason}", now)
         fingerprint = root_fingerprint(session)
     return Registration(terminal_id, code, now + ENROLMENT_CODE_LIFETIME, fingerprint)
 

@@ -4,6 +4,7 @@
     office        init, serve, db upgrade
     cards         card issue | revoke | mark-expired
     batches       batch list | advance
+    institutions  institution add | list | account
     keys          key rotate | retire | revoke | list
     trust_lists   trustlist export | prepare | sign | import
     partners      partner add | service | list
@@ -18,7 +19,20 @@ from __future__ import annotations
 
 import click
 
-from . import batches, cards, keys, log, office, partners, people, quarantine, reports, terminals, trust_lists
+from . import (
+    batches,
+    cards,
+    institutions,
+    keys,
+    log,
+    office,
+    partners,
+    people,
+    quarantine,
+    reports,
+    terminals,
+    trust_lists,
+)
 
 
 @click.group()
@@ -28,5 +42,5 @@ def issuer() -> None:
 
 for command in (office.init, cards.card, keys.key, trust_lists.trustlist, office.serve, office.db, partners.partner,
                 terminals.terminal, reports.report, reports.coverage, people.user, batches.batch,
-                quarantine.quarantine, quarantine.anomalies, log.log):
+                quarantine.quarantine, quarantine.anomalies, log.log, institutions.institution):
     issuer.add_command(command)

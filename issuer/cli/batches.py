@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .. import batches
-from .common import by, emit, home_option, now, open_home
+from .common import by, dev_keys_option, emit, home_option, now, open_home, unlock
 
 
 @click.group()
@@ -18,15 +18,21 @@ def batch() -> None:
 
 @batch.command("list")
 @home_option
-def list_batches(home: Path) -> None:
+@click.option("--institution", "institution_id", type=int, help="Only this school's or clinic's batches.")
+def list_batches(home: Path, institution_id: int | None) -> None:
     """The latest batches with their states."""
-    emit([dataclasses.asdict(item) for item in batches.list_batches(open_home(home))])
+    emit([dataclasses.asdict(item) for item in batches.list_batches(open_home(home), institution_id=institution_id)])
 
 
 @batch.command("advance")
 @home_option
 @click.argument("batch_id", type=int)
 @click.argument("state", type=click.Choice(batches.STATES[1:]))
-def advance(home: Path, batch_id: int, state: str) -> None:
-    """Move BATCH_ID to its next STATE."""
-    emit(dataclasses.asdict(batches.advance(open_home(home), batch_id, state, now(), by=by())))
+@dev_keys_option
+def advance(home: Path, batch_id: int, state: str, insecure_dev_keys: bool) -> None:
+    """Move BATCH_ID to its next STATE; verifying signs the cards of the children waiting in it.
+
+    Verifying opens the issuing key (KIA_KEY_PASSPHRASE or KIA_KEY_PASSPHRASE_FILE).
+    """
+    emit(dataclasses.asdict(batches.advance(open_home(home), batch_id, state, now(), by=by(),
+                                            unlock=lambda: unlock(insecure_dev_keys))))

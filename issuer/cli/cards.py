@@ -1,10 +1,11 @@
-"""``kia issuer card``: issue cards (one at the counter, or a school's CSV), revoke, expire."""
+"""``kia issuer card``: issue cards (one at the counter, or a school's CSV), print, revoke, expire."""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,14 @@ import click
 
 from keys.times import iso_utc, iso_utc_or_none, parse_instant
 
-from .. import cards
+from .. import batches, cards, printing
 from ..artifacts import CardFiles, write_many
 from ..children import ChildRequest, RowError, read_batch, validate_child
 from ..errors import Invalid
 from ..storage.store import CardRecord
 from .common import by, dev_keys_option, emit, home_option, now, open_home, unlock
+
+LAYOUTS = ("sheet", "pages")
 
 
 @click.group()
@@ -38,6 +41,9 @@ def card() -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Where card files go.")
 @click.option("--channel", "batch_channel", type=click.Choice(["school", "clinic"]), default="school",
               show_default=True, help="Who sent the --csv batch: a school, or a clinic registering newborns.")
+@click.option("--pdf", "pdf_layout", type=click.Choice(LAYOUTS), default=None,
+              help="Also write every card issued into one print-ready PDF in --out: 'sheet' (A4, 10 a sheet) "
+                   "or 'pages' (one page a side, for desk card printers).")
 @dev_keys_option
 @click.pass_context
 def issue(
@@ -48,12 +54,14 @@ def issue(
     csv_file: Path | None,
     out: Path,
     batch_channel: str,
+    pdf_layout: str | None,
     insecure_dev_keys: bool,
 ) -> None:
     """Issue one card, or a batch from --csv; writes QR PNG, QR SVG and NDEF per card.
 
     A batch reports bad rows by line number and issues the rest; it exits 1
-    when any row was refused.
+    when any row was refused.  With --pdf, the cards issued are also in one
+    PDF (cards.pdf in --out), ready for the card printer.
     """
     at = now()
     if csv_file is not None:
@@ -75,10 +83,15 @@ def issue(
     files = _write_files(issued, out, show_progress=csv_file is not None)
     printed = [_card_json(item.record, item.request, item_files)
                for item, item_files in zip(issued, files, strict=True)]
+    pdf = {}
+    if pdf_layout is not None and issued:
+        to_print = [printing.PrintedCard(item.record.serial, item.record.token, item.record.region,
+                                         item.record.expires_at, item.request.name) for item in issued]
+        pdf = {"pdf": str(_write_pdf(out / "cards.pdf", to_print, pdf_layout, "id", None))}
     if csv_file is None:
         if errors:
             raise Invalid(errors[0].error)
-        emit(printed[0])
+        emit(printed[0] | pdf)
         return
     report = _write_report(out, printed, errors)
     emit(
@@ -90,6 +103,7 @@ def issue(
             "cards": printed,
             "errors": [dataclasses.asdict(error) for error in errors],
         }
+        | pdf
     )
     for error in errors:
         click.echo(f"line {error.line}: {error.error}", err=True)
@@ -132,6 +146,57 @@ def _write_report(out: Path, printed: list[dict[str, Any]], errors: list[RowErro
         rows += [(e.line, e.external_id or "", "", "rejected", e.error) for e in errors]
         writer.writerows(sorted(rows))
     return report
+
+
+@card.command("print")
+@home_option
+@click.argument("serials", nargs=-1)
+@click.option("--batch", "batch_id", type=int, help="Print every card of this batch (verified or later).")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="sheet", show_default=True,
+              help="'sheet': A4, 10 cards a sheet, fronts then mirrored backs, for PVC sheet printers; "
+                   "'pages': one page a side (card size plus bleed), front then back, for desk card printers.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The PDF to write.")
+@click.option("--lang", "language", type=click.Choice(["id", "en"]), default="id", show_default=True,
+              help="The language printed on the cards.")
+@click.option("--site", help="The public site's address, printed on the back (where to find partners).")
+def print_cards(home: Path, serials: tuple[str, ...], batch_id: int | None, layout: str, out: Path,
+                language: str, site: str | None) -> None:
+    """Print cards to one PDF: SERIAL... (each copy audited), or --batch N (the batch moves to printed).
+
+    Print at 100% (no fit-to-page); docs/printing.md gives sizes and settings.
+    """
+    if bool(serials) == (batch_id is not None):
+        raise click.UsageError("give SERIAL... or --batch N, not both")
+    office = open_home(home)
+    chosen: list[printing.PrintedCard] = []
+
+    def render(found: Sequence[printing.PrintedCard | batches.BatchCard]) -> bytes:
+        chosen.extend(printing.PrintedCard(c.serial, c.token, c.region, c.expires_at, c.name) for c in found)
+        return _render(chosen, layout, language, site)
+
+    if batch_id is not None:
+        pdf = batches.print_batch(office, batch_id, now(), render, by=by())
+    else:
+        at, actor = now(), by()
+        # A card printed by serial carries no name: the office prints names from a batch's own list.
+        records = [cards.take_card_qr(office, serial, at, by=actor) for serial in serials]
+        pdf = render([printing.PrintedCard(r.serial, r.token, r.region, r.expires_at, None) for r in records])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pdf)
+    emit({"pdf": str(out), "layout": layout, "cards": len(chosen), "batch_id": batch_id})
+
+
+def _render(chosen: Sequence[printing.PrintedCard], layout: str, language: str, site: str | None) -> bytes:
+    if not chosen:
+        raise Invalid("there is no card to print")
+    draw = printing.sheet_pdf if layout == "sheet" else printing.card_pages_pdf
+    return draw(chosen, language=language, site=site)
+
+
+def _write_pdf(path: Path, chosen: Sequence[printing.PrintedCard], layout: str, language: str,
+               site: str | None) -> Path:
+    path.write_bytes(_render(chosen, layout, language, site))
+    return path
 
 
 @card.command("revoke")

@@ -20,13 +20,17 @@ def terminal() -> None:
 @home_option
 @click.option("--partner", "partner_id", required=True, type=int)
 @click.option("--name", required=True, help="e.g. 'Kasir 1'")
-def register(home: Path, partner_id: int, name: str) -> None:
+@click.option("--mou-override", metavar="REASON",
+              help="Register although the partner's MoU has ended or not started; the reason is audited.")
+def register(home: Path, partner_id: int, name: str, mou_override: str | None) -> None:
     """Register a terminal; prints its one-time enrolment code (valid 7 days).
 
     Hand the code and ``root_fingerprint`` (the root key's RFC 7638 thumbprint)
     to the partner: ``kia verifier enroll --root-fingerprint`` checks the office by it.
+    A partner whose MoU is not in force gets a terminal only with --mou-override.
     """
-    registration = terminals.register_terminal(open_home(home), partner_id, name, now(), by=by())
+    registration = terminals.register_terminal(open_home(home), partner_id, name, now(), by=by(),
+                                               mou_override=mou_override)
     emit({"terminal_id": registration.terminal_id, "enrolment_code": registration.enrolment_code,
           "expires_at": dt.datetime.fromtimestamp(registration.expires_at, dt.UTC).isoformat(),
           "root_fingerprint": registration.root_fingerprint})

@@ -91,12 +91,17 @@ class Institution(Base):
 
 
 class BatchRow(Base):
-    """A batch of children from a school or a clinic, and where it stands."""
+    """A batch of children from a school or a clinic, and where it stands.
+
+    ``file_sha256`` is the uploaded file's hash: the same file from the same
+    institution is refused, naming the batch that has it.
+    """
 
     __tablename__ = "batches"
     __table_args__ = (
         CheckConstraint("channel IN ('counter', 'school', 'clinic', 'import')", name="batch_channel"),
         CheckConstraint("state IN ('submitted', 'verified', 'printed', 'handed_over')", name="batch_state"),
+        Index("ix_batches_institution_file", "institution_id", "file_sha256"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -106,6 +111,53 @@ class BatchRow(Base):
     submitted_at: Mapped[int] = mapped_column(BigInteger)
     rows_accepted: Mapped[int] = mapped_column(Integer, default=0)
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class BatchStep(Base):
+    """Each state a batch reached: who moved it there, and when."""
+
+    __tablename__ = "batch_steps"
+    __table_args__ = (
+        CheckConstraint("state IN ('submitted', 'verified', 'printed', 'handed_over')", name="batch_step_state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    state: Mapped[str] = mapped_column(String(12))
+    at: Mapped[int] = mapped_column(BigInteger)
+    username: Mapped[str] = mapped_column(String(64))
+
+
+class BatchChild(Base):
+    """A child a batch asks a card for: the file's line, the school's own id, and the serial once signed."""
+
+    __tablename__ = "batch_children"
+    __table_args__ = (Index("ux_batch_children_line", "batch_id", "line", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+    line: Mapped[int] = mapped_column(Integer)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    serial: Mapped[str | None] = mapped_column(ForeignKey("cards.serial"))
+
+    child: Mapped[Child] = relationship()
+
+
+class BatchRefusedRow(Base):
+    """A row of a batch file that was refused: line, field and error code, never the row's content."""
+
+    __tablename__ = "batch_refused_rows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    line: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(20))
+    code: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    ref: Mapped[int | None] = mapped_column(Integer)  # the other line or batch the code names
 
 
 class CardRow(Base):
@@ -229,6 +281,75 @@ class ServiceRuleVersion(Base):
     discount_kind: Mapped[str] = mapped_column(String(8))
     discount_value: Mapped[int] = mapped_column(Integer)
     daily_limit: Mapped[int] = mapped_column(Integer)
+
+
+AGREEMENT_ACTIONS = ("create", "renew", "amend", "migrate")  # how a version of an agreement came to be
+
+
+class AgreementDocument(Base):
+    """A signed agreement's PDF, kept once by its SHA-256 whichever versions name it."""
+
+    __tablename__ = "agreement_documents"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    stored_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Agreement(Base):
+    """One period of cooperation (MoU) with a partner or an institution, as it stands after its latest version.
+
+    A partner's row keeps the cover of its agreements (``mou_start``,
+    ``mou_end``): terminals, sync checks and reports read that (issuer/agreements.py).
+    """
+
+    __tablename__ = "agreements"
+    __table_args__ = (
+        CheckConstraint("(partner_id IS NULL) <> (institution_id IS NULL)", name="agreement_one_owner"),
+        CheckConstraint("ends_on > starts_on", name="agreement_period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"), index=True)
+    number: Mapped[str | None] = mapped_column(String(100))  # None: not known (agreements from before 0012)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    document_sha256: Mapped[str | None] = mapped_column(ForeignKey("agreement_documents.sha256"))
+    document_name: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)  # the latest version's number
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AgreementVersion(Base):
+    """Every version of an agreement: who made it, when, which fields changed, and the terms it then had."""
+
+    __tablename__ = "agreement_versions"
+    __table_args__ = (
+        CheckConstraint("action IN ('create', 'renew', 'amend', 'migrate')", name="agreement_version_action"),
+        Index("ux_agreement_versions", "agreement_id", "version", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(8))
+    at: Mapped[int] = mapped_column(BigInteger)
+    by: Mapped[str] = mapped_column(String(64))
+    changed: Mapped[list[str]] = mapped_column(JSON)  # the fields this version changed
+    note: Mapped[str | None] = mapped_column(String(200))
+    number: Mapped[str | None] = mapped_column(String(100))
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    document_sha256: Mapped[str | None] = mapped_column(ForeignKey("agreement_documents.sha256"))
+    document_name: Mapped[str | None] = mapped_column(String(200))
 
 
 class Terminal(Base):
@@ -383,14 +504,15 @@ class RegionEligibility(Base):
 
 # --- people and the audit trail -------------------------------------------------
 
-ROLES = ("admin", "officer", "partner_manager", "auditor")
+ROLES = ("admin", "officer", "partner_manager", "auditor", "institution")
 
 
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'officer', 'partner_manager', 'auditor')", name="user_role"),
+        CheckConstraint("role IN ('admin', 'officer', 'partner_manager', 'auditor', 'institution')", name="user_role"),
         CheckConstraint("(role = 'partner_manager') = (partner_id IS NOT NULL)", name="user_partner_for_managers"),
+        CheckConstraint("(role = 'institution') = (institution_id IS NOT NULL)", name="user_institution_for_accounts"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -398,6 +520,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))  # Argon2id, with its parameters
     role: Mapped[str] = mapped_column(String(16))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))  # a school's or clinic's account
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
 

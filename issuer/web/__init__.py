@@ -53,7 +53,7 @@ def secret_key(home: Path) -> str | None:
 
 def init_app(app: Flask) -> None:
     from ..current import office
-    from . import audit, auth, cards, dashboard, formatting, keys, partners, people, security
+    from . import audit, auth, cards, dashboard, formatting, keys, partners, people, public, security
 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(office(app).path)
@@ -91,6 +91,8 @@ def init_app(app: Flask) -> None:
     def _unauthorized() -> Response:
         from flask import flash, redirect, url_for
 
+        if request.method == "POST":  # a form sent after its session ended: sign in, and send it again
+            return auth.form_after_session_ended()  # type: ignore[return-value]
         flash(t("session_expired"))
         return redirect(url_for("auth.login", next=request.path))  # type: ignore[return-value]
 
@@ -104,5 +106,15 @@ def init_app(app: Flask) -> None:
             response.set_cookie("lang", request.args["lang"], samesite="Lax", httponly=True)
         return response
 
-    for module in (auth, dashboard, cards, partners, keys, people, audit):
+    for module in (auth, dashboard, cards, partners, keys, people, audit, public):
         app.register_blueprint(module.bp)
+    from . import reports, search  # the reports pages and the card search (issue 13)
+
+    for module in (reports, search):
+        app.register_blueprint(module.bp)
+    from . import institutions  # schools' and clinics' batches (issue 13)
+
+    app.register_blueprint(institutions.bp)
+    from . import agreements  # cooperation agreements (MoU) of partners and institutions (issue 13)
+
+    app.register_blueprint(agreements.bp)

@@ -1,8 +1,12 @@
-"""Cards: issue at the counter, school batches, detail with QR, revoke, replace."""
+"""Cards: issue at the counter, submit a batch for a school or clinic, detail with QR, revoke, replace.
+
+A batch uploaded here is submitted as an institution's is (issuer.batches):
+nothing is signed until the office verifies it on the batch's page.
+"""
 
 from __future__ import annotations
 
-import tempfile
+import hashlib
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -18,12 +22,13 @@ from keys.times import iso_utc
 
 from .. import cards, issuing_keys
 from ..artifacts import qr_png, qr_symbol
-from ..batches import advance, list_batches
-from ..children import RowError, read_batch, validate_child
+from ..batches import SameFileAgain, advance, list_batches, submit_batch
+from ..children import BatchFileProblem, RowError, parse_batch, validate_child
 from ..current import now, office
-from ..errors import NotFound
+from ..errors import NotFound, Refused
 from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, actor, roles
 from .i18n import t
+from .institutions import submitted
 
 bp = Blueprint("cards", __name__, url_prefix="/cards")
 MAX_BATCH_UPLOAD = 8 * 1024 * 1024  # a school CSV; everything else keeps the app's 1 MiB
@@ -90,9 +95,12 @@ def advance_batch(batch_id: int, state: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        advance(office(current_app), batch_id, state, now(), by=actor())
+        advance(office(current_app), batch_id, state, now(), by=actor(),
+                unlock=issuing_keys.KeyUnlock.from_env)
     except NotFound:
         abort(404)
+    except Refused:
+        flash(t("batch_wrong_step", id=batch_id, state=t("batch_" + state)))
     except KiaError as exc:
         flash(str(exc))
     return redirect(url_for("cards.index"))
@@ -107,12 +115,13 @@ def issue() -> ResponseReturnValue:
     checked = validate_child(0, now(), form.birth_date.data.isoformat(), form.region.data, nik=form.nik.data or "",
                              name=form.name.data or "", school=form.school.data or "")
     if isinstance(checked, RowError):
-        getattr(form, checked.field).errors.append(checked.error)
+        getattr(form, checked.field).errors.append(t(f"batch_err_{checked.code}", ref=checked.ref))
         return _page(issue=form, status=400)
     issuance = cards.issue_cards(office(current_app), issuing_keys.KeyUnlock.from_env(), [checked], now(),
                                  by=actor())
     if issuance.rejected:
-        form.nik.errors.append(issuance.rejected[0].error)
+        refused = issuance.rejected[0]
+        form.nik.errors.append(t(f"batch_err_{refused.code}", ref=refused.ref))
         return _page(issue=form, status=409)
     serial = issuance.cards[0].record.serial
     flash(t("issued_ok"))
@@ -122,22 +131,24 @@ def issue() -> ResponseReturnValue:
 @bp.post("/batch")
 @roles(*CHANGERS)
 def batch() -> ResponseReturnValue:
+    """An officer submits a school's or clinic's CSV; it waits for verification on its page."""
     form = BatchForm()
     if not form.validate_on_submit():
         return _page(batch=form, status=400)
     upload = form.file.data
-    name = Path(upload.filename or "batch.csv").name[:200]
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "batch.csv"
-        upload.save(path)
-        try:
-            requests, errors = read_batch(path, now())
-        except KiaError as exc:
-            form.file.errors.append(str(exc))
-            return _page(batch=form, status=400)
-    issuance = cards.issue_cards(office(current_app), issuing_keys.KeyUnlock.from_env(), requests, now(),
-                                 channel=form.channel.data, source=name, refused=errors, by=actor())
-    return render_template("batch.html", issuance=issuance, source=name)
+    data = upload.read()
+    try:
+        requests, errors = parse_batch(data, now())
+        batch_id = submit_batch(office(current_app), requests, errors, now(), channel=form.channel.data,
+                                source=Path(upload.filename or "batch.csv").name[:200],
+                                file_sha256=hashlib.sha256(data).hexdigest(), by=actor())
+    except BatchFileProblem as problem:
+        form.file.errors.append(t(f"batch_err_{problem.code}", **problem.values))
+        return _page(batch=form, status=400)
+    except SameFileAgain as again:
+        form.file.errors.append(t("batch_file_again", id=again.batch_id))
+        return _page(batch=form, status=409)
+    return submitted(batch_id)
 
 
 @bp.get("/<serial>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import request
 
 LANGUAGES = ("id", "en")
+_LANGUAGE_KEY = "kia.language"  # the request's language, kept in its WSGI environ once read
 
 TEXT: dict[str, tuple[str, str]] = {
     # key: (Bahasa Indonesia, English)
@@ -322,9 +323,12 @@ def alarm_name(kind: str) -> str:
 
 
 def language() -> str:
-    """The language asked for (?lang=, then the cookie), Indonesian by default."""
-    chosen = request.args.get("lang") or request.cookies.get("lang") or "id"
-    return chosen if chosen in LANGUAGES else "id"
+    """The language asked for (?lang=, then the cookie), Indonesian by default; read once per request."""
+    known = request.environ.get(_LANGUAGE_KEY)
+    if known is None:
+        chosen = request.args.get("lang") or request.cookies.get("lang") or "id"
+        known = request.environ[_LANGUAGE_KEY] = chosen if chosen in LANGUAGES else "id"
+    return str(known)
 
 
 def t(key: str, **values: object) -> str:

@@ -13,7 +13,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
 from keys.errors import KiaError
-from keys.times import iso_utc
 
 from .. import issuing_keys, offline_signing, trust_lists
 from ..current import now, office
@@ -44,7 +43,7 @@ def index() -> ResponseReturnValue:
 
 def _page(bundle: BundleForm | None = None, status: int = 200) -> ResponseReturnValue:
     home = office(current_app)
-    return render_template("keys.html", keys=issuing_keys.list_issuing_keys(home), form=ConfirmForm(), iso=iso_utc,
+    return render_template("keys.html", keys=issuing_keys.list_issuing_keys(home), form=ConfirmForm(),
                            seq=trust_lists.latest_published_seq(home), bundle=bundle or BundleForm(),
                            prepared=trust_lists.recent_signing_requests(home, RECENT_REQUESTS)), status
 

@@ -1,30 +1,44 @@
-"""Partners and their terminals; a partner manager sees only their own partner."""
+"""Partners and their terminals; a partner manager sees only their own partner.
+
+A partner's agreements (MoU) are shown by the include ``_agreements.html``
+and renewed or amended through issuer/web/agreements.py.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from keys.chain import MAX_MONEY
 from keys.errors import KiaError
 
-from .. import partners, reports, terminals
+from .. import agreements, partners, reports, terminals
+from ..agreements import Owner
 from ..current import now, office
-from ..errors import NotFound
+from ..errors import MouNotInForce, NotFound, PartnerExists
 from ..storage.models import KLA_CLUSTERS, PARTNER_KINDS
+from .agreements import FIELD_WORDS, DetailsForm, allow_document_upload, explain
 from .auth import CHANGERS, EVERYONE, ConfirmForm, actor, roles
+from .i18n import t
 from .security import no_store
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
+allow_document_upload(bp, "partners.create")
+OFFLINE_AFTER = 86400  # an active terminal silent for longer than a day is shown as offline
 
 
-class PartnerForm(FlaskForm):  # type: ignore[misc]
+class PartnerForm(DetailsForm):
+    """A new partner and its first agreement: period, number, contact and the signed PDF."""
+
+    field_words = FIELD_WORDS | {"name": "ptn_name", "kind": "kind", "cluster": "cluster", "region": "ptn_region_code",
+                                 "mou_start": "mou_starts_on", "mou_end": "mou_ends_on"}
+
     name = StringField(validators=[DataRequired(), Length(max=200)])
     kind = SelectField(choices=list(PARTNER_KINDS))
     cluster = SelectField(choices=list(KLA_CLUSTERS))
@@ -32,9 +46,16 @@ class PartnerForm(FlaskForm):  # type: ignore[misc]
     mou_start = DateField(validators=[DataRequired()])
     mou_end = DateField(validators=[Optional()])
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [(kind, t(f"ptn_kind_{kind}")) for kind in PARTNER_KINDS]
+        self.cluster.choices = [(cluster, t(f"ptn_cluster_{cluster}")) for cluster in KLA_CLUSTERS]
+
 
 class TerminalForm(FlaskForm):  # type: ignore[misc]
     name = StringField(validators=[DataRequired(), Length(max=200)])
+    mou_override = BooleanField()
+    override_reason = StringField(validators=[Optional(), Length(max=terminals.MAX_OVERRIDE_REASON)])
 
 
 class ServiceForm(FlaskForm):  # type: ignore[misc]
@@ -48,6 +69,10 @@ class ServiceForm(FlaskForm):  # type: ignore[misc]
     daily_limit = IntegerField(default=1, validators=[InputRequired(), NumberRange(1, 100)])
     passback_seconds = IntegerField(default=0, validators=[InputRequired(), NumberRange(0, 86400)])
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.discount_kind.choices = [("percent", t("ptn_percent")), ("fixed", t("ptn_fixed"))]
+
     def rules(self) -> partners.ServiceRules:
         prices = {
             category: value
@@ -59,30 +84,42 @@ class ServiceForm(FlaskForm):  # type: ignore[misc]
                                      self.discount_value.data, self.daily_limit.data, self.passback_seconds.data)
 
 
+def _list_page(form: PartnerForm, existing: int | None = None) -> str:
+    rows = partners.list_partners(office(current_app), now())
+    warned = [row for row in rows if row.mou_state in ("expired", "ending_soon")]
+    return render_template("partners.html", rows=rows, form=form, warned=warned, existing=existing,
+                           warning_days=agreements.MOU_WARNING_DAYS)
+
+
 @bp.get("/")
 @roles(*EVERYONE)
 def index() -> ResponseReturnValue:
     if current_user.role == "partner_manager":
         return redirect(url_for("partners.detail", partner_id=current_user.partner_id))
-    return render_template("partners.html", rows=partners.list_partners(office(current_app), now()), form=PartnerForm())
+    return _list_page(PartnerForm())
 
 
 @bp.post("/")
 @roles(*CHANGERS)
 def create() -> ResponseReturnValue:
-    form = PartnerForm()
-    if form.validate_on_submit():
-        start = form.mou_start.data
-        end = form.mou_end.data or partners.default_mou_end(start)
-        try:
-            partner_id = partners.create_partner(office(current_app), form.name.data, form.kind.data,
-                                                 form.cluster.data, form.region.data, start, end, now(),
-                                                 by=actor())
-        except KiaError as exc:
-            form.name.errors.append(str(exc))
-        else:
-            return redirect(url_for("partners.detail", partner_id=partner_id))
-    return render_template("partners.html", rows=partners.list_partners(office(current_app), now()), form=form), 400
+    """Add a partner with its first agreement; one already known in the region is pointed to, never doubled."""
+    form, existing = PartnerForm(), None
+    if not form.validate_on_submit():
+        form.name.errors.append(form.fields_to_check())
+        return _list_page(form), 400
+    start = form.mou_start.data
+    end = form.mou_end.data or partners.default_mou_end(start)
+    try:
+        partner_id = partners.create_partner(office(current_app), form.name.data, form.kind.data,
+                                             form.cluster.data, form.region.data, start, end, now(),
+                                             details=form.details(), by=actor())
+    except PartnerExists as exc:
+        existing = exc.partner_id  # the page names it and links to it: renew there
+    except KiaError as exc:
+        form.name.errors.append(explain(exc) if isinstance(exc, agreements.DocumentRefused) else str(exc))
+    else:
+        return redirect(url_for("partners.detail", partner_id=partner_id))
+    return _list_page(form, existing), 409 if existing else 400
 
 
 @bp.get("/<int:partner_id>")
@@ -94,26 +131,45 @@ def detail(partner_id: int) -> ResponseReturnValue:
     partner = partners.find_partner(home, partner_id, now())  # an unknown partner is 404 (issuer.app)
     today = partners.local_today(partner.region, now())  # the partner's days, as its figures are kept
     figures = reports.figures(home, "partner", "day", today.replace(day=1), today, partner_id)
+    owner = Owner("partner", partner_id)
     return render_template("partner.html", partner=partner, services=partners.services_of(home, partner_id),
                            terminals=terminals.terminals_of(home, partner_id), figures=figures, form=ConfirmForm(),
-                           service_form=ServiceForm(), terminal_form=TerminalForm())
+                           service_form=ServiceForm(), terminal_form=TerminalForm(), owner=owner,
+                           agreements=agreements.agreements_of(home, owner, now()), now=now(),
+                           offline_after=OFFLINE_AFTER, max_document_mb=agreements.MAX_DOCUMENT_BYTES // 2**20)
 
 
 @bp.post("/<int:partner_id>/terminals")
 @roles(*CHANGERS)
 @no_store
 def register_terminal(partner_id: int) -> ResponseReturnValue:
-    """Register a terminal; its one-time enrolment code is shown on this answer only."""
+    """Register a terminal; its one-time enrolment code is shown on this answer only.
+
+    A partner whose MoU is not in force today gets one only with the
+    exception ticked and its reason given (audited).
+    """
     form = TerminalForm()
     if not form.validate_on_submit():
         abort(400)
+    override = form.override_reason.data if form.mou_override.data else None
     try:
         registration = terminals.register_terminal(office(current_app), partner_id, form.name.data, now(),
-                                                   by=actor())
+                                                   by=actor(), mou_override=override)
     except NotFound:
         abort(404)
-    return render_template("enrolment.html", registration=registration, partner_id=partner_id,
-                           expires=dt.datetime.fromtimestamp(registration.expires_at, dt.UTC))
+    except MouNotInForce:
+        flash(t("mou_override_needed"))
+        return redirect(url_for("partners.detail", partner_id=partner_id))
+    except KiaError as exc:  # an override without its reason
+        flash(t("mou_override_needed") if override is not None else str(exc))
+        return redirect(url_for("partners.detail", partner_id=partner_id))
+    return render_template("enrolment.html", registration=registration, partner_id=partner_id)
+
+
+SERVICE_FIELD_WORDS = {"code": "ptn_service_code", "name": "ptn_service_name", "price_0_4": "ptn_price_0_4",
+                       "price_5_12": "ptn_price_5_12", "price_13_16": "ptn_price_13_16",
+                       "discount_kind": "ptn_discount_kind", "discount_value": "ptn_discount_value",
+                       "daily_limit": "ptn_limit_per_day", "passback_seconds": "ptn_passback_seconds"}
 
 
 @bp.post("/<int:partner_id>/services")
@@ -121,7 +177,8 @@ def register_terminal(partner_id: int) -> ResponseReturnValue:
 def set_service(partner_id: int) -> ResponseReturnValue:
     form = ServiceForm()
     if not form.validate_on_submit():
-        flash("; ".join(f"{name}: {', '.join(errors)}" for name, errors in form.errors.items()))
+        flash(t("ptn_fields_to_check", fields=", ".join(t(SERVICE_FIELD_WORDS.get(name, "field_csrf_token"))
+                                                        for name in form.errors)))
         return redirect(url_for("partners.detail", partner_id=partner_id))
     try:
         partners.set_service(office(current_app), partner_id, form.rules(), now(), by=actor())
@@ -129,6 +186,8 @@ def set_service(partner_id: int) -> ResponseReturnValue:
         abort(404)
     except KiaError as exc:
         flash(str(exc))
+    else:
+        flash(t("ptn_service_saved", code=form.code.data))
     return redirect(url_for("partners.detail", partner_id=partner_id))
 
 

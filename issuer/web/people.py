@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Reg
 from keys.errors import KiaError
 from keys.times import iso_utc
 
-from .. import partners, people
+from .. import institutions, partners, people
 from ..current import now, office
 from ..errors import NotFound
 from ..storage.models import ROLES
@@ -35,13 +35,19 @@ _PASSWORD = [InputRequired(), Length(min=people.MIN_PASSWORD_LENGTH, max=people.
 class RoleForm(FlaskForm):  # type: ignore[misc]
     role = SelectField(choices=list(ROLES), default="officer")  # never admin by accident
     partner = SelectField(choices=[], validate_choice=True)
+    institution = SelectField(choices=[], default="", validate_choice=True)
 
-    def with_partners(self, partners: list[tuple[str, str]]) -> RoleForm:
+    def with_partners(self, partners: list[tuple[str, str]],
+                      institutions: list[tuple[str, str]] | None = None) -> RoleForm:
         self.partner.choices = [("", "—"), *partners]
+        self.institution.choices = [("", "—"), *(institutions if institutions is not None else _institutions())]
         return self
 
     def partner_id(self) -> int | None:
         return int(self.partner.data) if self.partner.data else None
+
+    def institution_id(self) -> int | None:
+        return int(self.institution.data) if self.institution.data else None
 
 
 class UserForm(RoleForm):
@@ -57,6 +63,10 @@ class PasswordForm(FlaskForm):  # type: ignore[misc]
 
 def _partners() -> list[tuple[str, str]]:
     return [(str(partner_id), name) for partner_id, name in partners.partner_names(office(current_app)).items()]
+
+
+def _institutions() -> list[tuple[str, str]]:
+    return [(str(row_id), name) for row_id, name in institutions.institution_names(office(current_app)).items()]
 
 
 def _page(add: UserForm | None = None, status: int = 200) -> ResponseReturnValue:
@@ -96,7 +106,7 @@ def add() -> ResponseReturnValue:
         return _page(add=form, status=400)
     try:
         added = people.create_user(office(current_app), form.username.data, form.password.data, form.role.data,
-                                   form.partner_id(), now(), by=actor())
+                                   form.partner_id(), now(), by=actor(), institution_id=form.institution_id())
     except KiaError as exc:
         flash(str(exc))
         return _page(add=form, status=409)
@@ -111,7 +121,8 @@ def change_role(user_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     return _apply(lambda: people.change_role(office(current_app), user_id, form.role.data, form.partner_id(),
-                                             now(), by=actor()), "role_changed")
+                                             now(), by=actor(), institution_id=form.institution_id()),
+                  "role_changed")
 
 
 @bp.post("/<int:user_id>/<any(disable, enable):action>")

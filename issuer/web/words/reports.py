@@ -1,5 +1,159 @@
-"""Words of the reports pages: (Bahasa Indonesia, English)."""
+"""Words of the reports pages, the card search, and the pages' shared presentation: (Bahasa Indonesia, English)."""
 
 from __future__ import annotations
 
-TEXT: dict[str, tuple[str, str]] = {}
+from ...storage.models import KLA_CLUSTERS, PARTNER_KINDS
+
+_KINDS = {
+    "cinema": ("Bioskop", "Cinema"),
+    "pool": ("Kolam renang", "Swimming pool"),
+    "transport": ("Transportasi", "Transport"),
+    "museum": ("Museum", "Museum"),
+    "health": ("Kesehatan", "Health"),
+    "education": ("Pendidikan", "Education"),
+    "bookshop": ("Toko buku", "Bookshop"),
+    "recreation": ("Rekreasi", "Recreation"),
+    "other": ("Lainnya", "Other"),
+}
+_CLUSTERS = {
+    "civil_rights": ("Hak sipil dan kebebasan", "Civil rights and freedoms"),
+    "family_care": ("Lingkungan keluarga dan pengasuhan alternatif", "Family environment and alternative care"),
+    "health_welfare": ("Kesehatan dasar dan kesejahteraan", "Basic health and welfare"),
+    "education_culture": ("Pendidikan, waktu luang dan budaya", "Education, leisure and culture"),
+    "special_protection": ("Perlindungan khusus", "Special protection"),
+}
+assert set(_KINDS) == set(PARTNER_KINDS) and set(_CLUSTERS) == set(KLA_CLUSTERS), "a kind or cluster has no words"
+
+TEXT: dict[str, tuple[str, str]] = {
+    **{f"rep_kind_{code}": words for code, words in _KINDS.items()},
+    **{f"rep_cluster_{code}": words for code, words in _CLUSTERS.items()},
+    # The reports page (issuer/web/reports.py).
+    "rep_title": ("Laporan", "Reports"),
+    "rep_help": ("Angka dihitung dari pindaian yang diterima; catatan yang ditahan pemeriksaan kantor tidak "
+                 "dihitung sampai auditor memutuskan. Tanggal adalah hari setempat mitra.",
+                 "Figures count accepted scans; records held by the office's checks do not count until an "
+                 "auditor decides. Dates are the partner's local days."),
+    "rep_help_partner": ("Angka mitra Anda: pindaian kartu KIA yang diterima, harga penuh, potongan dan pendapatan "
+                         "bersih. Tanggal adalah hari setempat mitra.",
+                         "Your partner's figures: accepted KIA scans, full price, discount and net revenue. "
+                         "Dates are the partner's local days."),
+    "rep_range": ("Rentang waktu", "Date range"),
+    "rep_range_this_month": ("Bulan ini", "This month"),
+    "rep_range_last_month": ("Bulan lalu", "Last month"),
+    "rep_range_this_year": ("Tahun ini", "This year"),
+    "rep_range_last_12_months": ("12 bulan terakhir", "Last 12 months"),
+    "rep_range_custom": ("Pilih tanggal sendiri", "Custom dates"),
+    "rep_period": ("Per", "By"),
+    "rep_period_auto": ("Sesuai rentang", "As the range suggests"),
+    "rep_period_day": ("Hari", "Day"),
+    "rep_period_month": ("Bulan", "Month"),
+    "rep_group": ("Kelompokkan menurut", "Group by"),
+    "rep_group_partner": ("Mitra", "Partner"),
+    "rep_group_kind": ("Jenis layanan", "Kind of service"),
+    "rep_group_cluster": ("Klaster KLA", "KLA cluster"),
+    "rep_group_programme": ("Seluruh program", "The whole programme"),
+    "rep_group_service": ("Layanan", "Service"),
+    "rep_all_partners": ("Semua mitra", "Every partner"),
+    "rep_region": ("Wilayah", "Region"),
+    "rep_all_regions": ("Semua wilayah", "Every region"),
+    "rep_show": ("Tampilkan", "Show"),
+    "rep_shown_range": ("{first} sampai {last}", "{first} to {last}"),
+    "rep_figures": ("Pendapatan dari pemegang KIA", "Revenue from KIA holders"),
+    "rep_figures_per_period": ("Pendapatan bersih dan potongan per periode", "Net revenue and discount per period"),
+    "rep_figures_per_group": ("Pendapatan bersih dan potongan per kelompok", "Net revenue and discount per group"),
+    "rep_period_column": ("Periode", "Period"),
+    "rep_total": ("Jumlah", "Total"),
+    "rep_no_figures": ("Tidak ada pindaian dalam rentang ini.", "No scans in this range."),
+    "rep_download_csv": ("Unduh CSV (angka yang ditampilkan)", "Download CSV (the figures shown)"),
+    "rep_download_last_month": ("Unduh CSV bulan lalu (per hari)", "Download last month's CSV (by day)"),
+    "rep_quick": ("Pilihan cepat", "Quick choices"),
+    "rep_quick_month_by_day": ("Bulan ini per hari", "This month by day"),
+    "rep_quick_year_by_month": ("Tahun ini per bulan", "This year by month"),
+    "rep_quick_per_service": ("Per layanan, bulan ini", "Per service, this month"),
+    "rep_partners_over_time": ("Mitra dari waktu ke waktu", "Partners over time"),
+    "rep_partners_in_force": ("Mitra dengan MoU berlaku", "Partners with an MoU in force"),
+    "rep_partners_with_scans": ("Mitra dengan pindaian diterima", "Partners with accepted scans"),
+    "rep_coverage_trend": ("Tren cakupan kartu per wilayah", "Card coverage trend per region"),
+    "rep_coverage_help": ("Kartu yang berlaku pada akhir setiap bulan (bulan berjalan: sekarang), dibanding jumlah "
+                          "anak yang berhak menurut data terakhir yang dimasukkan kantor.",
+                          "Cards in force at the end of each month (this month: now), against the latest number "
+                          "of eligible children the office entered."),
+    "rep_active_cards": ("Kartu berlaku", "Cards in force"),
+    "rep_eligible": ("Anak yang berhak", "Eligible children"),
+    "rep_percent": ("Cakupan", "Coverage"),
+    "rep_unknown": ("belum diisi", "not entered"),
+    "rep_no_coverage": ("Belum ada kartu atau data anak yang berhak.", "No cards or eligible children yet."),
+    "rep_bad_dates": ("Tanggal tidak dapat dibaca: tulis sebagai tahun-bulan-tanggal, misalnya 2026-12-01.",
+                      "The dates cannot be read: write them as year-month-day, e.g. 2026-12-01."),
+    "rep_dates_order": ("Tanggal awal harus sebelum atau sama dengan tanggal akhir.",
+                        "The first date must not be after the last."),
+    "rep_too_many_days": ("Laporan per hari mencakup paling lama {days} hari. Pilih per bulan, atau rentang yang "
+                          "lebih pendek.",
+                          "A report by day covers at most {days} days. Choose by month, or a shorter range."),
+    "rep_too_many_months": ("Laporan per bulan mencakup paling lama {months} bulan. Pilih rentang yang lebih "
+                            "pendek, lalu minta rentang berikutnya.",
+                            "A report by month covers at most {months} months. Choose a shorter range, then ask "
+                            "for the next one."),
+    "rep_too_far_ahead": ("Laporan berakhir paling lambat {days} hari setelah hari ini.",
+                          "A report ends at most {days} days after today."),
+    "rep_bad_choice": ("Pilihan laporan tidak dikenal; pilih dari daftar.", "Unknown report choice; pick one from "
+                       "the list."),
+    "rep_reports_link": ("Laporan lengkap", "Full reports"),
+    "rep_mou_ending": ("MoU yang segera berakhir", "Agreements ending soon"),
+    "rep_mou_ends_on": ("berakhir {day}", "ends {day}"),
+    "rep_no_mou_ending": ("Tidak ada MoU yang berakhir dalam waktu dekat.", "No agreement ends soon."),
+    "rep_alarm_at": ("Waktu", "When"),
+    # The keys page (issuer/templates/keys.html).
+    "rep_kid": ("ID kunci (kid)", "Key id (kid)"),
+    "rep_key_active": ("Aktif", "Active"),
+    "rep_key_retired": ("Pensiun", "Retired"),
+    "rep_key_revoked": ("Dicabut", "Revoked"),
+    # Card search (issuer/web/search.py).
+    "search_title": ("Cari kartu", "Find a card"),
+    "search_help": ("Cari kartu anak dari NIK (16 angka, persis) atau sebagian nama (paling sedikit {length} huruf). "
+                    "Setiap pencarian tercatat di jejak audit, tanpa NIK atau nama yang dicari.",
+                    "Find a child's card by NIK (16 digits, exact) or part of the name (at least {length} "
+                    "letters). Each search is in the audit trail, without the NIK or name searched."),
+    "search_by": ("Cari menurut", "Search by"),
+    "search_by_nik": ("NIK", "NIK"),
+    "search_by_name": ("Nama anak", "Child's name"),
+    "search_text": ("NIK atau nama", "NIK or name"),
+    "search_button": ("Cari", "Search"),
+    "search_bad_nik": ("NIK terdiri dari 16 angka.", "A NIK is 16 digits."),
+    "search_short_name": ("Tulis paling sedikit {length} huruf dari nama.", "Write at least {length} letters of "
+                          "the name."),
+    "search_long": ("Teks pencarian terlalu panjang.", "The search text is too long."),
+    "search_none": ("Tidak ada kartu yang cocok.", "No card matches."),
+    "search_found": ("{count} kartu ditemukan.", "{count} cards found."),
+    "search_more": ("Hanya {limit} hasil pertama yang ditampilkan: perjelas pencarian.",
+                    "Only the first {limit} results are shown: narrow the search."),
+    "search_matched_name": ("Nama (disamarkan)", "Name (masked)"),
+    "search_issued": ("Diterbitkan", "Issued"),
+    "search_open": ("Buka", "Open"),
+    "search_state_active": ("Berlaku", "Active"),
+    "search_state_revoked": ("Dicabut", "Revoked"),
+    "search_state_replaced": ("Diganti", "Replaced"),
+    "search_state_expired": ("Habis masa berlaku", "Expired"),
+    # An ended session, and requests too large (issuer/web/auth.py, issuer/app.py).
+    "sess_form_kept": ("Sesi Anda sudah berakhir, jadi formulir belum dikirim. Masuk lagi: isian Anda disimpan "
+                       "di halaman ini dan dapat dikirim ulang.",
+                       "Your session had ended, so the form was not sent. Sign in again: what you entered is "
+                       "kept on this page and can be sent again."),
+    "sess_resend_title": ("Kirim ulang formulir", "Send the form again"),
+    "sess_resend_help": ("Periksa isian yang tersimpan, lalu kirim ulang. Berkas yang diunggah dan kata sandi tidak "
+                         "disimpan: pilih atau ketik lagi di halaman asalnya.",
+                         "Check what was kept, then send it again. Uploaded files and passwords are not kept: "
+                         "choose or type them again on their page."),
+    "sess_resend": ("Kirim ulang", "Send again"),
+    "sess_cancel": ("Batal", "Cancel"),
+    "sess_form_refused": ("Formulir ini tidak dapat diterima (tanda keamanannya tidak cocok). Muat ulang halaman "
+                          "lalu kirim lagi.",
+                          "This form cannot be accepted (its security token does not match). Reload the page and "
+                          "send it again."),
+    "err_too_large": ("Berkas atau formulir terlalu besar: paling banyak {size} MB. Pecah berkasnya lalu kirim "
+                      "lagi.",
+                      "The file or form is too large: at most {size} MB. Split the file and send it again."),
+    "err_bad_request": ("Permintaan tidak dapat dibaca. Kembali lalu coba lagi.",
+                        "The request could not be read. Go back and try again."),
+    "err_method": ("Halaman ini tidak menerima cara kirim itu.", "This page does not take that kind of request."),
+}

@@ -211,8 +211,8 @@ def test_each_page_action_and_enrolment_records_exactly_its_event(office: Issuer
     serial = issued.headers["Location"].rsplit("/", 1)[-1]
     assert events == [Event("kepala", "card_issue", serial, "127.0.0.1")]
     csv = f"birth_date,region\n{PUPIL},3372\n".encode()
-    only("batch_issue", "batch 1: 1 cards", "/cards/batch", {"file": (io.BytesIO(csv), "sekolah.csv"),
-                                                             "channel": "school"}, ok=200)
+    only("batch_submit", "batch 1: 1 children", "/cards/batch", {"file": (io.BytesIO(csv), "sekolah.csv"),
+                                                                "channel": "school"}, ok=303)
     only("batch_verified", "batch 1", "/cards/batches/1/verified")
     replaced, events = trail.step(lambda: post(f"/cards/{serial}/replace"))
     new_serial = replaced.headers["Location"].rsplit("/", 1)[-1]

@@ -149,7 +149,7 @@ def programme(office: IssuerHome) -> Programme:
         rejected(local(SURAKARTA, 2026, 11, 21, 9, 5), None, reason="malformed"),
     ], NOW)
     send(home, counter_2, [scan(local(SURAKARTA, 2026, 11, 21, 19), card_a, 50_000, 25_000)], NOW)
-    pool_counter = enrolled_terminal(home, pool, before)
+    pool_counter = enrolled_terminal(home, pool, NOW - 5 * DAY)  # its MoU is in force from 15 November
     send(home, pool_counter, [scan(local(SURAKARTA, 2026, 11, 20, 8), card_b, 20_000, 20_000)], NOW)
     send(home, pool_counter, [rejected(local(SURAKARTA, 2026, 12, 5, 8), card_b, "passback")], in_december)
     museum_counter = enrolled_terminal(home, museum, before)
@@ -651,11 +651,76 @@ def test_at_three_in_the_morning_of_the_first_the_pages_show_the_new_local_month
             assert client.post("/login", data={"username": username,
                                                "password": "kata-sandi-panjang-1"}).status_code == 302
             page = client.get(f"/partners/{partner_id}").get_data(True)
-            assert "20261201" in page and "20261130" not in page  # this month by local day: December's first
+            assert "1 Des 2026" in page and "30 Nov 2026" not in page  # this month by local day: December's first
             dashboard = client.get("/").get_data(True)
             # This month's table: December's scan (gross 50.000) alone, not November's (40.000).
-            assert "<td>50.000</td>" in dashboard and "<td>40.000</td>" not in dashboard
+            assert "<td>Rp 50.000</td>" in dashboard and "<td>Rp 40.000</td>" not in dashboard
         listing = client.get("/partners/").get_data(True)
         assert listing.count("expired") == 1 and f"/partners/{ended_yesterday}" in listing
     finally:
         app.extensions["kia_home"].close()
+
+
+# --- what the reports pages add: a region, per service, coverage over time (issue 13) -------
+
+
+def test_figures_of_one_region_keep_its_partners_only(programme: Programme):
+    assert reports.figures(programme.home, "partner", "month", *NOVEMBER, region=BALANGAN) == [
+        Figures(str(programme.museum), 202611, 1, 1, 1, 10_000, 5_000, 5_000)]
+    by_kind = reports.figures(programme.home, "kind", "month", *NOVEMBER, region=SURAKARTA)
+    assert [(row.group, row.net) for row in by_kind] == [("cinema", 105_000), ("pool", 0)]
+
+
+def test_a_partners_figures_per_service(programme: Programme):
+    rows = reports.figures(programme.home, reports.BY_SERVICE, "month", *NOVEMBER, programme.cinema)
+    assert rows == [
+        # A at 10:00, 14:00 and 19:00 (50,000 less half), B refused, and the unreadable scan: all on "tiket".
+        Figures("tiket", 202611, 5, 3, 1, 150_000, 75_000, 75_000),
+        Figures("tiket-remaja", 202611, 1, 1, 1, 40_000, 10_000, 30_000),
+    ]
+
+
+def test_partners_of_one_region_over_time(programme: Programme):
+    # Surakarta: the cinema, the pool (from 15 November) and the park (until 1 November); Balangan's museum is not.
+    assert reports.active_partners(programme.home, NOVEMBER[0], DECEMBER[1], region=SURAKARTA) == [
+        PartnerCount(202611, 3, 2), PartnerCount(202612, 2, 0)]
+
+
+@pytest.mark.parametrize(("start", "end", "period", "problem"), [
+    (dt.date(2025, 10, 31), dt.date(2026, 11, 1), "day", "days"),  # 367 days
+    (dt.date(2025, 11, 1), dt.date(2026, 11, 1), "day", None),  # 366 days
+    (dt.date(2021, 12, 1), dt.date(2026, 11, 30), "month", None),
+    (dt.date(2021, 11, 30), dt.date(2026, 11, 30), "month", "months"),
+    (dt.date(2027, 11, 1), dt.date(2027, 11, 30), "month", "ahead"),
+])
+def test_range_problem_names_the_limit_passed(start: dt.date, end: dt.date, period: str, problem: str | None):
+    assert reports.range_problem(start, end, period, dt.date(2026, 11, 22)) == problem
+
+
+def test_coverage_trend_counts_the_cards_in_force_at_each_months_end(office: IssuerHome):
+    """Two Surakarta cards issued on 25 October; two more on 10 November, when one of October's is revoked."""
+    october = issue_at(office, SURAKARTA, local(SURAKARTA, 2026, 10, 25, 9), 2)
+    issue_at(office, SURAKARTA, local(SURAKARTA, 2026, 11, 10, 9), 2)
+    issue_at(office, BALANGAN, local(BALANGAN, 2026, 11, 10, 9), 1)
+    revoke_card(office, october[0], "hilang", local(SURAKARTA, 2026, 11, 10, 10), by=ACTOR)
+    reports.set_eligible_children(office, SURAKARTA, 10, dt.date(2026, 6, 30))
+    trend = reports.coverage_trend(office, dt.date(2026, 9, 1), NOVEMBER[1], NOW)
+    assert [(row.region, row.month, row.active_cards, row.coverage_percent) for row in trend] == [
+        (SURAKARTA, 202609, 0, 0.0), (SURAKARTA, 202610, 2, 20.0), (SURAKARTA, 202611, 3, 30.0),
+        (BALANGAN, 202609, 0, None), (BALANGAN, 202610, 0, None), (BALANGAN, 202611, 1, None),
+    ]
+    assert {row.eligible_children for row in trend if row.region == SURAKARTA} == {10}
+    only_balangan = reports.coverage_trend(office, NOVEMBER[0], NOVEMBER[1], NOW, region=BALANGAN)
+    assert [(row.region, row.active_cards) for row in only_balangan] == [(BALANGAN, 1)]
+
+
+def test_a_card_issued_at_midnight_counts_for_the_month_it_starts(office: IssuerHome):
+    issue_at(office, SURAKARTA, local(SURAKARTA, 2026, 10, 31, 23, 59, 59), 1)
+    issue_at(office, SURAKARTA, local(SURAKARTA, 2026, 11, 1), 1)
+    trend = reports.coverage_trend(office, dt.date(2026, 10, 1), NOVEMBER[1], NOW)
+    assert [(row.month, row.active_cards) for row in trend] == [(202610, 1), (202611, 2)]
+
+
+def issue_at(home: IssuerHome, region: int, at: int, count: int) -> list[str]:
+    requests = [ChildRequest(line, BIRTH_DATE, region) for line in range(1, count + 1)]
+    return [item.record.serial for item in issue_cards(home, UNLOCK, requests, at, by=ACTOR).cards]

@@ -84,9 +84,17 @@ def fresh_terminal(office: IssuerHome) -> str:
 # (method, path, body, expected status per role: anonymous, admin, officer, auditor, manager of partner 1)
 MATRIX = [
     ("GET", "/", None, (302, 200, 200, 200, 200)),
+    ("GET", "/reports/", None, (302, 200, 200, 200, 200)),
+    ("GET", "/reports/figures.csv?range=last_month", None, (302, 200, 200, 200, 200)),
+    ("GET", "/reports/coverage.csv", None, (302, 200, 200, 200, 403)),
+    ("GET", "/search/", None, (302, 200, 200, 403, 403)),
+    ("POST", "/search/", {"by": "nik", "text": "3372051405180001"}, (302, 200, 200, 403, 403)),
     ("GET", "/cards/", None, (302, 200, 200, 200, 403)),
     ("POST", "/cards/issue", {"birth_date": PUPIL, "region": "3372"}, (302, 302, 302, 403, 403)),
-    ("POST", "/cards/batch", "csv", (302, 200, 200, 403, 403)),
+    ("POST", "/cards/batch", "csv", (302, 303, 303, 403, 403)),  # submitted: on to the batch's page
+    ("GET", "/institutions/", None, (302, 200, 200, 200, 403)),  # schools' and clinics' accounts: test_institutions
+    ("POST", "/institutions/", {"name": "SD Negeri 1", "kind": "school", "region": "6311"},
+     (302, 302, 403, 403, 403)),
     ("GET", "/cards/{card}", None, (302, 200, 200, 200, 403)),
     ("GET", "/cards/{card}/qr.png", None, (302, 200, 200, 403, 403)),  # the working card: those who issue
     ("POST", "/cards/{card}/revoke", {"reason": "hilang"}, (302, 302, 302, 403, 403)),
@@ -95,6 +103,11 @@ MATRIX = [
     ("GET", "/partners/1", None, (302, 200, 200, 200, 200)),
     ("GET", "/partners/2", None, (302, 200, 200, 200, 403)),
     ("POST", "/partners/2/terminals/{terminal}/suspend", {}, (302, 302, 302, 403, 403)),
+    # Agreements (MoU): officers renew and amend; a refused renewal (it overlaps) comes back with a message.
+    ("POST", "/agreements/partner/2/renew", {"starts_on": "2028-01-01"}, (302, 302, 302, 403, 403)),
+    ("POST", "/agreements/partner/1/amend", {"note": "adendum"}, (302, 302, 302, 403, 403)),
+    ("POST", "/agreements/partner/99/amend", {"number": "1"}, (302, 404, 404, 403, 403)),
+    ("GET", "/agreements/1/versions/1/document", None, (302, 404, 404, 404, 404)),  # no document was uploaded
     ("POST", "/api/v1/sync", {}, (401, 401, 401, 401, 401)),  # a session is no terminal token
     ("GET", "/keys/", None, (302, 200, 200, 200, 403)),
     ("POST", "/keys/rotate", {}, (302, 302, 302, 403, 403)),

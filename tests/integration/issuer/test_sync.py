@@ -72,8 +72,8 @@ def partner_id(office: IssuerHome) -> int:
     return partner
 
 
-def enrol(client: FlaskClient, office: IssuerHome, partner: int) -> SimulatedTerminal:
-    registration = register_terminal(office, partner, "Kasir 1", clock(), by=ACTOR)
+def enrol(client: FlaskClient, office: IssuerHome, partner: int, mou_override: str | None = None) -> SimulatedTerminal:
+    registration = register_terminal(office, partner, "Kasir 1", clock(), by=ACTOR, mou_override=mou_override)
     terminal = SimulatedTerminal()
     response = client.post(ENROL, json=terminal.enrolment_request(registration.enrolment_code))
     assert response.status_code == 201, response.get_json()
@@ -309,7 +309,7 @@ def test_a_partner_whose_mou_expired_gets_no_services(client: FlaskClient, offic
     ended = today() - dt.timedelta(days=30)
     partner = add_partner(office, mou_start=ended - dt.timedelta(days=730), mou_end=ended)
     add_service(office, partner)
-    terminal = enrol(client, office, partner)
+    terminal = enrol(client, office, partner, mou_override="the office registers it while renewing")
     config = verified_config(office, terminal.config)
     assert config["services"] == [] and config["mou_until"] == ended.isoformat()
 
@@ -627,7 +627,7 @@ def test_a_partner_whose_mou_expired_still_syncs_as_signed_with_an_alarm(client:
     ended = today() - dt.timedelta(days=1)
     partner = add_partner(office, mou_start=ended - dt.timedelta(days=730), mou_end=ended)
     add_service(office, partner)
-    terminal = enrol(client, office, partner)
+    terminal = enrol(client, office, partner, mou_override="the office registers it while renewing")
     terminal.cards = issued_cards(office, 13)
     terminal.log(13)  # record 13 carries the terminal's own flag "stale"
     response = post_sync(client, terminal, terminal.batch(1, 13))

@@ -10,6 +10,7 @@ numbers beyond the database's integers and from reports of year 9999, and
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import pytest
@@ -87,7 +88,7 @@ def test_dashboard_embeds_no_third_party_script(office: IssuerHome) -> None:
     loaded = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", page)
     assert loaded and all(url.startswith("/") or url.startswith("?") for url in loaded), loaded
     assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", page)  # no inline script, in a chart or not
-    assert "<title>Bioskop · Rp20.000</title>" in page  # the value shows on hover, without a script
+    assert "<title>Bioskop · Rp 20.000</title>" in page  # the value shows on hover, without a script
 
 
 def test_every_page_sends_a_strict_content_security_policy(office: IssuerHome) -> None:
@@ -258,3 +259,113 @@ def test_metrics_are_refused_to_a_remote_or_relayed_client(office: IssuerHome) -
                           headers={"Authorization": "Bearer wrong"}).status_code == 403
     assert with_token.get("/metrics", environ_base=remote,
                           headers={"Authorization": "Bearer a-long-random-scrape-token"}).status_code == 200
+
+
+# --- a form sent after its session ended, and a request too large (issue 13) ------------------
+
+PUPIL = aged(10, dt.date(2026, 11, 22)).isoformat()
+SAME_SITE = {"Origin": "http://localhost", "Referer": "http://localhost/cards/"}
+
+
+def with_csrf(office: IssuerHome) -> tuple[Flask, FlaskClient]:
+    app = make_app(office, WTF_CSRF_ENABLED=True)
+    return app, app.test_client()
+
+
+def page_token(page: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
+
+
+def kept_fields(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="kept-([^"]+)" value="([^"]*)">', page))
+
+
+def cards_issued(office: IssuerHome) -> int:
+    from issuer.storage.models import CardRow
+
+    with office.transaction() as session:
+        return len(session.scalars(select(CardRow.serial)).all())
+
+
+def test_a_form_sent_after_the_session_ended_is_kept_through_sign_in_and_sent_again(office: IssuerHome) -> None:
+    app, client = with_csrf(office)
+    form = {"birth_date": PUPIL, "region": "3372", "name": "Budi Santoso", "csrf_token": "from-the-ended-session"}
+    response = client.post("/cards/issue", data=form, headers=SAME_SITE)  # the cookie (and its token) expired
+    page = response.get_data(True)
+    assert response.status_code == 401 and "CSRF" not in page and 'id="sign-in-form"' in page
+    assert "Sesi Anda sudah berakhir" in page and response.headers["Cache-Control"] == "no-store"
+    assert kept_fields(page) == {"birth_date": PUPIL, "region": "3372", "name": "Budi Santoso"}  # never the token
+    assert 'name="kept_action" value="/cards/issue"' in page and 'action="/login?next=/cards/"' in page
+    # The child's name rides in the page's body only: not in the session cookie, not in a URL.
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    assert "Budi" not in str(app.session_interface.get_signing_serializer(app).loads(cookie.value))  # type: ignore[attr-defined]
+    assert "Budi" not in response.headers.get("Location", "")
+
+    sign_in = {"username": "officer", "password": PASSWORD, "csrf_token": page_token(page),
+               "kept_action": "/cards/issue", **{f"kept-{name}": value for name, value in kept_fields(page).items()}}
+    resend = client.post("/login?next=/cards/", data=sign_in)
+    again = resend.get_data(True)
+    assert resend.status_code == 200 and 'action="/cards/issue"' in again and "Kirim ulang" in again
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', again))
+    assert fields["name"] == "Budi Santoso" and fields["region"] == "3372" and fields["birth_date"] == PUPIL
+    before = cards_issued(office)
+    sent = client.post("/cards/issue", data=fields)
+    assert sent.status_code == 302 and "/cards/" in sent.location and cards_issued(office) == before + 1
+
+
+def test_a_form_from_another_site_is_not_kept_for_a_sign_in(office: IssuerHome) -> None:
+    _, client = with_csrf(office)
+    response = client.post("/cards/issue", data={"name": "Budi", "region": "3372"},
+                           headers={"Origin": "https://evil.example", "Referer": "https://evil.example/"})
+    assert response.status_code == 302 and response.location.startswith("/login")
+    page = client.get(response.location).get_data(True)
+    assert kept_fields(page) == {} and "Budi" not in page and "Silakan masuk" in page
+
+
+def test_passwords_are_never_kept(office: IssuerHome) -> None:
+    _, client = with_csrf(office)
+    form = {"username": "baru", "role": "auditor", "password": "rahasia-sekali-2026", "confirm": "rahasia-sekali-2026"}
+    page = client.post("/users/", data=form, headers=SAME_SITE).get_data(True)
+    assert kept_fields(page) == {"username": "baru", "role": "auditor"}
+    assert "rahasia-sekali-2026" not in page
+
+
+def test_a_session_the_office_ended_keeps_the_form_as_well(office: IssuerHome) -> None:
+    from issuer import people
+
+    _, client = with_csrf(office)
+    token = page_token(client.get("/login").get_data(True))
+    assert client.post("/login", data={"username": "officer", "password": PASSWORD, "csrf_token": token}
+                       ).status_code == 302
+    token = page_token(client.get("/cards/").get_data(True))
+    officer = next(account.id for account in people.accounts(office) if account.username == "officer")
+    people.reset_password(office, officer, "kata-sandi-baru-2026", NOW, by=ACTOR)  # ends their sessions
+    response = client.post("/cards/issue", data={"region": "3372", "name": "Siti", "csrf_token": token},
+                           headers=SAME_SITE)
+    assert response.status_code == 401 and kept_fields(response.get_data(True)) == {"region": "3372", "name": "Siti"}
+
+
+def test_a_live_session_with_a_token_that_does_not_match_is_400_in_words(office: IssuerHome) -> None:
+    _, client = with_csrf(office)
+    token = page_token(client.get("/login").get_data(True))
+    client.post("/login", data={"username": "officer", "password": PASSWORD, "csrf_token": token})
+    response = client.post("/cards/issue", data={"region": "3372", "csrf_token": "forged"}, headers=SAME_SITE)
+    page = response.get_data(True)
+    assert response.status_code == 400 and "tanda keamanannya tidak cocok" in page and "CSRF" not in page
+
+
+@pytest.mark.parametrize(("path", "size", "words"), [
+    ("/cards/issue", 2 * 1024 * 1024, "paling banyak 1 MB"),
+    ("/cards/batch", 9 * 1024 * 1024, "paling banyak 8 MB"),
+    ("/cards/batch?lang=en", 9 * 1024 * 1024, "at most 8 MB"),
+])
+def test_a_request_too_large_says_the_limit_in_megabytes(office: IssuerHome, path: str, size: int,
+                                                         words: str) -> None:
+    response = signed_in(office, "officer").post(path, data={"file": (io.BytesIO(b"x" * size), "anak.csv")})
+    assert response.status_code == 413 and words in response.get_data(True)
+
+
+def test_even_the_sign_in_page_says_the_limit(office: IssuerHome) -> None:
+    response = make_app(office).test_client().post("/login", data={"username": "x" * (2 * 1024 * 1024)})
+    assert response.status_code == 413 and "paling banyak 1 MB" in response.get_data(True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from issuer import children
-from issuer.children import ChildRequest, RowError, read_batch, validate_child
+from issuer.children import ROW_ERRORS, ChildRequest, RowError, read_batch, validate_child
 from issuer.errors import BatchFileError
 from tests.factories import NOW, SURAKARTA
 
@@ -66,10 +66,16 @@ def test_a_newborn_born_today_is_eligible() -> None:
     assert isinstance(check("2026-11-22"), ChildRequest)
 
 
-@pytest.mark.parametrize("birth_date", ["14/05/2018", "2018-5-14x", "2018-02-30", "", "kemarin"])
-def test_a_birth_date_that_is_not_iso_is_refused(birth_date: str) -> None:
+@pytest.mark.parametrize("birth_date", ["2018-5-14x", "2018-02-30", "", "kemarin", "05/14/2018", "14.05.2018",
+                                        "14/05-2018", "14/05/18"])
+def test_a_birth_date_that_is_not_a_date_as_schools_write_it_is_refused(birth_date: str) -> None:
     error = assert_refused(check(birth_date), "birth_date")
-    assert "YYYY-MM-DD" in error.error
+    assert error.code == "birth_date_format" and "DD/MM/YYYY" in error.error
+
+
+@pytest.mark.parametrize("birth_date", ["2018-05-14", "14/05/2018", "14-05-2018", "14/5/2018", " 14/05/2018 "])
+def test_a_birth_date_is_read_day_first_as_indonesian_forms_write_it(birth_date: str) -> None:
+    assert check(birth_date) == ChildRequest(7, dt.date(2018, 5, 14), SURAKARTA)
 
 
 def test_a_birth_date_in_the_future_is_refused() -> None:
@@ -149,7 +155,7 @@ def test_a_batch_reports_good_rows_and_bad_rows_by_physical_line(tmp_path: Path)
         HEADER,  # line 1
         f"2018-05-14,3372,{NAME},{GIRL_NIK},{SCHOOL},p-1",  # 2: good
         "",  # 3: blank
-        f"14/05/2018,3372,Budi Santoso,{BOY_NIK},{SCHOOL},p-2",  # 4: bad date
+        f"2018-14-05,3372,Budi Santoso,{BOY_NIK},{SCHOOL},p-2",  # 4: bad date (month 14)
         ",,,,,",  # 5: blank values only
         "2015-01-31,6311,Rizky Pratama,,,p-3",  # 6: good, Balangan
         "2016-07-01,33X1,Dewi Lestari,,,p-4",  # 7: bad region
@@ -191,7 +197,25 @@ def test_a_nik_already_in_the_batch_is_refused_with_the_line_of_the_first(tmp_pa
     requests, errors = read_batch(path, AT)
 
     assert [request.line for request in requests] == [2, 3]
-    assert errors == [RowError(4, "nik", "the same nik is already on line 2")]
+    assert errors == [RowError(4, "nik", "duplicate_in_file", ref=2)]
+    assert errors[0].error == "the same child is already on line 2"
+
+
+def test_a_child_without_nik_twice_in_the_file_by_name_birth_date_and_region_is_refused(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path,
+        "name,birth_date,region",
+        "Siti  Rahayu,14/05/2018,3372",
+        "Siti Rahayu,14/05/2018,6311",  # another region: another child
+        "siti rahayu,2018-05-14,3372",  # the first again, written otherwise
+        ",2018-05-14,3372",  # no name and no NIK: nothing to match by
+        ",2018-05-14,3372",
+    )
+
+    requests, errors = read_batch(path, AT)
+
+    assert [request.line for request in requests] == [2, 3, 5, 6]
+    assert errors == [RowError(4, "name", "duplicate_in_file", ref=2)]
 
 
 def test_a_refused_row_keeps_the_schools_external_id_only_when_it_is_well_formed(tmp_path: Path) -> None:
@@ -211,25 +235,41 @@ def test_a_header_only_file_is_an_empty_batch(tmp_path: Path) -> None:
     assert read_batch(write_csv(tmp_path, HEADER), AT) == ([], [])
 
 
-@pytest.mark.parametrize("header", ["birth_date,name,nik", "region,name", "tanggal_lahir,wilayah", ""])
+@pytest.mark.parametrize("header", ["birth_date,name,nik", "region,name", "tgl,kode", ""])
 def test_a_file_without_a_required_column_is_refused_as_a_whole(tmp_path: Path, header: str) -> None:
     path = write_csv(tmp_path, header, "2018-05-14,Siti,3372015405180001")
 
-    with pytest.raises(BatchFileError, match="birth_date and region"):
+    with pytest.raises(BatchFileError, match="birth_date and region") as caught:
         read_batch(path, AT)
+    assert caught.value.code == "file_columns"
 
 
-def test_a_file_that_is_not_utf8_is_refused_as_a_whole(tmp_path: Path) -> None:
-    path = tmp_path / "latin1.csv"
-    path.write_bytes("birth_date,region,name\n2018-05-14,3372,Jérôme Siregar\n".encode("latin-1"))
+def test_indonesian_column_names_are_read_as_the_documented_ones(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "No Induk;Nama;Tanggal Lahir;Wilayah", "NIS-7;Budi;14/05/2018;33.72")
 
-    with pytest.raises(BatchFileError, match="not UTF-8") as caught:
+    assert read_batch(path, AT) == ([ChildRequest(2, dt.date(2018, 5, 14), SURAKARTA, "NIS-7", "Budi")], [])
+
+
+def test_a_windows_1252_file_as_excel_saves_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("birth_date;region;name\r\n14/05/2018;3372;Jérôme Siregar\r\n".encode("cp1252"))
+
+    (request,), errors = read_batch(path, AT)
+
+    assert errors == [] and request.name == "Jérôme Siregar"
+
+
+def test_a_file_that_is_no_text_is_refused_as_a_whole(tmp_path: Path) -> None:
+    path = tmp_path / "sheet.xlsx"
+    path.write_bytes(b"PK\x03\x04\x14\x00\x81\x8d\x00\x00birth_date,region")
+
+    with pytest.raises(BatchFileError, match="not CSV text") as caught:
         read_batch(path, AT)
-    assert "Jérôme" not in str(caught.value) and "J\\xe9" not in str(caught.value)
+    assert caught.value.code == "file_encoding"
 
 
 def test_a_missing_file_is_a_batch_file_error(tmp_path: Path) -> None:
-    with pytest.raises(BatchFileError, match="cannot read"):
+    with pytest.raises(BatchFileError, match="cannot be read"):
         read_batch(tmp_path / "absent.csv", AT)
 
 
@@ -245,7 +285,7 @@ def test_a_file_that_is_not_csv_is_refused_without_echoing_the_field(tmp_path: P
     secret = "Z" * 200_000  # larger than the csv module's field limit
     path = write_csv(tmp_path, "birth_date,region,name", f"2018-05-14,3372,{secret}")
 
-    with pytest.raises(BatchFileError, match="line 2: not valid CSV") as caught:
+    with pytest.raises(BatchFileError, match="Line 2 is not valid CSV") as caught:
         read_batch(path, AT)
     assert "ZZZZ" not in str(caught.value)
 
@@ -253,7 +293,7 @@ def test_a_file_that_is_not_csv_is_refused_without_echoing_the_field(tmp_path: P
 def test_error_messages_never_carry_the_childs_data(tmp_path: Path) -> None:
     """Every refused row's message is free of the values it refused (names, NIKs, dates, ids)."""
     rows = [
-        ("14/05/2018", "3372", "Ayu Kartika Sari", "3372015405180003", "SD Negeri 5", "id-001"),
+        ("2018-14-05", "3372", "Ayu Kartika Sari", "3372015405180003", "SD Negeri 5", "id-001"),
         ("2027-03-01", "3372", "Bagus Wicaksono", "3372010103270004", "SD Negeri 6", "id-002"),
         ("2005-01-02", "3372", "Cahya Ramadhani", "3372014201050005", "SMP Negeri 1", "id-003"),
         ("2018-05-14", "3A72", "Dimas Prasetyo", "3372011405180006", "SD Negeri 7", "id-004"),
@@ -272,7 +312,7 @@ def test_error_messages_never_carry_the_childs_data(tmp_path: Path) -> None:
 
     assert [request.line for request in requests] == [12]
     assert [error.line for error in errors] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13]
-    texts = " | ".join(f"{error.field} {error.error}" for error in errors)
+    texts = " | ".join(f"{error.field} {error.error} {ROW_ERRORS[error.code][0]}" for error in errors)
     for birth_date, _region, name, nik, school, external_id in rows:
         for value in (birth_date, nik, school, external_id, *re.split(r"[\x00-\x20]", name)):
             assert value not in texts, value
