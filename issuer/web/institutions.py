@@ -27,7 +27,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from keys.errors import KiaError
 
-from .. import batches, institutions, printing
+from .. import agreements, batches, institutions, printing
+from ..agreements import Owner
 from ..children import BatchFileProblem, RowError, parse_batch, validate_child
 from ..current import now, office
 from ..errors import NotFound, Refused
@@ -128,7 +129,10 @@ def _institution_page(institution_id: int, upload: UploadForm | None = None, chi
         child = ChildForm(region=str(record.region))
     return render_template("institution.html", institution=record, upload=upload or UploadForm(), child=child,
                            batches=batches.list_batches(home, 100, institution_id=institution_id),
-                           zones=institutions.institution_zones(home)), status
+                           zones=institutions.institution_zones(home),
+                           agreements=agreements.agreements_of(home, Owner("institution", institution_id), now()),
+                           owner=Owner("institution", institution_id),
+                           max_document_mb=agreements.MAX_DOCUMENT_BYTES // 2**20), status
 
 
 @bp.post("/<int:institution_id>/batches")

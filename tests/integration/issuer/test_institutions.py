@@ -237,3 +237,18 @@ def test_the_institution_commands(office: IssuerHome, capsys: pytest.CaptureFixt
     assert '"institution_id": 3' in kia("institution", "account", "3", "--username", "halong")
     assert "Klinik Pratama Halong" in [row.name for row in list_institutions(office)]
     assert kia("batch", "list", "--institution", "3").strip() == "[]"
+
+
+def test_an_institution_page_shows_its_agreement_and_an_officer_renews_it_there(
+        office: IssuerHome, sign_in: SignIn) -> None:
+    officer = sign_in("officer")
+    page = f"/institutions/{CLINIC_ID}"
+    assert 'id="agreements"' in officer.get(page).get_data(True)
+    renewed = officer.post(f"/agreements/institution/{CLINIC_ID}/renew",
+                           data={"starts_on": "2026-12-01", "ends_on": "2028-11-30", "number": "12/PKS/KLINIK/2026",
+                                 "back": page})
+    assert renewed.status_code == 302 and renewed.location == page
+    assert "12/PKS/KLINIK/2026" in officer.get(page).get_data(True)
+    assert len(list_institutions(office)) == 2  # renewed under the same clinic, never a second one
+    clinic = sign_in("klinik").get(page).get_data(True)
+    assert "12/PKS/KLINIK/2026" in clinic and 'id="renew-form"' not in clinic  # the clinic reads; the office renews
