@@ -35,7 +35,10 @@ def _change(home: Path, kid: str, change: str) -> None:
 @click.argument("kid")
 @home_option
 def retire(kid: str, home: Path) -> None:
-    """Retire the issuing key KID: it signs no more cards, and its cards still verify."""
+    """Retire the issuing key KID: it signs no more cards, and its cards still verify.
+
+    A KID that starts with '-' goes after '--': kia issuer key retire --home H -- -YFo...
+    """
     _change(home, kid, "retire")
 
 
@@ -43,7 +46,10 @@ def retire(kid: str, home: Path) -> None:
 @click.argument("kid")
 @home_option
 def revoke(kid: str, home: Path) -> None:
-    """Revoke the issuing key KID: no card it signed verifies any more."""
+    """Revoke the issuing key KID: no card it signed verifies any more.
+
+    A KID that starts with '-' goes after '--': kia issuer key revoke --home H -- -YFo...
+    """
     _change(home, kid, "revoke")
 
 

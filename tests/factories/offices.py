@@ -18,7 +18,7 @@ from issuer.children import ChildRequest
 from issuer.issuing_keys import KeyUnlock, init_home
 from issuer.partners import ServiceRules
 from issuer.storage.store import IssuerHome
-from tests.factories import ACTOR, SURAKARTA, WIB, aged
+from tests.factories import ACTOR, NOW, SURAKARTA, WIB, aged
 
 # Long enough for keys.keystore.MIN_PASSPHRASE_LENGTH; a test value, not a secret.
 PASSPHRASE = "sync-test passphrase 2026-11"
@@ -53,9 +53,15 @@ def open_office(path: Path, database_url: str | None, now: int | None = None, *,
 
 def add_partner(home: IssuerHome, *, mou_start: dt.date | None = None, mou_end: dt.date | None = None,
                 name: str = "Bioskop Solo Paragon") -> int:
-    """A cinema partner whose MoU is in force today unless the dates say otherwise."""
-    start = mou_start or today() - dt.timedelta(days=365)
-    end = mou_end or today() + dt.timedelta(days=365)
+    """A cinema partner whose MoU is in force unless the dates say otherwise.
+
+    In force both at the suite's fixed ``NOW`` and on today's clock, which
+    the suite's second run moves a year ahead: a test may register the
+    partner's terminals at either.
+    """
+    fixed = dt.datetime.fromtimestamp(NOW, dt.UTC).date()
+    start = mou_start or min(fixed, today()) - dt.timedelta(days=365)
+    end = mou_end or max(fixed, today()) + dt.timedelta(days=365)
     return partners.create_partner(home, name, "cinema", "education_culture", SURAKARTA, start, end, clock(), by=ACTOR)
 
 

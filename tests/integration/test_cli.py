@@ -136,12 +136,12 @@ def office(run_kia: RunKia, tmp_path_factory: pytest.TempPathFactory) -> Office:
     batch = run_kia(
         "issuer", "card", "issue", "--home", home, "--csv", folder / "school.csv", "--out", folder / "batch", cwd=folder
     )
-    outputs = {"retire": kia("issuer", "key", "retire", first, "--home", home)}
+    outputs = {"retire": kia("issuer", "key", "retire", "--home", home, "--", first)}
     outputs["rotate"] = kia("issuer", "key", "rotate", "--home", home)
     second = outputs["rotate"]["kid"]
     revoked_key_card = issue(EIGHT)
     third = kia("issuer", "key", "rotate", "--home", home)["kid"]
-    outputs["revoke_key"] = kia("issuer", "key", "revoke", second, "--home", home)
+    outputs["revoke_key"] = kia("issuer", "key", "revoke", "--home", home, "--", second)
     valid, lost = issue(EIGHT), issue(TWELVE)
     outputs["revoke_card"] = kia(
         "issuer", "card", "revoke", "--home", home, lost["serial"].lower(), "--reason", "hilang (lost)"

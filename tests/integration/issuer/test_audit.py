@@ -127,7 +127,7 @@ def test_each_command_that_changes_the_office_records_exactly_its_event(
         old_kid = init["issuing_kid"]
         rotated, events = trail.step(lambda: kia("issuer", "key", "rotate"))
         assert events == [Event(cli.username, "key_rotate", rotated["kid"], "local")]
-        only("key_revoke", old_kid, "issuer", "key", "revoke", old_kid)
+        only("key_revoke", old_kid, "issuer", "key", "revoke", "--home", home_path, "--", old_kid, home=False)
         only("trust_list_export", "seq 1", "issuer", "trustlist", "export", "--out", tmp_path / "published")
 
         prepared, events = trail.step(lambda: kia("issuer", "trustlist", "prepare", "--out", tmp_path / "req.json"))
