@@ -48,8 +48,8 @@ class PartnerForm(DetailsForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.kind.choices = [(kind, t(f"ptn_kind_{kind}")) for kind in PARTNER_KINDS]
-        self.cluster.choices = [(cluster, t(f"ptn_cluster_{cluster}")) for cluster in KLA_CLUSTERS]
+        self.kind.choices = [(kind, t(f"kind_{kind}")) for kind in PARTNER_KINDS]
+        self.cluster.choices = [(cluster, t(f"cluster_{cluster}")) for cluster in KLA_CLUSTERS]
 
 
 class TerminalForm(FlaskForm):  # type: ignore[misc]

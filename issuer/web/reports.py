@@ -201,7 +201,7 @@ def _labeller(group: str, names: dict[int, str], services: dict[str, str]) -> An
             return services.get(value, value)
         if group == "programme":
             return t("rep_group_programme")
-        key = f"rep_{group}_{value}"
+        key = f"{group}_{value}"
         return t(key) if key in TEXT else value
 
     return label

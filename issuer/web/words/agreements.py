@@ -1,31 +1,14 @@
 """Words of the agreements (MoU) and partner pages: (Bahasa Indonesia, English).
 
 ``mou_...``: cooperation agreements; ``ptn_...``: the partner pages, with
-the names of partner kinds (``ptn_kind_cinema``), KLA clusters
-(``ptn_cluster_education_culture``) and terminal states
-(``ptn_terminal_active``) that other pages may use as well.
+terminal states (``ptn_terminal_active``) that other pages may use as well.
+Partner kinds and KLA clusters are named once for every page, in
+issuer/web/words/reports.py (``kind_cinema``, ``cluster_education_culture``).
 """
 
 from __future__ import annotations
 
 TEXT: dict[str, tuple[str, str]] = {
-    # Kinds of partner (issuer.storage.models.PARTNER_KINDS).
-    "ptn_kind_cinema": ("Bioskop", "Cinema"),
-    "ptn_kind_pool": ("Kolam renang", "Swimming pool"),
-    "ptn_kind_transport": ("Transportasi", "Transport"),
-    "ptn_kind_museum": ("Museum", "Museum"),
-    "ptn_kind_health": ("Kesehatan (klinik, rumah bersalin)", "Health (clinic, maternity home)"),
-    "ptn_kind_education": ("Pendidikan", "Education"),
-    "ptn_kind_bookshop": ("Toko buku", "Bookshop"),
-    "ptn_kind_recreation": ("Rekreasi", "Recreation"),
-    "ptn_kind_other": ("Lainnya", "Other"),
-    # The five clusters of the child-friendly city (KLA) programme.
-    "ptn_cluster_civil_rights": ("Hak sipil dan kebebasan", "Civil rights and freedoms"),
-    "ptn_cluster_family_care": ("Lingkungan keluarga dan pengasuhan alternatif",
-                                "Family environment and alternative care"),
-    "ptn_cluster_health_welfare": ("Kesehatan dasar dan kesejahteraan", "Basic health and welfare"),
-    "ptn_cluster_education_culture": ("Pendidikan, waktu luang, dan budaya", "Education, leisure and culture"),
-    "ptn_cluster_special_protection": ("Perlindungan khusus", "Special protection"),
     # Terminal states (issuer.storage.models.TERMINAL_STATES).
     "ptn_terminal_pending": ("Menunggu pendaftaran", "Awaiting enrolment"),
     "ptn_terminal_active": ("Aktif", "Active"),

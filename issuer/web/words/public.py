@@ -45,23 +45,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "pub_free": ("Gratis", "Free"),
     "pub_discount_percent": ("Potongan {value}%", "{value}% off"),
     "pub_discount_fixed": ("Potongan {amount}", "{amount} off"),
-    "pub_kind_cinema": ("Bioskop", "Cinema"),
-    "pub_kind_pool": ("Kolam renang", "Swimming pool"),
-    "pub_kind_transport": ("Transportasi", "Transport"),
-    "pub_kind_museum": ("Museum", "Museum"),
-    "pub_kind_health": ("Layanan kesehatan", "Health care"),
-    "pub_kind_education": ("Pendidikan", "Education"),
-    "pub_kind_bookshop": ("Toko buku", "Bookshop"),
-    "pub_kind_recreation": ("Tempat rekreasi", "Recreation"),
-    "pub_kind_other": ("Lainnya", "Other"),
-    # The five clusters of the child-friendly city (Kabupaten/Kota Layak Anak) programme.
-    "pub_cluster_civil_rights": ("Hak sipil dan kebebasan", "Civil rights and freedoms"),
-    "pub_cluster_family_care": ("Lingkungan keluarga dan pengasuhan alternatif",
-                                "Family environment and alternative care"),
-    "pub_cluster_health_welfare": ("Kesehatan dasar dan kesejahteraan", "Basic health and welfare"),
-    "pub_cluster_education_culture": ("Pendidikan, waktu luang dan kegiatan budaya",
-                                      "Education, leisure and cultural activities"),
-    "pub_cluster_special_protection": ("Perlindungan khusus", "Special protection"),
     # How and where to get a KIA (/publik/cara-mendapatkan).
     "pub_howto_title": ("Cara mendapatkan KIA", "How to get a KIA"),
     "pub_howto_intro": ("KIA adalah kartu identitas untuk anak di bawah 17 tahun. Kartu diterbitkan oleh "

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from ...storage.models import KLA_CLUSTERS, PARTNER_KINDS
 
+# The one set of words for partner kinds and KLA clusters, used by every page (kind_cinema, cluster_...).
 _KINDS = {
     "cinema": ("Bioskop", "Cinema"),
     "pool": ("Kolam renang", "Swimming pool"),
     "transport": ("Transportasi", "Transport"),
     "museum": ("Museum", "Museum"),
-    "health": ("Kesehatan", "Health"),
+    "health": ("Kesehatan (klinik, rumah bersalin)", "Health (clinic, maternity home)"),
     "education": ("Pendidikan", "Education"),
     "bookshop": ("Toko buku", "Bookshop"),
     "recreation": ("Rekreasi", "Recreation"),
@@ -19,14 +20,15 @@ _CLUSTERS = {
     "civil_rights": ("Hak sipil dan kebebasan", "Civil rights and freedoms"),
     "family_care": ("Lingkungan keluarga dan pengasuhan alternatif", "Family environment and alternative care"),
     "health_welfare": ("Kesehatan dasar dan kesejahteraan", "Basic health and welfare"),
-    "education_culture": ("Pendidikan, waktu luang dan budaya", "Education, leisure and culture"),
+    "education_culture": ("Pendidikan, pemanfaatan waktu luang dan kegiatan budaya",
+                          "Education, leisure and cultural activities"),
     "special_protection": ("Perlindungan khusus", "Special protection"),
 }
 assert set(_KINDS) == set(PARTNER_KINDS) and set(_CLUSTERS) == set(KLA_CLUSTERS), "a kind or cluster has no words"
 
 TEXT: dict[str, tuple[str, str]] = {
-    **{f"rep_kind_{code}": words for code, words in _KINDS.items()},
-    **{f"rep_cluster_{code}": words for code, words in _CLUSTERS.items()},
+    **{f"kind_{code}": words for code, words in _KINDS.items()},
+    **{f"cluster_{code}": words for code, words in _CLUSTERS.items()},
     # The reports page (issuer/web/reports.py).
     "rep_title": ("Laporan", "Reports"),
     "rep_help": ("Angka dihitung dari pindaian yang diterima; catatan yang ditahan pemeriksaan kantor tidak "

@@ -106,7 +106,7 @@ def test_the_public_page_lists_partners_and_their_discounts_without_sign_in(clie
     assert "5–12 tahun Rp 15.000 Rp 12.000 Rp 3.000" in words
     # Kinds, clusters and regions in words, never their codes.
     for shown in ("Bioskop", "Kolam renang", "Museum", "Kota Surakarta", "Kabupaten Balangan",
-                  "Pendidikan, waktu luang dan kegiatan budaya", "Kesehatan dasar dan kesejahteraan"):
+                  "Pendidikan, pemanfaatan waktu luang dan kegiatan budaya", "Kesehatan dasar dan kesejahteraan"):
         assert shown in words
     for code in ("education_culture", "health_welfare", "cinema", "3372", "6311", "percent", "fixed"):
         assert code not in words

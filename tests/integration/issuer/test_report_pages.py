@@ -114,7 +114,7 @@ def test_last_month_per_partner_in_names_and_rupiah(office: IssuerHome) -> None:
 
 @pytest.mark.parametrize(("group", "first_column"), [
     ("kind", ["Bioskop", "Kolam renang"]),
-    ("cluster", ["Pendidikan, waktu luang dan budaya", "Kesehatan dasar dan kesejahteraan"]),
+    ("cluster", ["Pendidikan, pemanfaatan waktu luang dan kegiatan budaya", "Kesehatan dasar dan kesejahteraan"]),
 ])
 def test_kinds_and_clusters_read_as_words(office: IssuerHome, group: str, first_column: list[str]) -> None:
     page = signed_in(office, "officer").get(f"/reports/?range=last_month&period=month&by={group}").get_data(True)
