@@ -101,7 +101,7 @@ def issue(
             "report": str(report),
             "batch_id": issuance.batch_id,
             "cards": printed,
-            "errors": [dataclasses.asdict(error) for error in errors],
+            "errors": [dataclasses.asdict(error) | {"error": error.error} for error in errors],
         }
         | pdf
     )

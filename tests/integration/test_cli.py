@@ -196,6 +196,7 @@ def test_a_batch_issues_the_good_rows_and_reports_the_bad_by_line(office: Office
         (6, "region", "p-04"),
         (7, "nik", "p-05"),
     ]
+    assert all(error["error"] for error in report["errors"]), "each refused row says why in words"
     assert [line.split(":")[0] for line in result.stderr.splitlines()] == ["line 3", "line 6", "line 7"]
     for card in report["cards"]:
         assert all((office.folder / card[name]).is_file() for name in ("qr_png", "qr_svg", "ndef"))
