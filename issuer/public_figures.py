@@ -21,7 +21,7 @@ from keys.eligibility import AGE_CATEGORIES
 
 from . import reports
 from .partners import mou_active
-from .storage.models import KLA_CLUSTERS, PARTNER_KINDS, Institution, Partner, PartnerService
+from .storage.models import KLA_CLUSTERS, PARTNER_KINDS, Agreement, Institution, Partner, PartnerService
 from .storage.store import IssuerHome
 
 TREND_MONTHS = 24  # partners over time: the last two years, an MoU's usual term
@@ -122,14 +122,21 @@ def institutions(home: IssuerHome) -> list[PublicInstitution]:
 
 
 def partners_over_time(home: IssuerHome, today: dt.date, months: int = TREND_MONTHS) -> list[MonthCount]:
-    """Partners with an MoU in force at each month's end, for the ``months`` months up to ``today``'s."""
+    """Partners with an MoU in force at each month's end, for the ``months`` months up to ``today``'s.
+
+    Read from every agreement a partner has had, so a gap between two of them counts as none.
+    """
+    query = select(Agreement.partner_id, Agreement.starts_on, Agreement.ends_on).where(
+        Agreement.partner_id.is_not(None))
     with home.transaction() as session:
-        agreements = [(start, end) for start, end in session.execute(select(Partner.mou_start, Partner.mou_end))]
+        agreements = [(partner, start, end) for partner, start, end in session.execute(query)]
     return count_in_force(agreements, today, months)
 
 
-def count_in_force(agreements: Iterable[tuple[dt.date, dt.date]], today: dt.date, months: int) -> list[MonthCount]:
-    """For each of the ``months`` months up to ``today``'s: how many (start, end) periods cover its last day.
+def count_in_force(agreements: Iterable[tuple[int, dt.date, dt.date]], today: dt.date,
+                   months: int) -> list[MonthCount]:
+    """For each of the ``months`` months up to ``today``'s: how many partners have a (partner, start, end)
+    period covering its last day, each partner once however many of its periods do.
 
     The current month counts at ``today``: its end has not come yet.
     """
@@ -138,7 +145,8 @@ def count_in_force(agreements: Iterable[tuple[dt.date, dt.date]], today: dt.date
     for number in range(today.year * 12 + today.month - months, today.year * 12 + today.month):
         year, month = divmod(number, 12)
         last = min(dt.date(year, month + 1, calendar.monthrange(year, month + 1)[1]), today)
-        counts.append(MonthCount(year * 100 + month + 1, sum(1 for start, end in periods if start <= last <= end)))
+        in_force = {partner for partner, start, end in periods if start <= last <= end}
+        counts.append(MonthCount(year * 100 + month + 1, len(in_force)))
     return counts
 
 

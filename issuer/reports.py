@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from keys.eligibility import WIT, is_valid_region, region_timezone
 
 from .errors import Invalid
-from .storage.models import CardRow, Partner, RedemptionRow, RegionEligibility
+from .storage.models import Agreement, CardRow, Partner, RedemptionRow, RegionEligibility
 from .storage.store import IssuerHome
 
 PERIODS = ("day", "month")
@@ -162,8 +162,10 @@ def active_partners(home: IssuerHome, start: dt.date, end: dt.date,
         return []
     in_region = [] if region is None else [Partner.region == region]
     with home.transaction() as session:
-        periods = [(row.mou_start, row.mou_end)
-                   for row in session.execute(select(Partner.mou_start, Partner.mou_end).where(*in_region))]
+        # Every agreement each partner has had: a gap between two counts as none.
+        periods = [(row.partner_id, row.starts_on, row.ends_on) for row in session.execute(
+            select(Agreement.partner_id, Agreement.starts_on, Agreement.ends_on)
+            .join(Partner, Partner.id == Agreement.partner_id).where(*in_region))]
         scanning_query = (
             select(RedemptionRow.month, func.count(distinct(RedemptionRow.partner_id)))
             .where(RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(False),
@@ -177,7 +179,7 @@ def active_partners(home: IssuerHome, start: dt.date, end: dt.date,
     for month in months:
         first = dt.date(month // 100, month % 100, 1)
         last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
-        in_force = sum(1 for begin, finish in periods if begin <= last and finish >= first)
+        in_force = len({partner for partner, begin, finish in periods if begin <= last and finish >= first})
         counts.append(PartnerCount(month, in_force, int(scanning.get(month, 0))))
     return counts
 

@@ -183,8 +183,8 @@ def test_the_figures_show_partners_over_time_and_coverage_by_region_name(client:
 
 
 def test_partners_over_time_counts_the_mou_in_force_at_each_month_end():
-    agreements = [(dt.date(2025, 1, 15), dt.date(2026, 6, 30)), (dt.date(2026, 7, 1), dt.date(2028, 6, 30)),
-                  (dt.date(2026, 11, 25), dt.date(2027, 11, 24))]
+    agreements = [(1, dt.date(2025, 1, 15), dt.date(2026, 6, 30)), (2, dt.date(2026, 7, 1), dt.date(2028, 6, 30)),
+                  (3, dt.date(2026, 11, 25), dt.date(2027, 11, 24))]
     counts = public_figures.count_in_force(agreements, dt.date(2026, 11, 22), 24)
     assert [row.month for row in counts[:2]] == [202412, 202501] and counts[-1].month == 202611
     by_month = {row.month: row.partners for row in counts}
@@ -193,6 +193,17 @@ def test_partners_over_time_counts_the_mou_in_force_at_each_month_end():
     assert by_month[202606] == 1  # ends on 30 June: still in force at that month's end
     assert by_month[202607] == 1
     assert by_month[202611] == 1  # counted at today, before the third MoU starts
+
+
+def test_a_partner_counts_once_and_not_in_the_gap_between_its_agreements():
+    first = (7, dt.date(2024, 1, 1), dt.date(2025, 12, 31))
+    late_renewal = (7, dt.date(2026, 3, 1), dt.date(2028, 2, 29))
+    overlapping = [(8, dt.date(2024, 1, 1), dt.date(2026, 1, 31)), (8, dt.date(2026, 1, 1), dt.date(2027, 12, 31))]
+    counts = public_figures.count_in_force([first, late_renewal, *overlapping], dt.date(2026, 11, 22), 24)
+    by_month = {row.month: row.partners for row in counts}
+    assert by_month[202512] == 2
+    assert (by_month[202601], by_month[202602]) == (1, 1)  # partner 7 had no agreement in force
+    assert (by_month[202603], by_month[202611]) == (2, 2)
 
 
 def test_the_open_data_carries_region_names_and_only_programme_figures(client: FlaskClient):

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from issuer import create_app, partners, reports
+from issuer import agreements, create_app, partners, reports
 from issuer.cards import issue_cards, revoke_card
 from issuer.children import ChildRequest
 from issuer.errors import IssuerError
@@ -270,6 +270,15 @@ def test_partners_per_month_count_mous_in_force_and_partners_with_accepted_scans
         PartnerCount(202611, 4, 3),
         PartnerCount(202612, 3, 1),
     ]
+
+
+def test_a_partner_is_not_in_force_between_an_ended_agreement_and_its_late_renewal(office: IssuerHome):
+    partner = add_partner(office, "Kolam Renang Tirtomoyo", "pool", "education_culture", SURAKARTA,
+                          (dt.date(2025, 7, 1), dt.date(2026, 6, 30)))
+    agreements.renew(office, agreements.Owner("partner", partner), dt.date(2026, 9, 1), dt.date(2028, 8, 31),
+                     agreements.Details(number="MoU/2026/17"), NOW, by=ACTOR)
+    counts = reports.active_partners(office, dt.date(2026, 6, 1), dt.date(2026, 9, 30))
+    assert [(row.month, row.in_force) for row in counts] == [(202606, 1), (202607, 0), (202608, 0), (202609, 1)]
 
 
 def test_partners_over_a_range_that_ends_before_it_starts_are_no_months(office: IssuerHome):
