@@ -129,7 +129,7 @@ def partners_over_time(home: IssuerHome, today: dt.date, months: int = TREND_MON
     query = select(Agreement.partner_id, Agreement.starts_on, Agreement.ends_on).where(
         Agreement.partner_id.is_not(None))
     with home.transaction() as session:
-        agreements = [(partner, start, end) for partner, start, end in session.execute(query)]
+        agreements = [(int(partner), start, end) for partner, start, end in session.execute(query)]
     return count_in_force(agreements, today, months)
 
 
