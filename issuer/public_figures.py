@@ -126,10 +126,10 @@ def partners_over_time(home: IssuerHome, today: dt.date, months: int = TREND_MON
 
     Read from every agreement a partner has had, so a gap between two of them counts as none.
     """
-    query = select(Agreement.partner_id, Agreement.starts_on, Agreement.ends_on).where(
-        Agreement.partner_id.is_not(None))
+    query = select(Agreement.partner_id, Agreement.starts_on, Agreement.ends_on)
     with home.transaction() as session:
-        agreements = [(int(partner), start, end) for partner, start, end in session.execute(query)]
+        agreements = [(partner, start, end) for partner, start, end in session.execute(query)
+                      if partner is not None]  # not an institution's
     return count_in_force(agreements, today, months)
 
 
