@@ -18,6 +18,8 @@ from playwright.sync_api import Browser, sync_playwright
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    # Indonesian for the browser itself and what it asks for, unless a context asks otherwise (locale="en-US").
+    "--lang=id", "--accept-lang=id-ID,id",
 ]
 
 

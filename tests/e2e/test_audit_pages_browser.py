@@ -9,16 +9,13 @@ module share the office: each decides a different held record.
 from __future__ import annotations
 
 import csv
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from werkzeug.serving import make_server
 
-from issuer import create_app
-from tests.e2e.pages import sign_in
+from tests.e2e.pages import served, sign_in
 from tests.factories import DAY, NOW
 from tests.factories.audit_data import Scene, audit_scene
 from tests.factories.offices import open_office
@@ -28,16 +25,8 @@ from tests.factories.offices import open_office
 def scene_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Scene]]:
     home = open_office(tmp_path_factory.mktemp("audit") / "office", None, NOW - 40 * DAY)
     scene = audit_scene(home, NOW)
-    app = create_app({"HOME": str(home.path), "DATABASE_URL": home.database_url, "DEV_INSECURE_COOKIES": True},
-                     now=lambda: NOW)  # plain HTTP on loopback
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="office pages", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", scene
-    server.shutdown()
-    thread.join(5)
-    app.extensions["kia_home"].close()
-    home.close()
+    with served(home) as address:
+        yield address, scene
 
 
 @pytest.fixture

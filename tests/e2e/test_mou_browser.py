@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from werkzeug.serving import make_server
 
-from issuer import create_app, partners
+from issuer import partners
 from issuer.agreements import Details, Document
 from issuer.partners import ServiceRules
 from issuer.terminals import register_terminal
 from keys.chain import Redemption
-from tests.e2e.pages import sign_in
+from tests.e2e.pages import served, sign_in
 from tests.factories import ACTOR, DAY, NOW, SURAKARTA, WIB
 from tests.factories.offices import SERVICE, add_people, add_service, issued_cards, open_office
 from tests.terminal_sim import enrolled_terminal, send
@@ -68,16 +66,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                  0)], NOW - 3600)
     register_terminal(home, clinic, "Loket bidan", NOW - DAY, by=ACTOR)  # never enrolled, never synced
     add_people(home, NOW - 40 * DAY, ("petugas", "officer", None), ("manajer", "partner_manager", clinic))
-    app = create_app({"HOME": str(home.path), "DATABASE_URL": home.database_url, "DEV_INSECURE_COOKIES": True},
-                     now=lambda: NOW)  # plain HTTP on loopback
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="office pages", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-    app.extensions["kia_home"].close()
-    home.close()
+    with served(home) as address:
+        yield address
 
 
 def signed_in(browser: Browser, site: str, username: str) -> Page:

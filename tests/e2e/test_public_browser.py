@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, expect
-from werkzeug.serving import make_server
 
-from issuer import create_app, institutions, partners, reports
+from issuer import institutions, partners, reports
 from issuer.cards import issue_cards
 from issuer.children import ChildRequest
 from issuer.partners import ServiceRules
+from tests.e2e.pages import served
 from tests.factories import ACTOR, BALANGAN, BIRTH_DATE, DAY, NOW, SURAKARTA, utc
 from tests.factories.offices import SERVICE, UNLOCK, open_office
 
@@ -53,15 +52,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     issue_cards(home, UNLOCK, [ChildRequest(line, BIRTH_DATE, SURAKARTA) for line in range(1, 4)], NOW, by=ACTOR)
     reports.set_eligible_children(home, SURAKARTA, 12, TODAY)
     reports.set_eligible_children(home, BALANGAN, 40, TODAY)
-    app = create_app({"HOME": str(home.path), "DATABASE_URL": home.database_url}, now=lambda: NOW)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="public pages", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-    app.extensions["kia_home"].close()
-    home.close()
+    with served(home, insecure_cookies=False) as address:
+        yield address
 
 
 def visitor(browser: Browser, refused: list[str], viewport: ViewportSize = PHONE) -> Page:

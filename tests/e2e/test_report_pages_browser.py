@@ -13,20 +13,18 @@ import csv
 import datetime as dt
 import os
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from werkzeug.serving import make_server
 
-from issuer import create_app, partners, reports
+from issuer import partners, reports
 from issuer.cards import issue_cards
 from issuer.children import ChildRequest
 from issuer.storage.models import RedemptionRow
 from issuer.terminals import register_terminal
-from tests.e2e.pages import sign_in
+from tests.e2e.pages import served, sign_in
 from tests.factories import ACTOR, BALANGAN, DAY, NOW, SURAKARTA, aged
 from tests.factories.offices import PASSPHRASE, UNLOCK, add_people, add_service, open_office
 
@@ -60,19 +58,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     issue_cards(home, UNLOCK, [ChildRequest(1, aged(9, dt.date(2026, 11, 1)), BALANGAN)], NOW - 10 * DAY, by=ACTOR)
     reports.set_eligible_children(home, SURAKARTA, 4, dt.date(2026, 6, 30))
     reports.set_eligible_children(home, BALANGAN, 2, dt.date(2026, 6, 30))
-    app = create_app({"HOME": str(home.path), "DATABASE_URL": home.database_url, "DEV_INSECURE_COOKIES": True},
-                     now=lambda: NOW)  # plain HTTP on loopback
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="office pages", daemon=True)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with pytest.MonkeyPatch.context() as environment:
-        environment.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)  # the counter's issuing signs with it
-        thread.start()
-        yield f"http://127.0.0.1:{server.server_port}"
-        server.shutdown()
-        thread.join(5)
-    app.extensions["kia_home"].close()
-    home.close()
+    # The counter's issuing signs with the passphrase.
+    with served(home, environ={"KIA_KEY_PASSPHRASE": PASSPHRASE}) as address:
+        yield address
 
 
 def person(browser: Browser, site: str, username: str) -> Page:

@@ -11,17 +11,15 @@ photographed into KIA_SHOTS (default /tmp/shots/batches) to be looked at.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from werkzeug.serving import make_server
 
-from issuer import create_app
 from issuer.institutions import create_institution
 from issuer.people import create_user
+from tests.e2e.pages import served
 from tests.factories import ACTOR, BALANGAN, DAY, NOW
 from tests.factories.offices import PASSPHRASE, PASSWORD, add_people, open_office
 
@@ -41,23 +39,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     create_institution(home, "SD Negeri 1 Paringin", "school", BALANGAN, NOW - DAY, by=ACTOR)
     create_user(home, "sekolah", PASSWORD, "institution", None, NOW - DAY, by=ACTOR, institution_id=1)
     add_people(home, NOW - DAY, ("petugas", "officer", None), ("kepala", "admin", None))
-    before = os.environ.get("KIA_KEY_PASSPHRASE")
-    os.environ["KIA_KEY_PASSPHRASE"] = PASSPHRASE  # verifying signs the cards, as the office's service does
-    app = create_app({"HOME": str(home.path), "DATABASE_URL": home.database_url, "DEV_INSECURE_COOKIES": True},
-                     now=lambda: NOW)  # plain HTTP on loopback
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="office pages", daemon=True)
-    thread.start()
     SHOTS.mkdir(parents=True, exist_ok=True)
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-    if before is None:
-        os.environ.pop("KIA_KEY_PASSPHRASE", None)
-    else:
-        os.environ["KIA_KEY_PASSPHRASE"] = before
-    app.extensions["kia_home"].close()
-    home.close()
+    # Verifying signs the cards with the passphrase, as the office's service does.
+    with served(home, environ={"KIA_KEY_PASSPHRASE": PASSPHRASE}) as address:
+        yield address
 
 
 def signed_in(browser: Browser, site: str, username: str, landing: str) -> Page:

@@ -10,17 +10,14 @@ tests.factories.audit_data's scene served from a thread on the test's clock.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
-from werkzeug.serving import make_server
 
-from issuer import create_app
 from keys import load_public_jwk, thumbprint
-from tests.e2e.pages import sign_in
+from tests.e2e.pages import served, sign_in
 from tests.factories import DAY, NOW
 from tests.factories.audit_data import audit_scene
 from tests.factories.offices import open_office
@@ -32,16 +29,8 @@ SCREENSHOT = os.environ.get("KIA_DASHBOARD_SCREENSHOT")  # where to keep the das
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = open_office(tmp_path_factory.mktemp("csp") / "office", None, NOW - 40 * DAY)
     audit_scene(home, NOW)
-    app = create_app({"HOME": str(home.path), "DATABASE_URL": home.database_url, "DEV_INSECURE_COOKIES": True},
-                     now=lambda: NOW)  # plain HTTP on loopback
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="office pages", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-    app.extensions["kia_home"].close()
-    home.close()
+    with served(home) as address:
+        yield address
 
 
 def signed_in(browser: Browser, site: str, username: str, refused: list[str]) -> Page:
