@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, jsonify, render_template, request
+from flask import Flask, Request, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map, ValidationError
@@ -116,8 +116,9 @@ def _install_error_handlers(app: Flask) -> None:
 
     def answer(status: int, code: str, message: str, *, generic: bool = False) -> ResponseReturnValue:
         if _is_page(request.path):
-            words = _page_words(status, message, generic)
-            return render_template("error.html", status=status, message=words), status
+            from .web.error_page import error_page
+
+            return error_page(status, _page_words(status, message, generic))
         if status == 413:
             message = f"the request is larger than this address takes: at most {_megabytes(request)} MB"
         return jsonify(error=code, message=message), status
@@ -134,4 +135,9 @@ def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:
         app.logger.exception("unexpected error")
+        if _is_page(request.path):
+            from .web.error_page import error_page
+            from .web.i18n import t
+
+            return error_page(500, t("err_internal"))
         return jsonify(error="internal_error", message="the service failed; the error is logged"), 500

@@ -29,6 +29,7 @@ from ..audit import Actor
 from ..current import now, office
 from ..errors import AccountLocked, TooManySignIns
 from . import SignedIn
+from .error_page import error_page
 from .i18n import TEXT, t
 
 bp = Blueprint("auth", __name__)
@@ -200,7 +201,7 @@ def _csrf_refused(error: CSRFError) -> ResponseReturnValue:
     match (another tab signed in again, or a forged form): 400, saying to reload."""
     if not current_user.is_authenticated:
         return form_after_session_ended()
-    return render_template("error.html", status=400, message=t("sess_form_refused")), 400
+    return error_page(400, t("sess_form_refused"))
 
 
 # --- what every page's navigation needs -------------------------------------------------

@@ -37,6 +37,7 @@ from .dashboard import (
     style,
     ticks,
 )
+from .error_page import error_page
 from .formatting import day, month, number
 from .i18n import TEXT, t
 
@@ -277,7 +278,7 @@ def _chosen_or_400(partner_id: int | None) -> Choice:
     try:
         return choice(request.args, _today(partner_id), partner_manager=partner_id is not None)
     except ReportRefused as refused:
-        abort(Response(render_template("error.html", status=400, message=str(refused)), 400))
+        abort(Response(*error_page(400, str(refused))))
 
 
 @bp.get("/figures.csv")

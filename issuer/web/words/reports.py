@@ -158,4 +158,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "err_bad_request": ("Permintaan tidak dapat dibaca. Kembali lalu coba lagi.",
                         "The request could not be read. Go back and try again."),
     "err_method": ("Halaman ini tidak menerima cara kirim itu.", "This page does not take that kind of request."),
+    # The error page's heading, by HTTP status (issuer/templates/error.html); err_heading for any other.
+    "err_heading": ("Permintaan tidak berhasil", "The request did not succeed"),
+    "err_heading_400": ("Permintaan tidak dapat diproses", "The request cannot be processed"),
+    "err_heading_403": ("Akses ditolak", "Access refused"),
+    "err_heading_404": ("Tidak ditemukan", "Not found"),
+    "err_heading_405": ("Cara kirim tidak diterima", "Method not allowed"),
+    "err_heading_409": ("Bertentangan dengan data yang ada", "Conflicts with what is recorded"),
+    "err_heading_413": ("Terlalu besar", "Too large"),
+    "err_heading_422": ("Tidak dapat diterima", "Cannot be accepted"),
+    "err_heading_429": ("Terlalu banyak permintaan", "Too many requests"),
+    "err_heading_500": ("Terjadi kesalahan di layanan", "The service failed"),
+    "err_heading_503": ("Layanan sedang tidak tersedia", "The service is unavailable"),
+    "err_internal": ("Kesalahan sudah dicatat. Coba lagi sebentar lagi; bila berulang, hubungi admin kantor.",
+                     "The error is logged. Try again shortly; if it happens again, tell the office's admin."),
 }

@@ -167,6 +167,39 @@ def test_each_download_of_a_cards_qr_is_audited(office: IssuerHome) -> None:
 # --- numbers beyond the database's integers --------------------------------------------
 
 
+def heading(page: str) -> str:
+    found = re.search(r"<h1>(.*?) <small", page)
+    assert found, page
+    return found.group(1)
+
+
+@pytest.mark.parametrize(("path", "status", "words"), [
+    ("/partners/999", 404, "Tidak ditemukan"),
+    ("/partners/999?lang=en", 404, "Not found"),
+    ("/audit/", 403, "Akses ditolak"),
+])
+def test_an_error_page_is_headed_by_words_not_a_status_number(office: IssuerHome, path: str, status: int,
+                                                               words: str) -> None:
+    response = signed_in(office, "officer").get(path)
+    assert response.status_code == status
+    assert heading(response.get_data(True)) == words
+
+
+def test_an_unexpected_failure_on_a_page_is_a_page_that_says_it_is_logged(office: IssuerHome,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    client = signed_in(office, "officer")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a fault the test put in")
+
+    monkeypatch.setattr(reports, "figures", broken)
+    response = client.get("/reports/")
+    page = response.get_data(True)
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    assert heading(page) == "Terjadi kesalahan di layanan" and "sudah dicatat" in page
+    assert "a fault the test put in" not in page
+
+
 def test_a_partner_id_beyond_bigint_is_404_not_500(office: IssuerHome) -> None:
     admin = signed_in(office, "admin")
     for number in (HUGE, BEYOND_INTEGER, "9" * 5000):
