@@ -14,7 +14,7 @@ from keys.chain import MAX_MONEY
 from keys.eligibility import AGE_CATEGORIES, is_valid_region
 
 from . import transparency
-from .agreements import MOU_WARNING_DAYS, Details, Owner, local_today, period_state, record_agreement
+from .agreements import MOU_WARNING_DAYS, Details, Owner, PeriodInvalid, local_today, period_state, record_agreement
 from .audit import Actor
 from .audit import record as audit
 from .errors import Invalid, PartnerExists, PartnerNotFound
@@ -26,6 +26,14 @@ AGE_CATEGORY_NAMES = tuple(name for name, _, _ in AGE_CATEGORIES)
 __all__ = ["MOU_WARNING_DAYS", "local_today"]  # kept here too: pages and reports read them from partners
 
 MOU_YEARS = 2  # how long an agreement runs unless it says otherwise
+
+
+class RuleInvalid(Invalid):
+    """A service rule out of range; ``rule`` names which (``prices``, ``daily_limit``...), for a page's words."""
+
+    def __init__(self, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,23 +51,23 @@ class ServiceRules:
     def check(self) -> None:
         """Raise Invalid with one sentence for the first rule out of range."""
         if not (0 < len(self.code) <= 64 and self.code.replace("-", "").isalnum() and self.code.isascii()):
-            raise Invalid("the service code is 1 to 64 letters, digits and dashes, e.g. bioskop-reguler")
+            raise RuleInvalid("the service code is 1 to 64 letters, digits and dashes, e.g. bioskop-reguler", "code")
         if not 0 < len(self.name.strip()) <= 200:
-            raise Invalid("the service name is 1 to 200 characters")
+            raise RuleInvalid("the service name is 1 to 200 characters", "name")
         if not self.prices or not set(self.prices) <= set(AGE_CATEGORY_NAMES):
-            raise Invalid(f"prices are given per age category: {', '.join(AGE_CATEGORY_NAMES)}")
+            raise RuleInvalid(f"prices are given per age category: {', '.join(AGE_CATEGORY_NAMES)}", "categories")
         if not all(isinstance(p, int) and 0 <= p <= MAX_MONEY for p in self.prices.values()):
-            raise Invalid("prices are whole rupiah from 0 to 100,000,000")
+            raise RuleInvalid("prices are whole rupiah from 0 to 100,000,000", "prices")
         if self.discount_kind == "percent" and not 0 <= self.discount_value <= 100:
-            raise Invalid("a percentage discount is from 0 to 100")
+            raise RuleInvalid("a percentage discount is from 0 to 100", "percent")
         if self.discount_kind == "fixed" and not 0 <= self.discount_value <= MAX_MONEY:
-            raise Invalid("a fixed discount is whole rupiah from 0 to 100,000,000")
+            raise RuleInvalid("a fixed discount is whole rupiah from 0 to 100,000,000", "fixed")
         if self.discount_kind not in ("percent", "fixed"):
-            raise Invalid("the discount is a percentage or a fixed amount of rupiah")
+            raise RuleInvalid("the discount is a percentage or a fixed amount of rupiah", "discount_kind")
         if not 1 <= self.daily_limit <= 100:
-            raise Invalid("the daily limit per card is from 1 to 100")
+            raise RuleInvalid("the daily limit per card is from 1 to 100", "daily_limit")
         if not 0 <= self.passback_seconds <= 86400:
-            raise Invalid("the anti-passback window is from 0 seconds to one day")
+            raise RuleInvalid("the anti-passback window is from 0 seconds to one day", "passback")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,7 +94,7 @@ def check_partner(
     if not is_valid_region(region):
         raise Invalid("the region is a 4-digit regency/city code, e.g. 3372")
     if mou_end <= mou_start:
-        raise Invalid("the MoU must end after it starts")
+        raise PeriodInvalid("the MoU must end after it starts")
     if location is not None and not (-90 <= location[0] <= 90 and -180 <= location[1] <= 180):
         raise Invalid("the location is latitude and longitude in degrees, e.g. -7.5666,110.8243")
 

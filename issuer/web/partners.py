@@ -21,7 +21,7 @@ from keys.errors import KiaError
 from .. import agreements, partners, reports, terminals
 from ..agreements import Owner
 from ..current import now, office
-from ..errors import MouNotInForce, NotFound, PartnerExists
+from ..errors import IssuerError, MouNotInForce, NotFound, PartnerExists
 from ..storage.models import KLA_CLUSTERS, PARTNER_KINDS
 from .agreements import FIELD_WORDS, DetailsForm, allow_document_upload, explain
 from .auth import CHANGERS, EVERYONE, ConfirmForm, actor, roles
@@ -115,8 +115,8 @@ def create() -> ResponseReturnValue:
                                              details=form.details(), by=actor())
     except PartnerExists as exc:
         existing = exc.partner_id  # the page names it and links to it: renew there
-    except KiaError as exc:
-        form.name.errors.append(explain(exc) if isinstance(exc, agreements.DocumentRefused) else str(exc))
+    except IssuerError as exc:
+        form.name.errors.append(explain(exc))
     else:
         return redirect(url_for("partners.detail", partner_id=partner_id))
     return _list_page(form, existing), 409 if existing else 400
@@ -184,6 +184,8 @@ def set_service(partner_id: int) -> ResponseReturnValue:
         partners.set_service(office(current_app), partner_id, form.rules(), now(), by=actor())
     except NotFound:
         abort(404)
+    except partners.RuleInvalid as exc:
+        flash(t(f"ptn_rule_{exc.rule}"))
     except KiaError as exc:
         flash(str(exc))
     else:

@@ -296,7 +296,12 @@ def test_bad_partner_and_rules_input_is_refused_with_a_message(office: IssuerHom
     assert response.status_code == 302
     with office.transaction() as session:
         assert session.scalars(select(PartnerService)).first() is None
-    assert "percentage" in client.get("/partners/1").get_data(True)
+    assert "Potongan persen dari 0 sampai 100." in client.get("/partners/1").get_data(True)
+    ended_first = client.post("/partners/", data=PARTNER | {"name": "Kolam Renang Tirtomoyo", "mou_end": "2026-01-01"})
+    assert ended_first.status_code == 400
+    assert "Tanggal berakhir harus setelah tanggal mulai." in ended_first.get_data(True)
+    client.post("/partners/1/services?lang=en", data=SERVICE | {"price_5_12": "", "price_13_16": ""})
+    assert "Give a price for at least one age category" in client.get("/partners/1").get_data(True)
 
 
 def test_an_officer_registers_a_terminal_and_sees_its_code_once(office: IssuerHome) -> None:

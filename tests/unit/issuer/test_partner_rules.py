@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from issuer.errors import Invalid
-from issuer.partners import ServiceRules, check_partner
+from issuer.partners import RuleInvalid, ServiceRules, check_partner
+from issuer.web.i18n import TEXT
 from keys.chain import MAX_MONEY
 from tests.factories import SURAKARTA
 from tests.factories.offices import SERVICE
@@ -70,9 +71,10 @@ def test_a_partner_with_every_field_in_range_passes():
     pytest.param(rules(passback_seconds=86_401), "anti-passback", id="passback_over_a_day"),
 ])
 def test_rules_out_of_range_are_refused_in_one_sentence(bad: ServiceRules, words: str):
-    with pytest.raises(Invalid) as refused:
+    with pytest.raises(RuleInvalid) as refused:
         bad.check()
     assert words in str(refused.value) and "\n" not in str(refused.value)
+    assert f"ptn_rule_{refused.value.rule}" in TEXT, "the partner page has words for the rule in both languages"
 
 
 @pytest.mark.parametrize("edge", [
