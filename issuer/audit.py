@@ -18,6 +18,26 @@ from .storage.models import AuditEvent
 USERNAME_LENGTH = 64
 TARGET_LENGTH = 100
 
+# Every action the office records, in one place: the trail's pages name each one in words
+# (issuer/web/words/audit_actions.py), and ``record`` refuses any other.
+ACTIONS = (
+    # the office, its keys and its transparency log
+    "office_init", "key_rotate", "key_retire", "key_revoke", "log_init", "witness_add",
+    "trust_list_export", "trust_list_prepare", "trust_list_import",
+    # people and signing in
+    "user_add", "user_role", "user_enable", "user_disable", "user_password_reset",
+    "sign_in", "sign_in_failed", "sign_in_locked", "sign_out",
+    # partners, institutions, agreements and terminals
+    "partner_create", "service_rules", "institution_create", "agreement_create", "agreement_renew", "agreement_amend",
+    "terminal_enrol", "terminal_register", "terminal_register_mou_override",
+    "terminal_activate", "terminal_suspend", "terminal_retire",
+    # cards and batches
+    "card_issue", "card_revoke", "card_replace", "card_qr", "cards_mark_expired", "card_search",
+    "batch_issue", "batch_submit", "batch_verified", "batch_printed", "batch_print_again", "batch_handed_over",
+    # the auditor's work
+    "record_release", "record_confirm", "anomaly_pass", "audit_export",
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Actor:
@@ -47,6 +67,11 @@ class Actor:
 
 
 def record(session: Session, by: Actor, action: str, target: str | None, now: int) -> None:
-    """Add the event of a change to ``session``, the transaction that makes the change."""
+    """Add the event of a change to ``session``, the transaction that makes the change.
+
+    ``action`` is one of ``ACTIONS``; any other is a mistake in the code, refused before it reaches the trail.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"{action!r} is not an audit action (issuer.audit.ACTIONS)")
     session.add(AuditEvent(at=now, username=by.username[:USERNAME_LENGTH], action=action,
                            target=None if target is None else target[:TARGET_LENGTH], remote_addr=by.remote_addr))

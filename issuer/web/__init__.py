@@ -19,7 +19,7 @@ from flask_wtf.csrf import CSRFProtect
 from keys import durable
 
 from ..people import Person, session_person
-from .i18n import alarm_name, language, t
+from .i18n import action_name, alarm_name, language, t
 
 SESSION_MINUTES = 30
 SECRET_FILE = "web-secret"  # noqa: S105 (a file name; the key is made at run time)
@@ -98,7 +98,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _words() -> dict[str, object]:
-        return {"t": t, "lang": language(), "alarm_name": alarm_name}
+        return {"t": t, "lang": language(), "alarm_name": alarm_name, "action_name": action_name}
 
     @app.after_request
     def _remember_language(response: Response) -> Response:

@@ -29,7 +29,8 @@ from ..errors import Invalid, NotFound, Refused
 from ..redemption_checks import CHECKS
 from ..storage.models import FINDING_STATES
 from .auth import actor, roles
-from .i18n import alarm_name, language, t
+from .formatting import number, rupiah
+from .i18n import action_name, alarm_name, t
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 AUDITORS = ("admin", "auditor")
@@ -73,16 +74,6 @@ class TrailQuery(_Query):
 class DecisionForm(FlaskForm):  # type: ignore[misc]
     reason = StringField(validators=[DataRequired(), Length(max=quarantine.MAX_REASON_LENGTH)])
     decision = StringField(validators=[AnyOf(tuple(quarantine.DECISIONS))])
-
-
-def rupiah(value: int) -> str:
-    """Whole rupiah as Indonesians write them: ``Rp40.000``."""
-    return f"Rp{value:,}".replace(",", ".")
-
-
-def number(value: int) -> str:
-    """A count with the page's thousands separator: ``1.203`` in Bahasa Indonesia, ``1,203`` in English."""
-    return f"{value:,}".replace(",", "." if language() == "id" else ",")
 
 
 def page_url(endpoint: str | None = None, /, **changes: object) -> str:
@@ -274,7 +265,7 @@ def trail() -> ResponseReturnValue:
     zone = queries.office_zone(queries.partner_places(home))
     usernames, actions = queries.trail_choices(home)
     form = TrailQuery()
-    form.action.choices = _any([(action, action) for action in actions])
+    form.action.choices = _any(sorted(((action, action_name(action)) for action in actions), key=lambda pair: pair[1]))
     page = None
     if form.validate():
         chosen = queries.TrailFilter(form.user.data or None, form.action.data or None, form.target.data or None,

@@ -305,9 +305,9 @@ ALARMS: dict[str, tuple[str, str]] = {
 
 def _merge_areas() -> None:
     """Add each area's words (issuer/web/words/); a key defined twice is a mistake, caught at import."""
-    from .words import agreements, batches, public, reports
+    from .words import agreements, audit_actions, batches, public, reports
 
-    for area in (agreements, batches, public, reports):
+    for area in (agreements, audit_actions, batches, public, reports):
         twice = TEXT.keys() & area.TEXT.keys()
         if twice:
             raise RuntimeError(f"{area.__name__} defines words already defined: {sorted(twice)}")
@@ -320,6 +320,12 @@ _merge_areas()
 def alarm_name(kind: str) -> str:
     words = ALARMS.get(kind)
     return words[LANGUAGES.index(language())] if words else kind
+
+
+def action_name(code: str) -> str:
+    """An audit action in words; an action this office no longer records (an older trail) by its code."""
+    words = TEXT.get(f"action_{code}")
+    return words[LANGUAGES.index(language())] if words else code
 
 
 def language() -> str:

@@ -19,11 +19,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import select
 
 from issuer import create_app, transparency, witnessing
 from issuer.storage.models import AuditEvent, RedemptionRow
 from issuer.storage.store import IssuerHome
+from issuer.web.i18n import TEXT
 from keys.cosignature import CosignerKey
 from tests.factories import ACTOR, DAY, NOW
 from tests.factories.audit_data import MUSEUM, Scene, accepted, audit_scene
@@ -162,7 +164,7 @@ def test_a_held_row_shows_its_badge_its_checks_in_bahasa_and_rupiah(auditor: Fla
     page = get(auditor, f"/audit/redemptions?terminal={scene.museum_terminal}&check=rules_mismatch")
     (row,) = rows(page, "redemptions")
     assert f"{scene.museum_terminal} #5" in row
-    assert "Rp100.000.000 Rp5.000 Rp99.995.000" in row
+    assert "Rp 100.000.000 Rp 5.000 Rp 99.995.000" in row
     assert "Ditahan Harga atau potongan tidak sesuai aturan mitra (dikonfirmasi)" in row
 
 
@@ -350,16 +352,39 @@ def test_alarms_are_named_in_bahasa_and_filtered_by_kind_and_partner(auditor: Fl
     assert "Kind of alarm" in get(auditor, "/audit/alarms?lang=en")
 
 
+def actions(page: str) -> list[str]:
+    """The action codes of the trail's rows, as the title of each action cell keeps them."""
+    return re.findall(r'<td class="action" title="([^"]*)">', page)
+
+
 def test_the_trail_filters_by_person_action_target_and_day(auditor: FlaskClient, scene: Scene):
     decisions = rows(get(auditor, "/audit/trail?user=AUDITOR&action=record_confirm"), "trail")
-    assert decisions == [f"2026-11-22 09:40:00 WIB auditor record_confirm {scene.museum_terminal}#5 10.0.0.7"]
-    by_target = rows(get(auditor, f"/audit/trail?target={scene.museum_terminal.lower()}"), "trail")
-    assert [row.split()[4] for row in by_target] == ["record_confirm", "record_release", "terminal_enrol",
-                                                     "terminal_register"]
+    assert decisions == [
+        f"2026-11-22 09:40:00 WIB auditor Catatan karantina dikonfirmasi {scene.museum_terminal}#5 10.0.0.7"]
+    by_target = get(auditor, f"/audit/trail?target={scene.museum_terminal.lower()}")
+    assert actions(by_target) == ["record_confirm", "record_release", "terminal_enrol", "terminal_register"]
     assert rows(get(auditor, "/audit/trail?target=100%25"), "trail") == ["Belum ada data."]  # % is text, not a pattern
     one_day = get(auditor, "/audit/trail?from=2026-11-16&to=2026-11-16")
-    assert [row.split()[4] for row in rows(one_day, "trail")] == ["card_revoke"]
+    assert actions(one_day) == ["card_revoke"] and "Kartu dicabut" in rows(one_day, "trail")[0]
     assert "Waktu dalam zona WIB." in one_day
+
+
+@pytest.mark.parametrize(("lang", "words"), [("id", 0), ("en", 1)])
+def test_the_trail_names_each_action_in_words_and_keeps_its_code(auditor: FlaskClient, office: IssuerHome,
+                                                                 lang: str, words: int):
+    with office.transaction() as session:
+        session.add(AuditEvent(at=NOW, username="kepala", action="legacy_thing", target=None, remote_addr=None))
+        written = set(session.scalars(select(AuditEvent.action)))
+    assert len(written) > 10  # the scene's actions, and the one an older office wrote
+    everything = get(auditor, f"/audit/trail?lang={lang}")
+    for code in written - {"legacy_thing"}:
+        name = escape(TEXT[f"action_{code}"][words])  # as the page escapes it
+        assert f'<option value="{code}">{name}</option>' in everything  # the filter's choices are in words too
+        page = get(auditor, f"/audit/trail?action={code}&lang={lang}")
+        assert set(actions(page)) == {code} and f'<td class="action" title="{code}">{name}</td>' in page
+        assert not any(code in line.split() for line in rows(page, "trail")), code  # no raw code in a row's text
+    page = get(auditor, f"/audit/trail?action=legacy_thing&lang={lang}")
+    assert '<td class="action" title="legacy_thing">legacy_thing</td>' in page  # an unknown action: its code
 
 
 def test_the_pages_speak_english_when_asked(auditor: FlaskClient):
