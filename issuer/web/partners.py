@@ -127,14 +127,20 @@ def create() -> ResponseReturnValue:
 def detail(partner_id: int) -> ResponseReturnValue:
     if not current_user.may_see_partner(partner_id):
         abort(403)
+    return _detail_page(partner_id, ServiceForm())
+
+
+def _detail_page(partner_id: int, service_form: ServiceForm) -> str:
+    """The partner's page, with ``service_form`` as filled (a refused one keeps what the officer typed)."""
     home = office(current_app)
     partner = partners.find_partner(home, partner_id, now())  # an unknown partner is 404 (issuer.app)
     today = partners.local_today(partner.region, now())  # the partner's days, as its figures are kept
     figures = reports.figures(home, "partner", "day", today.replace(day=1), today, partner_id)
     owner = Owner("partner", partner_id)
     return render_template("partner.html", partner=partner, services=partners.services_of(home, partner_id),
-                           terminals=terminals.terminals_of(home, partner_id), figures=figures, form=ConfirmForm(),
-                           service_form=ServiceForm(), terminal_form=TerminalForm(), owner=owner,
+                           terminals=terminals.terminals_of(home, partner_id), figures=figures,
+                           form=ConfirmForm(formdata=None), service_form=service_form,
+                           terminal_form=TerminalForm(formdata=None), owner=owner,  # not filled from a service's post
                            agreements=agreements.agreements_of(home, owner, now()), now=now(),
                            offline_after=OFFLINE_AFTER, max_document_mb=agreements.MAX_DOCUMENT_BYTES // 2**20)
 
@@ -179,17 +185,15 @@ def set_service(partner_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash(t("ptn_fields_to_check", fields=", ".join(t(SERVICE_FIELD_WORDS.get(name, "field_csrf_token"))
                                                         for name in form.errors)))
-        return redirect(url_for("partners.detail", partner_id=partner_id))
+        return _detail_page(partner_id, form), 400
     try:
         partners.set_service(office(current_app), partner_id, form.rules(), now(), by=actor())
     except NotFound:
         abort(404)
     except partners.RuleInvalid as exc:
         flash(t(f"ptn_rule_{exc.rule}"))
-    except KiaError as exc:
-        flash(str(exc))
-    else:
-        flash(t("ptn_service_saved", code=form.code.data))
+        return _detail_page(partner_id, form), 400
+    flash(t("ptn_service_saved", code=form.code.data))
     return redirect(url_for("partners.detail", partner_id=partner_id))
 
 

@@ -293,15 +293,18 @@ def test_bad_partner_and_rules_input_is_refused_with_a_message(office: IssuerHom
     _, client = client_for(office, "officer")
     assert client.post("/partners/", data=PARTNER | {"region": "12"}).status_code == 400
     response = client.post("/partners/1/services", data=SERVICE | {"discount_kind": "percent", "discount_value": "150"})
-    assert response.status_code == 302
+    assert response.status_code == 400
     with office.transaction() as session:
         assert session.scalars(select(PartnerService)).first() is None
-    assert "Potongan persen dari 0 sampai 100." in client.get("/partners/1").get_data(True)
+    page = response.get_data(True)
+    assert "Potongan persen dari 0 sampai 100." in page
+    assert 'value="tiket-masuk"' in page and 'value="150"' in page, "what the officer typed is kept"
+    assert 'value="Tiket masuk"' not in page.split('id="terminals"')[-1], "the service's name is no terminal's"
     ended_first = client.post("/partners/", data=PARTNER | {"name": "Kolam Renang Tirtomoyo", "mou_end": "2026-01-01"})
     assert ended_first.status_code == 400
     assert "Tanggal berakhir harus setelah tanggal mulai." in ended_first.get_data(True)
-    client.post("/partners/1/services?lang=en", data=SERVICE | {"price_5_12": "", "price_13_16": ""})
-    assert "Give a price for at least one age category" in client.get("/partners/1").get_data(True)
+    no_price = client.post("/partners/1/services?lang=en", data=SERVICE | {"price_5_12": "", "price_13_16": ""})
+    assert "Give a price for at least one age category" in no_price.get_data(True)
 
 
 def test_an_officer_registers_a_terminal_and_sees_its_code_once(office: IssuerHome) -> None:
