@@ -58,7 +58,11 @@ test: lint browser oracle fuse fonts
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m tests.clock_ahead 366 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not installed"
 
+# Every benchmark, from a fresh clone: the bench extra, then the PostgreSQL database they share
+# (KIA_BENCH_DATABASE_URL, by default kia_bench on the local server), created when missing.
 bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),bench]'
+	$(BIN)/python bench/bench_database.py
 	$(BIN)/python bench/bench_qr_size.py
 	$(BIN)/python bench/bench_verify.py
 	$(BIN)/python bench/bench_issue.py
@@ -70,6 +74,9 @@ bench: setup
 	$(BIN)/python bench/bench_gate.py
 	$(BIN)/python bench/bench_printing.py
 	$(BIN)/python bench/bench_public_page.py
+	$(BIN)/python bench/bench_log_integrate.py
+	$(BIN)/python bench/bench_login_flood.py
+	$(BIN)/python bench/bench_audit_anomalies.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache *.egg-info
