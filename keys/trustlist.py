@@ -107,15 +107,15 @@ def sign_delta(old_seq: int, old_revoked: RevokedSerials, new: TrustList, root_k
     """A delta that turns the list at ``old_seq`` into ``new``."""
     if new.seq <= old_seq:
         raise ValueError("a delta must lead to a later sequence")
-    old_values, new_values = set(old_revoked), set(new.revoked)
+    added, removed = old_revoked.changes_to(new.revoked)
     claims = {
         "from": old_seq,
         "seq": new.seq,
         "iat": new.issued_at,
         "exp": new.expires_at,
         "keys": [key.to_jwk() for key in new.keys],
-        "add": RevokedSerials(new_values - old_values).encode(),
-        "del": RevokedSerials(old_values - new_values).encode(),
+        "add": added.encode(),
+        "del": removed.encode(),
         "sha256": new.revoked.digest(),
     }
     return jws.sign(claims, root_key, kid_for(root_key.public_key()), TRUST_LIST_DELTA_TYP)

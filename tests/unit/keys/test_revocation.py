@@ -7,6 +7,8 @@ import time
 import zlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from keys import RevokedSerials
 from keys.serial import SERIAL_BITS, serial_from_value
@@ -73,6 +75,26 @@ def test_union_and_difference():
     assert revoked.union([4, 2]) == RevokedSerials([1, 2, 3, 4])
     assert revoked.difference([2, 9]) == RevokedSerials([1, 3])
     assert revoked == RevokedSerials([3, 2, 1])  # unchanged: the set is immutable
+
+
+small_values = st.lists(st.integers(0, 40), max_size=40) | st.lists(st.integers(0, MAX_VALUE), max_size=20)
+
+
+@given(old=small_values, new=small_values)
+def test_changes_to_are_the_set_differences(old, new):
+    added, removed = RevokedSerials(old).changes_to(RevokedSerials(new))
+    assert list(added) == sorted(set(new) - set(old))
+    assert list(removed) == sorted(set(old) - set(new))
+
+
+@pytest.mark.parametrize("shared", [1, 2, 3, 7, 8, 9, 1000, 4097])
+def test_changes_to_across_long_shared_runs(shared):
+    base = list(range(0, 10 * shared, 10))
+    new = [*base[: shared // 2], 3, *base[shared // 2:], 10 * shared + 5]
+    del new[-3]  # one shared value near the end goes
+    added, removed = RevokedSerials(base).changes_to(RevokedSerials(new))
+    assert list(added) == sorted(set(new) - set(base))
+    assert list(removed) == sorted(set(base) - set(new))
 
 
 def test_digest_depends_only_on_the_values():
