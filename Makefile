@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # The machine's PostgreSQL for the integration tests (CI fails if it is unreachable).
 export KIA_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: setup demo test lint browser oracle fuse fonts bench clean
+.PHONY: setup demo test lint browser oracle fuse fonts softhsm bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -51,10 +51,16 @@ fonts:
 		echo "installing Debian's fonts-dejavu-core for the printed cards"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; }
 
+# Keys on a PKCS#11 token (keys.hsm) are tested on Debian's SoftHSM, on a throwaway token per test module.
+softhsm:
+	@test -f /usr/lib/softhsm/libsofthsm2.so || { \
+		echo "installing Debian's softhsm2 for the HSM tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; }
+
 # pytest exits 5 when no test ran, which fails this target too.  The second run
 # moves the clock a year and a day ahead (tests/clock_ahead.py): no test may meet
 # a fixed date with today's.  The installed-wheel tests run once, on the real clock.
-test: lint browser oracle fuse fonts
+test: lint browser oracle fuse fonts softhsm
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m tests.clock_ahead 366 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not installed"
 
@@ -77,6 +83,7 @@ bench: setup
 	$(BIN)/python bench/bench_log_integrate.py
 	$(BIN)/python bench/bench_login_flood.py
 	$(BIN)/python bench/bench_audit_anomalies.py
+	$(BIN)/python bench/bench_hsm.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache *.egg-info

@@ -8,7 +8,8 @@ is not the project's, so every import comes from the installed package:
   signs a trust list as the air-gapped signer does (no home) for import;
 - `.[verifier]` alone verifies a card, from its QR text and its NDEF record,
   against the exported list;
-- `.[bridge]` reads the printed QR image back to the token.
+- `.[bridge]` reads the printed QR image back to the token;
+- `.[hsm]` signs on a fresh SoftHSM token, and the signature verifies.
 """
 
 from __future__ import annotations
@@ -188,3 +189,31 @@ def test_the_audit_extra_checks_the_offices_log_and_export(office: Office, verif
     for machine in (kia, verifier):
         run([machine, "audit", "trustlist", "--trust-anchor", office.published / "root.jwk",
              office.published / "trustlist.jws"], cwd=tmp_path)
+
+
+# Run by the hsm extra's Python, from outside the checkout: a key made on the token signs, and verifies.
+HSM_SCRIPT = """
+import sys
+from keys import hsm, jws
+with hsm.open_token(sys.argv[1], "kia-wheel", "271828") as token:
+    key = token.generate_ed25519_key("issuing")
+    signed = hsm.sign_jws({"sub": "wheel"}, key, key.kid, "kia-test+jwt")
+    print(jws.verify(signed, key.public_key, "EdDSA").decode())
+"""
+
+
+def test_the_hsm_extra_signs_on_a_token(wheel: Path, tmp_path: Path) -> None:
+    module = Path("/usr/lib/softhsm/libsofthsm2.so")
+    if not module.is_file() or shutil.which("softhsm2-util") is None:
+        pytest.fail("the hsm extra is tested on Debian's softhsm2 (make softhsm installs it)")
+    kia = install(wheel, "hsm", tmp_path / "venv")
+    (tmp_path / "tokens").mkdir()
+    config = tmp_path / "softhsm2.conf"
+    config.write_text(f"directories.tokendir = {tmp_path / 'tokens'}\nobjectstore.backend = file\n")
+    environment = installed_env() | {"SOFTHSM2_CONF": str(config)}
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "kia-wheel", "--pin", "271828",
+                    "--so-pin", "31415926"], check=True, capture_output=True, env=environment)
+    result = subprocess.run([str(kia.parent / "python"), "-c", HSM_SCRIPT, str(module)], cwd=tmp_path,
+                            capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"sub": "wheel"}
