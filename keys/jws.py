@@ -4,11 +4,18 @@ pyjwt does the JWS work: canonical base64url, the signing input, the
 signature.  This module fixes the header to exactly ``alg``, ``kid`` and
 ``typ``, and verification always names the one algorithm pinned for the key
 in hand, never the one the header asks for.
+
+The card scan path has one shortcut, ``split_compact``: a token whose header
+segment is, byte for byte, one this project writes needs no header parsing,
+and its payload and signature are decoded here, as strictly as pyjwt and
+``jwk.b64url_decode`` do (padding refused too).
 """
 
 from __future__ import annotations
 
+import binascii
 import json
+import re
 from typing import Any
 
 import jwt
@@ -50,6 +57,41 @@ def verify(token: str, key: Ed25519PublicKey, alg: str) -> bytes:
     decoded = _JWS.decode_complete(token, key, algorithms=[alg])
     payload: bytes = decoded["payload"]
     return payload
+
+
+# split_compact's strict base64url: the alphabet by one pattern over the whole
+# token, then per segment the length and the unused low bits of the last
+# character (4 bits when the length is 2 mod 4, 2 bits when 3 mod 4), which a
+# canonical encoding leaves zero; binascii decodes in C.
+_COMPACT_SEGMENTS = re.compile(r"[A-Za-z0-9_-]*\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)")
+_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+_URL_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
+def split_compact(token: str) -> tuple[bytes, bytes, bytes]:
+    """The signing input, payload and signature of compact ``token``, NOT verified.
+
+    The header segment is not decoded: only for a caller that matched it
+    exactly against a ``header_segment`` it wrote, and so takes the algorithm
+    from its own pinned key.  Every segment must be unpadded base64url, and
+    payload and signature canonical, as ``jwk.b64url_decode`` requires.
+    Raises ValueError for anything else.
+    """
+    segments = _COMPACT_SEGMENTS.fullmatch(token)
+    if segments is None:
+        raise ValueError("not a compact JWS in unpadded base64url")
+    payload, signature = segments.groups()
+    signing_input = token[: len(token) - len(signature) - 1]
+    return signing_input.encode("ascii"), _decode_segment(payload), _decode_segment(signature)
+
+
+def _decode_segment(segment: str) -> bytes:
+    """Canonical unpadded base64url already known to be in the alphabet."""
+    unused = len(segment) % 4
+    if unused == 1 or (unused and segment[-1] not in _CANONICAL_LAST[unused]):
+        raise ValueError("non-canonical base64url")
+    padded = segment.encode("ascii").translate(_URL_TO_STANDARD) + b"=" * (-unused % 4)
+    return binascii.a2b_base64(padded, strict_mode=True)
 
 
 HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})
