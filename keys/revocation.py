@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .jwk import b64url_decode, b64url_encode
-from .serial import SERIAL_BITS, is_valid_serial, serial_value
+from .serial import SERIAL_BITS, serial_value, value_if_serial
 
 _ITEM = 8  # bytes per gap on the wire
 
@@ -63,7 +63,8 @@ class RevokedSerials:
         return index < len(self._values) and self._values[index] == value
 
     def __contains__(self, serial: object) -> bool:
-        return is_valid_serial(serial) and self.contains_value(serial_value(serial))  # type: ignore[arg-type]
+        value = value_if_serial(serial)
+        return value is not None and self.contains_value(value)
 
     # union and difference copy runs of the sorted array between the changed
     # values (memcpy in C): applying a delta of 1,000 serials to a list of

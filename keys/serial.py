@@ -20,6 +20,7 @@ SERIAL_LENGTH = SERIAL_RANDOM_CHARS + 1
 SERIAL_PATTERN = re.compile(f"[{ALPHABET}]{{{SERIAL_LENGTH}}}")
 _LOOK_ALIKES = str.maketrans("OIL", "011")
 _VALUE = {char: index for index, char in enumerate(ALPHABET)}
+_AS_BASE32 = str.maketrans(ALPHABET, "0123456789ABCDEFGHIJKLMNOPQRSTUV")
 
 
 def _times_alpha(value: int) -> int:
@@ -45,20 +46,24 @@ def serial_from_value(value: int) -> str:
 
 def serial_value(serial: str) -> int:
     """The number a valid serial stands for; raises ValueError otherwise."""
-    if not is_valid_serial(serial):
+    value = value_if_serial(serial)
+    if value is None:
         raise ValueError("not a card serial")
-    value = 0
-    for char in serial[:SERIAL_RANDOM_CHARS]:
-        value = value << 5 | _VALUE[char]
     return value
 
 
+def value_if_serial(serial: object) -> int | None:
+    """The number ``serial`` stands for if it is a valid serial, else None: one check for a lookup."""
+    if not isinstance(serial, str) or SERIAL_PATTERN.fullmatch(serial) is None:
+        return None
+    if check_character(serial[:-1]) != serial[-1]:
+        return None
+    # Crockford's digits in the order of int()'s base 32 digits: the body's value is read in C.
+    return int(serial[:SERIAL_RANDOM_CHARS].translate(_AS_BASE32), 32)
+
+
 def is_valid_serial(serial: object) -> bool:
-    return (
-        isinstance(serial, str)
-        and SERIAL_PATTERN.fullmatch(serial) is not None
-        and check_character(serial[:-1]) == serial[-1]
-    )
+    return value_if_serial(serial) is not None
 
 
 def normalize_serial(text: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from keys.serial import (
     ALPHABET,
@@ -14,6 +16,7 @@ from keys.serial import (
     normalize_serial,
     serial_from_value,
     serial_value,
+    value_if_serial,
 )
 
 # A deterministic spread over the 35-bit space, plus its edges.
@@ -26,6 +29,22 @@ def test_serial_value_round_trip(value):
     assert len(serial) == SERIAL_LENGTH
     assert is_valid_serial(serial)
     assert serial_value(serial) == value
+
+
+@given(st.integers(0, 2**SERIAL_BITS - 1))
+def test_the_value_is_the_body_read_digit_by_digit_in_crockfords_alphabet(value):
+    serial = serial_from_value(value)
+    by_digits = 0
+    for char in serial[:-1]:
+        by_digits = by_digits * 32 + ALPHABET.index(char)
+    assert value_if_serial(serial) == serial_value(serial) == by_digits == value
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz _+-", max_size=10))
+def test_value_if_serial_is_none_exactly_for_what_is_not_a_serial(text):
+    valid = len(text) == SERIAL_LENGTH and all(char in ALPHABET for char in text) and (
+        check_character(text[:-1]) == text[-1])
+    assert (value_if_serial(text) is not None) == valid == is_valid_serial(text)
 
 
 def test_serials_of_edge_values():
