@@ -253,16 +253,21 @@ class _Words:
         return text.format(**values) if values else text
 
 
-def _front(pdf: FPDF, card: PrintedCard, x: float, y: float, words: _Words, site: str | None) -> None:
-    """Title band, then the name, validity and serial on the left and the QR on the right."""
-    region = region_name(card.region)
-    pdf.set_fill_color(*TINT)
+def _ground(pdf: FPDF, x: float, y: float, colour: tuple[int, int, int], *, band: float, rule: float) -> None:
+    """A side's ground in ``colour`` out to the bleed, the blue band ``band`` mm deep across its top
+    (into the bleed), and the yellow rule ``rule`` mm thick under the band."""
+    pdf.set_fill_color(*colour)
     pdf.rect(x - BLEED, y - BLEED, CARD_WIDTH + 2 * BLEED, CARD_HEIGHT + 2 * BLEED, style="F")
-    band = 13.2
     pdf.set_fill_color(*BLUE)
     pdf.rect(x - BLEED, y - BLEED, CARD_WIDTH + 2 * BLEED, band + BLEED, style="F")
     pdf.set_fill_color(*YELLOW)
-    pdf.rect(x - BLEED, y + band, CARD_WIDTH + 2 * BLEED, 1.0, style="F")
+    pdf.rect(x - BLEED, y + band, CARD_WIDTH + 2 * BLEED, rule, style="F")
+
+
+def _front(pdf: FPDF, card: PrintedCard, x: float, y: float, words: _Words, site: str | None) -> None:
+    """Title band, then the name, validity and serial on the left and the QR on the right."""
+    region = region_name(card.region)
+    _ground(pdf, x, y, TINT, band=13.2, rule=1.0)
     pdf.set_text_color(*WHITE)
     _line(pdf, x + SAFE, y + 7.2, words("title"), "sans", "B", 11.5, CARD_WIDTH - 2 * SAFE)
     _line(pdf, x + SAFE, y + 11.4, words("issuer", region=region), "sans", "", 6.8, CARD_WIDTH - 2 * SAFE)
@@ -297,13 +302,7 @@ def _front(pdf: FPDF, card: PrintedCard, x: float, y: float, words: _Words, site
 def _back(pdf: FPDF, card: PrintedCard, x: float, y: float, words: _Words, site: str | None) -> None:
     """How to use the card, where the partners are, where to return it; the serial again."""
     region = region_name(card.region)
-    pdf.set_fill_color(*WHITE)
-    pdf.rect(x - BLEED, y - BLEED, CARD_WIDTH + 2 * BLEED, CARD_HEIGHT + 2 * BLEED, style="F")
-    band = 8.0
-    pdf.set_fill_color(*BLUE)
-    pdf.rect(x - BLEED, y - BLEED, CARD_WIDTH + 2 * BLEED, band + BLEED, style="F")
-    pdf.set_fill_color(*YELLOW)
-    pdf.rect(x - BLEED, y + band, CARD_WIDTH + 2 * BLEED, 0.8, style="F")
+    _ground(pdf, x, y, WHITE, band=8.0, rule=0.8)
     pdf.set_text_color(*WHITE)
     _line(pdf, x + SAFE, y + 5.6, words("issuer", region=region), "sans", "B", 7.5, CARD_WIDTH - 2 * SAFE)
 
