@@ -19,15 +19,17 @@ import io
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterable
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import ndef
 import numpy as np
 import zxingcpp
 from PIL import Image
 
-from keys import NDEF_RECORD_TYPE, qr_text
+from keys import NDEF_RECORD_TYPE, durable, qr_text
 
 QR_DPI = 300
 QR_PIXELS_PER_MODULE = 5
@@ -38,9 +40,25 @@ _SVG_SIZE = re.compile(r'<svg width="(\d+)" height="(\d+)"')
 
 @dataclasses.dataclass(frozen=True)
 class CardFiles:
+    """Where a card's three files are: paths on disk, or member names in an archive."""
+
     qr_png: Path
     qr_svg: Path
     ndef: Path
+
+    @classmethod
+    def of(cls, serial: str, folder: Path = Path()) -> CardFiles:
+        return cls(folder / f"{serial}.png", folder / f"{serial}.svg", folder / f"{serial}.ndef")
+
+
+@dataclasses.dataclass(frozen=True)
+class CardArtifacts:
+    """A card's three files as bytes, before they are written anywhere."""
+
+    serial: str
+    qr_png: bytes
+    qr_svg: bytes
+    ndef: bytes
 
 
 def qr_symbol(token: str) -> zxingcpp.Barcode:
@@ -80,12 +98,17 @@ def ndef_message(token: str) -> bytes:
     return b"".join(ndef.message_encoder([record]))
 
 
-def write_card_files(serial: str, token: str, out_dir: Path) -> CardFiles:
+def render_card(serial: str, token: str) -> CardArtifacts:
     symbol = qr_symbol(token)
-    files = CardFiles(out_dir / f"{serial}.png", out_dir / f"{serial}.svg", out_dir / f"{serial}.ndef")
-    files.qr_png.write_bytes(qr_png(symbol))
-    files.qr_svg.write_text(qr_svg(symbol), encoding="ascii")
-    files.ndef.write_bytes(ndef_message(token))
+    return CardArtifacts(serial, qr_png(symbol), qr_svg(symbol).encode("ascii"), ndef_message(token))
+
+
+def write_card_files(serial: str, token: str, out_dir: Path) -> CardFiles:
+    card = render_card(serial, token)
+    files = CardFiles.of(serial, out_dir)
+    files.qr_png.write_bytes(card.qr_png)
+    files.qr_svg.write_bytes(card.qr_svg)
+    files.ndef.write_bytes(card.ndef)
     return files
 
 
@@ -93,11 +116,38 @@ def write_card_files(serial: str, token: str, out_dir: Path) -> CardFiles:
 # batches are drawn by a process per core; tiny batches are not worth a pool.
 _PARALLEL_FROM = 64
 _CHUNK = 32
+# The archive is written by one process while the others draw, so its cost
+# per card counts: the PNG is deflated already and the NDEF record too small
+# to gain, while the SVG shrinks from 13.4 to 3.9 kB at level 1 for 0.06 ms a
+# card (level 6: 3.3 kB for 0.25 ms; three loose files: 1.85 ms).
+_COMPRESSION = {".png": zipfile.ZIP_STORED, ".svg": zipfile.ZIP_DEFLATED, ".ndef": zipfile.ZIP_STORED}
+_DEFLATE_LEVEL = 1
+
+_Result = TypeVar("_Result")
+_Job = TypeVar("_Job")
 
 
 def _write_chunk(job: tuple[Path, list[tuple[str, str]]]) -> list[CardFiles]:
     out_dir, cards = job
     return [write_card_files(serial, token, out_dir) for serial, token in cards]
+
+
+def _render_chunk(cards: list[tuple[str, str]]) -> list[CardArtifacts]:
+    return [render_card(serial, token) for serial, token in cards]
+
+
+def _in_chunks(
+    work: Callable[[_Job], list[_Result]], jobs: list[_Job], cards: int, workers: int | None
+) -> Iterator[list[_Result]]:
+    """``work`` on each job, results in order, on all cores when the batch is worth it."""
+    workers = workers or os.cpu_count() or 1
+    if cards < _PARALLEL_FROM or workers == 1:
+        yield from map(work, jobs)
+        return
+    # fork: workers start in milliseconds and inherit the imported encoder.
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        yield from pool.map(work, jobs)
 
 
 def write_many(
@@ -109,18 +159,46 @@ def write_many(
     """Write the files of every (serial, token), in order, on all cores."""
     out_dir.mkdir(parents=True, exist_ok=True)
     chunks = [(out_dir, cards[i : i + _CHUNK]) for i in range(0, len(cards), _CHUNK)]
-    workers = workers or os.cpu_count() or 1
     files: list[CardFiles] = []
-    if len(cards) < _PARALLEL_FROM or workers == 1:
-        results: Iterable[list[CardFiles]] = map(_write_chunk, chunks)
-        for chunk in results:
-            files.extend(chunk)
-            on_progress(len(chunk))
-        return files
-    # fork: workers start in milliseconds and inherit the imported encoder.
-    context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for chunk in pool.map(_write_chunk, chunks):
-            files.extend(chunk)
-            on_progress(len(chunk))
+    for chunk in _in_chunks(_write_chunk, chunks, len(cards), workers):
+        files.extend(chunk)
+        on_progress(len(chunk))
     return files
+
+
+def write_archive(
+    cards: list[tuple[str, str]],
+    path: Path,
+    on_progress: Callable[[int], None] = lambda done: None,
+    workers: int | None = None,
+) -> list[CardFiles]:
+    """Write every (serial, token)'s files into the one zip ``path``, in order; their member names.
+
+    Members are SERIAL.png, SERIAL.svg and SERIAL.ndef, the bytes write_many
+    writes.  Cards are drawn on all cores and the archive written here, into
+    a temporary file synced and renamed into place: a crash or power cut
+    leaves the old archive or the whole new one under ``path``, never a part.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    chunks = [cards[i : i + _CHUNK] for i in range(0, len(cards), _CHUNK)]
+    members: list[CardFiles] = []
+    try:
+        with temporary.open("wb") as handle:
+            with zipfile.ZipFile(handle, "w") as archive:
+                for chunk in _in_chunks(_render_chunk, chunks, len(cards), workers):
+                    for card in chunk:
+                        names = CardFiles.of(card.serial)
+                        for name, data in ((names.qr_png, card.qr_png), (names.qr_svg, card.qr_svg),
+                                           (names.ndef, card.ndef)):
+                            archive.writestr(str(name), data, _COMPRESSION[name.suffix], _DEFLATE_LEVEL)
+                        members.append(names)
+                    on_progress(len(chunk))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    durable.sync_folder(path.parent)
+    return members

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import click
 from keys.times import iso_utc, iso_utc_or_none, parse_instant
 
 from .. import batches, cards, printing
-from ..artifacts import CardFiles, write_many
+from ..artifacts import CardFiles, write_archive, write_many
 from ..children import ChildRequest, RowError, read_batch, validate_child
 from ..errors import Invalid
 from ..storage.store import CardRecord
@@ -44,6 +44,11 @@ def card() -> None:
 @click.option("--pdf", "pdf_layout", type=click.Choice(LAYOUTS), default=None,
               help="Also write every card issued into one print-ready PDF in --out: 'sheet' (A4, 10 a sheet) "
                    "or 'pages' (one page a side, for desk card printers).")
+@click.option("--archive", "archive", is_flag=True,
+              help="With --csv: write the batch's cards into one zip, cards-batch-N.zip in --out (N the batch "
+                   "id), holding SERIAL.png, SERIAL.svg and SERIAL.ndef for each card, instead of three files a "
+                   "card.  The JSON names it as 'archive', and each card's qr_png, qr_svg and ndef are then "
+                   "member names in it.")
 @dev_keys_option
 @click.pass_context
 def issue(
@@ -55,14 +60,19 @@ def issue(
     out: Path,
     batch_channel: str,
     pdf_layout: str | None,
+    archive: bool,
     insecure_dev_keys: bool,
 ) -> None:
     """Issue one card, or a batch from --csv; writes QR PNG, QR SVG and NDEF per card.
 
     A batch reports bad rows by line number and issues the rest; it exits 1
-    when any row was refused.  With --pdf, the cards issued are also in one
-    PDF (cards.pdf in --out), ready for the card printer.
+    when any row was refused.  With --archive, a batch's files are in one zip
+    (cards-batch-N.zip in --out) instead of three files a card.  With --pdf,
+    the cards issued are also in one PDF (cards.pdf in --out), ready for the
+    card printer.
     """
+    if archive and csv_file is None:
+        raise click.UsageError("--archive is for a batch: give it with --csv FILE")
     at = now()
     if csv_file is not None:
         if birth_date or region:
@@ -80,18 +90,19 @@ def issue(
     issuance = cards.issue_cards(open_home(home), unlock(insecure_dev_keys), requests, at, channel=channel,
                                  source=source, refused=errors, by=by())
     issued, errors = issuance.cards, issuance.rejected
-    files = _write_files(issued, out, show_progress=csv_file is not None)
+    zipped = out / f"cards-batch-{issuance.batch_id}.zip" if archive and issued else None
+    files = _write_files(issued, out, zipped, show_progress=csv_file is not None)
     printed = [_card_json(item.record, item.request, item_files)
                for item, item_files in zip(issued, files, strict=True)]
-    pdf = {}
+    outputs: dict[str, str] = {} if zipped is None else {"archive": str(zipped)}
     if pdf_layout is not None and issued:
         to_print = [printing.PrintedCard(item.record.serial, item.record.token, item.record.region,
                                          item.record.expires_at, item.request.name) for item in issued]
-        pdf = {"pdf": str(_write_pdf(out / "cards.pdf", to_print, pdf_layout, "id", None))}
+        outputs |= {"pdf": str(_write_pdf(out / "cards.pdf", to_print, pdf_layout, "id", None))}
     if csv_file is None:
         if errors:
             raise Invalid(errors[0].error)
-        emit(printed[0] | pdf)
+        emit(printed[0] | outputs)
         return
     report = _write_report(out, printed, errors)
     emit(
@@ -103,7 +114,7 @@ def issue(
             "cards": printed,
             "errors": [dataclasses.asdict(error) | {"error": error.error} for error in errors],
         }
-        | pdf
+        | outputs
     )
     for error in errors:
         click.echo(f"line {error.line}: {error.error}", err=True)
@@ -111,12 +122,20 @@ def issue(
         ctx.exit(1)
 
 
-def _write_files(issued: list[cards.IssuedCard], out: Path, *, show_progress: bool) -> list[CardFiles]:
+def _write_files(issued: list[cards.IssuedCard], out: Path, archive: Path | None, *,
+                 show_progress: bool) -> list[CardFiles]:
+    """Three files a card in ``out``, or, given ``archive``, one zip holding them all."""
     jobs = [(item.record.serial, item.record.token) for item in issued]
+
+    def write(on_progress: Callable[[int], None] = lambda done: None) -> list[CardFiles]:
+        if archive is None:
+            return write_many(jobs, out, on_progress)
+        return write_archive(jobs, archive, on_progress)
+
     if not (show_progress and sys.stderr.isatty()):
-        return write_many(jobs, out)
+        return write()
     with click.progressbar(length=len(jobs), label="Mencetak kartu / Drawing cards", file=sys.stderr) as bar:
-        return write_many(jobs, out, on_progress=bar.update)
+        return write(bar.update)
 
 
 def _card_json(record: CardRecord, request: ChildRequest, files: CardFiles) -> dict[str, Any]:
