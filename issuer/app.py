@@ -114,11 +114,12 @@ def _install_error_handlers(app: Flask) -> None:
     client input produces a 5xx, and an unexpected error is logged, never shown.
     """
 
-    def answer(status: int, code: str, message: str, *, generic: bool = False) -> ResponseReturnValue:
+    def answer(status: int, code: str, message: str, *, generic: bool = False,
+               error: Exception | None = None) -> ResponseReturnValue:
         if _is_page(request.path):
-            from .web.error_page import error_page
+            from .web.error_page import error_page, said
 
-            return error_page(status, _page_words(status, message, generic))
+            return error_page(status, _page_words(status, said(error) if error else message, generic))
         if status == 413:
             message = f"the request is larger than this address takes: at most {_megabytes(request)} MB"
         return jsonify(error=code, message=message), status
@@ -130,7 +131,7 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(IssuerError)
     def _office_error(exc: IssuerError) -> ResponseReturnValue:
-        return answer(exc.http_status, _error_code(exc), str(exc))
+        return answer(exc.http_status, _error_code(exc), str(exc), error=exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:

@@ -104,6 +104,18 @@ def _check_password(password: str) -> None:
         raise Invalid(f"a password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
 
 
+class UsernameTaken(Refused):
+    """Another person already signs in with that username."""
+
+
+class OwnAccount(Refused):
+    """An admin may not disable their own account or change their own role."""
+
+
+class LastAdmin(Refused):
+    """The change would leave the office without an active admin."""
+
+
 def create_user(home: IssuerHome, username: str, password: str, role: str, partner_id: int | None, now: int, *,
                 by: Actor, institution_id: int | None = None) -> Person:
     username = username.strip().lower()
@@ -113,7 +125,7 @@ def create_user(home: IssuerHome, username: str, password: str, role: str, partn
     with home.transaction() as session:
         _check_role(session, role, partner_id, institution_id)
         if session.scalars(select(User.id).where(User.username == username)).first() is not None:
-            raise Refused(f"the username {username} is taken")
+            raise UsernameTaken(f"the username {username} is taken")
         user = User(username=username, password_hash=_HASHER.hash(password), role=role, partner_id=partner_id,
                     institution_id=institution_id, active=True, created_at=now)
         session.add(user)
@@ -183,9 +195,9 @@ def _keep_an_admin(user: User, admins: list[int], by: Actor) -> None:
     ``admins`` are the active admins as ``_lock_admins`` locked them.
     """
     if user.id == by.user_id:
-        raise Refused("you cannot disable yourself or change your own role; ask another admin")
+        raise OwnAccount("you cannot disable yourself or change your own role; ask another admin")
     if user.id in admins and len(admins) <= 1:
-        raise Refused("this is the last active admin; make another admin first")
+        raise LastAdmin("this is the last active admin; make another admin first")
 
 
 def change_role(home: IssuerHome, user_id: int, role: str, partner_id: int | None, now: int, *,

@@ -253,6 +253,10 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
+class TerminalStateRefused(Refused):
+    """A retired terminal never comes back, and one never enrolled can only be retired."""
+
+
 def set_terminal_state(home: IssuerHome, terminal_id: str, state: str, now: int, *, by: Actor) -> None:
     """Suspend, reactivate or retire a terminal (a retired one never comes back)."""
     if state not in STATE_VERBS:
@@ -262,7 +266,7 @@ def set_terminal_state(home: IssuerHome, terminal_id: str, state: str, now: int,
         if terminal is None:
             raise TerminalNotFound(f"there is no terminal {terminal_id}")
         if terminal.state == "retired" or (state != "retired" and terminal.public_jwk is None):
-            raise Refused(f"terminal {terminal_id} is {terminal.state} and cannot become {state}")
+            raise TerminalStateRefused(f"terminal {terminal_id} is {terminal.state} and cannot become {state}")
         terminal.state = state
         if terminal.public_jwk is not None:  # a code never used has no history to keep
             session.add(TerminalStateChange(terminal_id=terminal_id, at=now, state=state))

@@ -26,6 +26,7 @@ from ..current import now, office
 from ..errors import IssuerError, NotFound
 from .auth import CHANGERS, OFFICE_STAFF, local_path, roles
 from .auth import actor as signed_in_actor
+from .error_page import said
 from .formatting import day
 from .i18n import t
 
@@ -103,7 +104,7 @@ def explain(error: IssuerError) -> str:
         return t("ptn_fields_to_check", fields=t(FIELD_WORDS[error.field]))
     if isinstance(error, agreements.RenewalOverlaps):
         return t("mou_overlap", end=day(error.current_end))
-    return str(error)
+    return said(error)
 
 
 def _back(owner: Owner, back: str | None) -> Response:

@@ -27,6 +27,7 @@ from ..children import BatchFileProblem, RowError, parse_batch, validate_child
 from ..current import now, office
 from ..errors import NotFound, Refused
 from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, actor, roles
+from .error_page import said
 from .i18n import t
 from .institutions import submitted
 
@@ -102,7 +103,7 @@ def advance_batch(batch_id: int, state: str) -> ResponseReturnValue:
     except Refused:
         flash(t("batch_wrong_step", id=batch_id, state=t("batch_" + state)))
     except KiaError as exc:
-        flash(str(exc))
+        flash(said(exc))
     return redirect(url_for("cards.index"))
 
 
@@ -181,7 +182,7 @@ def revoke(serial: str) -> ResponseReturnValue:
     except NotFound:
         abort(404)
     except KiaError as exc:
-        flash(str(exc))
+        flash(said(exc))
         return redirect(url_for("cards.detail", serial=serial))
     flash(t("revoked_ok"))
     return redirect(url_for("cards.detail", serial=record.serial))
@@ -197,7 +198,7 @@ def replace(serial: str) -> ResponseReturnValue:
     except NotFound:
         abort(404)
     except KiaError as exc:
-        flash(str(exc))
+        flash(said(exc))
         return redirect(url_for("cards.detail", serial=serial))
     flash(t("replaced_ok"))
     return redirect(url_for("cards.detail", serial=new.serial))

@@ -35,6 +35,7 @@ from ..errors import NotFound, Refused
 from ..issuing_keys import KeyUnlock
 from ..storage.models import INSTITUTION_KINDS
 from .auth import CHANGERS, ConfirmForm, actor, roles
+from .error_page import said
 from .formatting import office_zone
 from .i18n import language, t
 from .security import no_store
@@ -105,7 +106,7 @@ def create() -> ResponseReturnValue:
         institution_id = institutions.create_institution(office(current_app), form.name.data, form.kind.data,
                                                          form.region.data, now(), by=actor())
     except KiaError as exc:
-        form.name.errors.append(str(exc))
+        form.name.errors.append(said(exc))
         return _queue(form, 400)
     flash(t("inst_added"))
     return redirect(url_for("institutions.detail", institution_id=institution_id))
@@ -217,7 +218,7 @@ def advance(batch_id: int, state: str) -> ResponseReturnValue:
     except Refused:
         flash(t("batch_wrong_step", id=batch_id, state=t("batch_" + _view(batch_id).batch.state)))
     except KiaError as exc:
-        flash(str(exc))
+        flash(said(exc))
     else:
         flash(t("batch_verified_ok", id=batch_id, cards=moved.cards) if state == "verified"
               else t("batch_moved_ok", id=batch_id, state=t("batch_" + state)))

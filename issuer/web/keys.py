@@ -18,6 +18,7 @@ from .. import issuing_keys, offline_signing, trust_lists
 from ..current import now, office
 from ..errors import IssuerError
 from .auth import CHANGERS, OFFICE_STAFF, ConfirmForm, actor, roles
+from .error_page import said
 from .i18n import t
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
@@ -57,7 +58,7 @@ def rotate() -> ResponseReturnValue:
         issuing_keys.rotate_issuing_key(office(current_app), issuing_keys.KeyUnlock.from_env(), now(),
                                         by=actor())
     except KiaError as exc:
-        flash(str(exc))
+        flash(said(exc))
     else:
         flash(t("key_rotated"))
     return redirect(url_for("keys.index"))
@@ -71,7 +72,7 @@ def change(kid: str, change: str) -> ResponseReturnValue:
     try:
         issuing_keys.change_issuing_key(office(current_app), kid, change, now(), by=actor())
     except KiaError as exc:
-        flash(str(exc))
+        flash(said(exc))
     else:
         flash(t("key_changed"))
     return redirect(url_for("keys.index"))
@@ -101,7 +102,7 @@ def import_bundle() -> ResponseReturnValue:
         imported = trust_lists.import_bundle(office(current_app), form.bundle.data.read(), now(),
                                              by=actor())
     except KiaError as exc:
-        form.bundle.errors.append(str(exc))
+        form.bundle.errors.append(said(exc))
         return _page(bundle=form, status=exc.http_status if isinstance(exc, IssuerError) else 400)
     flash(t("trust_list_imported").format(seq=imported.trust_list.seq))
     return redirect(url_for("keys.index"))

@@ -25,6 +25,7 @@ from ..errors import IssuerError, MouNotInForce, NotFound, PartnerExists
 from ..storage.models import KLA_CLUSTERS, PARTNER_KINDS
 from .agreements import FIELD_WORDS, DetailsForm, allow_document_upload, explain
 from .auth import CHANGERS, EVERYONE, ConfirmForm, actor, roles
+from .error_page import said
 from .i18n import t
 from .security import no_store
 
@@ -167,7 +168,7 @@ def register_terminal(partner_id: int) -> ResponseReturnValue:
         flash(t("mou_override_needed"))
         return redirect(url_for("partners.detail", partner_id=partner_id))
     except KiaError as exc:  # an override without its reason
-        flash(t("mou_override_needed") if override is not None else str(exc))
+        flash(t("mou_override_needed") if override is not None else said(exc))
         return redirect(url_for("partners.detail", partner_id=partner_id))
     return render_template("enrolment.html", registration=registration, partner_id=partner_id)
 
@@ -206,5 +207,5 @@ def terminal_state(partner_id: int, terminal_id: str, action: str) -> ResponseRe
         terminals.set_terminal_state(office(current_app), terminal_id, "suspended" if action == "suspend" else "active",
                                      now(), by=actor())
     except KiaError as exc:
-        flash(str(exc))
+        flash(said(exc))
     return redirect(url_for("partners.detail", partner_id=partner_id))

@@ -22,6 +22,7 @@ from ..current import now, office
 from ..errors import NotFound
 from ..storage.models import ROLES
 from .auth import ConfirmForm, actor, roles
+from .error_page import said
 from .i18n import t
 from .security import no_store
 
@@ -108,7 +109,7 @@ def add() -> ResponseReturnValue:
         added = people.create_user(office(current_app), form.username.data, form.password.data, form.role.data,
                                    form.partner_id(), now(), by=actor(), institution_id=form.institution_id())
     except KiaError as exc:
-        flash(str(exc))
+        flash(said(exc))
         return _page(add=form, status=409)
     flash(t("user_added").format(username=added.username))
     return redirect(url_for("people.index"))
@@ -154,7 +155,7 @@ def _apply(change: Callable[[], people.Person], done: str) -> ResponseReturnValu
     except NotFound:
         abort(404)
     except KiaError as exc:
-        flash(str(exc))
+        flash(said(exc))
     else:
         flash(t(done).format(username=changed.username))
     return redirect(url_for("people.index"))

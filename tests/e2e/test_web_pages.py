@@ -139,7 +139,7 @@ def test_an_officer_signs_a_trust_list_offline_through_the_keys_page(browser: Br
     expect(page.locator(".flash")).to_contain_text("diterbitkan untuk terminal")
     page.set_input_files("#bundle-form input[type=file]", str(signed))
     page.click("#bundle-form button[type=submit]")  # the same bundle again: a rollback, refused
-    expect(page.locator("#bundle-error")).to_contain_text("not newer than the office's latest")
+    expect(page.locator("#bundle-error")).to_contain_text("tidak lebih baru dari daftar kepercayaan terakhir kantor")
 
 
 def test_an_admin_adds_a_person_who_signs_in_and_is_then_disabled(browser: Browser, site: str) -> None:

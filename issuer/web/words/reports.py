@@ -170,6 +170,47 @@ TEXT: dict[str, tuple[str, str]] = {
     "err_heading_429": ("Terlalu banyak permintaan", "Too many requests"),
     "err_heading_500": ("Terjadi kesalahan di layanan", "The service failed"),
     "err_heading_503": ("Layanan sedang tidak tersedia", "The service is unavailable"),
+    # A refusal a page shows, by the error's class (issuer.web.error_page.said); other errors keep their message.
+    "exc_HomeBusy": ("Kantor sedang mengerjakan perintah lain. Coba lagi sebentar lagi.",
+                     "The office is busy with another command. Try again shortly."),
+    "exc_DatabaseUnavailable": ("Basis data kantor tidak dapat dihubungi. Hubungi admin kantor.",
+                                "The office's database cannot be reached. Call the office's admin."),
+    "exc_UnknownCard": ("Tidak ada kartu dengan nomor seri itu.", "No card has that serial."),
+    "exc_CardAlreadyRevoked": ("Kartu ini sudah dicabut.", "This card is already revoked."),
+    "exc_UnknownUser": ("Pengguna itu tidak ada.", "There is no such person."),
+    "exc_PartnerNotFound": ("Mitra itu tidak ada.", "There is no such partner."),
+    "exc_TerminalNotFound": ("Terminal itu tidak ada.", "There is no such terminal."),
+    "exc_InstitutionNotFound": ("Sekolah atau klinik itu tidak ada.", "There is no such school or clinic."),
+    "exc_UsernameTaken": ("Nama pengguna itu sudah dipakai; pilih yang lain.",
+                          "That username is taken; choose another."),
+    "exc_OwnAccount": ("Anda tidak dapat menonaktifkan akun sendiri atau mengubah peran sendiri; minta admin lain.",
+                       "You cannot disable your own account or change your own role; ask another admin."),
+    "exc_LastAdmin": ("Ini admin aktif terakhir: jadikan orang lain admin lebih dulu.",
+                      "This is the last active admin: make someone else an admin first."),
+    "exc_TerminalStateRefused": ("Terminal ini tidak dapat diubah begitu: terminal yang dipensiunkan tidak kembali, "
+                                 "dan yang belum didaftarkan hanya dapat dipensiunkan.",
+                                 "This terminal cannot change so: a retired terminal never comes back, and one "
+                                 "never enrolled can only be retired."),
+    "exc_TrustListFileError": ("Berkas itu bukan permintaan tanda tangan atau paket daftar kepercayaan yang sah.",
+                               "That file is not a valid signing request or trust-list bundle."),
+    "exc_BundleRollback": ("Paket ini tidak lebih baru dari daftar kepercayaan terakhir kantor.",
+                           "This bundle's list is not newer than the office's latest."),
+    "exc_BundleOutdated": ("Data kantor berubah (kartu dicabut atau kunci diubah) sejak permintaan dibuat: buat "
+                           "permintaan baru lalu tanda tangani lagi.",
+                           "The office changed (a card revoked or a key changed) since the request was made: "
+                           "prepare a new request and sign it again."),
+    "exc_PassphraseMissing": ("Frasa sandi kunci penerbit belum diatur di server. Hubungi admin kantor.",
+                              "The issuing key's passphrase is not set on the server. Call the office's admin."),
+    "exc_PassphraseTooShort": ("Frasa sandi kunci penerbit di server terlalu pendek. Hubungi admin kantor.",
+                               "The issuing key's passphrase on the server is too short. Call the office's admin."),
+    "exc_PassphraseWrong": ("Frasa sandi di server tidak membuka kunci penerbit. Hubungi admin kantor.",
+                            "The passphrase on the server does not open the issuing key. Call the office's admin."),
+    "exc_KeyStoreError": ("Kunci penerbit tidak dapat dibuka. Hubungi admin kantor.",
+                          "The issuing key cannot be opened. Call the office's admin."),
+    "exc_KeyLifecycleError": ("Keadaan kunci tidak mengizinkan perubahan ini: hanya kunci aktif yang dapat "
+                              "dipensiunkan, dan kunci yang dicabut tetap dicabut.",
+                              "The key's state does not allow this change: only an active key can be retired, and "
+                              "a revoked key stays revoked."),
     "err_internal": ("Kesalahan sudah dicatat. Coba lagi sebentar lagi; bila berulang, hubungi admin kantor.",
                      "The error is logged. Try again shortly; if it happens again, tell the office's admin."),
 }

@@ -181,6 +181,15 @@ def test_every_change_is_in_the_audit_trail_with_who_and_where(office: IssuerHom
     assert event.at > NOW
 
 
+def test_a_refusal_is_said_in_the_pages_language(office: IssuerHome) -> None:
+    _, client = client_for(office, "officer")
+    card = fresh_card(office)
+    client.post(f"/cards/{card}/revoke", data={"reason": "hilang"})
+    again = client.post(f"/cards/{card}/revoke", data={"reason": "hilang"}, follow_redirects=True)
+    assert "Kartu ini sudah dicabut." in again.get_data(True)
+    assert "already revoked" not in again.get_data(True)
+
+
 def test_a_session_expires_after_thirty_minutes_of_disuse(office: IssuerHome) -> None:
     _, client = client_for(office, "officer")
     cookie = client.get_cookie("session")
@@ -353,7 +362,7 @@ def test_an_officer_prepares_a_request_and_uploads_the_bundle_signed_offline(off
     assert latest_published(office) == (1, bundle.trust_list)
     again = {"csrf_token": token, "bundle": (io.BytesIO(bundle.to_bytes()), "bundle.json")}
     refused = client.post("/keys/trustlist/import", data=again, content_type="multipart/form-data")
-    assert refused.status_code == 409 and "not newer than the office&#39;s latest" in refused.get_data(True)
+    assert refused.status_code == 409 and "tidak lebih baru dari daftar kepercayaan terakhir" in refused.get_data(True)
     with office.transaction() as session:
         events = [(e.username, e.action, e.target, e.remote_addr)
                   for e in session.scalars(select(AuditEvent).where(AuditEvent.action.like("trust_list_%")))]
@@ -412,7 +421,7 @@ def test_an_admin_adds_a_partner_manager_who_sees_only_their_partner(office: Iss
         (new_person("officer", "1"), "only a partner manager has one"),
         (new_person(password="pendek"), "Kata sandi"),
         (new_person() | {"confirm": PASSWORD + "x"}, "Kedua kata sandi tidak sama."),
-        (new_person(username="admin"), "the username admin is taken"),
+        (new_person(username="admin"), "Nama pengguna itu sudah dipakai"),
         (new_person(username="no spaces"), "Nama pengguna"),
         (new_person(partner="99"), "Mitra"),
     ],
@@ -468,7 +477,7 @@ def test_the_last_admin_cannot_be_disabled_or_demoted_and_nobody_changes_themsel
     me = user_id(office, "admin")
     admin.post(f"/users/{me}/disable", data={})
     admin.post(f"/users/{me}/role", data={"role": "officer", "partner": ""})
-    assert "you cannot disable yourself" in admin.get("/users/").get_data(True)
+    assert "Anda tidak dapat menonaktifkan akun sendiri" in admin.get("/users/").get_data(True)
     create_user(office, "kedua", PASSWORD, "admin", None, NOW, by=ACTOR)
     second, _ = sign_in_as(office, "kedua")
     second.post(f"/users/{me}/disable", data={})  # another admin may, while one stays
