@@ -38,7 +38,6 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from fontTools.ttLib import TTFont
 from fpdf import FPDF, ViewerPreferences
 from fpdf.enums import Align, Duplex, MethodReturnValue, XPos, YPos
@@ -46,7 +45,7 @@ from fpdf.fonts import FontFace
 
 from keys.eligibility import last_eligible_day
 
-from .artifacts import qr_symbol
+from .artifacts import QUIET_ZONE, dark_modules, dark_runs, qr_symbol
 from .regions import region_name
 
 CARD_WIDTH = 85.60  # mm, ISO/IEC 7810 ID-1
@@ -54,7 +53,6 @@ CARD_HEIGHT = 53.98
 BLEED = 2.0  # background colours run this far past the trim
 SAFE = 3.0  # text and the QR's dark modules stay this far inside the trim
 MODULE_MM = 6 * 25.4 / 300  # 0.508 mm: six dots at 300 dpi
-QUIET_ZONE = 4  # modules of white all round, as ISO/IEC 18004 asks
 
 A4 = (210.0, 297.0)
 COLUMNS, ROWS = 2, 5
@@ -390,12 +388,8 @@ class _Symbol:
 
 @functools.lru_cache(maxsize=16)  # a card's front asks for its size, then draws it
 def _symbol(token: str) -> _Symbol:
-    dark = np.asarray(qr_symbol(token).to_image(scale=1, add_quiet_zones=False)) < 128
-    padded = np.zeros((dark.shape[0], dark.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = dark
-    edges = np.diff(padded, axis=1)
-    starts, ends = np.argwhere(edges == 1).tolist(), np.argwhere(edges == -1)[:, 1].tolist()  # row-major
-    runs = tuple((row, column, end - column) for (row, column), end in zip(starts, ends, strict=True))
+    dark = dark_modules(qr_symbol(token))
+    runs = tuple(dark_runs(dark))
     path = " ".join(f"{column} {row} {length} 1 re" for row, column, length in runs)
     return _Symbol(int(dark.shape[0]), runs, path)
 
