@@ -247,3 +247,123 @@ class KeyLifecycleError(KiaError):
 
 class NotEligible(KiaError):
     """The child cannot hold a KIA (not born yet, or 17 or older)."""
+
+
+# --- national trust directory (federation) ----------------------------------
+
+# Why a national trust directory, or one office's place in it, is refused
+# (docs/federation.md).  Apart from the card and trust-list codes: these
+# never reach a card decision.
+DIRECTORY_REASONS: tuple[str, ...] = (
+    "directory_malformed",
+    "directory_wrong_type",
+    "directory_bad_signature",
+    "directory_expired",
+    "directory_rollback",
+    "directory_delta_mismatch",
+    "office_unknown",
+    "office_root_not_listed",
+    "office_suspended",
+    "office_revoked",
+    "office_not_valid",
+)
+
+
+class InvalidDirectoryError(KiaError):
+    """The national trust directory (or delta) must not be used; ``reason`` says why."""
+
+    reason: str = "directory_malformed"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.__doc__ or self.reason)
+
+
+class DirectoryMalformed(InvalidDirectoryError):
+    """The directory is not a well-formed signed directory."""
+
+    reason = "directory_malformed"
+
+
+class DirectoryWrongType(InvalidDirectoryError):
+    """The JWS's typ is not a trust directory (for example an office's trust list)."""
+
+    reason = "directory_wrong_type"
+
+
+class DirectorySignatureInvalid(InvalidDirectoryError):
+    """The directory is not signed by the pinned national root key."""
+
+    reason = "directory_bad_signature"
+
+
+class DirectoryExpired(InvalidDirectoryError):
+    """The directory is past its expiry; fetch a new one."""
+
+    reason = "directory_expired"
+
+
+class DirectoryRollback(InvalidDirectoryError):
+    """The directory is older than, or does not follow, the one already held."""
+
+    reason = "directory_rollback"
+
+
+class DirectoryDeltaMismatch(InvalidDirectoryError):
+    """Applying the delta does not give the national directory: fetch a full one."""
+
+    reason = "directory_delta_mismatch"
+
+
+class OfficeNotTrusted(KiaError):
+    """The directory does not vouch for this office now; ``region`` names it."""
+
+    reason: str = "office_unknown"
+
+    def __init__(self, region: int, message: str) -> None:
+        self.region = region
+        super().__init__(message)
+
+
+class OfficeNotInDirectory(OfficeNotTrusted):
+    """The directory lists no office for this region."""
+
+    reason = "office_unknown"
+
+    def __init__(self, region: int) -> None:
+        super().__init__(region, f"the national directory lists no office for region {region}")
+
+
+class OfficeRootNotListed(OfficeNotTrusted):
+    """The office's trust list was verified under a root the directory does not list (any more)."""
+
+    reason = "office_root_not_listed"
+
+    def __init__(self, region: int) -> None:
+        super().__init__(region, f"the trust list of region {region} is signed by a root the directory does not list")
+
+
+class OfficeSuspended(OfficeNotTrusted):
+    """The ministry has suspended this office's root key."""
+
+    reason = "office_suspended"
+
+    def __init__(self, region: int) -> None:
+        super().__init__(region, f"the office of region {region} is suspended in the national directory")
+
+
+class OfficeRevoked(OfficeNotTrusted):
+    """The ministry has revoked this office's root key: nothing under it is trusted."""
+
+    reason = "office_revoked"
+
+    def __init__(self, region: int) -> None:
+        super().__init__(region, f"the office root of region {region} is revoked in the national directory")
+
+
+class OfficeNotValid(OfficeNotTrusted):
+    """The office's root key is outside its validity period at this time."""
+
+    reason = "office_not_valid"
+
+    def __init__(self, region: int) -> None:
+        super().__init__(region, f"the office root of region {region} is not valid at this time")

@@ -24,6 +24,7 @@ _COMMANDS = {
     "bridge": ("firmware_bridge.cli", "bridge", "bridge"),
     "audit": ("kia.audit", "audit", None),
     "demo": ("kia.demo", "demo", "issuer"),
+    "national": ("kia.national", "national", None),
 }
 _OWN_PACKAGES = frozenset({"keys", "issuer", "verifier", "firmware_bridge", "kia"})
 # The crypto core's families that mean setup: a key file or trust anchor to fix.

@@ -31,6 +31,7 @@ from typing import Protocol
 from keys import InvalidCardError, TrustList, verify_card
 from keys.chain import MAX_MONEY, Redemption, discounted
 from keys.eligibility import AGE_CATEGORIES
+from keys.federation import FederatedTrust
 
 from .errors import SetupError, VerifierError
 
@@ -217,7 +218,7 @@ class Decision:
 
 def decide(
     payload: str | bytes,
-    trust: TrustList,
+    trust: TrustList | FederatedTrust,
     service: Service | None,
     history: HistoryLookup,
     now: int,
@@ -226,6 +227,9 @@ def decide(
     service_code: str | None = None,
 ) -> Decision:
     """Decide one scan at ``now`` (POSIX seconds); never raises for a bad scan.
+
+    ``trust`` is one office's trust list, or a keys.federation.FederatedTrust
+    of many offices under the national directory (docs/federation.md).
 
     ``service`` None means the terminal has no rules (``no_service``);
     ``service_code`` then names the service staff chose, for the record
@@ -240,7 +244,9 @@ def decide(
     if not isinstance(payload, str | bytes):
         return _rejected("malformed", code, flags)
     try:
-        card = verify_card(payload, trust, now).card
+        # One office's list, or many under the national directory (keys.federation).
+        verified = verify_card(payload, trust, now) if isinstance(trust, TrustList) else trust.verify_card(payload, now)
+        card = verified.card
     except InvalidCardError as error:
         return _rejected(error.reason, code, flags, getattr(error, "serial", None))
     category = card.age_category_at(now)
@@ -269,7 +275,7 @@ def _rule_refusal(
     return None
 
 
-def _flags(trust: TrustList, now: int, clock: TerminalClock | None) -> tuple[str, ...]:
+def _flags(trust: TrustList | FederatedTrust, now: int, clock: TerminalClock | None) -> tuple[str, ...]:
     stale = trust.is_expired(now)
     skewed = clock is not None and clock.is_skewed(now)
     if not (stale or skewed):

@@ -1,0 +1,333 @@
+"""``kia national``: the ministry's national trust directory of office roots (docs/federation.md).
+
+The ministry's civil registry directorate keeps, in a home folder, its
+national root key (encrypted PKCS#8, passphrase from KIA_ROOT_KEY_PASSPHRASE
+or KIA_KEY_PASSPHRASE, as office roots), the public pin terminals take
+(``national-root.jwk``) and the directory's state as JSON
+(``national.json``): the offices as they stand, and the offices of each
+signed sequence, from which deltas are made.  No database.
+
+    init            make the national root and an empty directory
+    office-add      list an office's root for its region (--replace to rotate or reinstate)
+    office-suspend  stop trusting an office for now
+    office-revoke   stop trusting an office's root for good
+    sign            sign the next full directory
+    delta           sign a delta from an earlier sequence to the last signed
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from keys import durable, keystore
+from keys.directory import (
+    Office,
+    OfficeState,
+    TrustDirectory,
+    build_directory,
+    sign_directory,
+    sign_directory_delta,
+)
+from keys.eligibility import is_valid_region, region_timezone
+from keys.errors import KiaError
+from keys.jwk import kid_for, load_public_jwk, public_jwk
+from keys.times import iso_utc, parse_instant
+
+STATE_FILE = "national.json"
+ROOT_KEY_FILE = "national-root.key"
+ROOT_JWK_FILE = "national-root.jwk"
+STATE_FORMAT = "kia-national-1"
+# Signed sequences kept for deltas; a terminal further behind fetches the full directory.
+KEPT_SEQUENCES = 64
+MAX_SIGNED_DAYS = 365
+DEV_FLAG = "--insecure-dev-unencrypted-keys"
+
+
+class NationalError(KiaError):
+    """The ministry's command is refused; the message says what to do."""
+
+    exit_code = 1
+
+
+class NationalHomeMissing(NationalError):
+    """The home folder holds no national directory: run 'kia national init' first."""
+
+    exit_code = 2
+
+
+@dataclasses.dataclass
+class Published:
+    seq: int
+    issued_at: int
+    expires_at: int
+    offices: list[dict[str, Any]]
+
+    def directory(self) -> TrustDirectory:
+        return TrustDirectory(self.seq, self.issued_at, self.expires_at,
+                              tuple(Office.from_json(entry) for entry in self.offices))
+
+
+@dataclasses.dataclass
+class NationalState:
+    """The directory as the ministry keeps it: offices now, and what each kept sequence said."""
+
+    offices: dict[int, Office]
+    published: list[Published]
+
+    @property
+    def last_seq(self) -> int:
+        return self.published[-1].seq if self.published else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "offices": [self.offices[region].to_json() for region in sorted(self.offices)],
+            "published": [dataclasses.asdict(published) for published in self.published],
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> NationalState:
+        if not isinstance(value, dict) or value.get("format") != STATE_FORMAT:
+            raise NationalError(f"{STATE_FILE} is not a national directory state of this version")
+        try:
+            offices = [Office.from_json(entry) for entry in value["offices"]]
+            published = [Published(**entry) for entry in value["published"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NationalError(f"{STATE_FILE} is damaged ({exc}); restore it from the backup") from None
+        return cls({office.region: office for office in offices}, published)
+
+
+# --- the state, as plain functions the commands call ---------------------------------
+
+
+def load_state(home: Path) -> NationalState:
+    path = home / STATE_FILE
+    if not path.is_file():
+        raise NationalHomeMissing(f"{home} holds no national directory; run 'kia national init --home {home}'")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise NationalError(f"{STATE_FILE} is not JSON; restore it from the backup") from None
+    return NationalState.from_json(value)
+
+
+def save_state(home: Path, state: NationalState) -> None:
+    data = json.dumps(state.to_json(), indent=1, sort_keys=False).encode("utf-8") + b"\n"
+    durable.replace(home / STATE_FILE, data, 0o644)
+
+
+def add_office(state: NationalState, office: Office, *, replace: bool) -> None:
+    """List ``office`` (active); an office already listed is changed only with ``replace``.
+
+    A revoked root is never listed again: the office needs a new root.
+    """
+    held = state.offices.get(office.region)
+    if held is not None and not replace:
+        raise NationalError(f"region {office.region} is already listed; use --replace to change its root or dates")
+    if held is not None and held.state is OfficeState.REVOKED and held.root_bytes == office.root_bytes:
+        raise NationalError(f"the root of region {office.region} is revoked; the office must make a new root")
+    others = [other for other in state.offices.values() if other.region != office.region]
+    if any(other.root_bytes == office.root_bytes for other in others):
+        raise NationalError("that root key is already listed for another region; each office has its own root")
+    state.offices[office.region] = office
+
+
+def change_office(state: NationalState, region: int, to: OfficeState) -> Office:
+    """Suspend or revoke the office of ``region``; a revoked office stays revoked."""
+    held = state.offices.get(region)
+    if held is None:
+        raise NationalError(f"region {region} is not listed; 'kia national office-add' lists it")
+    if held.state is OfficeState.REVOKED:
+        raise NationalError(f"the root of region {region} is already revoked")
+    if held.state is to:
+        raise NationalError(f"the office of region {region} is already {to.value}")
+    changed = dataclasses.replace(held, state=to)
+    state.offices[region] = changed
+    return changed
+
+
+def publish(state: NationalState, now: int, validity: dt.timedelta) -> TrustDirectory:
+    """The next directory (one more sequence), recorded as published."""
+    directory = build_directory(state.last_seq + 1, state.offices.values(), now, validity)
+    state.published.append(Published(directory.seq, directory.issued_at, directory.expires_at,
+                                      directory.offices_json()))
+    del state.published[:-KEPT_SEQUENCES]
+    return directory
+
+
+def published(state: NationalState, seq: int) -> TrustDirectory:
+    for entry in state.published:
+        if entry.seq == seq:
+            return entry.directory()
+    raise NationalError(f"sequence {seq} is not kept (only the last {KEPT_SEQUENCES}); send the full directory")
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+home_option = click.option("--home", required=True, type=click.Path(file_okay=False, path_type=Path),
+                           help="The national directory's home folder (state and the encrypted national root).")
+region_option = click.option("--region", required=True, type=int, help="The regency/city code, e.g. 3372.")
+dev_keys_option = click.option(DEV_FLAG, "insecure_dev_keys", is_flag=True,
+                               help="DANGEROUS, development only: keep the national root unencrypted.")
+
+
+@click.group()
+def national() -> None:
+    """Ministry: the national trust directory of the offices' root keys."""
+
+
+@national.command("init")
+@home_option
+@dev_keys_option
+def init(home: Path, insecure_dev_keys: bool) -> None:
+    """Make the national root key and an empty directory in HOME."""
+    if (home / STATE_FILE).exists():
+        raise NationalError(f"{home} already holds a national directory")
+    root = Ed25519PrivateKey.generate()
+    keystore.write_private_key(home / ROOT_KEY_FILE, root, _passphrase(insecure_dev_keys),
+                               allow_unencrypted_for_development=insecure_dev_keys)
+    pin = json.dumps(public_jwk(root.public_key()), indent=1).encode("ascii") + b"\n"
+    durable.replace(home / ROOT_JWK_FILE, pin, 0o644)
+    save_state(home, NationalState({}, []))
+    _emit({"home": str(home), "root_kid": kid_for(root.public_key()), "root_jwk": str(home / ROOT_JWK_FILE)})
+
+
+@national.command("office-add")
+@home_option
+@region_option
+@click.option("--root", "root_file", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The office's root public key (root.jwk, from 'kia issuer trustlist export').")
+@click.option("--valid-from", help="ISO 8601 time with offset, or YYYY-MM-DD (00:00 in the region); default now.")
+@click.option("--valid-until", required=True, help="ISO 8601 time with offset, or YYYY-MM-DD (00:00 in the region).")
+@click.option("--replace", is_flag=True, help="Change a listed office: a new root, new dates, or active again.")
+def office_add(home: Path, region: int, root_file: Path, valid_from: str | None, valid_until: str,
+               replace: bool) -> None:
+    """List the office of REGION with its root key, active from --valid-from to --valid-until."""
+    _check_region(region)
+    state = load_state(home)
+    try:
+        root = load_public_jwk(json.loads(root_file.read_text(encoding="utf-8")))
+    except ValueError:
+        raise NationalError(f"{root_file.name} is not a JSON public key") from None
+    start = _now() if valid_from is None else _instant(valid_from, region, "--valid-from")
+    end = _instant(valid_until, region, "--valid-until")
+    if end <= start:
+        raise click.BadParameter("must be later than --valid-from", param_hint="--valid-until")
+    office = Office(region, root, OfficeState.ACTIVE, start, end)
+    add_office(state, office, replace=replace)
+    save_state(home, state)
+    _emit(_office_summary(office))
+
+
+def _change(home: Path, region: int, to: OfficeState) -> None:
+    _check_region(region)
+    state = load_state(home)
+    changed = change_office(state, region, to)
+    save_state(home, state)
+    _emit(_office_summary(changed) | {"note": "sign the directory to tell the terminals"})
+
+
+@national.command("office-suspend")
+@home_option
+@region_option
+def office_suspend(home: Path, region: int) -> None:
+    """Stop trusting the office of REGION for now ('office-add --replace' makes it active again)."""
+    _change(home, region, OfficeState.SUSPENDED)
+
+
+@national.command("office-revoke")
+@home_option
+@region_option
+def office_revoke(home: Path, region: int) -> None:
+    """Stop trusting the root of REGION for good: none of its cards verify after the next directory."""
+    _change(home, region, OfficeState.REVOKED)
+
+
+@national.command("sign")
+@home_option
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The directory file.")
+@click.option("--valid-days", type=click.IntRange(1, MAX_SIGNED_DAYS), default=30, show_default=True)
+@dev_keys_option
+def sign(home: Path, out: Path, valid_days: int, insecure_dev_keys: bool) -> None:
+    """Sign the next full directory with the national root and write it to --out."""
+    state = load_state(home)
+    root = _root(home, insecure_dev_keys)
+    directory = publish(state, _now(), dt.timedelta(days=valid_days))
+    token = sign_directory(directory, root)
+    _write(out, token)
+    save_state(home, state)
+    _emit({"seq": directory.seq, "offices": len(directory.offices), "directory": str(out),
+           "issued_at": iso_utc(directory.issued_at), "expires_at": iso_utc(directory.expires_at)})
+
+
+@national.command("delta")
+@home_option
+@click.option("--from", "from_seq", required=True, type=click.IntRange(min=1), help="The sequence terminals hold.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The delta file.")
+@dev_keys_option
+def delta(home: Path, from_seq: int, out: Path, insecure_dev_keys: bool) -> None:
+    """Sign a delta from sequence --from to the last signed directory."""
+    state = load_state(home)
+    if from_seq >= state.last_seq:
+        raise NationalError(f"the last signed directory is sequence {state.last_seq}; a delta must lead past --from")
+    old, new = published(state, from_seq), published(state, state.last_seq)
+    token = sign_directory_delta(old, new, _root(home, insecure_dev_keys))
+    _write(out, token)
+    changed = [office.region for office in new.offices if old.office(office.region) != office]
+    removed = [office.region for office in old.offices if new.office(office.region) is None]
+    _emit({"from": from_seq, "seq": new.seq, "changed": changed, "removed": removed, "delta": str(out)})
+
+
+def _root(home: Path, insecure_dev_keys: bool) -> Ed25519PrivateKey:
+    return keystore.read_private_key(home / ROOT_KEY_FILE, _passphrase(insecure_dev_keys),
+                                     allow_unencrypted_for_development=insecure_dev_keys)
+
+
+def _passphrase(insecure_dev_keys: bool) -> bytes | None:
+    if insecure_dev_keys:
+        click.echo("WARNING: the national root is NOT encrypted (development flag)", err=True)
+        return None
+    return keystore.root_passphrase_from_env()
+
+
+def _check_region(region: int) -> None:
+    if not is_valid_region(region):
+        raise click.BadParameter(f"{region} is not a regency/city code (four digits, e.g. 3372)",
+                                 param_hint="--region")
+
+
+def _instant(text: str, region: int, option: str) -> int:
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return int(dt.datetime.combine(day, dt.time(0), region_timezone(region)).timestamp())
+        return parse_instant(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r}: {exc}", param_hint=option) from None
+
+
+def _office_summary(office: Office) -> dict[str, Any]:
+    return {"region": office.region, "root_kid": office.root_kid, "state": office.state.value,
+            "valid_from": iso_utc(office.valid_from), "valid_until": iso_utc(office.valid_until)}
+
+
+def _write(path: Path, token: str) -> None:
+    durable.make_folders(path.parent, 0o755)
+    durable.replace(path, token.encode("ascii") + b"\n", 0o644)
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _emit(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False))
