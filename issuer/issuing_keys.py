@@ -3,28 +3,33 @@
 ``init_home`` makes the office (its database, a root key and a first issuing
 key).  Issuing keys are rotated (a new one signs, the old one still
 verifies), retired or revoked; private keys are opened with ``KeyUnlock``
-only when they sign.  Every change records its audit event in the
-transaction that makes it.
+only when they sign.  Each new key is chosen to live in an encrypted key
+file or on an HSM token (``token``): for the latter the home keeps a key
+reference (keys/<name>.pkcs11.json) where the key file would be, and the
+database names that file as it names a key file.  Every change records its
+audit event in the transaction that makes it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keys import (
     IssuingKey,
     active_key,
+    hsm,
     kid_for,
     public_jwk,
     replace_key,
     rotate,
 )
-from keys.keystore import passphrase_from_env, read_private_key, root_passphrase_from_env, write_private_key
+from keys.keystore import passphrase_from_env, read_signing_key, root_passphrase_from_env, write_private_key
 
 from . import transparency
 from .audit import Actor
@@ -34,6 +39,7 @@ from .storage.models import IssuingKeyRow, Office
 from .storage.store import IssuerHome, issuing_key, key_row
 
 ROOT_KEY_FILE = "root.key"
+ROOT_KEY_REFERENCE = f"root{hsm.REFERENCE_SUFFIX}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,13 +78,33 @@ class KeyUnlock:
         return f"keys/{name}"
 
     def read(self, home: IssuerHome, relative: str, *, root: bool = False) -> Ed25519PrivateKey:
+        """The key that signs, from the home's key file or key reference ``relative``."""
         return self.read_file(home.path / relative, root=root)
 
     def read_file(self, path: Path, *, root: bool = False) -> Ed25519PrivateKey:
-        """A key file anywhere: the offline machine that signs trust lists holds no home."""
-        return read_private_key(
+        """A key file or key reference anywhere: the offline machine that signs trust lists holds no home.
+
+        A reference's key signs on its HSM (keys.keystore.read_signing_key).
+        """
+        return read_signing_key(
             path, self._passphrase(root), allow_unencrypted_for_development=self.allow_unencrypted_for_development
         )
+
+    def new_key(self, home: IssuerHome, role: str, name: Callable[[str], str], token: hsm.TokenAddress | None,
+                *, root: bool = False) -> tuple[Ed25519PublicKey, str]:
+        """A new key pair, in an encrypted file or on ``token``: its public key and the file that finds it.
+
+        ``name`` gives the file's name from the key's kid, without suffix.
+        Keys made on a token are labelled ``kia-<role>-<random>`` there.
+        """
+        if token is None:
+            private = Ed25519PrivateKey.generate()
+            return private.public_key(), self.write(home, f"{name(kid_for(private.public_key()))}.key", private,
+                                                    root=root)
+        key = hsm.generate_key(token, role)
+        file_name = f"{name(key.kid)}{hsm.REFERENCE_SUFFIX}"
+        hsm.write_reference(home.key_path(file_name), hsm.KeyReference.of(token, key))
+        return key.public_key(), f"keys/{file_name}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,40 +113,41 @@ class OfficeKeys:
     issuing_kid: str
 
 
-def init_home(home: IssuerHome, unlock: KeyUnlock, now: int, *, by: Actor) -> OfficeKeys:
-    """Create an office: its database, a root key and a first issuing key."""
+def init_home(home: IssuerHome, unlock: KeyUnlock, now: int, *, by: Actor,
+              root_token: hsm.TokenAddress | None = None, issuing_token: hsm.TokenAddress | None = None) -> OfficeKeys:
+    """Create an office: its database, a root key and a first issuing key.
+
+    Each key is made on its token when one is given, else in an encrypted file.
+    """
     if home.legacy_state_path.is_file():
         raise HomeExists(f"{home.path} holds a first-version home; run 'kia issuer db upgrade --home {home.path}'")
     if home.exists():
         raise HomeExists(f"{home.path} already holds an issuer home; it is never overwritten")
-    if home.key_path(ROOT_KEY_FILE).exists():
+    if home.key_path(ROOT_KEY_FILE).exists() or home.key_path(ROOT_KEY_REFERENCE).exists():
         raise HomeExists(f"{home.path}/keys holds keys of an interrupted init; move that folder away and run again")
     home.prepare()
     if home.database_holds_an_office():
         raise HomeExists("the database already holds an office; give each office its own database")
-    root = Ed25519PrivateKey.generate()
-    root_file = unlock.write(home, ROOT_KEY_FILE, root, root=True)
-    private = Ed25519PrivateKey.generate()
-    key = IssuingKey.new(private.public_key(), now)
-    key_file = unlock.write(home, f"issuing-{key.kid}-{now}.key", private)
+    root, root_file = unlock.new_key(home, "root", lambda kid: "root", root_token, root=True)
+    public, key_file = unlock.new_key(home, "issuing", lambda kid: f"issuing-{kid}-{now}", issuing_token)
+    key = IssuingKey.new(public, now)
     with home.database.transaction() as session:
         session.add(
             Office(
                 id=1,
-                root_kid=kid_for(root.public_key()),
-                root_jwk=public_jwk(root.public_key()),
+                root_kid=kid_for(root),
+                root_jwk=public_jwk(root),
                 root_key_file=root_file,
                 trust_list_seq=0,
             )
         )
         session.add(key_row(key, key_file))
         transparency.append(session, [
-            transparency.fact("key_created", kid_for(root.public_key()), now, role="root",
-                              jwk=public_jwk(root.public_key())),
+            transparency.fact("key_created", kid_for(root), now, role="root", jwk=public_jwk(root)),
             _created_fact(key, now)], now)
-        audit(session, by, "office_init", f"root {kid_for(root.public_key())}, key {key.kid}", now)
-    home.write_marker(kid_for(root.public_key()))
-    return OfficeKeys(kid_for(root.public_key()), key.kid)
+        audit(session, by, "office_init", f"root {kid_for(root)}, key {key.kid}", now)
+    home.write_marker(kid_for(root))
+    return OfficeKeys(kid_for(root), key.kid)
 
 
 def _created_fact(key: IssuingKey, now: int) -> transparency.Fact:
@@ -134,17 +161,18 @@ def active_signer(session: Session, home: IssuerHome, unlock: KeyUnlock) -> tupl
     return key, unlock.read(home, row.key_file)
 
 
-def rotate_issuing_key(home: IssuerHome, unlock: KeyUnlock, now: int, *, by: Actor) -> IssuingKey:
-    """Make a new active issuing key; the previous active key is retired."""
+def rotate_issuing_key(home: IssuerHome, unlock: KeyUnlock, now: int, *, by: Actor,
+                       token: hsm.TokenAddress | None = None) -> IssuingKey:
+    """Make a new active issuing key (on ``token`` when given); the previous active key is retired."""
     with home.transaction() as session:
         rows = list(session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id)))
-        private = Ed25519PrivateKey.generate()
-        rotated = rotate([issuing_key(row) for row in rows], private.public_key(), now)
+        public, key_file = unlock.new_key(home, "issuing", lambda kid: f"issuing-{kid}-{now}", token)
+        rotated = rotate([issuing_key(row) for row in rows], public, now)
         retired = [row.kid for row, key in zip(rows, rotated, strict=False) if row.state != key.state.value]
         for row, key in zip(rows, rotated, strict=False):
             row.state, row.retired_at = key.state.value, key.retired_at
         new_key = rotated[-1]
-        session.add(key_row(new_key, unlock.write(home, f"issuing-{new_key.kid}-{now}.key", private)))
+        session.add(key_row(new_key, key_file))
         transparency.append(session, [*(transparency.fact("key_retired", kid, now, kid=kid) for kid in retired),
                                       _created_fact(new_key, now)], now)
         audit(session, by, "key_rotate", new_key.kid, now)

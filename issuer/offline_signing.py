@@ -3,10 +3,11 @@
 The service writes a **signing request** (``kia issuer trustlist prepare``):
 the next sequence, the issuing keys with their states, the revoked serials,
 and for each recent sequence what a delta from it must add and remove.  The
-offline machine, holding only the root key file and its passphrase (no home,
-no database), signs it into a **bundle** (``kia issuer trustlist sign``): the
-full list and the deltas.  The service imports the bundle after checking it
-against the pinned root key and its own state (issuer.trust_lists).
+offline machine, holding only the root key file and its passphrase, or the
+root key's HSM and its key reference (no home, no database), signs it into
+a **bundle** (``kia issuer trustlist sign``): the full list and the deltas.
+The service imports the bundle after checking it against the pinned root
+key and its own state (issuer.trust_lists).
 
 Plain Python on keys/: no Flask, no database.  Time is an argument.  Both
 files are JSON read through strict pydantic models (unknown members, wrong
@@ -237,7 +238,7 @@ def sign_request(
     now: int,
     validity: dt.timedelta = DEFAULT_TRUST_LIST_VALIDITY,
 ) -> tuple[SigningRequest, SignedBundle]:
-    """Sign the requested list and a delta from each earlier sequence with the root key.
+    """Sign the requested list and a delta from each earlier sequence with the root key (a file's or an HSM's).
 
     Refuses (TrustListFileError) a request of another office's root key, and
     a clock behind the service's (a list issued before it was prepared).

@@ -1,9 +1,13 @@
 """Compact JWS signing and pinned-key verification, shared by cards and lists.
 
-pyjwt does the JWS work: canonical base64url, the signing input, the
-signature.  This module fixes the header to exactly ``alg``, ``kid`` and
-``typ``, and verification always names the one algorithm pinned for the key
-in hand, never the one the header asks for.
+Signing writes the one layout this project uses: the header exactly ``alg``,
+``kid`` and ``typ`` (``header_segment``), the claims as canonical JSON, each
+in unpadded base64url, and the Ed25519 signature of the signing input made by
+any ``Signer``: a software Ed25519PrivateKey, or a key on an HSM
+(keys.hsm.HsmKey).  The bytes are those pyjwt writes for the same key and
+claims (tests/unit/keys/test_jws_signing.py holds pyjwt as the oracle).
+pyjwt does verification, which always names the one algorithm pinned for
+the key in hand, never the one the header asks for.
 
 The card scan path has one shortcut, ``split_compact``: a token whose header
 segment is, byte for byte, one this project writes needs no header parsing,
@@ -16,10 +20,10 @@ from __future__ import annotations
 import binascii
 import json
 import re
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from jwt.api_jws import PyJWS
 
 from .jwk import EDDSA, b64url_encode
@@ -41,11 +45,16 @@ def header_segment(kid: str, typ: str, alg: str = EDDSA) -> str:
     return b64url_encode(canonical_json({"alg": alg, "kid": kid, "typ": typ}))
 
 
-def sign(claims: dict[str, Any], key: Ed25519PrivateKey, kid: str, typ: str) -> str:
-    """A compact JWS of ``claims`` (members in the given order) under ``key``."""
-    token = _JWS.encode(canonical_json(claims), key, algorithm=EDDSA, headers={"kid": kid, "typ": typ})
-    assert token.split(".", 1)[0] == header_segment(kid, typ), "header layout changed"
-    return token
+class Signer(Protocol):
+    """Anything that makes an Ed25519 signature of bytes: an Ed25519PrivateKey, or an HsmKey."""
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+def sign(claims: dict[str, Any], key: Signer, kid: str, typ: str) -> str:
+    """A compact JWS of ``claims`` (members in the given order) signed by ``key`` with EdDSA."""
+    signing_input = f"{header_segment(kid, typ)}.{b64url_encode(canonical_json(claims))}"
+    return f"{signing_input}.{b64url_encode(key.sign(signing_input.encode('ascii')))}"
 
 
 def verify(token: str, key: Ed25519PublicKey, alg: str) -> bytes:

@@ -1,4 +1,8 @@
-"""Private keys at rest: encrypted PKCS#8 PEM files, mode 0600.
+"""Private keys at rest: encrypted PKCS#8 PEM files, mode 0600, or keys on an HSM.
+
+A key on an HSM is named by a key reference file (``*.pkcs11.json``, keys.hsm)
+where its PKCS#8 file would be; ``read_signing_key`` opens either kind and is
+how every signer (cards, trust lists, terminal configurations) gets its key.
 
 The passphrase comes from ``KIA_KEY_PASSPHRASE`` or from the file named by
 ``KIA_KEY_PASSPHRASE_FILE``.  The root key may have its own,
@@ -22,7 +26,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import durable
+from . import durable, hsm
 from .errors import (
     KeyFileInvalid,
     PassphraseMissing,
@@ -139,3 +143,20 @@ def read_private_key(
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFileInvalid(f"key file {path.name} does not hold an Ed25519 key")
     return key
+
+
+def read_signing_key(
+    path: Path,
+    passphrase: bytes | None,
+    *,
+    allow_unencrypted_for_development: bool = False,
+) -> Ed25519PrivateKey:
+    """The key that signs, from an encrypted key file or, for a ``*.pkcs11.json`` reference, on its HSM.
+
+    A key on an HSM needs no passphrase: its token's user PIN comes from
+    ``KIA_HSM_PIN``, and this process keeps one session per token (keys.hsm).
+    Raises KeyStoreError (HsmError for the token's refusals).
+    """
+    if hsm.is_reference(path):
+        return hsm.signing_key(hsm.read_reference(path))
+    return read_private_key(path, passphrase, allow_unencrypted_for_development=allow_unencrypted_for_development)

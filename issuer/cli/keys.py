@@ -1,15 +1,41 @@
-"""``kia issuer key``: rotate, retire, revoke and list the issuing keys."""
+"""``kia issuer key``: rotate, retire, revoke and list the issuing keys.
+
+``rotate --hsm`` makes the new key on a PKCS#11 token instead of in an
+encrypted file (docs/hsm.md); the token's user PIN comes from KIA_HSM_PIN,
+never from the command line.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
+from keys import hsm
 from keys.times import iso_utc_or_none
 
 from .. import issuing_keys
 from .common import by, dev_keys_option, emit, home_option, now, open_home, unlock
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def token_options(command: _Command) -> _Command:
+    """``--pkcs11-module`` and ``--hsm-token``: the token that ``--hsm`` (or ``--root-hsm``) puts keys on."""
+    command = click.option(
+        "--hsm-token", metavar="LABEL", envvar=hsm.TOKEN_ENV,
+        help=f"The label of the token new keys go on [env {hsm.TOKEN_ENV}]; its user PIN is read from "
+             f"{hsm.PIN_ENV}.")(command)
+    return click.option(
+        "--pkcs11-module", metavar="PATH", envvar=hsm.MODULE_ENV,
+        help=f"The HSM's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so [env {hsm.MODULE_ENV}].")(command)
+
+
+def token_address(on_token: bool, module: str | None, token_label: str | None) -> hsm.TokenAddress | None:
+    """Where a new key goes: the named token when asked for (raises HsmError if it is not named), else None."""
+    return hsm.TokenAddress.from_options(module, token_label) if on_token else None
 
 
 @click.group()
@@ -20,9 +46,16 @@ def key() -> None:
 @key.command("rotate")
 @home_option
 @dev_keys_option
-def rotate(home: Path, insecure_dev_keys: bool) -> None:
+@click.option("--hsm", "on_token", is_flag=True,
+              help="Make the new key on a PKCS#11 token (it never leaves it), not in an encrypted file.")
+@token_options
+def rotate(home: Path, insecure_dev_keys: bool, on_token: bool, pkcs11_module: str | None,
+           hsm_token: str | None) -> None:
     """Make a new active issuing key; the old one is retired (it still verifies)."""
-    new = issuing_keys.rotate_issuing_key(open_home(home), unlock(insecure_dev_keys), now(), by=by())
+    token = token_address(on_token, pkcs11_module, hsm_token)
+    # A key made on a token needs no passphrase: nothing is written encrypted.
+    keys = issuing_keys.KeyUnlock(None) if token is not None and not insecure_dev_keys else unlock(insecure_dev_keys)
+    new = issuing_keys.rotate_issuing_key(open_home(home), keys, now(), by=by(), token=token)
     emit({"kid": new.kid, "state": new.state.value})
 
 

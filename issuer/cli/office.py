@@ -14,20 +14,31 @@ from ..errors import Refused
 from ..storage import migrate
 from ..storage.db import DATABASE_URL_ENV
 from .common import by, dev_keys_option, emit, home_option, now, open_home, redacted, unlock
+from .keys import token_address, token_options
 
 
 @click.command()
 @home_option
 @dev_keys_option
-def init(home: Path, insecure_dev_keys: bool) -> None:
+@click.option("--root-hsm", is_flag=True, help="Make the root key on a PKCS#11 token, not in an encrypted file.")
+@click.option("--hsm", "issuing_hsm", is_flag=True,
+              help="Make the first issuing key on a PKCS#11 token, not in an encrypted file.")
+@token_options
+def init(home: Path, insecure_dev_keys: bool, root_hsm: bool, issuing_hsm: bool, pkcs11_module: str | None,
+         hsm_token: str | None) -> None:
     """Create a home with a root key and a first issuing key."""
     office = open_home(home)
-    keys = issuing_keys.init_home(office, unlock(insecure_dev_keys, root=True), now(), by=by())
-    if not insecure_dev_keys and not has_root_passphrase():
+    root_token = token_address(root_hsm, pkcs11_module, hsm_token)
+    issuing_token = token_address(issuing_hsm, pkcs11_module, hsm_token)
+    # Keys made on a token need no passphrase: nothing is written encrypted.
+    keys = (issuing_keys.KeyUnlock(None) if root_hsm and issuing_hsm and not insecure_dev_keys
+            else unlock(insecure_dev_keys, issuing=not issuing_hsm, root=not root_hsm))
+    made = issuing_keys.init_home(office, keys, now(), by=by(), root_token=root_token, issuing_token=issuing_token)
+    if not insecure_dev_keys and not root_hsm and not issuing_hsm and not has_root_passphrase():
         click.echo(f"WARNING: the root key has the issuing keys' passphrase; set {ROOT_PASSPHRASE_FILE_ENV} "
                    "to give it its own (docs/operations.md)", err=True)
-    emit({"home": str(home), "database": redacted(office.database_url), "root_kid": keys.root_kid,
-          "issuing_kid": keys.issuing_kid})
+    emit({"home": str(home), "database": redacted(office.database_url), "root_kid": made.root_kid,
+          "issuing_kid": made.issuing_kid})
 
 
 @click.command()

@@ -16,9 +16,11 @@ from typing import Any
 
 import click
 
+from keys import hsm
 from keys.times import iso_utc
 
 from .. import offline_signing, trust_lists
+from ..issuing_keys import KeyUnlock
 from .common import by, dev_keys_option, emit, home_option, now, open_home, unlock
 
 MAX_SIGNED_DAYS = 365
@@ -67,7 +69,8 @@ def prepare(home: Path, out: Path) -> None:
 
 @trustlist.command("sign")
 @click.option("--root-key", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="The office's root key file (root.key), on this offline machine.")
+              help="The office's root key file (root.key), or its HSM key reference (root.pkcs11.json), "
+                   "on this offline machine.")
 @click.option("--in", "request_file", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The signing request that 'prepare' wrote.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -85,7 +88,9 @@ def sign(root_key: Path, request_file: Path, out: Path, expected: str, valid_day
     """
     data = request_file.read_bytes()
     offline_signing.check_fingerprint(data, expected)
-    root = unlock(insecure_dev_keys, issuing=False, root=True).read_file(root_key, root=True)
+    # A root key on an HSM (root.pkcs11.json) needs its token's PIN (KIA_HSM_PIN), not a passphrase.
+    keys = KeyUnlock(None) if hsm.is_reference(root_key) else unlock(insecure_dev_keys, issuing=False, root=True)
+    root = keys.read_file(root_key, root=True)
     stamp = now()
     request, bundle = offline_signing.sign_request(data, root, stamp, dt.timedelta(days=valid_days))
     write_file(out, bundle.to_bytes())

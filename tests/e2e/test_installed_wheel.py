@@ -197,8 +197,8 @@ import sys
 from keys import hsm, jws
 with hsm.open_token(sys.argv[1], "kia-wheel", "271828") as token:
     key = token.generate_ed25519_key("issuing")
-    signed = hsm.sign_jws({"sub": "wheel"}, key, key.kid, "kia-test+jwt")
-    print(jws.verify(signed, key.public_key, "EdDSA").decode())
+    signed = jws.sign({"sub": "wheel"}, key, key.kid, "kia-test+jwt")
+    print(jws.verify(signed, key.public_key(), "EdDSA").decode())
 """
 
 

@@ -1,16 +1,11 @@
 """Keys held in a PKCS#11 token (keys.hsm), on a fresh SoftHSM token.
 
-Each test module gets its own token in a temporary folder (SOFTHSM2_CONF
-points there); the system's token folder is never touched.  In CI a missing
-SoftHSM fails the run; locally the tests skip (``make softhsm`` installs it).
+Each test module gets its own token in a temporary folder
+(tests.factories.softhsm); the system's token folder is never touched.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,55 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from keys import CARD_TYP, IssuingKey, hsm, jws, verify_card, verify_trust_list
 from tests.factories import DAY, NOW, make_card, make_trust
+from tests.factories.softhsm import SoftHsm, softhsm_token
 
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-TOKEN_LABEL = "kia-test"
-PIN = "314159"
-SO_PIN = "27182818"
-
-
-@dataclasses.dataclass(frozen=True)
-class SoftHsm:
-    module: str
-    token_label: str
-    pin: str
-
-
-def _require_softhsm() -> None:
-    missing = []
-    if not Path(SOFTHSM_MODULE).is_file() or shutil.which("softhsm2-util") is None:
-        missing.append("Debian's softhsm2 (make softhsm)")
-    try:
-        import pkcs11  # noqa: F401
-    except ImportError:
-        missing.append("python-pkcs11 (the hsm extra)")
-    if missing:
-        message = "the HSM tests need " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: {message}", pytrace=False)
-        pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
-    """A fresh token for this module, in its own temporary token folder."""
-    _require_softhsm()
-    import pkcs11
-
-    folder = tmp_path_factory.mktemp("softhsm")
-    (folder / "tokens").mkdir()
-    config = folder / "softhsm2.conf"
-    config.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SOFTHSM2_CONF", str(config))
-        subprocess.run(
-            ["softhsm2-util", "--init-token", "--free", "--label", TOKEN_LABEL, "--pin", PIN, "--so-pin", SO_PIN],
-            check=True,
-            capture_output=True,
-        )
-        yield SoftHsm(SOFTHSM_MODULE, TOKEN_LABEL, PIN)
-        # SoftHSM reads SOFTHSM2_CONF when initialised: let the next module start afresh.
-        pkcs11.lib(SOFTHSM_MODULE).finalize()
+softhsm = pytest.fixture(scope="module")(softhsm_token)
 
 
 @pytest.fixture
@@ -78,7 +27,7 @@ def token(softhsm: SoftHsm) -> Iterator[hsm.HsmToken]:
 
 def test_card_signed_on_the_token_verifies(token: hsm.HsmToken) -> None:
     key = token.generate_ed25519_key("issuing-card")
-    issuing = IssuingKey.new(key.public_key, NOW - 30 * DAY)
+    issuing = IssuingKey.new(key.public_key(), NOW - 30 * DAY)
     trust = make_trust(signers=[(key, issuing)])  # the HSM key stands where a private key would
     card = make_card()
 
@@ -94,9 +43,9 @@ def test_card_signed_on_the_token_verifies(token: hsm.HsmToken) -> None:
 def test_trust_list_signed_by_a_root_key_on_the_token_verifies(token: hsm.HsmToken) -> None:
     root = token.generate_ed25519_key("root")
     issuing = token.generate_ed25519_key("issuing-under-root")
-    trust = make_trust(signers=[(issuing, IssuingKey.new(issuing.public_key, NOW - 30 * DAY))])
+    trust = make_trust(signers=[(issuing, IssuingKey.new(issuing.public_key(), NOW - 30 * DAY))])
 
-    listed = verify_trust_list(hsm.sign_trust_list(trust.trust_list, root), root.public_key, NOW)
+    listed = verify_trust_list(hsm.sign_trust_list(trust.trust_list, root), root.public_key(), NOW)
 
     assert listed == trust.trust_list
     assert verify_card(hsm.issue_card(make_card(), issuing), listed, NOW).kid == issuing.kid
@@ -116,9 +65,9 @@ def test_find_key_gives_the_generated_key(token: hsm.HsmToken) -> None:
 
     found = token.find_key("issuing-found")
 
-    assert found.public_key == generated.public_key and found.key_id == generated.key_id
+    assert found.public_key() == generated.public_key() and found.key_id == generated.key_id
     assert len(found.key_id) == 16
-    found.public_key.verify(found.sign(b"signed on the token"), b"signed on the token")
+    found.public_key().verify(found.sign(b"signed on the token"), b"signed on the token")
 
 
 def test_private_key_cannot_be_read_off_the_token(token: hsm.HsmToken) -> None:
@@ -157,7 +106,7 @@ def test_an_existing_label_is_never_replaced(token: hsm.HsmToken) -> None:
 
     with pytest.raises(hsm.HsmKeyExists, match="issuing-once"):
         token.generate_ed25519_key("issuing-once")
-    assert token.find_key("issuing-once").public_key == first.public_key
+    assert token.find_key("issuing-once").public_key() == first.public_key()
 
 
 def test_a_missing_key_label_is_a_clear_error(token: hsm.HsmToken) -> None:

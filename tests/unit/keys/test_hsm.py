@@ -1,34 +1,19 @@
-"""keys.hsm without a token: the JWS layout, CKA_EC_POINT decoding, the PIN and the extra."""
+"""keys.hsm without a token: CKA_EC_POINT decoding, the PIN, key references and the extra."""
 
 from __future__ import annotations
 
+import copy
 import sys
+import threading
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keys import CARD_TYP, TRUST_LIST_TYP, hsm, jws, kid_for, verify_card
+from keys import hsm, keystore
+from keys.errors import KeyFileInvalid
 from keys.jwk import public_key_bytes
-from tests.factories import NOW, make_card, make_trust
-
-
-@pytest.mark.parametrize("typ", [CARD_TYP, TRUST_LIST_TYP])
-def test_sign_jws_writes_the_same_bytes_as_software_signing(typ: str) -> None:
-    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))  # Ed25519 is deterministic
-    claims = make_card().claims()
-
-    assert hsm.sign_jws(claims, key, kid_for(key.public_key()), typ) == jws.sign(
-        claims, key, kid_for(key.public_key()), typ
-    )
-
-
-def test_a_card_from_sign_jws_verifies() -> None:
-    trust = make_trust()
-    private, issuing = trust.signer
-
-    token = hsm.sign_jws(make_card().claims(), private, issuing.kid, CARD_TYP)
-
-    assert verify_card(token, trust.trust_list, NOW).kid == issuing.kid
 
 
 def test_ec_point_in_its_der_octet_string() -> None:
@@ -60,3 +45,71 @@ def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(hsm.HsmUnavailable, match=r"hsm extra"):
         hsm.open_token("/usr/lib/softhsm/libsofthsm2.so", "kia", "123456")
+
+
+class _FakeHandle:
+    """A token's private-key handle that signs with a software key (only for these tests)."""
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self.key = key
+
+    def sign(self, data: bytes, mechanism: object = None) -> bytes:
+        return self.key.sign(data)
+
+
+def _fake_hsm_key(label: str = "kia-issuing-test") -> hsm.HsmKey:
+    private = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    return hsm.HsmKey(label, b"\x01" * 16, private.public_key(), _FakeHandle(private), threading.RLock())  # type: ignore[arg-type]
+
+
+def test_an_hsm_key_signs_wherever_a_private_key_does() -> None:
+    key = _fake_hsm_key()
+
+    assert isinstance(key, Ed25519PrivateKey)
+    key.public_key().verify(key.sign(b"message"), b"message")
+    assert copy.deepcopy(key) is key and key.label in repr(key)
+
+
+def test_private_bytes_of_an_hsm_key_cannot_be_read() -> None:
+    key = _fake_hsm_key()
+
+    with pytest.raises(hsm.HsmKeyUnsuitable, match="never leaves its token"):
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                          serialization.NoEncryption())
+    with pytest.raises(hsm.HsmKeyUnsuitable, match="never leaves its token"):
+        key.private_bytes_raw()
+
+
+def test_key_reference_round_trips_and_holds_no_secret(tmp_path: Path) -> None:
+    key = _fake_hsm_key()
+    reference = hsm.KeyReference.of(hsm.TokenAddress("/usr/lib/softhsm/libsofthsm2.so", "office"), key)
+    path = tmp_path / "keys" / f"issuing-{key.kid}{hsm.REFERENCE_SUFFIX}"
+
+    hsm.write_reference(path, reference)
+
+    assert hsm.read_reference(path) == reference
+    assert hsm.is_reference(path) and path.stat().st_mode & 0o777 == 0o600
+    assert set(hsm.json.loads(path.read_text())) == {"kind", "version", "module", "token", "label", "id", "kid"}
+    with pytest.raises(KeyFileInvalid, match="never overwritten"):
+        hsm.write_reference(path, reference)
+
+
+@pytest.mark.parametrize("content", [b"", b"[]", b"{}", b'{"kind": "kia-pkcs11-key", "version": 2}', b"\xff" * 10,
+                                     b"{" + b" " * 5000 + b"}"])
+def test_a_broken_key_reference_is_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / f"root{hsm.REFERENCE_SUFFIX}"
+    path.write_bytes(content)
+
+    with pytest.raises(KeyFileInvalid, match="not a PKCS#11 key reference"):
+        keystore.read_signing_key(path, None)
+
+
+def test_token_address_from_the_options_or_the_environment() -> None:
+    environ = {hsm.MODULE_ENV: "/env/module.so", hsm.TOKEN_ENV: "env-token"}
+
+    assert hsm.TokenAddress.from_options(None, None, environ) == hsm.TokenAddress("/env/module.so", "env-token")
+    assert hsm.TokenAddress.from_options("/opt/m.so", "t", environ) == hsm.TokenAddress("/opt/m.so", "t")
+    with pytest.raises(hsm.HsmUnavailable, match=hsm.MODULE_ENV):
+        hsm.TokenAddress.from_options(None, "t", {})
+    with pytest.raises(hsm.HsmTokenNotFound, match=hsm.TOKEN_ENV):
+        hsm.TokenAddress.from_options("/opt/m.so", None, {})
