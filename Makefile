@@ -73,6 +73,7 @@ bench: setup
 	$(BIN)/python bench/bench_verify.py
 	$(BIN)/python bench/bench_issue.py
 	$(BIN)/python bench/bench_sync_ingest.py
+	$(BIN)/python bench/bench_idle_poll.py
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_terminal.py
 	$(BIN)/python bench/bench_terminal_start.py

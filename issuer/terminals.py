@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import secrets
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from keys import jws, kid_for, load_public_jwk, thumbprint
+from keys import active_key, jws, kid_for, load_public_jwk, thumbprint
 from keys.chain import (
     MAX_SYNC_TOKEN_LIFETIME,
     SYNC_CLOCK_LEEWAY,
@@ -27,6 +28,7 @@ from keys.chain import (
     verify_sync_token,
 )
 from keys.errors import KeyFileInvalid
+from keys.jwk import b64url_encode
 from keys.serial import ALPHABET
 
 from . import transparency
@@ -44,6 +46,7 @@ from .errors import (
 from .issuing_keys import KeyUnlock, active_signer
 from .partners import mou_active, service_rules
 from .storage.models import (
+    IssuingKeyRow,
     Office,
     Partner,
     PartnerService,
@@ -51,12 +54,13 @@ from .storage.models import (
     Terminal,
     TerminalStateChange,
 )
-from .storage.store import IssuerHome
+from .storage.store import IssuerHome, issuing_key
 
 CONFIG_TYP = "kia-config"
 # A terminal refuses a configuration past its expiry, so a replayed old one cannot live
 # for ever; terminals fetch a fresh one at every sync (docs/sync-protocol.md).
 CONFIG_LIFETIME = 30 * 86400
+CONFIG_DIGEST_BYTES = 16  # 128 bits tell one configuration's content from another's
 ENROLMENT_CODE_LIFETIME = 7 * 86400
 STATE_VERBS = {"active": "activate", "suspended": "suspend", "retired": "retire"}  # audit actions
 _CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
@@ -113,12 +117,69 @@ def enroll(home: IssuerHome, unlock: KeyUnlock, code: str, public_jwk: object, n
 
 
 def terminal_config(home: IssuerHome, unlock: KeyUnlock, terminal_id: str, now: int) -> str:
+    """The terminal's configuration, freshly signed (as every sync got it before issue 14)."""
     with home.transaction() as session:
         return _signed_config(session, home, unlock, session.get_one(Terminal, terminal_id), now)
 
 
+@dataclasses.dataclass(frozen=True)
+class ConfigAnswer:
+    """What the office answers a configuration pull: a signed token, or None when the held one is current."""
+
+    token: str | None
+    tag: str  # the ETag: the configuration's version and a digest of what it says (config_tag)
+
+
+def current_config(home: IssuerHome, unlock: KeyUnlock, terminal_id: str, now: int,
+                   if_none_match: str | None) -> ConfigAnswer:
+    """The terminal's configuration, signed only when the one it holds is no longer current.
+
+    ``if_none_match`` is the request's If-None-Match: when it names a
+    configuration saying what the office would sign now, signed less than
+    half of CONFIG_LIFETIME ago, the answer carries no token (304) and
+    nothing is signed.  Otherwise a configuration is signed with version
+    ``now``, as every pull got before (docs/sync-protocol.md).  The tag
+    needs no cache: any worker, on any machine, judges it alike.
+    """
+    with home.transaction() as session:
+        terminal = session.get_one(Terminal, terminal_id)
+        content, kid = _config_content(session, terminal, now), _active_kid(session)
+        digest = config_digest(content, kid)
+        held = _held_version(if_none_match, digest)
+        if held is not None and now - CONFIG_LIFETIME // 2 < held <= now + SYNC_CLOCK_LEEWAY:
+            return ConfigAnswer(None, config_tag(held, digest))
+        return ConfigAnswer(_sign_config(session, home, unlock, content, now), config_tag(now, digest))
+
+
+def config_digest(content: dict[str, Any], kid: str) -> str:
+    """A digest of what a configuration says (everything but its times) and of the key that signs it."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return b64url_encode(hashlib.sha256(f"{kid}\n{canonical}".encode("ascii")).digest()[:CONFIG_DIGEST_BYTES])
+
+
+def config_tag(version: int, digest: str) -> str:
+    """The strong ETag of the configuration of ``version`` saying ``digest``: its bytes follow from both
+    (JSON made alike, Ed25519 signatures deterministic)."""
+    return f'"{version}.{digest}"'
+
+
+def _held_version(if_none_match: str | None, digest: str) -> int | None:
+    """The version of the newest configuration named in If-None-Match that says ``digest``, if any."""
+    versions = []
+    for tag in (if_none_match or "").split(","):
+        version, _, said = tag.strip().removeprefix("W/").strip('"').partition(".")
+        if said == digest and version.isdigit() and len(version) <= 12:
+            versions.append(int(version))
+    return max(versions, default=None)
+
+
 def _signed_config(session: Session, home: IssuerHome, unlock: KeyUnlock, terminal: Terminal, now: int) -> str:
-    """The partner's rules for ``terminal``, signed by the active issuing key.
+    """The partner's rules for ``terminal``, signed by the active issuing key."""
+    return _sign_config(session, home, unlock, _config_content(session, terminal, now), now)
+
+
+def _config_content(session: Session, terminal: Terminal, now: int) -> dict[str, Any]:
+    """What the terminal's configuration says, without its times: the partner, its rules, its MoU.
 
     A partner whose MoU is not in force gets no services.
     """
@@ -127,16 +188,23 @@ def _signed_config(session: Session, home: IssuerHome, unlock: KeyUnlock, termin
         select(PartnerService).where(PartnerService.partner_id == partner.id).order_by(PartnerService.code)
     )
     in_force = mou_active(partner, now)
-    claims = {
+    return {
         "tid": terminal.id,
         "partner": {"id": partner.id, "name": partner.name, "kind": partner.kind, "cluster": partner.cluster,
                     "region": partner.region},  # the terminal counts days in the region's time zone
-        "version": now,
-        "iat": now,
-        "exp": now + CONFIG_LIFETIME,
         "mou_until": partner.mou_end.isoformat(),
         "services": [service_rules(row).to_json() for row in services] if in_force else [],
     }
+
+
+def _active_kid(session: Session) -> str:
+    """The kid of the issuing key that signs now (a rotation makes every configuration new)."""
+    return active_key([issuing_key(row) for row in
+                       session.scalars(select(IssuingKeyRow).where(IssuingKeyRow.state == "active"))]).kid
+
+
+def _sign_config(session: Session, home: IssuerHome, unlock: KeyUnlock, content: dict[str, Any], now: int) -> str:
+    claims = {**content, "version": now, "iat": now, "exp": now + CONFIG_LIFETIME}
     key, private = active_signer(session, home, unlock)
     return jws.sign(claims, private, key.kid, CONFIG_TYP)
 

@@ -190,6 +190,14 @@ def latest_published(home: IssuerHome) -> tuple[int, str] | None:
         return None if row is None or row.jws is None else (row.seq, row.jws)
 
 
+def published_seq(home: IssuerHome) -> int | None:
+    """The sequence of the latest published trust list, without reading the list (terminals ask every minute)."""
+    with home.transaction() as session:
+        return session.scalars(
+            select(TrustListRow.seq).where(TrustListRow.jws.is_not(None)).order_by(TrustListRow.seq.desc()).limit(1)
+        ).first()
+
+
 def latest_published_seq(home: IssuerHome) -> int:
     with home.transaction() as session:
         return session.scalar(select(func.coalesce(func.max(TrustListRow.seq), 0))) or 0

@@ -17,8 +17,12 @@ office's refusals (a fork, a suspended terminal) are kept for the staff
 screen; trust lists are pulled even then, since revocations matter most when
 something is wrong.
 
+Pulls are conditional (If-None-Match): an office that has nothing new
+answers 304 without reading a list or signing a configuration.
+
 ``SyncLoop`` runs rounds in the background of ``kia verifier serve`` with
-exponential backoff and jitter, for as long as the terminal is offline.
+exponential backoff and jitter, for as long as the terminal is offline, and
+spaces idle rounds as the office's poll hint asks.
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ BATCH_SIZE = 500
 RETENTION_SECONDS = 90 * 86400
 TIMEOUT = 15.0
 JOSE = "application/jose"
+# The office may ask idle terminals to sync less often than every minute (docs/sync-protocol.md);
+# never less often than hourly, so revocations still reach the counter within the hour.
+POLL_AFTER_HEADER = "X-KIA-Poll-After"
+MAX_POLL_AFTER = 3600
 
 
 class OfficeUnreachable(VerifierError):
@@ -80,6 +88,11 @@ class Answer:
     body: bytes
     headers: dict[str, str]
 
+    def header(self, name: str) -> str | None:
+        """The answer's header ``name``, whatever its case."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
+
     def json(self) -> Any:
         try:
             return json.loads(self.body)
@@ -104,9 +117,10 @@ class OfficeClient:
         self.server = server.rstrip("/")
         self.timeout = timeout
 
-    def request(self, method: str, path: str, *, body: Any = None, token: str | None = None) -> Answer:
+    def request(self, method: str, path: str, *, body: Any = None, token: str | None = None,
+                headers: dict[str, str] | None = None) -> Answer:
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Accept": "application/json, application/jose"}
+        headers = {"Accept": "application/json, application/jose", **(headers or {})}
         if data is not None:
             headers["Content-Type"] = "application/json"
         if token is not None:
@@ -129,6 +143,7 @@ class SyncResult:
     trust_list_seq: int
     config_version: int | None
     refusal: Refusal | None
+    poll_after: int | None = None  # the office's hint (X-KIA-Poll-After): seconds between idle rounds
 
 
 class Sync:
@@ -136,9 +151,13 @@ class Sync:
 
     def __init__(self, terminal: Terminal, client: OfficeClient) -> None:
         self.terminal, self.client = terminal, client
+        # The configuration token last taken from the office and its ETag, to ask for it conditionally.
+        self._config_tag: tuple[str, str] | None = None
+        self._poll_after: int | None = None
 
     def run(self, now: Callable[[], int]) -> SyncResult:
         """One round: push, then pull.  Raises OfficeUnreachable when offline."""
+        self._poll_after = None
         pushed, refusal = self._push(now)
         if refusal is None:
             self.terminal.log.prune(now(), RETENTION_SECONDS)
@@ -153,6 +172,7 @@ class Sync:
             trust_list_seq=self.terminal.trust.seq,
             config_version=config.version if config else None,
             refusal=refusal,
+            poll_after=self._poll_after,
         )
 
     # --- push ----------------------------------------------------------------------
@@ -196,8 +216,9 @@ class Sync:
     def _pull_trust_list(self, now: Callable[[], int]) -> None:
         held = self.terminal.trust
         root = self.terminal.home.root_key()
-        answer = self._call("GET", f"/api/v1/trustlist?since={held.seq}", now, authenticated=False)
-        if answer.status == 204:
+        answer = self._call("GET", f"/api/v1/trustlist?since={held.seq}", now, authenticated=False,
+                            headers={"If-None-Match": f'"tl-{held.seq}"'})
+        if answer.status in (204, 304):  # the list held is the office's latest
             return
         try:
             if answer.status == 200 and "X-KIA-Delta-From" in answer.headers:
@@ -222,7 +243,12 @@ class Sync:
         log.info("trust list now at sequence %d (%d revoked serials)", trust.seq, len(trust.revoked))
 
     def _pull_config(self, now: Callable[[], int]) -> Refusal | None:
-        answer = self._call("GET", "/api/v1/terminals/config", now)
+        held = self._config_tag  # asked for conditionally only while the home still holds that token
+        conditional = held is not None and self.terminal.home.config_token() == held[0]
+        answer = self._call("GET", "/api/v1/terminals/config", now,
+                            headers={"If-None-Match": held[1]} if held and conditional else None)
+        if answer.status == 304:  # the configuration held is current: nothing was signed, nothing changes
+            return None
         if answer.status != 200:
             return self._refusal(answer, now())
         try:
@@ -235,29 +261,36 @@ class Sync:
         except (ConfigInvalid, UnicodeDecodeError) as exc:
             log.error("refused the office's terminal configuration: %s", exc)
             return None
-        self.terminal.home.save_config(answer.body.decode("ascii"))
+        token = answer.body.decode("ascii")
+        self.terminal.home.save_config(token)
         self.terminal.replace_config(config)
+        tag = answer.header("ETag")
+        self._config_tag = None if tag is None else (token, tag)
         return None
 
     # --- the wire ---------------------------------------------------------------------
 
     def _call(self, method: str, path: str, now: Callable[[], int], *, body: Any = None,
-              authenticated: bool = True) -> Answer:
+              authenticated: bool = True, headers: dict[str, str] | None = None) -> Answer:
         if not authenticated:
-            return self._send(method, path, now, body, None)
+            return self._send(method, path, now, body, None, headers)
         offset = self.terminal.clock().offset
-        answer = self._send(method, path, now, body, self._token(now()))
+        answer = self._send(method, path, now, body, self._token(now()), headers)
         if answer.status == 401 and abs(self.terminal.clock().offset - offset) > SYNC_CLOCK_LEEWAY:
             # The terminal's clock jumped since it last saw the office's: the token was dated by a
             # stale offset.  The refusal's Date gave the office's clock again; date a new token by it.
-            answer = self._send(method, path, now, body, self._token(now()))
+            answer = self._send(method, path, now, body, self._token(now()), headers)
         return answer
 
-    def _send(self, method: str, path: str, now: Callable[[], int], body: Any, token: str | None) -> Answer:
-        answer = self.client.request(method, path, body=body, token=token)
+    def _send(self, method: str, path: str, now: Callable[[], int], body: Any, token: str | None,
+              headers: dict[str, str] | None) -> Answer:
+        answer = self.client.request(method, path, body=body, token=token, headers=headers)
         if "Date" in answer.headers:
             server_time = email.utils.parsedate_to_datetime(answer.headers["Date"]).timestamp()
             self.terminal.record_contact(int(server_time), now())
+        hint = answer.header(POLL_AFTER_HEADER)
+        if hint is not None and hint.isdigit() and len(hint) <= 9:
+            self._poll_after = int(hint)
         return answer
 
     def _token(self, now: int) -> str:
@@ -277,7 +310,13 @@ class Sync:
 
 class SyncLoop:
     """Sync in the background: soon after start, then every ``interval``; on
-    failure, wait ``interval·2^n`` (at most ``ceiling``) with jitter, forever."""
+    failure, wait ``interval·2^n`` (at most ``ceiling``) with jitter, forever.
+
+    While nothing waits to be pushed, rounds are spaced as the office's poll
+    hint asks (``X-KIA-Poll-After``, never closer than ``interval``, never
+    further than MAX_POLL_AFTER); the loop still looks every ``interval``, and
+    a record waiting to be pushed makes the round due at once.
+    """
 
     def __init__(self, sync: Sync, now: Callable[[], int], *, interval: float = 60.0, ceiling: float = 900.0,
                  rng: random.Random | None = None) -> None:
@@ -289,15 +328,32 @@ class SyncLoop:
         self.stopping = threading.Event()
         self.rounds = 0
         self.last_error: str | None = None
+        self.last_round_at: int | None = None
+        self.poll_after: int | None = None  # the office's hint at the last round that reached it
         self._thread: threading.Thread | None = None
         self._one_at_a_time = threading.Lock()
 
     def delay(self) -> float:
-        """Seconds until the next round: full interval when well, backoff with equal jitter when not."""
+        """Seconds until the loop looks again: ``interval`` when well, backoff with equal jitter when not."""
         if self.failures == 0:
             return self.interval
         backoff = min(self.ceiling, self.interval * 2 ** min(self.failures, 20))
         return float(backoff / 2 + self.rng.uniform(0, backoff / 2))
+
+    def idle_interval(self) -> float:
+        """Seconds between rounds while nothing waits to be pushed: the office's hint, within bounds."""
+        if self.poll_after is None:
+            return self.interval
+        return min(max(self.interval, float(self.poll_after)), max(self.interval, float(MAX_POLL_AFTER)))
+
+    def due(self, now: int) -> bool:
+        """Whether a round should run at ``now``: the first, after a failure, with records to push, or once
+        the idle interval has passed since the last round."""
+        if self.last_round_at is None or self.failures:
+            return True
+        if now - self.last_round_at >= self.idle_interval():
+            return True
+        return bool(self.sync.terminal.log.pending(1))
 
     def round(self) -> SyncResult | None:
         """One round now (the loop's, or staff pressing "sync"); None when it failed."""
@@ -318,10 +374,12 @@ class SyncLoop:
             log.error("sync failed: %s", exc)
         else:
             self.failures, self.last_error = 0, None
+            self.poll_after = result.poll_after
             if result.refusal:
                 log.warning("the office refused: %s (%s)", result.refusal.code, result.refusal.message)
         finally:
             self.rounds += 1
+            self.last_round_at = self.now()
         return result
 
     def start(self) -> None:
@@ -336,7 +394,8 @@ class SyncLoop:
 
     def _run(self) -> None:
         while not self.stopping.is_set():
-            self.round()
+            if self.due(self.now()):
+                self.round()
             self.wake.wait(self.delay())
             self.wake.clear()
 

@@ -20,6 +20,9 @@ from . import Model, bp, error, validated
 
 _Text = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 _JOSE = "application/jose"
+# Idle terminals sync every minute unless the office asks for less (KIA_POLL_AFTER_SECONDS, at most an hour).
+POLL_AFTER_HEADER = "X-KIA-Poll-After"
+DEFAULT_POLL_AFTER, MAX_POLL_AFTER = 60, 3600
 
 
 class EnrolRequest(BaseModel):
@@ -86,13 +89,18 @@ def root() -> ResponseReturnValue:
 
 @bp.get("/terminals/config")
 def config() -> ResponseReturnValue:
+    """The terminal's signed configuration; 304 when the one it holds (If-None-Match) is current.
+
+    Authentication and suspension are checked first, whatever the answer.
+    """
     token = _bearer()
     if token is None:
         return _unauthorized("send the terminal's sync token as 'Authorization: Bearer ...'")
     home, at = office(current_app), now()
     try:
-        signed = terminals.terminal_config(home, KeyUnlock.from_env(), terminals.authenticate_terminal(home, token,
-                                                                                                       at), at)
+        terminal_id = terminals.authenticate_terminal(home, token, at)
+        answer = terminals.current_config(home, KeyUnlock.from_env(), terminal_id, at,
+                                          request.headers.get("If-None-Match"))
     except InvalidSyncToken as exc:
         return _unauthorized(str(exc))
     except errors.TerminalSuspended as exc:
@@ -100,7 +108,20 @@ def config() -> ResponseReturnValue:
     except KeyStoreError:
         current_app.logger.error("cannot open the issuing key to sign terminal configuration")
         return error(503, "signing_unavailable", "the office cannot sign configuration now; try again later")
-    return signed, 200, {"Content-Type": _JOSE}
+    headers = {"ETag": answer.tag, "Cache-Control": "no-cache", **poll_hint()}
+    if answer.token is None:
+        return "", 304, headers
+    return answer.token, 200, {"Content-Type": _JOSE, **headers}
+
+
+def poll_hint() -> dict[str, str]:
+    """The header telling terminals how long to wait between idle sync rounds (the office's POLL_AFTER_SECONDS)."""
+    value = current_app.config.get("POLL_AFTER_SECONDS", DEFAULT_POLL_AFTER)
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = DEFAULT_POLL_AFTER
+    return {POLL_AFTER_HEADER: str(min(max(seconds, DEFAULT_POLL_AFTER), MAX_POLL_AFTER))}
 
 
 _REFUSAL_STATUS = {"gap": 409, "fork": 409, "chain_mismatch": 422, "bad_batch": 400}

@@ -75,7 +75,8 @@ class InProcessOffice:
     def __init__(self, app: Flask) -> None:
         self.client = app.test_client()
 
-    def request(self, method: str, path: str, *, body: Any = None, token: str | None = None) -> Answer:
+    def request(self, method: str, path: str, *, body: Any = None, token: str | None = None,
+                headers: dict[str, str] | None = None) -> Answer:
         headers = {"Accept": "application/json, application/jose"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"

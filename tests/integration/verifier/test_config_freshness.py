@@ -30,7 +30,8 @@ class ReplayingProxy:
     def __init__(self, config: str) -> None:
         self.config = config
 
-    def request(self, method: str, path: str, *, body: object = None, token: str | None = None) -> Answer:
+    def request(self, method: str, path: str, *, body: object = None, token: str | None = None,
+                headers: dict[str, str] | None = None) -> Answer:
         if path == "/api/v1/sync":
             return Answer(200, json.dumps({"acknowledged": len(body["records"]), "stored": 1,  # type: ignore[index]
                                            "duplicates": 0}).encode(), {})

@@ -43,7 +43,8 @@ class InProcessOffice:
         self.client = app.test_client()
         self.paths: list[str] = []
 
-    def request(self, method: str, path: str, *, body: object = None, token: str | None = None) -> Answer:
+    def request(self, method: str, path: str, *, body: object = None, token: str | None = None,
+                headers: dict[str, str] | None = None) -> Answer:
         self.paths.append(path)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = self.client.open(path, method=method, json=body, headers=headers)

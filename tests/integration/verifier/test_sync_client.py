@@ -23,7 +23,8 @@ class ScriptedOffice:
     def __init__(self, *answers: tuple[int, dict]) -> None:
         self.answers, self.posted = list(answers), []
 
-    def request(self, method: str, path: str, *, body: object = None, token: str | None = None) -> Answer:
+    def request(self, method: str, path: str, *, body: object = None, token: str | None = None,
+                headers: dict[str, str] | None = None) -> Answer:
         if path == "/api/v1/sync":
             self.posted.append(body)
             status, reply = self.answers.pop(0)
@@ -65,7 +66,8 @@ class ClockedOffice:
         self.terminal, self.now = terminal, now
         self.answers: list[tuple[str, int]] = []
 
-    def request(self, method: str, path: str, *, body: object = None, token: str | None = None) -> Answer:
+    def request(self, method: str, path: str, *, body: object = None, token: str | None = None,
+                headers: dict[str, str] | None = None) -> Answer:
         status, reply = self._answer(path, token)
         self.answers.append((path, status))
         return Answer(status, reply, {"Date": email.utils.formatdate(self.now, usegmt=True)})
