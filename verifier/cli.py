@@ -20,6 +20,7 @@ from keys.keystore import passphrase_from_env
 from keys.times import iso_utc, parse_instant
 
 from .enrolment import RootPin, enroll_terminal, office_root, root_fingerprint
+from .federation_cli import federation, federation_options, offline_trust
 from .home import TerminalHome
 from .messages import LANGUAGES, message
 from .ndef_payload import token_from_ndef
@@ -72,6 +73,7 @@ def load_trust(anchor: Path, trust_list: Path, now: int) -> tuple[TrustList, boo
 @click.option("--ndef", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Read the card from an NDEF file instead of QR text.")
 @click.option("--lang", type=click.Choice(LANGUAGES), help="Language of the message (default: KIA_LANG or id).")
+@federation_options
 @click.argument("payload", required=False)
 @click.pass_context
 def verify(
@@ -82,16 +84,24 @@ def verify(
     ndef: Path | None,
     lang: str | None,
     payload: str | None,
+    national_root: Path | None,
+    directory: Path | None,
+    office_lists: tuple[str, ...],
 ) -> None:
     """Verify PAYLOAD (the QR text, or - for stdin) or --ndef FILE.
 
-    Prints one JSON object; exits 0 if accepted, 1 if rejected, 2 on a usage
-    or configuration error.
+    With --national-root and --directory, cards of every region whose
+    --office-list is given are accepted too (docs/federation.md).  Prints
+    one JSON object; exits 0 if accepted, 1 if rejected, 2 on a usage or
+    configuration error.
     """
     if (payload is None) == (ndef is None):
         raise click.UsageError("give the QR text, '-' for stdin, or --ndef FILE (exactly one)")
     now = parse_at(at)
-    trust, stale = load_trust(trust_anchor, trust_list, now)
+    trust, _ = load_trust(trust_anchor, trust_list, now)
+    deciding, directory_seq = offline_trust(trust, trust_anchor, now, national_root=national_root,
+                                            directory=directory, office_lists=office_lists)
+    stale = deciding.is_expired(now)
     if stale:
         click.echo(f"warning: {message('trust_list_expired', lang)}", err=True)
     scanned: str | bytes
@@ -103,9 +113,12 @@ def verify(
     else:
         scanned = payload or ""
     result: dict[str, Any] = {"trust_list_seq": trust.seq, "trust_list_stale": stale, "verified_at": iso_utc(now)}
+    if directory_seq is not None:
+        result["directory_seq"] = directory_seq
     try:
         token = token_from_ndef(scanned) if ndef is not None else scanned  # type: ignore[arg-type]
-        verified = verify_card(token, trust, now)
+        verified = (verify_card(token, deciding, now) if isinstance(deciding, TrustList)
+                    else deciding.verify_card(token, now))
     except InvalidCardError as error:
         result.update(accepted=False, reason=error.reason, message=message(error.reason, lang),
                       serial=getattr(error, "serial", None))
@@ -281,3 +294,6 @@ def status(home: Path, insecure_dev_keys: bool) -> None:
         "today": {"scans": today.scans, "accepted": today.accepted, "rejected": today.rejected,
                   "price": today.price, "discount": today.discount, "paid": today.paid},
     }, ensure_ascii=False))
+
+
+verifier.add_command(federation)

@@ -28,6 +28,7 @@ from keys.errors import KiaError
 
 from .config import TerminalConfig, verify_config
 from .decision import Decision, TerminalClock, decide
+from .federation import TerminalFederation
 from .home import Fingerprint, Identity, TerminalHome
 from .log import DaySummary, TerminalLog
 
@@ -88,6 +89,7 @@ class Terminal:
         config: TerminalConfig | None,
         service_code: str | None = None,
         loaded: Fingerprint = (),
+        federation: TerminalFederation | None = None,
     ) -> None:
         self.home, self.identity, self.key, self.log = home, identity, key, log
         self.kid = home.key_id(key)
@@ -97,6 +99,8 @@ class Terminal:
         self._clock: TerminalClock | None = None
         # The home's files as they were when trust and config were last read from them.
         self._loaded = loaded
+        # Other offices' lists under the national directory (verifier/federation.py); none held: own list alone.
+        self.federation = federation or TerminalFederation(home)
 
     @classmethod
     def open(
@@ -111,8 +115,10 @@ class Terminal:
         # Taken before reading, so a change while reading is seen by reload_if_changed.
         loaded = home.trust_fingerprint()
         trust, config = _load(home, identity, now)
+        federation = TerminalFederation(home)
+        federation.reload_if_changed(now)
         log = TerminalLog.open(home.log_path, _zone(config))
-        return cls(home, identity, key, log, trust, config, service_code, loaded)
+        return cls(home, identity, key, log, trust, config, service_code, loaded, federation)
 
     # --- scanning --------------------------------------------------------------------
 
@@ -122,8 +128,10 @@ class Terminal:
             trust, config = self.trust, self.config
         service = config.service(self.service_code) if config else None
         clock = self.clock()
+        deciding = self.federation.trust(trust, now)  # the own list itself unless a directory is held
         # The log holds its lock from the history lookup to the commit.
-        return self.log.decide_and_append(lambda history: decide(payload, trust, service, history, now, clock), now)
+        return self.log.decide_and_append(lambda history: decide(payload, deciding, service, history, now, clock),
+                                          now)
 
     def clock(self) -> TerminalClock:
         """The office's clock as last seen: kept in memory, read from the log once."""
@@ -146,23 +154,25 @@ class Terminal:
                 self.config = config
 
     def reload_if_changed(self, now: int) -> bool:
-        """Take the home's trust list and rules when they changed on disk and are newer than those held.
+        """Take the home's trust list and rules when they changed on disk and are newer than those held,
+        and the federation's files (verifier/federation.py) when they changed.
 
         Costs a few ``stat`` calls when nothing changed; the scan path never
         reads a file.  A list or configuration that no longer verifies is
         refused (logged) and the terminal keeps deciding on what it holds.
         True when something newer was taken.
         """
+        federated = self.federation.reload_if_changed(now)
         fingerprint = self.home.trust_fingerprint()
         if fingerprint == self._loaded:
-            return False
+            return federated
         self._loaded = fingerprint
         try:
             trust, config = _load(self.home, self.identity, now)
         except KiaError as exc:
             # Often a sync caught half-way (a new full list beside old deltas): the next change retries.
             log.warning("kept the trust list and rules held: the home's do not verify now (%s)", exc)
-            return False
+            return federated
         taken = False
         with self.lock:
             if trust.seq > self.trust.seq:
@@ -174,7 +184,7 @@ class Terminal:
         if taken:
             log.info("took the home's trust list (sequence %d) and rules (version %s)", trust.seq,
                      config.version if config else None)
-        return taken
+        return taken or federated
 
     def record_contact(self, server_time: int, now: int) -> None:
         """The office answered: remember its clock, to flag a skewed terminal clock."""
