@@ -3,9 +3,9 @@
 issuer.sync_ingest holds a record when it fails a check of
 issuer.redemption_checks and writes one finding per failed check.  An
 auditor looks at the evidence and either releases the record (it counts in
-revenue again) or confirms it (held for good).  Each decision names a reason
-and is audited in its own transaction.  The record itself never changes: it
-stays exactly as the terminal signed it.
+revenue again, and in the reports' daily summaries) or confirms it (held for
+good).  Each decision names a reason and is audited in its own transaction.
+The record itself never changes: it stays exactly as the terminal signed it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import dataclasses
 
 from sqlalchemy import select, update
 
-from . import transparency
+from . import summaries, transparency
 from .audit import Actor
 from .audit import record as audit
 from .errors import Invalid, RecordNotFound, Refused
@@ -23,6 +23,9 @@ from .storage.store import IssuerHome
 
 MAX_REASON_LENGTH = 200
 DECISIONS = {"release": "released", "confirm": "confirmed"}
+# What the reports' daily summaries read of a record (issuer.summaries).
+SUMMARY_COLUMNS = ("partner_id", "day", "service", "category", "accepted", "held", "flagged", "price", "discount",
+                   "paid")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +92,8 @@ def decide(home: IssuerHome, terminal_id: str, seq: int, decision: str, reason: 
         ).rowcount  # type: ignore[attr-defined]
         if not decided:
             raise Refused(f"record {terminal_id}#{seq} has no open finding to decide")
+        summaries.move_record(session, {column: getattr(row, column) for column in SUMMARY_COLUMNS},
+                              held=decision == "confirm")
         row.held = decision == "confirm"
         transparency.record_fact(session, "record_decision", f"{terminal_id}#{seq}", now, terminal=terminal_id,
                                  seq=seq, decision=decision)

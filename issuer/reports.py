@@ -2,8 +2,9 @@
 
 Revenue figures count accepted scans only: ``gross`` is the full price of
 what KIA holders bought, ``discount`` what the programme gave, ``net`` what
-the partner took in.  ``unique_cards`` counts distinct cards, so it is
-computed by the database for each grouping, never summed.  Periods are the
+the partner took in.  These are sums of daily summaries kept at ingest
+(issuer.summaries).  ``unique_cards`` counts distinct cards, so it is
+computed from redemptions for each grouping, never summed.  Periods are the
 partner region's local days (YYYYMMDD) or months (YYYYMM), set at ingest.
 """
 
@@ -17,13 +18,13 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, literal, or_, select
+from sqlalchemy import Select, Subquery, and_, case, distinct, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from keys.eligibility import WIT, is_valid_region, region_timezone
 
 from .errors import Invalid
-from .storage.models import Agreement, CardRow, Partner, RedemptionRow, RegionEligibility
+from .storage.models import Agreement, CardRow, Partner, RedemptionRow, RedemptionSummary, RegionEligibility
 from .storage.store import IssuerHome
 
 PERIODS = ("day", "month")
@@ -99,48 +100,86 @@ def figures(
     ``partner_id``, as service codes are each partner's own).  ``region``
     keeps the partners of one region.  Raises Invalid when the dates span
     more than check_range allows.
+
+    Every figure but ``unique_cards`` is a sum of the daily summaries
+    (issuer.summaries); unique cards are counted from the redemptions' index
+    of counted cards, in the same statement (one snapshot), so they cost
+    the counted records in the range (docs/benchmarks.md).
     """
     if group not in (*GROUPS, BY_SERVICE) or period not in PERIODS:
         raise ValueError("unknown group or period")
     check_range(start, end, period)
-    column = RedemptionRow.day if period == "day" else RedemptionRow.month
-    accepted = and_(RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(False))
-    held = and_(RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(True))
-
-    def when_accepted(value: Any) -> Any:
-        return func.coalesce(func.sum(case((accepted, value), else_=0)), 0)
-
-    keys = {"partner": RedemptionRow.partner_id, "kind": Partner.kind, "cluster": Partner.cluster,
-            BY_SERVICE: RedemptionRow.service}
-    grouping = [keys[group]] if group in keys else []
-    query = (
-        select(
-            (keys[group] if group in keys else literal("all")).label("group"),
-            column.label("period"),
-            func.count().label("scans"),
-            when_accepted(1).label("accepted"),
-            func.count(distinct(case((accepted, RedemptionRow.serial), else_=None))).label("unique_cards"),
-            when_accepted(RedemptionRow.price).label("gross"),
-            when_accepted(RedemptionRow.discount).label("discount"),
-            when_accepted(RedemptionRow.paid).label("net"),
-            func.coalesce(func.sum(case((held, 1), else_=0)), 0).label("held"),
-            when_accepted(case((RedemptionRow.flagged.is_(True), 1), else_=0)).label("flagged"),
+    days = (bucket(start, "day"), bucket(end, "day"))  # always the exact days asked for, whatever the grouping
+    summary = RedemptionSummary
+    sums = _grouped(_narrowed(
+        select(_group_of(group, summary.partner_id, summary.service).label("group"),
+               (summary.day if period == "day" else summary.month).label("period"),
+               *(func.sum(getattr(summary, name)).label(name) for name in FIGURES_SUMMED))
+        .where(summary.day.between(*days)),
+        group, summary.partner_id, partner_id, region,
+    ), group).subquery()
+    with home.transaction() as session:
+        cards = _unique_cards(session, group, period, days, partner_id, region)
+        query = (
+            select(sums.c.group, sums.c.period, sums.c.scans, sums.c.accepted,
+                   func.coalesce(cards.c.unique_cards, 0), sums.c.gross, sums.c.discount, sums.c.net, sums.c.held,
+                   sums.c.flagged)
+            .outerjoin(cards, and_(sums.c.group == cards.c.group, sums.c.period == cards.c.period))
+            .order_by(sums.c.group, sums.c.period)
         )
-        # Always the exact days asked for, whatever the grouping.
-        .where(RedemptionRow.day.between(bucket(start, "day"), bucket(end, "day")))
-        .group_by(*grouping, column)
-        .order_by(*grouping, column)
-    )
+        return [Figures(str(row[0]), *(int(value) for value in row[1:])) for row in session.execute(query)]
+
+
+def _unique_cards(session: Session, group: str, period: str, days: tuple[int, int], partner_id: int | None,
+                  region: int | None) -> Subquery:
+    """Distinct cards of accepted, counted records per group and period, read from ix_redemptions_counted_cards.
+
+    By day each card is taken once per group and day, then counted: the
+    index's order makes them distinct without a sort.  By month the serials
+    are sorted, on PostgreSQL byte-wise (not by the locale) and in memory.
+    """
+    serial: Any = RedemptionRow.serial
+    if period == "month" and session.connection().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+        serial = serial.collate("C")
+    label = _group_of(group, RedemptionRow.partner_id, RedemptionRow.service).label("group")
+    when = (RedemptionRow.day if period == "day" else RedemptionRow.day // 100).label("period")
+    counted = (RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(False), RedemptionRow.serial.is_not(None),
+               RedemptionRow.day.between(*days))
+    if period == "day":
+        each = _narrowed(select(label, when, serial).where(*counted), group, RedemptionRow.partner_id, partner_id,
+                         region).distinct().subquery()
+        return select(each.c.group, each.c.period, func.count().label("unique_cards")).group_by(
+            each.c.group, each.c.period).subquery()
+    return _grouped(_narrowed(select(label, when, func.count(distinct(serial)).label("unique_cards")).where(*counted),
+                              group, RedemptionRow.partner_id, partner_id, region), group).subquery()
+
+
+REPORT_WORK_MEM = "32MB"  # sorts a partner's month of serials in memory: the default 4MB spills to disk
+FIGURES_SUMMED = ("scans", "accepted", "gross", "discount", "net", "held", "flagged")
+
+
+def _group_of(group: str, partner: Any, service: Any) -> Any:
+    """The column ``group`` groups by, given a table's partner and service columns."""
+    return {"partner": partner, "kind": Partner.kind, "cluster": Partner.cluster, BY_SERVICE: service}.get(
+        group, literal("all"))
+
+
+def _narrowed(query: Select[Any], group: str, partner: Any, partner_id: int | None, region: int | None) -> Select[Any]:
+    """``query`` joined to partners where ``group`` needs them, narrowed to one partner or one region."""
     if group in ("kind", "cluster") or region is not None:
-        query = query.join(Partner, Partner.id == RedemptionRow.partner_id)
+        query = query.join(Partner, Partner.id == partner)
     if region is not None:
         query = query.where(Partner.region == region)
     if partner_id is not None:
-        query = query.where(RedemptionRow.partner_id == partner_id)
-    # PostgreSQL's JIT is left to its cost threshold: a partner's month reads the covering
-    # index (migration 0006) below it, and reports over all partners gain from it (docs/benchmarks.md).
-    with home.transaction() as session:
-        return [Figures(str(row.group), *(int(value) for value in row[1:])) for row in session.execute(query)]
+        query = query.where(partner == partner_id)
+    return query
+
+
+def _grouped(query: Select[Any], group: str) -> Select[Any]:
+    """``query`` grouped by ``group`` (none for the programme) and its period."""
+    grouping = [query.selected_columns.group] if group in ("partner", "kind", "cluster", BY_SERVICE) else []
+    return query.group_by(*grouping, query.selected_columns.period)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,14 +205,14 @@ def active_partners(home: IssuerHome, start: dt.date, end: dt.date,
         periods = [(row.partner_id, row.starts_on, row.ends_on) for row in session.execute(
             select(Agreement.partner_id, Agreement.starts_on, Agreement.ends_on)
             .join(Partner, Partner.id == Agreement.partner_id).where(*in_region))]
+        summary = RedemptionSummary
         scanning_query = (
-            select(RedemptionRow.month, func.count(distinct(RedemptionRow.partner_id)))
-            .where(RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(False),
-                   RedemptionRow.month.between(months[0], months[-1]))
-            .group_by(RedemptionRow.month)
+            select(summary.month, func.count(distinct(summary.partner_id)))
+            .where(summary.accepted > 0, summary.day.between(months[0] * 100 + 1, months[-1] * 100 + 31))
+            .group_by(summary.month)
         )
         if region is not None:
-            scanning_query = scanning_query.join(Partner, Partner.id == RedemptionRow.partner_id).where(*in_region)
+            scanning_query = scanning_query.join(Partner, Partner.id == summary.partner_id).where(*in_region)
         scanning = dict(session.execute(scanning_query).all())
     counts = []
     for month in months:

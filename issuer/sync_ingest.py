@@ -3,7 +3,8 @@
 Idempotent on (terminal, seq); the chain must continue the office's last
 acknowledged record and end at the terminal's signed checkpoint
 (docs/sync-protocol.md).  Each record gets its partner's local day and
-month for the reports.  Every new record is stored exactly as signed and
+month for the reports, and is counted into the reports' daily summaries
+(issuer.summaries) in the same transaction.  Every new record is stored exactly as signed and
 checked against what the office knows (issuer.redemption_checks): one that
 fails a check is held out of revenue with its findings, and each check that
 failed raises one alarm for the batch.
@@ -31,7 +32,7 @@ from keys.chain import (
 from keys.eligibility import region_timezone
 from keys.times import local_date
 
-from . import transparency
+from . import summaries, transparency
 from .errors import SyncRefused, TerminalSuspended
 from .redemption_checks import (
     CHECKS,
@@ -144,7 +145,7 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
     if new:
         findings = check_batch([record for record, _ in new], _known(session, terminal, partner, new, zone, now))
         held = {finding.seq for finding in findings}
-        _store(session, [
+        rows = [
             {"terminal_id": terminal.id, "partner_id": terminal.partner_id, "seq": r.seq, "at": r.at,
              "serial": r.serial, "accepted": r.accepted, "reason": r.reason, "service": r.service,
              "category": r.category, "price": r.price, "discount": r.discount, "paid": r.paid,
@@ -152,7 +153,9 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
              "flagged": bool(r.flags),
              **_buckets(r.at, zone)}
             for r, digest in new
-        ])
+        ]
+        _store(session, rows)
+        summaries.add_records(session, rows)
         _hold(session, terminal, findings, now)
         transparency.record_redemptions(session, terminal.id, new[0][0].seq, new[-1][0].seq, now)
         terminal.acknowledged_seq, terminal.chain_hash = new[-1][0].seq, new[-1][1].hex()

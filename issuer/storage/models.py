@@ -413,6 +413,9 @@ class RedemptionRow(Base):
         Index("ix_redemptions_partner_day", "partner_id", "day", postgresql_include=list(REPORT_COLUMNS)),
         # The office's checks look up a card's other uses around a scan.
         Index("ix_redemptions_serial_at", "serial", "at"),
+        # Unique cards, the one report figure a summary cannot keep, read from this index alone (migration 0013).
+        Index("ix_redemptions_counted_cards", "partner_id", "day", "serial", postgresql_include=["service"],
+              postgresql_where=text("accepted AND NOT held"), sqlite_where=text("accepted AND NOT held")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -438,6 +441,32 @@ class RedemptionRow(Base):
     held: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     # The terminal flagged the decision (stale trust list, clock skew): counted apart in reports.
     flagged: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+
+
+class RedemptionSummary(Base):
+    """What reports sum, per partner, local day, service and category (issuer.summaries, migration 0013).
+
+    Kept in the transaction that changes redemptions: ingest adds each batch,
+    an auditor's release moves a record from ``held`` into revenue.  The
+    figures mean what issuer.reports.Figures says; a record without a
+    category is filed under "".
+    """
+
+    __tablename__ = "redemption_summaries"
+    __table_args__ = (Index("ix_redemption_summaries_day", "day"),)
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMMDD, 0 for a clock gone wild
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(16), primary_key=True)
+    month: Mapped[int] = mapped_column(Integer)  # YYYYMM: day // 100
+    scans: Mapped[int] = mapped_column(BigInteger)
+    accepted: Mapped[int] = mapped_column(BigInteger)  # accepted and not held
+    gross: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+    net: Mapped[int] = mapped_column(BigInteger)
+    held: Mapped[int] = mapped_column(BigInteger)  # accepted and held
+    flagged: Mapped[int] = mapped_column(BigInteger)  # accepted, not held, flagged
 
 
 FINDING_STATES = ("open", "released", "confirmed")

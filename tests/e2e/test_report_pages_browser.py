@@ -27,6 +27,7 @@ from issuer.terminals import register_terminal
 from tests.e2e.pages import served, sign_in
 from tests.factories import ACTOR, BALANGAN, DAY, NOW, SURAKARTA, aged
 from tests.factories.offices import PASSPHRASE, UNLOCK, add_people, add_service, open_office
+from tests.factories.report_reference import summarise_stored
 
 SHOTS = Path(os.environ.get("KIA_SHOTS", "/tmp/shots/reports"))
 NIK = "3372051405180001"
@@ -53,6 +54,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 accepted=accepted, reason="accepted" if accepted else "daily_limit", service="bioskop-reguler",
                 category="5-12", price=price, discount=discount, paid=price - discount, flags=[], hash="0" * 64,
                 received_at=NOW, day=day, month=day // 100))
+        summarise_stored(session)  # as ingest would
     issue_cards(home, UNLOCK, [ChildRequest(1, dt.date(2018, 5, 14), SURAKARTA, name="Budi Santoso", nik=NIK)],
                 NOW - 40 * DAY, by=ACTOR)
     issue_cards(home, UNLOCK, [ChildRequest(1, aged(9, dt.date(2026, 11, 1)), BALANGAN)], NOW - 10 * DAY, by=ACTOR)

@@ -27,6 +27,7 @@ from issuer.web.dashboard import COLOURS, ticks
 from issuer.web.reports import quick_range
 from tests.factories import ACTOR, BALANGAN, BIRTH_DATE, NOW, SURAKARTA
 from tests.factories.offices import PASSWORD, UNLOCK, add_people, add_service
+from tests.factories.report_reference import summarise_stored
 
 # (partner, local day, serial, accepted, service, price, discount)
 SCANS = [
@@ -67,6 +68,7 @@ def office(office: IssuerHome) -> IssuerHome:
                 reason="accepted" if accepted else "daily_limit", service=service, category="5-12", price=price,
                 discount=discount, paid=price - discount, flags=[], hash="0" * 64, received_at=NOW, day=day,
                 month=day // 100))
+        summarise_stored(session)  # as ingest would
     return office
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from issuer import agreements, create_app, partners, reports
+from issuer import agreements, create_app, partners, reports, summaries
 from issuer.cards import issue_cards, revoke_card
 from issuer.children import ChildRequest
 from issuer.errors import IssuerError
@@ -357,6 +357,7 @@ def _generated_rows(home: IssuerHome, partner_ids: list[int], count: int) -> lis
         })
     with home.transaction() as session:
         session.execute(insert(RedemptionRow), rows)
+        summaries.add_records(session, [{**row, "held": False, "flagged": False} for row in rows])
     return rows
 
 

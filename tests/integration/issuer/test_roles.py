@@ -28,6 +28,7 @@ from issuer.terminals import register_terminal
 from issuer.trust_lists import latest_published
 from tests.factories import ACTOR, NOW, aged
 from tests.factories.offices import PASSWORD, UNLOCK, add_people
+from tests.factories.report_reference import summarise_stored
 
 ROLES = ("anonymous", "admin", "officer", "auditor", "manager")
 # The pages issue cards on the real clock: a pupil ten years old on the day the test runs.
@@ -249,6 +250,7 @@ def test_a_partner_manager_without_a_partner_filter_gets_only_their_own(office: 
                                       accepted=True, reason="accepted", service="tiket", category="5-12",
                                       price=40_000, discount=20_000, paid=20_000, flags=[], hash="0" * 64,
                                       received_at=NOW, day=20261121, month=202611))
+        summarise_stored(session)  # as ingest would
     url = "/api/v1/reports/figures?from=2026-11-01&to=2026-11-30"
     _, manager = client_for(office, "manager")
     assert [row["group"] for row in manager.get(url).get_json()["rows"]] == ["1"]

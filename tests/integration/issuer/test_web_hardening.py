@@ -27,6 +27,7 @@ from issuer.storage.store import IssuerHome
 from issuer.terminals import register_terminal
 from tests.factories import ACTOR, NOW, aged
 from tests.factories.offices import PASSWORD, UNLOCK, add_people
+from tests.factories.report_reference import summarise_stored
 
 HUGE = "99999999999999999999"  # beyond BIGINT, as the attack sent it
 BEYOND_INTEGER = str(2**31)  # beyond the INTEGER ids are kept in on PostgreSQL
@@ -50,6 +51,7 @@ def office(office: IssuerHome, keys_env: None) -> IssuerHome:
                                   accepted=True, reason="accepted", service="tiket", category="5-12",
                                   price=40_000, discount=20_000, paid=20_000, flags=[], hash="0" * 64,
                                   received_at=NOW, day=20261121, month=202611))
+        summarise_stored(session)  # as ingest would
     issue_cards(office, UNLOCK, [ChildRequest(1, aged(10, dt.date(2026, 11, 22)), 3372)], NOW, by=ACTOR)
     reports.set_eligible_children(office, 3372, 4, dt.date(2026, 11, 1))  # the coverage chart has a figure
     return office
