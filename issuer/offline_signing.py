@@ -7,7 +7,10 @@ offline machine, holding only the root key file and its passphrase, or the
 root key's HSM and its key reference (no home, no database), signs it into
 a **bundle** (``kia issuer trustlist sign``): the full list and the deltas.
 The service imports the bundle after checking it against the pinned root
-key and its own state (issuer.trust_lists).
+key and its own state (issuer.trust_lists).  The bundle holds the list and
+deltas in both forms (docs/adr/0002): ``trust_list`` and ``jws`` in the
+first, ``trust_list2`` and ``jws2`` in the second; a bundle signed by an
+older offline machine has the first only, and imports as such.
 
 Plain Python on keys/: no Flask, no database.  Time is an argument.  Both
 files are JSON read through strict pydantic models (unknown members, wrong
@@ -34,11 +37,10 @@ from keys import (
     TrustList,
     build_trust_list,
     kid_for,
-    sign_delta,
     sign_trust_list,
 )
 from keys.errors import KeyFileInvalid
-from keys.trustlist import MAX_TRUST_LIST_LENGTH
+from keys.trustlist import MAX_TRUST_LIST_LENGTH, sign_deltas
 
 from .errors import TrustListFileError
 
@@ -56,6 +58,8 @@ _Time = Annotated[int, Field(strict=True, ge=0, lt=2**40)]
 _Kid = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_-]{1,16}$")]
 _Hex = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{64}$")]
 _Jws = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_TRUST_LIST_LENGTH)]
+# The second form's payload is JSON itself: printable ASCII (keys.signed checks the rest).
+_Jws2 = Annotated[str, StringConstraints(strict=True, pattern=r"^[\x20-\x7e]+$", max_length=MAX_TRUST_LIST_LENGTH)]
 
 
 class _Strict(BaseModel):
@@ -87,6 +91,7 @@ class _RequestModel(_Strict):
 class _SignedDeltaModel(_Strict):
     from_: _Seq = Field(alias="from")
     jws: _Jws
+    jws2: _Jws2 | None = None
 
 
 class _BundleModel(_Strict):
@@ -96,6 +101,7 @@ class _BundleModel(_Strict):
     prepared_at: _Time
     seq: _Seq
     trust_list: _Jws
+    trust_list2: _Jws2 | None = None
     deltas: Annotated[list[_SignedDeltaModel], Field(max_length=MAX_DELTAS)]
 
 
@@ -189,19 +195,25 @@ class SignedBundle:
     seq: int
     trust_list: str
     deltas: dict[int, str]
+    trust_list2: str | None = None
+    deltas2: dict[int, str] = dataclasses.field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
-        return _canonical(
-            {
-                "kind": BUNDLE_KIND,
-                "version": FORMAT_VERSION,
-                "request_sha256": self.request_sha256,
-                "prepared_at": self.prepared_at,
-                "seq": self.seq,
-                "trust_list": self.trust_list,
-                "deltas": [{"from": old, "jws": jws} for old, jws in sorted(self.deltas.items())],
-            }
-        )
+        document: dict[str, Any] = {
+            "kind": BUNDLE_KIND,
+            "version": FORMAT_VERSION,
+            "request_sha256": self.request_sha256,
+            "prepared_at": self.prepared_at,
+            "seq": self.seq,
+            "trust_list": self.trust_list,
+            "deltas": [
+                {"from": old, "jws": jws} | ({"jws2": self.deltas2[old]} if old in self.deltas2 else {})
+                for old, jws in sorted(self.deltas.items())
+            ],
+        }
+        if self.trust_list2 is not None:
+            document["trust_list2"] = self.trust_list2
+        return _canonical(document)
 
     @classmethod
     def from_bytes_unverified(cls, data: bytes) -> SignedBundle:
@@ -210,7 +222,11 @@ class SignedBundle:
         deltas = {delta.from_: delta.jws for delta in model.deltas}
         if len(deltas) != len(model.deltas):
             raise TrustListFileError("the bundle holds two deltas from the same sequence")
-        return cls(model.request_sha256, model.prepared_at, model.seq, model.trust_list, deltas)
+        deltas2 = {delta.from_: delta.jws2 for delta in model.deltas if delta.jws2 is not None}
+        if (model.trust_list2 is None and deltas2) or (model.trust_list2 is not None and len(deltas2) != len(deltas)):
+            raise TrustListFileError("the bundle holds the second form of some of its list and deltas only")
+        return cls(model.request_sha256, model.prepared_at, model.seq, model.trust_list, deltas,
+                   model.trust_list2, deltas2)
 
 
 def fingerprint(request_file: bytes) -> str:
@@ -255,12 +271,13 @@ def sign_request(
             "this machine's clock is behind the time the request was prepared; set the clock and sign again"
         )
     trust_list = build_trust_list(request.seq, request.keys, request.revoked, now, validity)
-    deltas = {
-        base.from_seq: sign_delta(base.from_seq, base_revoked(base, request.revoked), trust_list, root)
+    both = {
+        base.from_seq: sign_deltas(base.from_seq, base_revoked(base, request.revoked), trust_list, root, (1, 2))
         for base in request.deltas
     }
     bundle = SignedBundle(fingerprint(request_file), request.prepared_at, request.seq,
-                          sign_trust_list(trust_list, root), deltas)
+                          sign_trust_list(trust_list, root), {old: tokens[0] for old, tokens in both.items()},
+                          sign_trust_list(trust_list, root, form=2), {old: tokens[1] for old, tokens in both.items()})
     return request, bundle
 
 

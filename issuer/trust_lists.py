@@ -7,6 +7,11 @@ signed bundle against the pinned root key and the office's current state and
 publishes it.  Either way ``publish`` records the list and its deltas for the
 API; the list files are written after the transaction that spent the
 sequence number commits, so no two published lists ever share one.
+
+Every list and delta is signed in both forms (docs/adr/0002): form 1
+(``kia-tl``) in ``jws``, form 2 (``kia-tl2``, Golomb-Rice coded) in ``jws2``,
+which is None for what was published before migration 0014 or imported from
+a bundle signed without it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from keys import (
     verify_trust_list,
 )
 from keys.errors import InvalidTrustListError, TrustListExpired, TrustListSignatureInvalid
+from keys.trustlist import form_of, sign_deltas
 
 from . import transparency
 from .audit import Actor
@@ -93,9 +99,11 @@ def export_trust_list(
             raise KeyLifecycleError("the root key file does not match the office's root key")
         # Deltas from the recent sequences, so that the service can answer
         # any terminal that synced within DELTA_WINDOW lists without a full list.
-        deltas = {old: sign_delta(old, revoked_at(session, old), trust_list, root) for old in delta_window(seq)}
+        both = {old: sign_deltas(old, revoked_at(session, old), trust_list, root, (1, 2)) for old in delta_window(seq)}
+        deltas = {old: tokens[0] for old, tokens in both.items()}
         signed = sign_trust_list(trust_list, root)
-        publish(session, office, trust_list, signed, deltas, now)
+        publish(session, office, trust_list, signed, deltas, now, signed2=sign_trust_list(trust_list, root, form=2),
+                deltas2={old: tokens[1] for old, tokens in both.items()})
         transparency.record_fact(session, "trust_list", str(seq), now, seq=seq,
                                  jws_sha256=hashlib.sha256(signed.encode()).hexdigest())
         audit(session, by, "trust_list_export", f"seq {seq}", now)
@@ -127,11 +135,20 @@ def next_list_content(session: Session, now: int) -> tuple[list[IssuingKey], Rev
 
 
 def publish(
-    session: Session, office: Office, trust_list: TrustList, signed: str, deltas: dict[int, str], now: int
+    session: Session,
+    office: Office,
+    trust_list: TrustList,
+    signed: str,
+    deltas: dict[int, str],
+    now: int,
+    *,
+    signed2: str | None = None,
+    deltas2: dict[int, str] | None = None,
 ) -> None:
     """Record a signed list and its deltas for the API; each revoked card notes the list that first carried it.
 
     ``now`` is the time the list's content was taken (next_list_content).
+    ``signed2`` and ``deltas2`` are the same in the second form, when signed.
     """
     seq = office.trust_list_seq + 1
     if trust_list.seq != seq:
@@ -145,9 +162,12 @@ def publish(
     )
     office.trust_list_seq = seq
     session.add(TrustListRow(seq=seq, issued_at=trust_list.issued_at, expires_at=trust_list.expires_at,
-                             revoked_count=len(trust_list.revoked), jws=signed))
+                             revoked_count=len(trust_list.revoked), jws=signed, jws2=signed2))
     session.flush()
-    session.add_all(TrustListDeltaRow(from_seq=old, seq=seq, jws=jws) for old, jws in deltas.items())
+    second = deltas2 or {}
+    session.add_all(
+        TrustListDeltaRow(from_seq=old, seq=seq, jws=jws, jws2=second.get(old)) for old, jws in deltas.items()
+    )
 
 
 def write_published(
@@ -190,6 +210,27 @@ def latest_published(home: IssuerHome) -> tuple[int, str] | None:
         return None if row is None or row.jws is None else (row.seq, row.jws)
 
 
+def latest_published_form(home: IssuerHome, form: int) -> tuple[int, str] | None:
+    """The latest published list in ``form`` (1 or 2), or in form 1 where form 2 was not signed."""
+    with home.transaction() as session:
+        row = session.scalars(
+            select(TrustListRow).where(TrustListRow.jws.is_not(None)).order_by(TrustListRow.seq.desc()).limit(1)
+        ).first()
+        if row is None or row.jws is None:
+            return None
+        return row.seq, (row.jws2 if form == 2 and row.jws2 is not None else row.jws)
+
+
+def published_head(home: IssuerHome) -> tuple[int, bool] | None:
+    """The latest published sequence, and whether it was signed in the second form (no list is read)."""
+    with home.transaction() as session:
+        row = session.execute(
+            select(TrustListRow.seq, TrustListRow.jws2.is_not(None))
+            .where(TrustListRow.jws.is_not(None)).order_by(TrustListRow.seq.desc()).limit(1)
+        ).first()
+        return None if row is None else (row[0], bool(row[1]))
+
+
 def published_seq(home: IssuerHome) -> int | None:
     """The sequence of the latest published trust list, without reading the list (terminals ask every minute)."""
     with home.transaction() as session:
@@ -203,10 +244,13 @@ def latest_published_seq(home: IssuerHome) -> int:
         return session.scalar(select(func.coalesce(func.max(TrustListRow.seq), 0))) or 0
 
 
-def published_delta(home: IssuerHome, since: int, seq: int) -> str | None:
+def published_delta(home: IssuerHome, since: int, seq: int, form: int = 1) -> str | None:
+    """The delta from ``since`` to ``seq`` in ``form``, or in form 1 where form 2 was not signed."""
     with home.transaction() as session:
         row = session.get(TrustListDeltaRow, (since, seq))
-        return None if row is None else row.jws
+        if row is None:
+            return None
+        return row.jws2 if form == 2 and row.jws2 is not None else row.jws
 
 
 def _json(value: object) -> str:
@@ -254,6 +298,8 @@ def import_bundle(home: IssuerHome, data: bytes, now: int, *, by: Actor) -> Impo
     bundle = SignedBundle.from_bytes_unverified(data)
     with home.transaction() as session:
         office = session.get_one(Office, 1, with_for_update=True)
+        if form_of(bundle.trust_list) != 1:
+            raise BundleRefused("the bundle's list is not of type kia-tl; it is refused")
         trust_list = _verified(bundle.trust_list, office, now)
         _check_sequence(trust_list, bundle, office)
         if not bundle.prepared_at - CLOCK_SKEW_LEEWAY <= trust_list.issued_at <= now + CLOCK_SKEW_LEEWAY:
@@ -262,8 +308,12 @@ def import_bundle(home: IssuerHome, data: bytes, now: int, *, by: Actor) -> Impo
                 "clock, then prepare and sign again"
             )
         _check_content(session, trust_list, bundle.prepared_at)
-        _check_deltas(session, office, trust_list, bundle, now)
-        publish(session, office, trust_list, bundle.trust_list, bundle.deltas, bundle.prepared_at)
+        _check_deltas(session, office, trust_list, bundle.deltas, now, form=1)
+        if bundle.trust_list2 is not None:
+            _check_second_form(trust_list, bundle.trust_list2, office, now)
+            _check_deltas(session, office, trust_list, bundle.deltas2, now, form=2)
+        publish(session, office, trust_list, bundle.trust_list, bundle.deltas, bundle.prepared_at,
+                signed2=bundle.trust_list2, deltas2=bundle.deltas2)
         transparency.record_fact(session, "trust_list", str(trust_list.seq), now, seq=trust_list.seq,
                                  jws_sha256=hashlib.sha256(bundle.trust_list.encode()).hexdigest())
         audit(session, by, "trust_list_import", f"seq {trust_list.seq}", now)
@@ -311,13 +361,26 @@ def _check_content(session: Session, trust_list: TrustList, prepared_at: int) ->
         )
 
 
-def _check_deltas(session: Session, office: Office, trust_list: TrustList, bundle: SignedBundle, now: int) -> None:
-    """Every delta the service keeps must turn the list it starts from into exactly this list."""
+def _check_second_form(trust_list: TrustList, token: str, office: Office, now: int) -> None:
+    """The bundle's list in the second form must be that form and say exactly what the first form says."""
+    if form_of(token) != 2:
+        raise BundleRefused("the bundle's second-form list is not of type kia-tl2; it is refused")
+    second = _verified(token, office, now)
+    if not same_content(second, trust_list):
+        raise BundleRefused("the bundle's two forms of the list differ; it is refused")
+
+
+def _check_deltas(
+    session: Session, office: Office, trust_list: TrustList, deltas: dict[int, str], now: int, *, form: int
+) -> None:
+    """Every delta the service keeps must turn the list it starts from into exactly this list, in its form."""
     wanted = set(delta_window(trust_list.seq))
-    if set(bundle.deltas) != wanted:
+    if set(deltas) != wanted:
         raise BundleRefused("the bundle's deltas are not those of the signing request; prepare and sign again")
     root = load_public_jwk(office.root_jwk)
-    for old, token in bundle.deltas.items():
+    for old, token in deltas.items():
+        if form_of(token) != form:
+            raise BundleRefused(f"the bundle's delta from sequence {old} is not in form {form}; it is refused")
         start = TrustList(old, trust_list.issued_at, trust_list.expires_at, trust_list.keys, revoked_at(session, old))
         try:
             result = apply_delta(start, token, root, now)

@@ -94,7 +94,7 @@ def encode(values: Iterable[int], serial_bits: int = SERIAL_BITS, *, k: int | No
     return HEADER.pack(MAGIC, VERSION, k, serial_bits, count) + _remainders(raw, k) + _unary(gaps, k)
 
 
-def decode(data: bytes, serial_bits: int = SERIAL_BITS, *, max_count: int = MAX_COUNT) -> array[int]:
+def decode(data: bytes | bytearray, serial_bits: int = SERIAL_BITS, *, max_count: int = MAX_COUNT) -> array[int]:
     """The sorted values that ``data`` codes, as an ``array('Q')``; raises ValueError on anything malformed.
 
     Refuses a wrong magic, version or serial space, a count above
@@ -129,7 +129,9 @@ def decode(data: bytes, serial_bits: int = SERIAL_BITS, *, max_count: int = MAX_
         raise ValueError("revocation code has non-zero padding")
 
     ones = itertools.compress(itertools.count(), itertools.chain.from_iterable(_unpacked_windows(unary)))
-    values, carry, last = array("Q"), 0, -1
+    # Allocated once: grown by appending, the 40 MB of 5,000,000 values were copied on the way (peak +18 MB).
+    values: array[int] = array("Q", [0]) * count
+    carry, last = 0, -1
     for start in range(0, count, _CHUNK):
         stop = min(start + _CHUNK, count)
         positions = array("Q", itertools.islice(ones, stop - start))
@@ -145,7 +147,9 @@ def decode(data: bytes, serial_bits: int = SERIAL_BITS, *, max_count: int = MAX_
             raise ValueError("revocation code holds values beyond the serial space")
         index = _index_lanes(stop - start) + start * _one_lanes(stop - start)
         lanes = ((_lanes(positions) - index) << k) + _lanes(sums) + index
-        values.frombytes(lanes.to_bytes(8 * (stop - start), _ORDER))
+        chunk = array("Q")
+        chunk.frombytes(lanes.to_bytes(8 * (stop - start), _ORDER))
+        values[start:stop] = chunk
     if len(unary) != (last // 8 + 1 if count else 0) or (count and unary[-1] >> (last % 8 + 1)):
         raise ValueError("revocation code has bits after its last serial")
     return values

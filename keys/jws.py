@@ -9,6 +9,10 @@ claims (tests/unit/keys/test_jws_signing.py holds pyjwt as the oracle).
 pyjwt does verification, which always names the one algorithm pinned for
 the key in hand, never the one the header asks for.
 
+``sign_unencoded`` writes the trust list's second form (docs/adr/0002): a JWS
+whose payload is not base64url-encoded (RFC 7797, ``"b64": false``), which
+pyjwt does not write; keys.signed verifies it.
+
 The card scan path has one shortcut, ``split_compact``: a token whose header
 segment is, byte for byte, one this project writes needs no header parsing,
 and its payload and signature are decoded here, as strictly as pyjwt and
@@ -32,6 +36,9 @@ from .jwk import EDDSA, b64url_encode
 CARD_TYP = "kia"
 TRUST_LIST_TYP = "kia-tl"
 TRUST_LIST_DELTA_TYP = "kia-tl-delta"
+# The trust list's second form (docs/adr/0002): an unencoded JSON payload (RFC 7797).
+TRUST_LIST2_TYP = "kia-tl2"
+TRUST_LIST2_DELTA_TYP = "kia-tl2-delta"
 
 _JWS = PyJWS(algorithms=[EDDSA])
 
@@ -55,6 +62,29 @@ def sign(claims: dict[str, Any], key: Signer, kid: str, typ: str) -> str:
     """A compact JWS of ``claims`` (members in the given order) signed by ``key`` with EdDSA."""
     signing_input = f"{header_segment(kid, typ)}.{b64url_encode(canonical_json(claims))}"
     return f"{signing_input}.{b64url_encode(key.sign(signing_input.encode('ascii')))}"
+
+
+def unencoded_header_segment(kid: str, typ: str) -> str:
+    """The exact first segment of a JWS with an unencoded payload (RFC 7797) for (kid, typ)."""
+    return b64url_encode(canonical_json({"alg": EDDSA, "b64": False, "crit": ["b64"], "kid": kid, "typ": typ}))
+
+
+def is_unencodable(payload: bytes) -> bool:
+    """Whether ``payload`` may stand unencoded in a compact JWS: printable ASCII with no '.'."""
+    return payload.isascii() and b"." not in payload and (not payload or payload.decode("ascii").isprintable())
+
+
+def sign_unencoded(payload: bytes, key: Signer, kid: str, typ: str) -> str:
+    """A compact JWS whose payload is ``payload`` itself (RFC 7797 ``"b64": false``), signed with EdDSA.
+
+    The signing input is the header segment, ``.`` and the payload bytes; the
+    payload must be printable ASCII without ``.`` (RFC 7797 section 5.2), or
+    ValueError is raised.
+    """
+    if not is_unencodable(payload):
+        raise ValueError("an unencoded payload must be printable ASCII without '.'")
+    signing_input = f"{unencoded_header_segment(kid, typ)}.".encode("ascii") + payload
+    return f"{signing_input.decode('ascii')}.{b64url_encode(key.sign(signing_input))}"
 
 
 def verify(token: str, key: Ed25519PublicKey, alg: str) -> bytes:

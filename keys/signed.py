@@ -3,7 +3,9 @@
 Both are compact JWS signed with EdDSA by a pinned root key, with their own
 ``typ`` and a JSON object of exactly known members, of which ``seq``,
 ``iat``, ``exp`` (and a delta's ``from``) are whole seconds or counts.
-``verified_claims`` makes those checks in one order for both; each caller
+``verified_claims`` makes those checks in one order for both
+(``verified_unencoded_claims`` for the trust list's second form, whose
+payload is not base64url-encoded, docs/adr/0002); each caller
 maps a ``Problem`` to its own error family and names its document in the
 message ("trust list", "trust directory").
 """
@@ -48,11 +50,85 @@ def verified_claims(
         raise Problem(Problem.MALFORMED, f"a {document} must be text")
     if len(token) > max_length:
         raise Problem(Problem.MALFORMED, f"the {document} is larger than any genuine list")
-    payload = verified_payload(token.strip(), root_key, typ, document)
+    return _claims(verified_payload(token.strip(), root_key, typ, document), names, document)
+
+
+def verified_unencoded_claims(
+    token: object, root_key: Ed25519PublicKey, typ: str, names: frozenset[str], max_length: int, document: str
+) -> dict[str, Any]:
+    """As ``verified_claims``, for a JWS with an unencoded payload (RFC 7797, docs/adr/0002).
+
+    The header must be exactly ``jws.unencoded_header_segment`` for its kid:
+    ``typ`` is checked first, then ``b64`` false and ``crit`` ["b64"], EdDSA
+    pinned, all before the signature; the payload must be printable ASCII
+    without ``.``.
+    """
+    if isinstance(token, bytes):
+        token = token.decode("ascii", "replace")
+    if not isinstance(token, str):
+        raise Problem(Problem.MALFORMED, f"a {document} must be text")
+    if len(token) > max_length:
+        raise Problem(Problem.MALFORMED, f"the {document} is larger than any genuine list")
+    # Indices, not split: a list of 5,000,000 serials is a 14 MB payload, and a
+    # terminal's peak memory is set by loading it (docs/benchmarks.md).
+    token = token.strip()
+    first, last = token.find("."), token.rfind(".")
+    if token.count(".") != 2:
+        raise Problem(Problem.MALFORMED, f"the {document} is not a compact JWS with an unencoded payload")
+    header_segment = token[:first]
+    header = unverified_header(header_segment)
+    if header is None:
+        raise Problem(Problem.MALFORMED, f"the {document} header is not a compact JWS header")
+    if header.get("typ") != typ:
+        raise Problem(Problem.WRONG_TYPE, f"expected a JWS of type {typ}, got another kind of document")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or header_segment != jws.unencoded_header_segment(kid, typ):
+        # Names b64 false, crit ["b64"] and EdDSA, in the one layout the office writes.
+        raise Problem(
+            Problem.MALFORMED, f"the {document} header is not exactly alg EdDSA, b64 false, crit b64, kid and typ"
+        )
+    if not token.isascii() or not token.isprintable():
+        raise Problem(Problem.MALFORMED, f"the {document} payload is not printable ASCII")
+    try:
+        signature = b64url_decode(token[last + 1 :])
+    except ValueError:
+        raise Problem(Problem.MALFORMED, f"the {document} signature is not base64url") from None
+    signing_input = token[:last].encode("ascii")
+    try:
+        root_key.verify(signature, signing_input)
+    except InvalidSignature:
+        raise Problem(Problem.BAD_SIGNATURE, f"the {document} is not signed by the pinned root key") from None
+    del signing_input
+    # Parsed in place (no 12 MB slice at 5,000,000 serials); the payload must be the JSON alone.
+    try:
+        claims, end = json.JSONDecoder().raw_decode(token, first + 1)
+    except ValueError:
+        raise Problem(Problem.MALFORMED, f"the {document} payload is not JSON") from None
+    if end != last:
+        raise Problem(Problem.MALFORMED, f"the {document} payload is not JSON alone")
+    return _members(claims, names, document)
+
+
+def unverified_header(header_segment: str) -> dict[str, Any] | None:
+    """The JSON object of a header segment, NOT verified; None if it is none (to choose how to verify)."""
+    if len(header_segment) > 1024:
+        return None
+    try:
+        header = json.loads(b64url_decode(header_segment))
+    except ValueError:
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def _claims(payload: bytes, names: frozenset[str], document: str) -> dict[str, Any]:
     try:
         claims = json.loads(payload)
     except ValueError:
         raise Problem(Problem.MALFORMED, f"the {document} payload is not JSON") from None
+    return _members(claims, names, document)
+
+
+def _members(claims: object, names: frozenset[str], document: str) -> dict[str, Any]:
     if not isinstance(claims, dict) or set(claims) != names:
         raise Problem(Problem.MALFORMED, f"the {document} does not hold exactly the expected members")
     for name in (count for count in _COUNTS if count in names):

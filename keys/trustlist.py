@@ -7,6 +7,13 @@ times) and ``revoked`` (keys.revocation).  A delta (``typ`` ``kia-tl-delta``)
 carries what changed since sequence ``from`` and the digest of the resulting
 revoked set, so that applying it gives exactly the full list of that
 sequence or fails loudly.  docs/trust-list.md specifies both.
+
+Each comes in two forms (docs/adr/0002): form 1 as above, and form 2,
+``typ`` ``kia-tl2`` / ``kia-tl2-delta``, a JWS with an unencoded JSON payload
+(RFC 7797) whose revoked serials are Golomb-Rice coded (``{"n", "k", "g"}``).
+Verification takes either form, chosen by ``typ`` and then checked strictly
+for that form, and gives the same TrustList; a delta of either form applies
+to a list held in either.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from .errors import (
     TrustListWrongType,
 )
 from .jwk import jwks, kid_for
-from .jws import CARD_TYP, TRUST_LIST_DELTA_TYP, TRUST_LIST_TYP
+from .jws import CARD_TYP, TRUST_LIST2_DELTA_TYP, TRUST_LIST2_TYP, TRUST_LIST_DELTA_TYP, TRUST_LIST_TYP
 from .lifecycle import IssuingKey, KeyState
 from .revocation import RevokedSerials
 
@@ -38,6 +45,18 @@ MAX_TRUST_LIST_LENGTH = 16 * 1024 * 1024  # characters; 1M revoked serials take 
 DEFAULT_TRUST_LIST_VALIDITY = dt.timedelta(days=30)
 _LIST_CLAIMS = frozenset({"seq", "iat", "exp", "keys", "revoked"})
 _DELTA_CLAIMS = frozenset({"from", "seq", "iat", "exp", "keys", "add", "del", "sha256"})
+FORMS = (1, 2)  # form 1: base64url JSON, zlib'd gaps; form 2: unencoded JSON, Golomb-Rice code
+
+
+def form_of(token: object) -> int:
+    """The form a signed list or delta says it is in (by its ``typ``), NOT verified: 2 or 1."""
+    if isinstance(token, bytes):
+        token = token[:2048].decode("ascii", "replace")
+    if isinstance(token, str):
+        header = signed.unverified_header(token[: token.find(".")] if "." in token[:2048] else "")
+        if header is not None and header.get("typ") in (TRUST_LIST2_TYP, TRUST_LIST2_DELTA_TYP):
+            return 2
+    return 1
 
 
 @dataclasses.dataclass(frozen=True, eq=True)
@@ -88,36 +107,65 @@ class TrustList:
         """
         return jwks([key.to_jwk() for key in self.keys if key.state is not KeyState.REVOKED])
 
-    def claims(self) -> dict[str, Any]:
+    def claims(self, form: int = 1) -> dict[str, Any]:
+        """The claims of the signed list in ``form`` (only ``revoked`` differs between the forms)."""
         return {
             "seq": self.seq,
             "iat": self.issued_at,
             "exp": self.expires_at,
             "keys": [key.to_jwk() for key in self.keys],
-            "revoked": self.revoked.encode(),
+            "revoked": self.revoked.encode_compact() if form == 2 else self.revoked.encode(),
         }
 
 
-def sign_trust_list(trust_list: TrustList, root_key: Ed25519PrivateKey) -> str:
-    return jws.sign(trust_list.claims(), root_key, kid_for(root_key.public_key()), TRUST_LIST_TYP)
+def sign_trust_list(trust_list: TrustList, root_key: Ed25519PrivateKey, *, form: int = 1) -> str:
+    """The list signed by the root key, in ``form`` 1 (``kia-tl``) or 2 (``kia-tl2``)."""
+    kid = kid_for(root_key.public_key())
+    if form == 2:
+        return jws.sign_unencoded(jws.canonical_json(trust_list.claims(form=2)), root_key, kid, TRUST_LIST2_TYP)
+    _check_form(form)
+    return jws.sign(trust_list.claims(), root_key, kid, TRUST_LIST_TYP)
 
 
-def sign_delta(old_seq: int, old_revoked: RevokedSerials, new: TrustList, root_key: Ed25519PrivateKey) -> str:
-    """A delta that turns the list at ``old_seq`` into ``new``."""
+def sign_delta(
+    old_seq: int, old_revoked: RevokedSerials, new: TrustList, root_key: Ed25519PrivateKey, *, form: int = 1
+) -> str:
+    """A delta that turns the list at ``old_seq`` into ``new``, in ``form`` 1 or 2."""
+    return sign_deltas(old_seq, old_revoked, new, root_key, (form,))[0]
+
+
+def sign_deltas(
+    old_seq: int, old_revoked: RevokedSerials, new: TrustList, root_key: Ed25519PrivateKey, forms: Sequence[int]
+) -> list[str]:
+    """The delta from ``old_seq`` to ``new`` in each of ``forms``, the changes computed once."""
     if new.seq <= old_seq:
         raise ValueError("a delta must lead to a later sequence")
     added, removed = old_revoked.changes_to(new.revoked)
-    claims = {
-        "from": old_seq,
-        "seq": new.seq,
-        "iat": new.issued_at,
-        "exp": new.expires_at,
-        "keys": [key.to_jwk() for key in new.keys],
-        "add": added.encode(),
-        "del": removed.encode(),
-        "sha256": new.revoked.digest(),
-    }
-    return jws.sign(claims, root_key, kid_for(root_key.public_key()), TRUST_LIST_DELTA_TYP)
+    kid = kid_for(root_key.public_key())
+    tokens = []
+    for form in forms:
+        _check_form(form)
+        encode = RevokedSerials.encode_compact if form == 2 else RevokedSerials.encode
+        claims = {
+            "from": old_seq,
+            "seq": new.seq,
+            "iat": new.issued_at,
+            "exp": new.expires_at,
+            "keys": [key.to_jwk() for key in new.keys],
+            "add": encode(added),
+            "del": encode(removed),
+            "sha256": new.revoked.digest(),
+        }
+        if form == 2:
+            tokens.append(jws.sign_unencoded(jws.canonical_json(claims), root_key, kid, TRUST_LIST2_DELTA_TYP))
+        else:
+            tokens.append(jws.sign(claims, root_key, kid, TRUST_LIST_DELTA_TYP))
+    return tokens
+
+
+def _check_form(form: int) -> None:
+    if form not in FORMS:
+        raise ValueError(f"a trust list's form is 1 or 2, not {form!r}")
 
 
 def verify_trust_list(
@@ -136,10 +184,12 @@ def verify_trust_list(
     ``min_seq`` (the sequence a terminal already holds) raises
     TrustListRollback.
     """
-    claims = _verified_claims(token, root_key, TRUST_LIST_TYP, _LIST_CLAIMS)
+    form = form_of(token)
+    claims = _verified_claims(token, root_key, form, _LIST_CLAIMS)
+    del token  # a caller that holds no reference of its own frees it before the serials are decoded
     if claims["seq"] < min_seq:
         raise TrustListRollback(f"the trust list (sequence {claims['seq']}) is older than the one held ({min_seq})")
-    trust_list = _parse(claims, claims["revoked"])
+    trust_list = _parse(claims, _decoded_revoked(claims.pop("revoked"), form))
     _check_current(trust_list, now, accept_expired)
     return trust_list
 
@@ -151,18 +201,17 @@ def apply_delta(
 
     Raises TrustListRollback if the delta does not start at ``old.seq`` and
     TrustListDeltaMismatch if the result differs from the office's list.
+    Either form of delta applies to a list held from either form.
     """
-    claims = _verified_claims(token, root_key, TRUST_LIST_DELTA_TYP, _DELTA_CLAIMS)
+    form = form_of(token)
+    claims = _verified_claims(token, root_key, form, _DELTA_CLAIMS, delta=True)
     if claims["seq"] <= claims["from"]:
         raise TrustListMalformed("a delta must lead to a later sequence than it starts from")
     if claims["from"] != old.seq:
         raise TrustListRollback(
             f"the delta starts at sequence {claims['from']!r} but this list is at {old.seq}; fetch the full list"
         )
-    try:
-        added, removed = RevokedSerials.decode(claims["add"]), RevokedSerials.decode(claims["del"])
-    except ValueError as exc:
-        raise TrustListMalformed(f"the delta's revoked serials are malformed: {exc}") from None
+    added, removed = _decoded_revoked(claims["add"], form, "delta"), _decoded_revoked(claims["del"], form, "delta")
     if any(not old.revoked.contains_value(value) for value in removed) or any(
         old.revoked.contains_value(value) for value in added
     ):
@@ -175,11 +224,24 @@ def apply_delta(
     return trust_list
 
 
-def _verified_claims(token: object, root_key: Ed25519PublicKey, typ: str, names: frozenset[str]) -> dict[str, Any]:
+def _verified_claims(
+    token: object, root_key: Ed25519PublicKey, form: int, names: frozenset[str], *, delta: bool = False
+) -> dict[str, Any]:
     try:
+        if form == 2:
+            typ = TRUST_LIST2_DELTA_TYP if delta else TRUST_LIST2_TYP
+            return signed.verified_unencoded_claims(token, root_key, typ, names, MAX_TRUST_LIST_LENGTH, "trust list")
+        typ = TRUST_LIST_DELTA_TYP if delta else TRUST_LIST_TYP
         return signed.verified_claims(token, root_key, typ, names, MAX_TRUST_LIST_LENGTH, "trust list")
     except signed.Problem as problem:
         raise _PROBLEMS[problem.kind](str(problem)) from None
+
+
+def _decoded_revoked(encoded: object, form: int, what: str = "trust list") -> RevokedSerials:
+    try:
+        return RevokedSerials.decode_compact(encoded, consume=True) if form == 2 else RevokedSerials.decode(encoded)
+    except ValueError as exc:
+        raise TrustListMalformed(f"the {what}'s revoked serials are malformed: {exc}") from None
 
 
 _PROBLEMS: dict[str, type[InvalidTrustListError]] = {
@@ -189,13 +251,11 @@ _PROBLEMS: dict[str, type[InvalidTrustListError]] = {
 }
 
 
-def _parse(claims: dict[str, Any], revoked: object) -> TrustList:
+def _parse(claims: dict[str, Any], revoked: RevokedSerials) -> TrustList:
     try:
         if not isinstance(claims["keys"], list):
             raise ValueError("keys must be a list")
         keys = tuple(IssuingKey.from_jwk(jwk) for jwk in claims["keys"])
-        if not isinstance(revoked, RevokedSerials):
-            revoked = RevokedSerials.decode(revoked)
     except (ValueError, KeyFileInvalid) as exc:
         raise TrustListMalformed(f"the trust list is malformed: {exc}") from None
     if claims["exp"] <= claims["iat"]:

@@ -24,7 +24,7 @@ from keys.jwk import kid_for, public_key_bytes
 
 from .errors import VerifierError
 from .federation import FederationError, FederationStore, own_region, refusal
-from .sync import InsecureServer, OfficeClient, OfficeUnreachable
+from .sync import Answer, InsecureServer, OfficeClient, OfficeUnreachable
 
 log = logging.getLogger("kia.verifier.federation")
 
@@ -162,10 +162,11 @@ def _fetch_office(store: FederationStore, directory: TrustDirectory, region: int
 
 def _pull(store: FederationStore, client: OfficeClient, directory: TrustDirectory, region: int,
           held: OfficeTrustList | None, now: int) -> OfficeTrustList:
-    """As verifier.sync pulls the own office's list: a delta from the held sequence when the office keeps one."""
+    """As verifier.sync pulls the own office's list: a delta from the held sequence when the office keeps one,
+    asked for in the second form (docs/adr/0002) and taken in either."""
     if held is not None:
         seq = held.trust_list.seq
-        answer = client.request("GET", f"/api/v1/trustlist?since={seq}", headers={"If-None-Match": f'"tl-{seq}"'})
+        answer = _get_trust_list(client, f"?since={seq}", {"If-None-Match": f'"tl2-{seq}", "tl-{seq}"'})
         if answer.status in (204, 304):
             return held
         if answer.status == 200 and answer.header("X-KIA-Delta-From") is not None:
@@ -175,7 +176,7 @@ def _pull(store: FederationStore, client: OfficeClient, directory: TrustDirector
             return taken
         if answer.status not in (200, 404):
             raise OfficeUnreachable(f"the office answered {answer.status} for its trust list")
-    answer = client.request("GET", "/api/v1/trustlist")
+    answer = _get_trust_list(client, "", None)
     if answer.status != 200:
         raise OfficeUnreachable(f"the office answered {answer.status} for its trust list")
     token = answer.body.decode("ascii")
@@ -183,3 +184,12 @@ def _pull(store: FederationStore, client: OfficeClient, directory: TrustDirector
                                      min_seq=held.trust_list.seq if held else 0)
     store.save_full_list(region, token)
     return taken
+
+
+def _get_trust_list(client: OfficeClient, query: str, headers: dict[str, str] | None) -> Answer:
+    """GET an office's list with ``query`` in the second form, or the first from an office that answers 400."""
+    answer = client.request("GET", f"/api/v1/trustlist{query}&form=2" if query else "/api/v1/trustlist?form=2",
+                            headers=headers)
+    if answer.status == 400:
+        answer = client.request("GET", f"/api/v1/trustlist{query}", headers=headers)
+    return answer

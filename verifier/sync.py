@@ -214,10 +214,17 @@ class Sync:
     # --- pull ------------------------------------------------------------------------
 
     def _pull_trust_list(self, now: Callable[[], int]) -> None:
+        """Bring the trust list up to the office's, asking for the second form (docs/adr/0002).
+
+        Either form verifies (keys.trustlist tells them by typ) and the token
+        verified is stored as it came; an office that does not know ``form``
+        answers 400, and is asked again without it.
+        """
         held = self.terminal.trust
         root = self.terminal.home.root_key()
-        answer = self._call("GET", f"/api/v1/trustlist?since={held.seq}", now, authenticated=False,
-                            headers={"If-None-Match": f'"tl-{held.seq}"'})
+        # The list held, in either form, is current when it is the office's latest.
+        tags = f'"tl2-{held.seq}", "tl-{held.seq}"'
+        answer = self._get_trust_list(f"?since={held.seq}", now, {"If-None-Match": tags})
         if answer.status in (204, 304):  # the list held is the office's latest
             return
         try:
@@ -229,7 +236,7 @@ class Sync:
                 if answer.status not in (200, 404):
                     raise OfficeUnreachable(f"the office answered {answer.status} for the trust list")
                 if answer.status == 404:  # no delta kept from our sequence: the full list
-                    answer = self._call("GET", "/api/v1/trustlist", now, authenticated=False)
+                    answer = self._get_trust_list("", now, None)
                     if answer.status != 200:
                         raise OfficeUnreachable(f"the office answered {answer.status} for the trust list")
                 token = answer.body.decode("ascii")
@@ -241,6 +248,15 @@ class Sync:
             return
         self.terminal.replace_trust(trust)
         log.info("trust list now at sequence %d (%d revoked serials)", trust.seq, len(trust.revoked))
+
+    def _get_trust_list(self, query: str, now: Callable[[], int], headers: dict[str, str] | None) -> Answer:
+        """GET the trust list with ``query`` (``?since=N`` or empty) in the second form, or the first from an
+        office that does not know the second (400)."""
+        joined = f"{query}&form=2" if query else "?form=2"
+        answer = self._call("GET", f"/api/v1/trustlist{joined}", now, authenticated=False, headers=headers)
+        if answer.status == 400:
+            answer = self._call("GET", f"/api/v1/trustlist{query}", now, authenticated=False, headers=headers)
+        return answer
 
     def _pull_config(self, now: Callable[[], int]) -> Refusal | None:
         held = self._config_tag  # asked for conditionally only while the home still holds that token

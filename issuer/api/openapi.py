@@ -72,11 +72,20 @@ DOCUMENT: dict[str, Any] = {
                         "required": False,
                         "description": "The sequence the terminal holds: answer a delta from it when one is kept.",
                         "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647},
-                    }
+                    },
+                    {
+                        "name": "form",
+                        "in": "query",
+                        "required": False,
+                        "description": "2: the list or delta in its second form (typ kia-tl2, kia-tl2-delta) where "
+                                       "it was signed so, else form 1; 1 (the default): form 1.",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 2, "default": 1},
+                    },
                 ],
                 "responses": {
                     "200": {
-                        "description": "A compact JWS: typ kia-tl (full) or kia-tl-delta (with X-KIA-Delta-From)",
+                        "description": "A compact JWS: typ kia-tl (full) or kia-tl-delta (with X-KIA-Delta-From), "
+                                       "or with form=2 kia-tl2 or kia-tl2-delta (RFC 7797 unencoded payload)",
                         "headers": {
                             "X-KIA-Trust-List-Seq": {"schema": {"type": "integer"}},
                             "X-KIA-Delta-From": {"schema": {"type": "integer"}},

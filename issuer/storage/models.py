@@ -204,6 +204,8 @@ class TrustListRow(Base):
     revoked_count: Mapped[int] = mapped_column(Integer)
     # The signed list (None for lists imported from a first-version home).
     jws: Mapped[str | None] = mapped_column(Text)
+    # The same list in the second form, kia-tl2 (None before migration 0014 or from a bundle without it).
+    jws2: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class TrustListDeltaRow(Base):
@@ -214,6 +216,7 @@ class TrustListDeltaRow(Base):
     from_seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(ForeignKey("trust_lists.seq"), primary_key=True, autoincrement=False)
     jws: Mapped[str] = mapped_column(Text)
+    jws2: Mapped[str | None] = mapped_column(Text, nullable=True)  # the second form, kia-tl2-delta
 
 
 # --- partners, terminals, redemptions -------------------------------------------

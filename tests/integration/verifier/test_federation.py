@@ -48,7 +48,10 @@ class Files:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (the http.server API)
                 files.asked.append(self.path)
-                code, body, headers = files.routes.get(self.path, (404, '{"error":"no_delta"}', {}))
+                missing = (404, '{"error":"no_delta"}', {})
+                if "form=2" in self.path:  # as an office from before issue 14, refusing the unknown member
+                    missing = (400, '{"error":"bad_query"}', {})
+                code, body, headers = files.routes.get(self.path, missing)
                 self.send_response(code)
                 for name, value in headers.items():
                     self.send_header(name, value)

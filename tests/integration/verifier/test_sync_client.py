@@ -100,7 +100,7 @@ def test_a_terminal_whose_clock_jumped_40_days_syncs_on_the_first_try(tmp_path: 
     assert result.refusal is not None and result.refusal.code == "config_expired"
     assert "clock" in result.refusal.message and result.config_version == NOW
     # One refused try, dated by the stale offset; its Date gave the office's clock, and the same round went on.
-    assert office.answers == [("/api/v1/sync", 401), ("/api/v1/sync", 200), ("/api/v1/trustlist?since=1", 204),
+    assert office.answers == [("/api/v1/sync", 401), ("/api/v1/sync", 200), ("/api/v1/trustlist?since=1&form=2", 204),
                               ("/api/v1/terminals/config", 200)]
     assert terminal.clock().is_skewed(jumped)  # and its decisions are flagged until the clock is set right
     terminal.close()
