@@ -18,8 +18,15 @@ the figure is the office's CPU time per round (gunicorn master and workers,
 plus PostgreSQL's backends for this database), read from /proc (schedstat,
 nanoseconds), median over runs.  The terminal's own CPU is not counted.
 
+``--compare-authentication`` compares instead two offices' servers on the one
+database, both polled the new way: one authenticating as before issue 14's
+cheaper authentication (bench/old_authentication.py, installed in its
+workers), one as the product does now.  Each server's PostgreSQL backends are
+told apart by their application_name (PGAPPNAME).
+
     KIA_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench \\
-        python bench/bench_idle_poll.py [--rounds 200] [--runs 5] [--skip-postgresql]
+        python bench/bench_idle_poll.py [--rounds 200] [--runs 5] [--skip-postgresql] \\
+        [--compare-authentication] [--profile]
 """
 
 from __future__ import annotations
@@ -115,14 +122,17 @@ def children_of(parent: int) -> list[int]:
     return pids
 
 
-def database_backends(url: str | None) -> list[int]:
-    """PostgreSQL's processes serving this database (the gunicorn workers' connections), none for SQLite."""
+def database_backends(url: str | None, application: str | None = None) -> list[int]:
+    """PostgreSQL's processes serving this database (the gunicorn workers' connections), none for SQLite;
+    only those of ``application`` (their PGAPPNAME) when given."""
     if not url:
         return []
     engine = create_engine(url)
     with engine.connect() as connection:
         pids = list(connection.scalars(text(
-            "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()")))
+            "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() "
+            "AND (CAST(:application AS text) IS NULL OR application_name = :application)"),
+            {"application": application}))
     engine.dispose()
     return pids
 
@@ -165,7 +175,10 @@ def timed_rounds(sync: Sync, rounds: int, pids: list[int]) -> tuple[float, float
     return (sum(map(cpu_seconds, pids)) - before) / rounds, wall / rounds
 
 
-def bench(name: str, url: str | None, rounds: int, runs: int) -> dict[str, dict[str, float]]:
+def bench(name: str, url: str | None, rounds: int, runs: int,
+          compare_authentication: bool = False) -> dict[str, dict[str, float]]:
+    if compare_authentication:
+        return bench_authentication(name, url, rounds, runs)
     with tempfile.TemporaryDirectory(prefix="kia-bench-idle-") as folder:
         home = Path(folder) / "office"
         if url:
@@ -188,6 +201,45 @@ def bench(name: str, url: str | None, rounds: int, runs: int) -> dict[str, dict[
                     wall[way].append(elapsed)
             terminal.close()
         shutil.rmtree(home, ignore_errors=True)
+    return summary(name, ways, cpu, wall)
+
+
+def bench_authentication(name: str, url: str | None, rounds: int, runs: int) -> dict[str, dict[str, float]]:
+    """Idle rounds the new way against two servers of one office: authentication before and after issue 14."""
+    from old_authentication import sitecustomize_folder
+
+    with tempfile.TemporaryDirectory(prefix="kia-bench-idle-") as folder:
+        home = Path(folder) / "office"
+        if url:
+            reset_schema(url)
+        env, registration = make_office(home, url)
+        old_env = dict(env, PGAPPNAME="kia-bench-auth-old",
+                       PYTHONPATH=str(sitecustomize_folder(Path(folder) / "old-authentication")))
+        new_env = dict(env, PGAPPNAME="kia-bench-auth-new")
+        with gunicorn(home, old_env) as (old_address, old_master), gunicorn(home, new_env) as (address, master):
+            terminal = enrolled_terminal(Path(folder) / "terminal", address, registration)
+            servers = {"authentication before issue 14": (old_address, old_master, "kia-bench-auth-old"),
+                       "cheaper authentication (now)": (address, master, "kia-bench-auth-new")}
+            ways = {way: Sync(terminal, OfficeClient(f"http://{server[0][0]}:{server[0][1]}"))
+                    for way, server in servers.items()}
+            for sync in ways.values():
+                timed_rounds(sync, 20, [])
+            pids = {way: [server[1], *children_of(server[1]), *database_backends(url, server[2])]
+                    for way, server in servers.items()}
+            cpu: dict[str, list[float]] = {way: [] for way in ways}
+            wall: dict[str, list[float]] = {way: [] for way in ways}
+            for _ in range(runs):
+                for way, sync in ways.items():  # interleaved
+                    office, elapsed = timed_rounds(sync, rounds, pids[way])
+                    cpu[way].append(office)
+                    wall[way].append(elapsed)
+            terminal.close()
+        shutil.rmtree(home, ignore_errors=True)
+    return summary(name, ways, cpu, wall)
+
+
+def summary(name: str, ways: dict[str, Sync], cpu: dict[str, list[float]],
+            wall: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     results = {}
     for way in ways:
         results[way] = {"cpu_ms": statistics.median(cpu[way]) * 1000, "wall_ms": statistics.median(wall[way]) * 1000,
@@ -205,6 +257,7 @@ def profile(url: str | None, count: int = 300) -> None:
     functions; CPU time of this process (process_time) per call, median of 5.
     """
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from old_authentication import old_authenticate_terminal
 
     from issuer import create_app, terminals, trust_lists
     from issuer.issuing_keys import KeyUnlock
@@ -254,6 +307,8 @@ def profile(url: str | None, count: int = 300) -> None:
                 tokens),
             "  authenticate_terminal (token, jti spent)": per_call(
                 lambda token: terminals.authenticate_terminal(home, token, int(time.time())), tokens),
+            "  the same before issue 14 (old_authentication.py)": per_call(
+                lambda token: old_authenticate_terminal(home, token, int(time.time())), tokens),
             "  current_config, tag current (reads, digest)": per_call(
                 lambda _: terminals.current_config(home, unlock, terminal_id, int(time.time()), tag)),
             "  current_config, no tag (reads, signs)": per_call(
@@ -274,22 +329,27 @@ def main() -> None:
     parser.add_argument("--skip-postgresql", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--profile", action="store_true", help="also time each request and step in-process")
+    parser.add_argument("--compare-authentication", action="store_true",
+                        help="poll the new way, authenticating as before issue 14 and as now, side by side")
     options = parser.parse_args()
     url = os.environ.get("KIA_BENCH_DATABASE_URL", DEFAULT_URL)
     print(f"machine: {machine()}; load before: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
     print(f"{options.runs} runs x {options.rounds} idle rounds each way, interleaved; gunicorn 2 sync workers; "
           "office CPU = gunicorn master and workers (+ PostgreSQL backends), from /proc")
     results = {}
+    compare = options.compare_authentication
     if not options.skip_postgresql:
-        results["PostgreSQL"] = bench("PostgreSQL", url, options.rounds, options.runs)
+        results["PostgreSQL"] = bench("PostgreSQL", url, options.rounds, options.runs, compare)
     if not options.skip_sqlite:
-        results["SQLite"] = bench("SQLite", None, options.rounds, options.runs)
+        results["SQLite"] = bench("SQLite", None, options.rounds, options.runs, compare)
     print(f"\n{'database':12} {'way':30} {'office CPU/round (median)':>26} {'round trip':>11}")
     for database, ways in results.items():
         for way, figures in ways.items():
             print(f"{database:12} {way:30} {figures['cpu_ms']:23.2f} ms {figures['wall_ms']:8.1f} ms")
         old, new = (figures["cpu_ms"] for figures in ways.values())
         print(f"{database:12} {'new / old':30} {new / old:24.2f}x")
+        if compare:
+            continue
         for hint in (60, 600):  # derived: rounds a minute times CPU a round
             print(f"{database:12} 100,000 idle terminals, new way, X-KIA-Poll-After {hint:>3} s: "
                   f"{new * 100_000 / hint / 1000:.1f} cores (old way, every minute: {old * 100_000 / 60_000:.1f})")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import cProfile
 import dataclasses
 import hashlib
@@ -298,41 +299,60 @@ def split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if n < total % parts else 0) for n in range(parts)]
 
 
-def bench(name: str, url: str | None, batches: int, runs: int, terminals: int) -> dict[str, float]:
+def bench(name: str, url: str | None, batches: int, runs: int, terminals: int, *, quiet_wait: float = 600,
+          compare_authentication: bool = False) -> dict[str, dict[str, float]]:
+    """Figures for ``name``; with ``compare_authentication``, for two servers of the one office, their runs
+    interleaved: one authenticating as before issue 14 (bench/old_authentication.py), one as now."""
     with tempfile.TemporaryDirectory(prefix="kia-bench-") as folder:
         home = Path(folder) / "office"
         if url:
             reset_schema(url)
         env, codes = make_office(home, url, terminals)
-        with gunicorn(home, env) as (address, master):
+        servers = {name: env}
+        if compare_authentication:
+            from old_authentication import sitecustomize_folder
+
+            old = dict(env, PYTHONPATH=str(sitecustomize_folder(Path(folder) / "old-authentication")))
+            servers = {f"{name}, authentication before issue 14": old, f"{name}, cheaper authentication": env}
+        with contextlib.ExitStack() as stack:
+            started = {label: stack.enter_context(gunicorn(home, server_env)) for label, server_env in servers.items()}
             rng = random.Random(7)
-            clients = [Terminal(address, code, rng) for code in codes]
-            now = int(time.time())
-            timed_run(address, [client.bodies(1, now) for client in clients])  # warm-up: imports, pools
-            meter = CpuMeter(master, url)
-            rates, latencies, cpu = [], [], collections.Counter[str]()
+            clients = [Terminal(next(iter(started.values()))[0], code, rng) for code in codes]
+            for address, _ in started.values():  # warm-up: imports, pools
+                timed_run(address, [client.bodies(1, int(time.time())) for client in clients])
+            meters = {label: CpuMeter(master, url) for label, (_, master) in started.items()}
+            rates: dict[str, list[float]] = {label: [] for label in servers}
+            latencies: dict[str, list[float]] = {label: [] for label in servers}
+            cpu = {label: collections.Counter[str]() for label in servers}
             for _ in range(runs):
-                waited = wait_for_quiet()  # before the tokens are made: they live 300 s
-                now = int(time.time())
-                work = [client.bodies(count, now) for client, count in zip(clients, split(batches, terminals),
-                                                                           strict=True)]
-                before = meter.read()
-                wall, run_latencies = timed_run(address, work)
-                after = meter.read()
-                cpu.update({part: after[part] - before[part] for part in after})
-                cpu["wall"] += wall
-                rates.append(batches * BATCH / wall)
-                latencies += run_latencies
-                print(f"  {name}: {batches * BATCH:,} records in {wall:.2f} s = {rates[-1]:,.0f} records/s "
-                      f"(waited {waited:.0f} s for a quiet machine)")
+                for label, (address, _) in started.items():  # interleaved: drift hits each alike
+                    waited = wait_for_quiet(quiet_wait)  # before the tokens are made: they live 300 s
+                    now = int(time.time())
+                    work = [client.bodies(count, now) for client, count in zip(clients, split(batches, terminals),
+                                                                               strict=True)]
+                    before = meters[label].read()
+                    wall, run_latencies = timed_run(address, work)
+                    after = meters[label].read()
+                    cpu[label].update({part: after[part] - before[part] for part in after})
+                    cpu[label]["wall"] += wall
+                    rates[label].append(batches * BATCH / wall)
+                    latencies[label] += run_latencies
+                    print(f"  {label}: {batches * BATCH:,} records in {wall:.2f} s = {rates[label][-1]:,.0f} "
+                          f"records/s (waited {waited:.0f} s for a quiet machine; load "
+                          f"{os.getloadavg()[0]:.2f})")
         print(f"  {name}: records held by the office's checks: {held_count(home, url)}")
         shutil.rmtree(home, ignore_errors=True)
-    latencies.sort()
-    per_batch = {part: seconds / (runs * batches) * 1000 for part, seconds in cpu.items()}
+    return {label: figures(label, rates[label], latencies[label], cpu[label], runs * batches) for label in servers}
+
+
+def figures(label: str, rates: list[float], latencies: list[float], cpu: collections.Counter[str],
+            batches: int) -> dict[str, float]:
+    latencies = sorted(latencies)
+    per_batch = {part: seconds / batches * 1000 for part, seconds in cpu.items()}
     busy = 100 * cpu["machine"] / (cpu["wall"] * (os.cpu_count() or 1))
     other = per_batch["machine"] - per_batch["server"] - per_batch["database"] - per_batch["client"]
-    print(f"  {name}: CPU per batch of {BATCH}: gunicorn workers {per_batch['server']:.0f} ms, "
-          f"PostgreSQL {per_batch['database']:.0f} ms, client {per_batch['client']:.0f} ms, "
+    print(f"  {label}: CPU per batch of {BATCH}: gunicorn workers {per_batch['server']:.1f} ms, "
+          f"PostgreSQL {per_batch['database']:.1f} ms, client {per_batch['client']:.0f} ms, "
           f"other processes {other:.0f} ms; machine busy {busy:.0f}% of {os.cpu_count()} cores")
     return {
         "rate": statistics.median(rates),
@@ -407,7 +427,7 @@ def profile(url: str, batches: int) -> None:
         timed(IssuerHome, "require", "  IssuerHome.require() x 2: marker, has_table, office")
         timed(sync_ingest, "authenticate_terminal", "  authenticate: token and jti, a transaction of its own")
         timed(terminals, "verify_sync_token", "    sync token: JWT decodes, Ed25519")
-        timed(terminals, "_spend_jti", "    jti: delete expired, insert in a savepoint")
+        timed(terminals, "_read_and_spend", "    terminal, audience and jti: one statement")
         timed(sync_ingest, "_parsed", "  Redemption.from_json x 500")
         timed(sync_ingest, "chain_hashes", "  chain: canonical JSON + SHA-256 x 500")
         timed(sync_ingest, "verify_checkpoint", "  checkpoint: Ed25519 verify")
@@ -529,22 +549,30 @@ def main() -> None:
     parser.add_argument("--terminals", type=int, default=4, help="terminals, one client thread each")
     parser.add_argument("--profile", action="store_true", help="also time the phases in-process")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--compare-authentication", action="store_true",
+                        help="two servers of one office, authenticating as before issue 14 and as now, interleaved")
+    parser.add_argument("--quiet-wait", type=float, default=600,
+                        help="seconds to wait at most for a quiet machine before each run")
     options = parser.parse_args()
     url = os.environ.get("KIA_BENCH_DATABASE_URL", DEFAULT_URL)
     print(f"machine: {machine()}")
     print(f"{options.batches} batches of {BATCH} a run, {options.runs} runs, {options.terminals} terminals "
           f"(one client thread each), gunicorn 2 sync workers, chain and checkpoint checked")
-    results = {"PostgreSQL": bench("PostgreSQL", url, options.batches, options.runs, options.terminals)}
+    results = bench("PostgreSQL", url, options.batches, options.runs, options.terminals,
+                    quiet_wait=options.quiet_wait, compare_authentication=options.compare_authentication)
     if not options.skip_sqlite:
-        results["SQLite (WAL, one writer at a time)"] = bench("SQLite", None, options.batches, options.runs,
-                                                             options.terminals)
-    print(f"\n{'database':36} {'records/s (median)':>19} {'batch p50':>10} {'batch p99':>10}")
+        results.update(bench("SQLite (WAL, one writer at a time)", None, options.batches, options.runs,
+                             options.terminals, quiet_wait=options.quiet_wait,
+                             compare_authentication=options.compare_authentication))
+    print(f"\n{'database':56} {'records/s (median)':>19} {'batch p50':>10} {'batch p99':>10} {'CPU/batch':>10}")
     for name, result in results.items():
-        print(f"{name:36} {result['rate']:19,.0f} {result['p50']:8.0f} ms {result['p99']:8.0f} ms")
-    rate = results["PostgreSQL"]["rate"]
+        print(f"{name:56} {result['rate']:19,.0f} {result['p50']:8.0f} ms {result['p99']:8.0f} ms "
+              f"{result['cpu_server'] + result['cpu_database']:7.1f} ms")
+    rate = next(iter(results.values()))["rate"] if not options.compare_authentication else results[
+        "PostgreSQL, cheaper authentication"]["rate"]
     print(f"budget (PostgreSQL >= {BUDGET:,} records/s): {'met' if rate >= BUDGET else 'MISSED'} ({rate:,.0f})")
     if options.profile:
-        wait_for_quiet()
+        wait_for_quiet(options.quiet_wait)
         profile(url, 40)
 
 

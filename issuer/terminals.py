@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import secrets
+import weakref
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, Integer, String, column, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from keys import active_key, jws, kid_for, load_public_jwk, thumbprint
@@ -76,7 +76,11 @@ class Enrolment:
 
 def _audience(session: Session) -> str:
     """The audience terminals name in their sync tokens: this office."""
-    return f"kia-office:{session.get_one(Office, 1).root_kid}"
+    return _audience_of(session.get_one(Office, 1).root_kid)
+
+
+def _audience_of(root_kid: str) -> str:
+    return f"kia-office:{root_kid}"
 
 
 def enroll(home: IssuerHome, unlock: KeyUnlock, code: str, public_jwk: object, now: int, *, by: Actor) -> Enrolment:
@@ -215,33 +219,121 @@ def authenticate_terminal(home: IssuerHome, token: str, now: int) -> str:
     A token is good for one request, whatever becomes of that request: the
     jti is committed before the request's own work starts.  Raises
     InvalidSyncToken, or TerminalSuspended for a suspended terminal.
+
+    One round trip reads the terminal's key and state and the office's
+    audience and spends the jti, for an active or suspended terminal only
+    (on PostgreSQL one statement; on SQLite two, in process); the token is
+    then verified in full before that transaction commits, so a token that
+    fails any check spends nothing.  Nothing is cached between requests:
+    the database stays the one truth for every worker and machine, and a
+    suspension counts from the next request (docs/sync-protocol.md).
     """
+    claimed = _claimed_unverified(token)
+    if claimed is None:  # not even well-formed: no query; verify_sync_token says what is wrong
+        verify_sync_token(token, lambda _: None, "", now)
+        raise InvalidSyncToken("the sync token is not a terminal's token")
+    terminal_id, jti, expires_at = claimed
+    kept_until = min(expires_at, now + MAX_SYNC_TOKEN_LIFETIME) + SYNC_CLOCK_LEEWAY
     with home.transaction() as session:
-        states: dict[str, str] = {}
-
-        def key_of(terminal_id: str) -> Ed25519PublicKey | None:
-            terminal = session.get(Terminal, terminal_id)
-            if terminal is None or terminal.public_jwk is None or terminal.state not in ("active", "suspended"):
-                return None
-            states[terminal_id] = terminal.state
-            return load_public_jwk(terminal.public_jwk)
-
-        claims = verify_sync_token(token, key_of, _audience(session), now)
-        _spend_jti(session, claims.jti, claims.terminal, claims.expires_at, now)
-    if states[claims.terminal] == "suspended":
+        found = _read_and_spend(session, terminal_id, jti, kept_until)
+        if found is None:
+            raise InvalidSyncToken("the sync token names no active terminal")
+        state, jwk, root_kid, spent = found
+        key = load_public_jwk(jwk)
+        claims = verify_sync_token(token, lambda named: key if named == terminal_id else None,
+                                   _audience_of(root_kid), now)  # raises: the jti's spending is rolled back
+        if (claims.terminal, claims.jti, claims.expires_at) != claimed:
+            raise InvalidSyncToken("the sync token is not a terminal's token")
+        if not spent:
+            raise InvalidSyncToken("this sync token was already used; make a new one for every request")
+        if _cleanup_due(home, now):
+            forget_spent_jtis(session, now)
+    if state == "suspended":
         raise TerminalSuspended("the office has suspended this terminal; call the office")
-    return claims.terminal
+    return terminal_id
 
 
-def _spend_jti(session: Session, jti: str, terminal_id: str, expires_at: int, now: int) -> None:
-    """Refuse a replayed token; forget jtis once their tokens cannot be used any more."""
-    session.execute(delete(SyncTokenSeen).where(SyncTokenSeen.expires_at < now - SYNC_CLOCK_LEEWAY))
+# Database-safe words, checked before a claim read unverified reaches a query (PostgreSQL refuses
+# NUL in text); verify_sync_token checks the exact forms before anything commits.
+_QUERYABLE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_MAX_TOKEN_CHARS = 2048  # as verify_sync_token
+
+
+def _claimed_unverified(token: object) -> tuple[str, str, int] | None:
+    """The terminal, jti and exp a token claims, NOT verified; None when they are not plainly there."""
+    if not isinstance(token, str) or len(token) > _MAX_TOKEN_CHARS:
+        return None
     try:
-        with session.begin_nested():
-            session.add(SyncTokenSeen(jti=jti, terminal_id=terminal_id,
-                                      expires_at=min(expires_at, now + MAX_SYNC_TOKEN_LIFETIME) + SYNC_CLOCK_LEEWAY))
-    except IntegrityError:
-        raise InvalidSyncToken("this sync token was already used; make a new one for every request") from None
+        claims = json.loads(jws.split_compact(token)[1])
+    except (ValueError, RecursionError):  # also binascii.Error, UnicodeDecodeError, JSONDecodeError
+        return None
+    if not isinstance(claims, dict):
+        return None
+    terminal_id, jti, expires_at = claims.get("iss"), claims.get("jti"), claims.get("exp")
+    if not (isinstance(terminal_id, str) and _QUERYABLE.fullmatch(terminal_id) and isinstance(jti, str)
+            and _QUERYABLE.fullmatch(jti) and type(expires_at) is int and abs(expires_at) < 2**62):
+        return None
+    return terminal_id, jti, expires_at
+
+
+# PostgreSQL: the terminal's key and state, the office's audience and the jti's spending in one
+# statement.  A data-modifying WITH runs once, to completion; ON CONFLICT waits for a racing
+# request with the same jti and inserts nothing once that one commits.
+_READ_AND_SPEND_POSTGRESQL = text("""
+    WITH terminal AS (
+        SELECT terminals.state, terminals.public_jwk, office.root_kid FROM terminals, office
+        WHERE terminals.id = :terminal_id AND office.id = 1
+          AND terminals.state IN ('active', 'suspended') AND terminals.public_jwk IS NOT NULL),
+    spent AS (
+        INSERT INTO sync_tokens_seen (jti, terminal_id, expires_at)
+        SELECT :jti, :terminal_id, :kept_until FROM terminal
+        ON CONFLICT (jti) DO NOTHING RETURNING jti)
+    SELECT state, public_jwk, root_kid, (SELECT count(*) FROM spent) AS spent FROM terminal
+""").columns(column("state", String), column("public_jwk", JSON), column("root_kid", String),
+             column("spent", Integer))
+_READ_TERMINAL = text("""
+    SELECT terminals.state, terminals.public_jwk, office.root_kid FROM terminals, office
+    WHERE terminals.id = :terminal_id AND office.id = 1
+      AND terminals.state IN ('active', 'suspended') AND terminals.public_jwk IS NOT NULL
+""").columns(column("state", String), column("public_jwk", JSON), column("root_kid", String))
+_SPEND = text("INSERT INTO sync_tokens_seen (jti, terminal_id, expires_at) VALUES (:jti, :terminal_id, :kept_until) "
+              "ON CONFLICT (jti) DO NOTHING")
+
+
+def _read_and_spend(session: Session, terminal_id: str, jti: str,
+                    kept_until: int) -> tuple[str, dict[str, Any], str, bool] | None:
+    """(state, public JWK, root kid, whether this request spent the jti) for an active or suspended
+    terminal, or None (unknown, pending or retired: nothing spent)."""
+    values = {"terminal_id": terminal_id, "jti": jti, "kept_until": kept_until}
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(_READ_AND_SPEND_POSTGRESQL, values).one_or_none()
+        return None if row is None else (row.state, row.public_jwk, row.root_kid, row.spent == 1)
+    found = session.execute(_READ_TERMINAL, values).one_or_none()  # SQLite: in process, no round trip
+    if found is None:
+        return None
+    spent = session.execute(_SPEND, values).rowcount == 1  # type: ignore[attr-defined]
+    return found.state, found.public_jwk, found.root_kid, spent
+
+
+# Each worker forgets expired jtis at most once a minute of its clock, not at every request.  Only
+# rows whose tokens every worker already refuses as expired are deleted, so how often this runs
+# never lets a replay through; it only bounds the table.
+JTI_CLEANUP_INTERVAL = 60
+_last_cleanup: weakref.WeakKeyDictionary[IssuerHome, int] = weakref.WeakKeyDictionary()
+
+
+def _cleanup_due(home: IssuerHome, now: int) -> bool:
+    last = _last_cleanup.get(home)
+    if last is not None and last <= now < last + JTI_CLEANUP_INTERVAL:
+        return False
+    _last_cleanup[home] = now
+    return True
+
+
+def forget_spent_jtis(session: Session, now: int) -> int:
+    """Delete the jtis of tokens that can no longer be used (past exp and the clock leeway); how many."""
+    forgotten = session.execute(delete(SyncTokenSeen).where(SyncTokenSeen.expires_at < now - SYNC_CLOCK_LEEWAY))
+    return int(forgotten.rowcount)  # type: ignore[attr-defined]
 
 
 @dataclasses.dataclass(frozen=True)
