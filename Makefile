@@ -86,6 +86,7 @@ bench: setup
 	$(BIN)/python bench/bench_audit_anomalies.py
 	$(BIN)/python bench/bench_hsm.py
 	$(BIN)/python bench/bench_revocation_codec.py
+	$(BIN)/python bench/bench_trust_list_forms.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache *.egg-info
