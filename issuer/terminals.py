@@ -61,6 +61,7 @@ CONFIG_TYP = "kia-config"
 # for ever; terminals fetch a fresh one at every sync (docs/sync-protocol.md).
 CONFIG_LIFETIME = 30 * 86400
 CONFIG_DIGEST_BYTES = 16  # 128 bits tell one configuration's content from another's
+CONTACT_RESOLUTION = 300  # seconds: an idle pull refreshes a terminal's last sync once in five minutes at most
 ENROLMENT_CODE_LIFETIME = 7 * 86400
 STATE_VERBS = {"active": "activate", "suspended": "suspend", "retired": "retire"}  # audit actions
 _CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
@@ -147,12 +148,25 @@ def current_config(home: IssuerHome, unlock: KeyUnlock, terminal_id: str, now: i
     """
     with home.transaction() as session:
         terminal = session.get_one(Terminal, terminal_id)
+        _note_contact(terminal, now)
         content, kid = _config_content(session, terminal, now), _active_kid(session)
         digest = config_digest(content, kid)
         held = _held_version(if_none_match, digest)
         if held is not None and now - CONFIG_LIFETIME // 2 < held <= now + SYNC_CLOCK_LEEWAY:
             return ConfigAnswer(None, config_tag(held, digest))
         return ConfigAnswer(_sign_config(session, home, unlock, content, now), config_tag(now, digest))
+
+
+def _note_contact(terminal: Terminal, now: int) -> None:
+    """An authenticated pull is a sync too: a terminal with nothing to push is not offline.
+
+    The partner page warns of a terminal silent for a day (its ``last_sync_at``),
+    which only a push set before, so a terminal at a quiet counter looked offline
+    while it polled every minute.  Written at most every CONTACT_RESOLUTION, so
+    that most idle polls write nothing.
+    """
+    if terminal.last_sync_at is None or now - terminal.last_sync_at >= CONTACT_RESOLUTION:
+        terminal.last_sync_at = now
 
 
 def config_digest(content: dict[str, Any], kid: str) -> str:

@@ -182,6 +182,25 @@ def test_an_idle_round_gets_304s_and_the_office_signs_nothing(idle: Setup) -> No
     assert first.refusal is None and idle.terminal.config is not None
 
 
+def test_an_idle_terminal_is_not_shown_offline_on_the_partner_page(idle: Setup) -> None:
+    """A counter with no scans all day still syncs: its pulls keep its last sync fresh, written sparingly."""
+    sync = idle.sync()
+    sync.run(idle.clock)
+    (record,) = terminals.terminals_of(idle.office, idle.partner)
+    assert record.last_sync_at == NOW  # nothing pushed, yet seen
+
+    idle.clock.now = NOW + 60
+    sync.run(idle.clock)  # within CONTACT_RESOLUTION: nothing written
+    (record,) = terminals.terminals_of(idle.office, idle.partner)
+    assert record.last_sync_at == NOW
+
+    idle.clock.now = NOW + 2 * DAY
+    sync.run(idle.clock)  # two quiet days later, 304 and all
+    assert idle.client.round_calls()[-1] == (CONFIG, 304, True)
+    (record,) = terminals.terminals_of(idle.office, idle.partner)
+    assert record.last_sync_at == NOW + 2 * DAY
+
+
 def test_a_changed_service_brings_a_new_configuration_and_tag(idle: Setup) -> None:
     sync = idle.sync()
     sync.run(idle.clock)
