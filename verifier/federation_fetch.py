@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -193,3 +194,51 @@ def _get_trust_list(client: OfficeClient, query: str, headers: dict[str, str] | 
     if answer.status == 400:
         answer = client.request("GET", f"/api/v1/trustlist{query}", headers=headers)
     return answer
+
+
+class FederationLoop:
+    """``kia verifier serve``'s background fetch of the directory and the other offices' lists.
+
+    Every ``interval`` seconds, once the home is pinned to a national root and
+    knows the directory's URL (``kia verifier federation pin``, then one
+    ``fetch`` by hand to give the URLs): the fetch above, whose files the
+    running terminal's home watcher then reloads.  An unreachable ministry or
+    office is logged and tried again at the next round; what is held stays.
+    """
+
+    def __init__(self, store: FederationStore, now: Callable[[], int], *, interval: float = 600.0,
+                 client: Client = client_for) -> None:
+        self.store, self.now, self.interval, self.client = store, now, interval, client
+        self.stopping = threading.Event()
+        self.last_error: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def round(self) -> FetchReport | None:
+        """One fetch now; None when the home holds no federation to fetch for, or it failed."""
+        if not self.store.is_pinned() or self.store.settings().directory_url is None:
+            return None
+        try:
+            report = fetch(self.store, self.now(), client=self.client)
+        except KiaError as exc:  # unreachable, refused, or a setting gone wrong: logged, tried again
+            self.last_error = str(exc)
+            log.warning("federation fetch failed: %s; next try in %.0f s", exc, self.interval)
+            return None
+        self.last_error = None
+        refused = sorted(region for region, entry in report.regions.items() if entry.get("refusal"))
+        if refused:
+            log.warning("federation: offices refused: %s", ", ".join(map(str, refused)))
+        return report
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="kia-federation", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            self.round()
+            self.stopping.wait(self.interval)

@@ -22,6 +22,8 @@ from types import FrameType
 from waitress import create_server
 
 from .app import SERVED_HOSTS, create_app, served_hosts
+from .federation import FederationStore
+from .federation_fetch import FederationLoop
 from .sync import OfficeClient, Sync, SyncLoop
 from .terminal import Terminal
 
@@ -72,6 +74,8 @@ def serve_terminal(terminal: Terminal, host: str, port: int, *, threads: int = 4
     loop = (SyncLoop(Sync(terminal, OfficeClient(terminal.identity.server)), _now, interval=sync_interval)
             if sync_interval is not None else None)
     watcher = HomeWatcher(terminal, _now)
+    # Other regions' lists, when the home is federated (docs/federation.md); the watcher reloads what it fetches.
+    federation = FederationLoop(FederationStore(terminal.home), _now) if sync_interval is not None else None
     app = create_app(terminal, sync_loop=loop)
     server = create_server(app, host=host, port=port, threads=threads, ident="kia-verifier")
     # Only now is the port known (0 picks one): answer the terminal's own names with it.
@@ -82,6 +86,8 @@ def serve_terminal(terminal: Terminal, host: str, port: int, *, threads: int = 4
     watcher.start()
     if loop is not None:
         loop.start()
+    if federation is not None:
+        federation.start()
     print(f"Listening at: {url}", file=sys.stderr, flush=True)
     try:
         server.run()
@@ -94,5 +100,7 @@ def serve_terminal(terminal: Terminal, host: str, port: int, *, threads: int = 4
         server.close()
         if loop is not None:
             loop.stop()
+        if federation is not None:
+            federation.stop()
         watcher.stop()
         terminal.close()

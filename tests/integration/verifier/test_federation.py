@@ -30,7 +30,7 @@ from tests.factories.federation import National, RegionOffice, make_directory, m
 from tests.terminal_home import enrolled_home
 from verifier.cli import verifier
 from verifier.federation import FederationError, FederationStore, status
-from verifier.federation_fetch import DirectoryRefused, fetch
+from verifier.federation_fetch import DirectoryRefused, FederationLoop, fetch
 from verifier.terminal import Terminal
 
 DIRECTORY = "/ministry/directory.jws"
@@ -322,3 +322,42 @@ def test_offline_verify_accepts_a_card_of_another_region_with_the_directory(worl
     assert (answer["accepted"], answer["region"], answer["directory_seq"]) == (True, BALANGAN, 1)
     assert jayapura.exit_code == 1 and json.loads(jayapura.stdout)["reason"] == "unknown_key"
 
+
+
+# --- kia verifier serve's background fetch ---------------------------------------------------
+
+
+def test_the_background_fetch_does_nothing_for_a_home_without_a_federation(world: World) -> None:
+    loop = FederationLoop(world.store, lambda: NOW)
+
+    assert loop.round() is None
+    assert world.files.asked == [] and loop.last_error is None
+
+
+def test_the_background_fetch_takes_the_ministrys_next_directory_with_the_urls_given_once(world: World) -> None:
+    world.pin()
+    world.fetch()  # once by hand: the URLs are remembered
+    world.publish(states={JAYAPURA: OfficeState.SUSPENDED}, seq=2)
+    loop = FederationLoop(world.store, lambda: NOW)
+
+    report = loop.round()
+    world.terminal.reload_if_changed(NOW)  # as the running terminal's home watcher does
+
+    assert report is not None and report.directory_seq == 2
+    assert [world.scan(region) for region in (SURAKARTA, BALANGAN, JAYAPURA)] == [
+        "accepted", "accepted", "unknown_key"]
+
+
+def test_an_unreachable_ministry_keeps_what_is_held_and_is_tried_again(world: World) -> None:
+    world.pin()
+    world.fetch()
+    world.files.server.shutdown()
+    world.files.server.server_close()
+    loop = FederationLoop(world.store, lambda: NOW)
+
+    report = loop.round()
+
+    assert report is not None and report.directory_seq == 1  # the held directory stays
+    assert {entry["refusal"]["code"] for entry in report.regions.values()} == {"office_unreachable"}
+    world.terminal.reload_if_changed(NOW)
+    assert [world.scan(region) for region in (SURAKARTA, BALANGAN, JAYAPURA)] == ["accepted"] * 3
