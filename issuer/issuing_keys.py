@@ -13,7 +13,8 @@ audit event in the transaction that makes it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -194,3 +195,19 @@ def change_issuing_key(home: IssuerHome, kid: str, change: str, now: int, *, by:
 def list_issuing_keys(home: IssuerHome) -> list[IssuingKey]:
     with home.transaction() as session:
         return [issuing_key(row) for row in session.scalars(select(IssuingKeyRow).order_by(IssuingKeyRow.id))]
+
+
+def keys_on_tokens(home: IssuerHome) -> frozenset[str]:
+    """The kids of issuing keys kept on an HSM (a key reference), not in an encrypted key file."""
+    with home.transaction() as session:
+        files = session.execute(select(IssuingKeyRow.kid, IssuingKeyRow.key_file)).all()
+    return frozenset(kid for kid, key_file in files if hsm.is_reference(Path(key_file)))
+
+
+def service_token(environ: Mapping[str, str] | None = None) -> hsm.TokenAddress | None:
+    """The token the service makes new issuing keys on: the one ``KIA_PKCS11_MODULE`` and
+    ``KIA_HSM_TOKEN`` name, or None (encrypted key files) when either is unset."""
+    env = os.environ if environ is None else environ
+    if not (env.get(hsm.MODULE_ENV) and env.get(hsm.TOKEN_ENV)):
+        return None
+    return hsm.TokenAddress.from_options(None, None, env)

@@ -195,6 +195,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "revoke_confirm": ("Semua kartu dari kunci ini akan ditolak. Lanjutkan?",
                        "Every card of this key will be refused. Continue?"),
     "key_rotated": ("Kunci baru aktif; kunci lama dipensiunkan.", "A new key is active; the old one is retired."),
+    "key_place": ("Tempat kunci", "Where it is kept"),
+    "key_on_hsm": ("HSM", "HSM"),
+    "key_in_file": ("Berkas terenkripsi", "Encrypted file"),
+    "rotate_on_hsm": ("Kunci baru dibuat di HSM (token {token}); kunci itu tidak pernah bisa dibaca dari token.",
+                      "New keys are made on the HSM (token {token}); a key can never be read from the token."),
+    "rotate_in_file": ("Kunci baru dibuat sebagai berkas terenkripsi. Untuk memakai HSM, atur KIA_PKCS11_MODULE dan "
+                       "KIA_HSM_TOKEN pada layanan (docs/hsm.md).",
+                       "New keys are made as encrypted files. To use an HSM, set KIA_PKCS11_MODULE and "
+                       "KIA_HSM_TOKEN for the service (docs/hsm.md)."),
     "key_changed": ("Status kunci diubah.", "The key's state has changed."),
     "new_partner": ("Mitra baru", "New partner"),
     "new_terminal": ("Daftarkan terminal (nama)", "Register a terminal (name)"),

@@ -45,8 +45,18 @@ def index() -> ResponseReturnValue:
 def _page(bundle: BundleForm | None = None, status: int = 200) -> ResponseReturnValue:
     home = office(current_app)
     return render_template("keys.html", keys=issuing_keys.list_issuing_keys(home), form=ConfirmForm(),
+                           on_tokens=issuing_keys.keys_on_tokens(home), token=_service_token(),
                            seq=trust_lists.latest_published_seq(home), bundle=bundle or BundleForm(),
                            prepared=trust_lists.recent_signing_requests(home, RECENT_REQUESTS)), status
+
+
+def _service_token() -> str | None:
+    """The label of the token the service makes new keys on, for the page; None for key files."""
+    try:
+        token = issuing_keys.service_token()
+    except KiaError:
+        return None
+    return None if token is None else token.token_label
 
 
 @bp.post("/rotate")
@@ -56,7 +66,7 @@ def rotate() -> ResponseReturnValue:
         abort(400)
     try:
         issuing_keys.rotate_issuing_key(office(current_app), issuing_keys.KeyUnlock.from_env(), now(),
-                                        by=actor())
+                                        by=actor(), token=issuing_keys.service_token())
     except KiaError as exc:
         flash(said(exc))
     else:

@@ -207,6 +207,13 @@ TEXT: dict[str, tuple[str, str]] = {
                             "The passphrase on the server does not open the issuing key. Call the office's admin."),
     "exc_KeyStoreError": ("Kunci penerbit tidak dapat dibuka. Hubungi admin kantor.",
                           "The issuing key cannot be opened. Call the office's admin."),
+    "exc_HsmError": ("HSM tidak dapat dipakai untuk kunci penerbit: periksa modul PKCS#11 dan token yang diatur di "
+                     "server. Hubungi admin kantor.",
+                     "The HSM cannot be used for the issuing key: check the PKCS#11 module and token set on the "
+                     "server. Call the office's admin."),
+    "exc_HsmPinRefused": ("Token HSM menolak PIN (KIA_HSM_PIN) di server, atau PIN terkunci. Hubungi admin kantor.",
+                          "The HSM token refused the PIN on the server (KIA_HSM_PIN), or the PIN is locked. "
+                          "Call the office's admin."),
     "exc_KeyLifecycleError": ("Keadaan kunci tidak mengizinkan perubahan ini: hanya kunci aktif yang dapat "
                               "dipensiunkan, dan kunci yang dicabut tetap dicabut.",
                               "The key's state does not allow this change: only an active key can be retired, and "

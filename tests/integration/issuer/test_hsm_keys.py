@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from issuer import offline_signing
+from issuer import create_app, offline_signing
 from issuer.cards import issue_cards, revoke_card
 from issuer.children import ChildRequest
 from issuer.issuing_keys import KeyUnlock, init_home, list_issuing_keys, rotate_issuing_key
@@ -29,7 +30,7 @@ from issuer.trust_lists import export_trust_list, import_bundle, prepare_signing
 from keys import KeyState, apply_delta, hsm, jws, kid_for, load_public_jwk, verify_card, verify_trust_list
 from keys.trustlist import TrustList
 from tests.factories import ACTOR, DAY, NOW, SURAKARTA
-from tests.factories.offices import UNLOCK, add_partner, add_service
+from tests.factories.offices import PASSPHRASE, PASSWORD, UNLOCK, add_partner, add_people, add_service
 from tests.factories.softhsm import SoftHsm, softhsm_token
 from tests.integration.conftest import RunKia
 from verifier.config import CONFIG_TYP, verify_config
@@ -258,3 +259,50 @@ def test_the_commands_choose_the_token_per_key(
     assert refused.stderr.count("\n") == 1 and "refused the user PIN" in refused.stderr
     assert "wrong-pin-4242" not in refused.stderr + refused.stdout and softhsm.pin not in refused.stderr
 
+
+
+def test_the_keys_page_rotates_onto_the_services_token_and_says_where_each_key_is(
+    office: IssuerHome, token: hsm.TokenAddress, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)  # the service's other keys stay files
+    add_people(office, NOW, ("petugas", "officer", None))
+    app = create_app({"HOME": str(office.path), "DATABASE_URL": office.database_url, "TESTING": True,
+                      "WTF_CSRF_ENABLED": False})
+    client = app.test_client()
+    client.post("/login", data={"username": "petugas", "password": PASSWORD})
+    try:
+        assert "Kunci baru dibuat sebagai berkas terenkripsi" in client.get("/keys/").get_data(True)
+
+        monkeypatch.setenv(hsm.MODULE_ENV, token.module)  # the office configures its service's HSM
+        monkeypatch.setenv(hsm.TOKEN_ENV, token.token_label)
+        assert f"Kunci baru dibuat di HSM (token {token.token_label})" in client.get("/keys/").get_data(True)
+        client.post("/keys/rotate", data={}, follow_redirects=True)
+
+        old, new = list_issuing_keys(office)
+        assert (old.state, new.state) == (KeyState.RETIRED, KeyState.ACTIVE)
+        assert hsm.is_reference(key_file(office, new.kid)) and not hsm.is_reference(key_file(office, old.kid))
+        places = re.findall(r'<td class="key-place">([^<]+)</td>', client.get("/keys/").get_data(True))
+        assert places == ["Berkas terenkripsi", "HSM"]
+    finally:
+        app.extensions["kia_home"].close()
+
+
+def test_a_refused_pin_on_the_keys_page_is_said_in_indonesian_without_the_pin(
+    office: IssuerHome, token: hsm.TokenAddress, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIA_KEY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv(hsm.MODULE_ENV, token.module)
+    monkeypatch.setenv(hsm.TOKEN_ENV, token.token_label)
+    monkeypatch.setenv(hsm.PIN_ENV, "000000")
+    add_people(office, NOW, ("petugas", "officer", None))
+    app = create_app({"HOME": str(office.path), "DATABASE_URL": office.database_url, "TESTING": True,
+                      "WTF_CSRF_ENABLED": False})
+    client = app.test_client()
+    client.post("/login", data={"username": "petugas", "password": PASSWORD})
+    try:
+        page = client.post("/keys/rotate", data={}, follow_redirects=True).get_data(True)
+
+        assert "Token HSM menolak PIN (KIA_HSM_PIN) di server" in page and "000000" not in page
+        assert [key.state for key in list_issuing_keys(office)] == [KeyState.ACTIVE]  # nothing rotated
+    finally:
+        app.extensions["kia_home"].close()
