@@ -32,18 +32,17 @@ told apart by their application_name (PGAPPNAME).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common import BIN, gunicorn, machine
+from common import BENCH_PASSPHRASE as PASSPHRASE
+from common import cli_office, gunicorn, kia, machine, reset_schema
 from sqlalchemy import create_engine, text
 
 from verifier.enrolment import enroll_terminal
@@ -52,46 +51,18 @@ from verifier.sync import Answer, OfficeClient, Sync
 from verifier.terminal import Terminal
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench"
-PASSPHRASE = "bench passphrase, not a secret 2026"
-SERVICES = (("bioskop-reguler", 50_000), ("bioskop-3d", 75_000), ("matinee", 35_000))
 
 
 # --- the office ------------------------------------------------------------------------
 
 
-def kia(*args: str, env: dict[str, str]) -> Any:
-    result = subprocess.run([str(BIN / "kia"), *args], env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"kia {' '.join(args[:3])} failed: {result.stderr.strip()}")
-    return json.loads(result.stdout)
-
-
 def make_office(home: Path, url: str | None) -> tuple[dict[str, str], dict[str, Any]]:
     """A home made with the CLI: one partner, its services, a published trust list, one terminal registered."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("KIA_")}
-    env["KIA_KEY_PASSPHRASE"] = PASSPHRASE
-    if url:
-        env["KIA_DATABASE_URL"] = url
-    kia("issuer", "init", "--home", str(home), env=env)
-    partner = kia("issuer", "partner", "add", "--home", str(home), "--name", "Bioskop Solo Paragon",
-                  "--kind", "cinema", "--cluster", "education_culture", "--region", "3372",
-                  "--mou-start", "2026-01-01", "--mou-end", "2030-12-31", env=env)["partner_id"]
-    for service, price in SERVICES:
-        kia("issuer", "partner", "service", str(partner), "--home", str(home), "--code", service, "--name", service,
-            *(f"--price={category}={price}" for category in ("0-4", "5-12", "13-16")), "--percent", "50",
-            env=env)
+    env, partner = cli_office(home, url)
     kia("issuer", "trustlist", "export", "--home", str(home), "--out", str(home.with_name("published")), env=env)
     registration = kia("issuer", "terminal", "register", "--home", str(home), "--partner", str(partner),
                        "--name", "Kasir 1", env=env)
     return env, registration
-
-
-def reset_schema(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 # --- the office's CPU ------------------------------------------------------------------------

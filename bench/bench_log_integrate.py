@@ -25,7 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from common import reset_schema
+from sqlalchemy import insert
 
 from issuer import partners, terminals, transparency
 from issuer.audit import Actor
@@ -37,14 +38,6 @@ from keys.tiles import Tile
 BATCH = 500
 UNLOCK = KeyUnlock(None, allow_unencrypted_for_development=True)
 ACTOR = Actor("bench", "local")
-
-
-def reset_schema(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def record(home: IssuerHome, terminal: str, partner: int, count: int, start: int, now: int) -> None:

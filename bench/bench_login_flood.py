@@ -25,18 +25,16 @@ from __future__ import annotations
 import argparse
 import collections
 import http.client
-import json
 import os
 import re
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
 import urllib.parse
 from pathlib import Path
 
-from common import BIN, gunicorn, machine
+from common import gunicorn, kia, machine
 
 PASSPHRASE = "bench passphrase, not a secret 2026"
 PASSWORD = "bench admin password 2026"  # noqa: S105 (a throwaway office's)
@@ -44,13 +42,6 @@ CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 WARM_UP = 40  # flood tries before timing starts
 
 Address = tuple[str, int]
-
-
-def kia(*args: str, env: dict[str, str]) -> object:
-    result = subprocess.run([str(BIN / "kia"), *args], env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"kia {' '.join(args[:3])} failed: {result.stderr.strip()}")
-    return json.loads(result.stdout)
 
 
 def make_office(home: Path) -> dict[str, str]:

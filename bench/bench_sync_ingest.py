@@ -41,7 +41,6 @@ import pstats
 import random
 import shutil
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -49,7 +48,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import BIN, gunicorn, machine
+from common import BENCH_PASSPHRASE as PASSPHRASE
+from common import BENCH_SERVICES as SERVICES
+from common import cli_office, gunicorn, kia, machine, reset_schema
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 
@@ -60,8 +61,6 @@ from keys.serial import serial_from_value
 BATCH = 500
 BUDGET = 10_000  # records/s into PostgreSQL
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench"
-PASSPHRASE = "bench passphrase, not a secret 2026"
-SERVICES = (("bioskop-reguler", 50_000), ("bioskop-3d", 75_000), ("matinee", 35_000))
 CARDS = 200_000
 CATEGORIES = ("0-4", "5-12", "5-12", "13-16")  # a serial's value modulo 4 picks its card's category
 AGES = {"0-4": 3, "5-12": 8, "13-16": 14}
@@ -70,35 +69,9 @@ AGES = {"0-4": 3, "5-12": 8, "13-16": 14}
 # --- the office --------------------------------------------------------------
 
 
-def kia(*args: str, env: dict[str, str]) -> Any:
-    result = subprocess.run([str(BIN / "kia"), *args], env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"kia {' '.join(args[:3])} failed: {result.stderr.strip()}")
-    return json.loads(result.stdout)
-
-
-def reset_schema(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def make_office(home: Path, url: str | None, terminals: int) -> tuple[dict[str, str], list[str]]:
     """A home made with the CLI, one partner, ``terminals`` enrolment codes."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("KIA_")}
-    env["KIA_KEY_PASSPHRASE"] = PASSPHRASE
-    if url:
-        env["KIA_DATABASE_URL"] = url
-    kia("issuer", "init", "--home", str(home), env=env)
-    partner = kia("issuer", "partner", "add", "--home", str(home), "--name", "Bioskop Solo Paragon",
-                  "--kind", "cinema", "--cluster", "education_culture", "--region", "3372",
-                  "--mou-start", "2026-01-01", "--mou-end", "2027-12-31", env=env)["partner_id"]
-    for service, price in SERVICES:
-        kia("issuer", "partner", "service", str(partner), "--home", str(home), "--code", service, "--name", service,
-            *(f"--price={category}={price}" for category in AGES), "--percent", "50", "--daily-limit", "100",
-            env=env)
+    env, partner = cli_office(home, url, mou_end="2027-12-31", service_options=("--daily-limit", "100"))
     issue_cards_directly(home, url)
     codes = [kia("issuer", "terminal", "register", "--home", str(home), "--partner", str(partner),
                  "--name", f"Kasir {n}", env=env)["enrolment_code"] for n in range(1, terminals + 1)]

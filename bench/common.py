@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import re
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -83,3 +85,46 @@ def gunicorn(home: Path, env: dict[str, str]) -> Iterator[tuple[tuple[str, int],
         process.wait(timeout=20)
         if errors:
             print(f"  server errors logged: {len(errors)}, first: {errors[0].strip()}")
+
+
+# --- offices made with the kia command, for the benchmarks that serve one ----------------------------
+
+BENCH_PASSPHRASE = "bench passphrase, not a secret 2026"
+BENCH_SERVICES = (("bioskop-reguler", 50_000), ("bioskop-3d", 75_000), ("matinee", 35_000))
+
+
+def kia(*args: str, env: dict[str, str]) -> Any:
+    """Run ``kia ARGS`` as an operator does and return its JSON; stop the benchmark if it fails."""
+    result = subprocess.run([str(BIN / "kia"), *args], env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"kia {' '.join(args[:3])} failed: {result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+def reset_schema(url: str) -> None:
+    """Empty a PostgreSQL benchmark database (drop and re-create its public schema)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def cli_office(home: Path, url: str | None, *, mou_end: str = "2030-12-31",
+               service_options: tuple[str, ...] = ()) -> tuple[dict[str, str], int]:
+    """A home made with the CLI, holding one cinema with BENCH_SERVICES priced for every age: (env, partner id)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("KIA_")}
+    env["KIA_KEY_PASSPHRASE"] = BENCH_PASSPHRASE
+    if url:
+        env["KIA_DATABASE_URL"] = url
+    kia("issuer", "init", "--home", str(home), env=env)
+    partner: int = kia("issuer", "partner", "add", "--home", str(home), "--name", "Bioskop Solo Paragon",
+                       "--kind", "cinema", "--cluster", "education_culture", "--region", "3372",
+                       "--mou-start", "2026-01-01", "--mou-end", mou_end, env=env)["partner_id"]
+    for service, price in BENCH_SERVICES:
+        kia("issuer", "partner", "service", str(partner), "--home", str(home), "--code", service, "--name", service,
+            *(f"--price={category}={price}" for category in ("0-4", "5-12", "13-16")), "--percent", "50",
+            *service_options, env=env)
+    return env, partner

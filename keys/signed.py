@@ -44,13 +44,7 @@ def verified_claims(
     members, and that the counts among them are whole numbers.  Raises
     Problem; ``document`` names the list in its message.
     """
-    if isinstance(token, bytes):
-        token = token.decode("ascii", "replace")
-    if not isinstance(token, str):
-        raise Problem(Problem.MALFORMED, f"a {document} must be text")
-    if len(token) > max_length:
-        raise Problem(Problem.MALFORMED, f"the {document} is larger than any genuine list")
-    return _claims(verified_payload(token.strip(), root_key, typ, document), names, document)
+    return _claims(verified_payload(_text(token, max_length, document), root_key, typ, document), names, document)
 
 
 def verified_unencoded_claims(
@@ -63,15 +57,9 @@ def verified_unencoded_claims(
     pinned, all before the signature; the payload must be printable ASCII
     without ``.``.
     """
-    if isinstance(token, bytes):
-        token = token.decode("ascii", "replace")
-    if not isinstance(token, str):
-        raise Problem(Problem.MALFORMED, f"a {document} must be text")
-    if len(token) > max_length:
-        raise Problem(Problem.MALFORMED, f"the {document} is larger than any genuine list")
     # Indices, not split: a list of 5,000,000 serials is a 14 MB payload, and a
     # terminal's peak memory is set by loading it (docs/benchmarks.md).
-    token = token.strip()
+    token = _text(token, max_length, document)
     first, last = token.find("."), token.rfind(".")
     if token.count(".") != 2:
         raise Problem(Problem.MALFORMED, f"the {document} is not a compact JWS with an unencoded payload")
@@ -107,6 +95,17 @@ def verified_unencoded_claims(
     if end != last:
         raise Problem(Problem.MALFORMED, f"the {document} payload is not JSON alone")
     return _members(claims, names, document)
+
+
+def _text(token: object, max_length: int, document: str) -> str:
+    """``token`` as stripped text of at most ``max_length`` characters, or Problem (MALFORMED)."""
+    if isinstance(token, bytes):
+        token = token.decode("ascii", "replace")
+    if not isinstance(token, str):
+        raise Problem(Problem.MALFORMED, f"a {document} must be text")
+    if len(token) > max_length:
+        raise Problem(Problem.MALFORMED, f"the {document} is larger than any genuine list")
+    return token.strip()
 
 
 def unverified_header(header_segment: str) -> dict[str, Any] | None:
