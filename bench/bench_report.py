@@ -55,14 +55,20 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT, machine
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(ROOT))
 
-from issuer import issuing_keys, partners, reports  # noqa: E402
+from issuer import issuing_keys, partners, reports, summaries  # noqa: E402
 from issuer.audit import Actor  # noqa: E402
 from issuer.storage import migrate  # noqa: E402
-from issuer.storage.models import KLA_CLUSTERS, PARTNER_KINDS, RedemptionSummary  # noqa: E402
+from issuer.storage.models import (  # noqa: E402
+    KLA_CLUSTERS,
+    PARTNER_KINDS,
+    RedemptionSummary,
+    RedemptionSummaryMonth,
+)
 from issuer.storage.store import IssuerHome  # noqa: E402
 from issuer.terminals import register_terminal  # noqa: E402
 from keys.eligibility import region_timezone  # noqa: E402
@@ -283,40 +289,47 @@ def measure(home: IssuerHome, biggest: int, label: str = "") -> dict[str, float]
 
 
 def summaries_migrated(home: IssuerHome, fresh: bool) -> None:
-    """Run migration 0013 (daily summaries filled from every row, the counted-cards index) and time it.
+    """Run migrations 0013 and 0015 (summaries, monthly rollup and card sets filled from every row) and time them.
 
-    Freshly loaded rows went in by COPY, past ingest: the migration is taken
-    down to 0012 and up again, so that it fills the summaries as it would for
-    an office upgrading with these rows.
+    Freshly loaded rows went in by COPY, past ingest: the migrations are taken
+    down to 0012 and up again, so that they fill what ingest keeps as they
+    would for an office upgrading with these rows.
     """
     if fresh:
         migrate.downgrade(home.database, "0012")
     if migrate.current_revision(home.database) == migrate.head_revision():
         return
+    if migrate.current_revision(home.database) == "0012":
+        began = time.perf_counter()
+        migrate.upgrade(home.database, "0014")
+        print(f"migrations 0013-0014 (daily summaries filled from every row, counted-cards index built): "
+              f"{time.perf_counter() - began:.0f} s")
     began = time.perf_counter()
     migrate.upgrade(home.database)
-    print(f"migration 0013 (summaries filled from every row, counted-cards index built): "
-          f"{time.perf_counter() - began:.0f} s")
+    print(f"migration 0015 (monthly rollup, card sets and counts filled): {time.perf_counter() - began:.0f} s")
     with home.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM ANALYZE redemption_summaries"))
-        summaries, size = connection.execute(text(
-            "SELECT count(*), pg_size_pretty(pg_total_relation_size('redemption_summaries')) "
-            "FROM redemption_summaries")).one()
-    print(f"redemption_summaries: {summaries:,} rows, {size} with indexes")
+        for table in KEPT_TABLES:
+            connection.execute(text(f"VACUUM ANALYZE {table}"))
+            count, size = connection.execute(text(
+                f"SELECT count(*), pg_size_pretty(pg_total_relation_size('{table}')) FROM {table}")).one()
+            print(f"{table}: {count:,} rows, {size} with indexes")
+
+
+KEPT_TABLES = ("redemption_summaries", "redemption_summary_months", "redemption_cards", "redemption_card_counts")
 
 
 def summed_only(home: IssuerHome, group: str, period: str, start: dt.date, end: dt.date,
                 partner_id: int | None = None) -> list[Any]:
     """The summed figures of reports.figures without unique cards: what the summaries alone cost."""
-    summary = RedemptionSummary
-    query = reports._grouped(reports._narrowed(
-        select(reports._group_of(group, summary.partner_id, summary.service).label("group"),
-               (summary.day if period == "day" else summary.month).label("period"),
-               *(func.sum(getattr(summary, name)) for name in reports.FIGURES_SUMMED))
-        .where(summary.day.between(reports.bucket(start, "day"), reports.bucket(end, "day"))),
-        group, summary.partner_id, partner_id, None), group)
+    days = (reports.bucket(start, "day"), reports.bucket(end, "day"))
+    months, cut = reports._whole_months(start, end) if period == "month" else (None, [days])
+    parts = [reports._sums(RedemptionSummary, RedemptionSummary.day, group, period,
+                           RedemptionSummary.day.between(*span), partner_id, None) for span in cut]
+    if months is not None:
+        parts.append(reports._sums(RedemptionSummaryMonth, RedemptionSummaryMonth.month, group, period,
+                                   RedemptionSummaryMonth.month.between(*months), partner_id, None))
     with home.transaction() as session:
-        return list(session.execute(query))
+        return [list(session.execute(part)) for part in parts]
 
 
 def compare(home: IssuerHome, biggest: int) -> list[tuple[str, float, float, float]]:
@@ -324,6 +337,7 @@ def compare(home: IssuerHome, biggest: int) -> list[tuple[str, float, float, flo
     november = (dt.date(2026, 11, 1), dt.date(2026, 11, 30))
     year = (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
     everything = (FIRST_MONTH, dt.date(2026, 12, 31))
+    cut_months = (dt.date(2026, 1, 15), dt.date(2026, 3, 14))
     cases: list[tuple[str, tuple[Any, ...]]] = [
         ("a partner's month, by day", ("partner", "day", *november, biggest)),
         ("a partner's month, by month", ("partner", "month", *november, biggest)),
@@ -337,6 +351,9 @@ def compare(home: IssuerHome, biggest: int) -> list[tuple[str, float, float, flo
         ("the programme, one month, by day", ("programme", "day", *november)),
         ("the programme, a year, by month", ("programme", "month", *year)),
         ("the programme, 24 months, by month", ("programme", "month", *everything)),
+        ("a partner, 15 Jan to 14 Mar, by month", ("partner", "month", *cut_months, biggest)),
+        ("the programme, 15 Jan to 14 Mar, by month", ("programme", "month", *cut_months)),
+        ("a region's programme, a year, by month", ("programme", "month", *year, None, 3372)),
     ]
     rows = []
     print(f"\n{'report (median of ' + str(RUNS) + ' runs)':44} {'before':>9} {'after':>9} {'no cards':>9} "
@@ -353,6 +370,59 @@ def compare(home: IssuerHome, biggest: int) -> list[tuple[str, float, float, flo
               flush=True)
         rows.append((name, slow, fast, sums))
     return rows
+
+
+def ingest_cost(home: IssuerHome, biggest: int) -> None:
+    """What keeping the summaries costs a batch at ingest, side by side: the daily rows alone (before this
+    step), and everything issuer.summaries keeps now (daily and monthly rows, card sets and counts).
+
+    A terminal's batch: 500 records of the largest partner on one day, four categories, cards drawn from
+    the loaded ones (so some are already in the day's and month's sets), 91 in 100 accepted.  Each run is
+    rolled back; median of RUNS_INGEST, the two interleaved.
+    """
+    rng = random.Random(7)
+    with home.transaction() as session:
+        serials = list(session.scalars(text(
+            "SELECT serial FROM redemptions WHERE partner_id = :partner AND month = 202611 AND serial IS NOT NULL "
+            "LIMIT 20000"), {"partner": biggest}))
+    batches = []
+    for _ in range(RUNS_INGEST):
+        batch = []
+        for _ in range(500):
+            accepted = rng.random() < 0.91
+            batch.append({"partner_id": biggest, "day": 20261120, "service": "bench", "category": rng.choice(
+                ("0-4", "5-12", "13-16", None)), "accepted": accepted, "held": False, "flagged": False,
+                "price": 20_000, "discount": 10_000 if accepted else 0, "paid": 10_000 if accepted else 20_000,
+                "serial": rng.choice(serials) if rng.random() < 0.5 else serial_from_value(rng.randrange(2**35))})
+        batches.append(batch)
+
+    def daily_only(batch: list[dict[str, Any]]) -> None:
+        totals: dict[Any, list[int]] = {}
+        for record in batch:
+            summaries.count(totals.setdefault(summaries.key(record), [0] * len(summaries.COUNTS)), record)
+        summaries._add(session, RedemptionSummary, ("partner_id", "day", "service", "category"), summaries.COUNTS,
+                       [{"partner_id": key[0], "day": key[1], "month": key[1] // 100, "service": key[2],
+                         "category": key[3], **dict(zip(summaries.COUNTS, totals[key], strict=True))}
+                        for key in sorted(totals)])
+
+    ways: dict[str, Callable[[list[dict[str, Any]]], None]] = {
+        "daily summaries only (before)": daily_only,
+        "summaries, months and card sets (now)": lambda batch: summaries.add_records(session, batch)}
+    samples: dict[str, list[float]] = {name: [] for name in ways}
+    for batch in batches:
+        for name, way in ways.items():
+            with Session(home.database.engine) as session:
+                began = time.perf_counter()
+                way(batch)
+                session.flush()
+                samples[name].append((time.perf_counter() - began) * 1000)
+                session.rollback()
+    print(f"\nkept at ingest, a batch of 500 records (median of {RUNS_INGEST}, interleaved):")
+    for name, values in samples.items():
+        print(f"  {name:40} {statistics.median(values):6.2f} ms")
+
+
+RUNS_INGEST = 200
 
 
 def main() -> None:
@@ -397,6 +467,7 @@ def main() -> None:
         print(f"load average before timing: {os.getloadavg()[0]:.1f}")
         compare(home, biggest)
         print(f"load average after timing: {os.getloadavg()[0]:.1f}")
+        ingest_cost(home, biggest)
         medians = measure(home, biggest)
         monthly = medians["one partner, one month, by month"]
         print(f"budget (one partner's monthly report <= {BUDGET_MS} ms): "

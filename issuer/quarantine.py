@@ -25,7 +25,7 @@ MAX_REASON_LENGTH = 200
 DECISIONS = {"release": "released", "confirm": "confirmed"}
 # What the reports' daily summaries read of a record (issuer.summaries).
 SUMMARY_COLUMNS = ("partner_id", "day", "service", "category", "accepted", "held", "flagged", "price", "discount",
-                   "paid")
+                   "paid", "serial")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,13 +18,22 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, Subquery, and_, case, distinct, func, literal, or_, select, text
+from sqlalchemy import Select, Subquery, and_, case, distinct, false, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
 from keys.eligibility import WIT, is_valid_region, region_timezone
 
 from .errors import Invalid
-from .storage.models import Agreement, CardRow, Partner, RedemptionRow, RedemptionSummary, RegionEligibility
+from .storage.models import (
+    Agreement,
+    CardRow,
+    Partner,
+    RedemptionCardCount,
+    RedemptionRow,
+    RedemptionSummary,
+    RedemptionSummaryMonth,
+    RegionEligibility,
+)
 from .storage.store import IssuerHome
 
 PERIODS = ("day", "month")
@@ -101,25 +110,29 @@ def figures(
     keeps the partners of one region.  Raises Invalid when the dates span
     more than check_range allows.
 
-    Every figure but ``unique_cards`` is a sum of the daily summaries
-    (issuer.summaries); unique cards are counted from the redemptions' index
-    of counted cards, in the same statement (one snapshot), so they cost
-    the counted records in the range (docs/benchmarks.md).
+    Every figure but ``unique_cards`` is a sum of the summaries kept at
+    ingest (issuer.summaries): whole months from the monthly rows, other
+    days from the daily ones.  Unique cards are read from the counts kept at
+    ingest for partners and for the whole programme, and counted from the
+    redemptions' index of counted cards otherwise (kinds, clusters, services,
+    a region's programme, the days of a month the range cuts), in the same
+    statement (one snapshot); docs/benchmarks.md gives the costs.
     """
     if group not in (*GROUPS, BY_SERVICE) or period not in PERIODS:
         raise ValueError("unknown group or period")
     check_range(start, end, period)
     days = (bucket(start, "day"), bucket(end, "day"))  # always the exact days asked for, whatever the grouping
-    summary = RedemptionSummary
-    sums = _grouped(_narrowed(
-        select(_group_of(group, summary.partner_id, summary.service).label("group"),
-               (summary.day if period == "day" else summary.month).label("period"),
-               *(func.sum(getattr(summary, name)).label(name) for name in FIGURES_SUMMED))
-        .where(summary.day.between(*days)),
-        group, summary.partner_id, partner_id, region,
-    ), group).subquery()
+    months, cut = _whole_months(start, end) if period == "month" else (None, [days])
+    parts = [_sums(RedemptionSummary, RedemptionSummary.day, group, period, RedemptionSummary.day.between(*span),
+                   partner_id, region) for span in cut]
+    if months is not None:
+        parts.append(_sums(RedemptionSummaryMonth, RedemptionSummaryMonth.month, group, period,
+                           RedemptionSummaryMonth.month.between(*months), partner_id, region))
+    each = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    sums = select(each.c.group, each.c.period, *(func.sum(each.c[name]).label(name) for name in FIGURES_SUMMED)
+                  ).group_by(each.c.group, each.c.period).subquery()
     with home.transaction() as session:
-        cards = _unique_cards(session, group, period, days, partner_id, region)
+        cards = _unique_cards(session, group, period, days, months, cut, partner_id, region)
         query = (
             select(sums.c.group, sums.c.period, sums.c.scans, sums.c.accepted,
                    func.coalesce(cards.c.unique_cards, 0), sums.c.gross, sums.c.discount, sums.c.net, sums.c.held,
@@ -130,9 +143,58 @@ def figures(
         return [Figures(str(row[0]), *(int(value) for value in row[1:])) for row in session.execute(query)]
 
 
-def _unique_cards(session: Session, group: str, period: str, days: tuple[int, int], partner_id: int | None,
-                  region: int | None) -> Subquery:
-    """Distinct cards of accepted, counted records per group and period, read from ix_redemptions_counted_cards.
+def _whole_months(start: dt.date, end: dt.date) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """The whole months in ``start``..``end`` (first, last YYYYMM, or None) and the spans of days left around them."""
+    first = start if start.day == 1 else _next_month(start)
+    after = _next_month(end) if end.day == calendar.monthrange(end.year, end.month)[1] else end.replace(day=1)
+    if first >= after:  # no whole month: the days alone (none when the range ends before it starts)
+        return None, [(bucket(start, "day"), bucket(end, "day"))]
+    spans = []
+    if start < first:
+        spans.append((bucket(start, "day"), bucket(first - dt.timedelta(days=1), "day")))
+    if after <= end:
+        spans.append((bucket(after, "day"), bucket(end, "day")))
+    return (bucket(first, "month"), bucket(after - dt.timedelta(days=1), "month")), spans
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _sums(summary: Any, when: Any, group: str, period: str, where: Any, partner_id: int | None,
+          region: int | None) -> Select[Any]:
+    """FIGURES_SUMMED of ``summary`` (daily or monthly) per ``group`` and ``period`` where ``where`` holds."""
+    label = (when if period == "day" or summary is RedemptionSummaryMonth else summary.month).label("period")
+    return _grouped(_narrowed(
+        select(_group_of(group, summary.partner_id, summary.service).label("group"), label,
+               *(func.sum(getattr(summary, name)).label(name) for name in FIGURES_SUMMED)).where(where),
+        group, summary.partner_id, partner_id, region), group)
+
+
+def _unique_cards(session: Session, group: str, period: str, days: tuple[int, int], months: tuple[int, int] | None,
+                  cut: list[tuple[int, int]], partner_id: int | None, region: int | None) -> Subquery:
+    """Unique cards per group and period: kept counts where they answer, else counted from redemptions."""
+    programme = group == "programme" and partner_id is None and region is None
+    if group != "partner" and not programme:
+        return _counted_cards(session, group, period, [days], partner_id, region)
+    counts = RedemptionCardCount
+    periods = [days] if period == "day" else [months] if months is not None else []
+    if not periods:
+        return _counted_cards(session, group, period, cut, partner_id, region)
+    figure = counts.programme_cards if programme else counts.partner_cards
+    kept = _grouped(_narrowed(
+        select(_group_of(group, counts.partner_id, None).label("group"), counts.period.label("period"),
+               func.sum(figure).label("unique_cards")).where(counts.period.between(*periods[0])),
+        group, counts.partner_id, partner_id, region), group)
+    if period == "day" or not cut:
+        return kept.subquery()
+    return union_all(kept, select(_counted_cards(session, group, period, cut, partner_id, region))).subquery()
+
+
+def _counted_cards(session: Session, group: str, period: str, spans: list[tuple[int, int]], partner_id: int | None,
+                   region: int | None) -> Subquery:
+    """Distinct cards of accepted, counted records per group and period in ``spans`` of days, read from
+    ix_redemptions_counted_cards.
 
     By day each card is taken once per group and day, then counted: the
     index's order makes them distinct without a sort.  By month the serials
@@ -145,7 +207,7 @@ def _unique_cards(session: Session, group: str, period: str, days: tuple[int, in
     label = _group_of(group, RedemptionRow.partner_id, RedemptionRow.service).label("group")
     when = (RedemptionRow.day if period == "day" else RedemptionRow.day // 100).label("period")
     counted = (RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(False), RedemptionRow.serial.is_not(None),
-               RedemptionRow.day.between(*days))
+               or_(false(), *(RedemptionRow.day.between(*span) for span in spans)))
     if period == "day":
         each = _narrowed(select(label, when, serial).where(*counted), group, RedemptionRow.partner_id, partner_id,
                          region).distinct().subquery()

@@ -11,7 +11,19 @@ report costs the days and services it covers, not the records.  One row per
 
 Ingest adds each batch (``add_records``), aggregated first so that the
 batch makes one upsert with one row per summary key; an auditor's decision
-moves a record between ``held`` and revenue (``move_record``).
+moves a record between ``held`` and revenue (``move_record``).  The same
+rows, keyed by month, keep RedemptionSummaryMonth, so a report sums whole
+months from twelve rows a year instead of 365.
+
+Unique cards cannot be summed, so the distinct cards are kept too: a
+counted record (accepted, not held, with a serial, on a known day) puts its
+card in the sets of its partner and of the programme, for its month and its
+day (RedemptionCard: a row per scope, month and card, a bit per day).  A
+card new to a set bumps RedemptionCardCount, the count a report reads.
+The programme's count is kept per partner (the partner whose record first
+put the card in the set), so no two partners' ingests update one row.
+Sets only grow: an auditor only ever moves a held record into revenue,
+never one out.
 """
 
 from __future__ import annotations
@@ -22,8 +34,10 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .storage.models import RedemptionSummary
+from .storage.models import PROGRAMME, RedemptionCard, RedemptionCardCount, RedemptionSummary, RedemptionSummaryMonth
 
+# Every table kept here from redemptions, so that tests which store redemptions anew can clear them together.
+TABLES = (RedemptionSummary, RedemptionSummaryMonth, RedemptionCard, RedemptionCardCount)
 COUNTS = ("scans", "accepted", "gross", "discount", "net", "held", "flagged")
 NO_CATEGORY = ""
 
@@ -50,16 +64,25 @@ def key(record: Mapping[str, Any]) -> Key:
     return record["partner_id"], record["day"], record["service"], record["category"] or NO_CATEGORY
 
 
+def counted(record: Mapping[str, Any]) -> bool:
+    """Whether ``record`` counts towards unique cards (and revenue): accepted, not held, a card, a known day."""
+    return bool(record["accepted"] and not record["held"] and record["serial"] is not None and record["day"])
+
+
 def add_records(session: Session, records: Iterable[Mapping[str, Any]]) -> None:
-    """Count new redemptions (mappings of RedemptionRow's columns) into their summaries."""
+    """Count new redemptions (mappings of RedemptionRow's columns) into their summaries and card sets."""
     totals: dict[Key, list[int]] = {}
+    cards: list[Mapping[str, Any]] = []
     for record in records:
         found = key(record)
         total = totals.get(found)
         if total is None:
             total = totals[found] = [0] * len(COUNTS)
         count(total, record)
+        if counted(record):
+            cards.append(record)
     _upsert(session, totals)
+    _add_cards(session, cards)
 
 
 def move_record(session: Session, record: Mapping[str, Any], held: bool) -> None:
@@ -70,22 +93,91 @@ def move_record(session: Session, record: Mapping[str, Any], held: bool) -> None
     change = [new - old for new, old in zip(after, before, strict=True)]
     if any(change):
         _upsert(session, {key(record): change})
+    if not held and counted({**record, "held": False}):
+        _add_cards(session, [record])
 
 
 def _upsert(session: Session, totals: Mapping[Key, Sequence[int]]) -> None:
     if not totals:
         return
-    dialect = session.connection().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    months: dict[Key, list[int]] = {}
+    for (partner, day, service, category), total in totals.items():
+        month = months.setdefault((partner, day // 100, service, category), [0] * len(COUNTS))
+        for index, value in enumerate(total):
+            month[index] += value
     # Keys in one order, so two batches of one partner lock its summaries in the same order (no deadlock).
-    rows = [{"partner_id": partner, "day": day, "month": day // 100, "service": service, "category": category,
-             **dict(zip(COUNTS, totals[(partner, day, service, category)], strict=True))}
-            for partner, day, service, category in sorted(totals)]
+    _add(session, RedemptionSummary, ("partner_id", "day", "service", "category"), COUNTS,
+         [{"partner_id": partner, "day": day, "month": day // 100, "service": service, "category": category,
+           **dict(zip(COUNTS, totals[(partner, day, service, category)], strict=True))}
+          for partner, day, service, category in sorted(totals)])
+    _add(session, RedemptionSummaryMonth, ("partner_id", "month", "service", "category"), COUNTS,
+         [{"partner_id": partner, "month": month, "service": service, "category": category,
+           **dict(zip(COUNTS, months[(partner, month, service, category)], strict=True))}
+          for partner, month, service, category in sorted(months)])
+
+
+def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
+    """Put the cards of counted ``records`` in their sets; count the cards new to a month or a day.
+
+    A record's card goes in four sets: its partner's and the programme's, for
+    its month and for its day, kept as one RedemptionCard row per scope and
+    month with a bit per day.  One statement per day in the batch (a
+    terminal's batch is nearly always one day): each row is inserted, or
+    updated when the day's bit is missing, and returned with its days.  A row
+    returned with the day's bit alone was new to the month; any row returned
+    was new to the day.
+    """
+    by_day: dict[int, dict[str, int]] = {}  # day: {serial: the partner whose record counts it for the programme}
+    partners_by_day: dict[int, set[tuple[int, str]]] = {}
+    for record in records:
+        serial, partner, day = record["serial"], record["partner_id"], record["day"]
+        cards = by_day.setdefault(day, {})
+        if serial not in cards or partner < cards[serial]:
+            cards[serial] = partner
+        partners_by_day.setdefault(day, set()).add((partner, serial))
+    counts: dict[tuple[int, int], list[int]] = {}
+
+    def bump(partner: int, period: int, which: int) -> None:
+        counts.setdefault((partner, period), [0, 0])[which] += 1
+
+    table = RedemptionCard.__table__
+    for day in sorted(by_day):
+        bit = 1 << (day % 100 - 1)
+        members = sorted({*((PROGRAMME, serial) for serial in by_day[day]), *partners_by_day[day]})
+        statement = _insert_for(session)(RedemptionCard)
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.scope, table.c.month, table.c.serial],
+            set_={"days": table.c.days.op("|")(statement.excluded.days)},
+            where=table.c.days.op("&")(statement.excluded.days) == 0,
+        ).returning(table.c.scope, table.c.serial, table.c.days)
+        # Sorted, so that two batches that share cards take their rows' locks in one order (no deadlock).
+        new = session.execute(statement, [{"scope": scope, "month": day // 100, "serial": serial, "days": bit}
+                                          for scope, serial in members]).all()
+        for scope, serial, days in new:
+            partner, which = (by_day[day][serial], 1) if scope == PROGRAMME else (scope, 0)
+            bump(partner, day, which)
+            if days == bit:
+                bump(partner, day // 100, which)
+    _add(session, RedemptionCardCount, ("partner_id", "period"), ("partner_cards", "programme_cards"),
+         [{"partner_id": partner, "period": period, "partner_cards": partner_cards,
+           "programme_cards": programme_cards}
+          for (partner, period), (partner_cards, programme_cards) in sorted(counts.items())])
+
+
+def _add(session: Session, model: Any, keys: Sequence[str], figures: Sequence[str],
+         rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert ``rows`` into ``model``: a new key is inserted, a known one has ``figures`` added to it."""
+    if not rows:
+        return
     # One statement with its rows as parameters: compiled once and cached, sent as one batch by the driver.
-    statement = insert(RedemptionSummary)
-    table = RedemptionSummary.__table__
+    statement = _insert_for(session)(model)
+    table = model.__table__
     statement = statement.on_conflict_do_update(
-        index_elements=[table.c.partner_id, table.c.day, table.c.service, table.c.category],
-        set_={name: table.c[name] + statement.excluded[name] for name in COUNTS},
+        index_elements=[table.c[name] for name in keys],
+        set_={name: table.c[name] + statement.excluded[name] for name in figures},
     )
     session.execute(statement, rows)
+
+
+def _insert_for(session: Session) -> Any:
+    return postgresql.insert if session.connection().dialect.name == "postgresql" else sqlite.insert

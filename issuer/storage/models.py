@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -470,6 +471,72 @@ class RedemptionSummary(Base):
     net: Mapped[int] = mapped_column(BigInteger)
     held: Mapped[int] = mapped_column(BigInteger)  # accepted and held
     flagged: Mapped[int] = mapped_column(BigInteger)  # accepted, not held, flagged
+
+
+class RedemptionSummaryMonth(Base):
+    """RedemptionSummary rolled up by month (issuer.summaries, migration 0015): what a report sums for whole months.
+
+    Kept in the same statement batch as the daily rows, so a month's row is
+    always the sum of its days' rows.
+    """
+
+    __tablename__ = "redemption_summary_months"
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMM, 0 for a clock gone wild
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scans: Mapped[int] = mapped_column(BigInteger)
+    accepted: Mapped[int] = mapped_column(BigInteger)
+    gross: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+    net: Mapped[int] = mapped_column(BigInteger)
+    held: Mapped[int] = mapped_column(BigInteger)
+    flagged: Mapped[int] = mapped_column(BigInteger)
+
+
+# Serials compared byte-wise on PostgreSQL: the locale's collation costs every index insert and lookup.
+CARD_SERIAL = String(16).with_variant(postgresql.VARCHAR(16, collation="C"), "postgresql")
+PROGRAMME = 0  # the scope of RedemptionCard rows that stand for the whole programme (no partner has id 0)
+
+
+class RedemptionCard(Base):
+    """A card counted in a scope and month, with the days it was counted on: the distinct cards behind
+    unique-card figures (migration 0015).
+
+    ``scope`` is a partner's id, or PROGRAMME.  A row exists once the card
+    has an accepted record no check holds in that scope and local month
+    (YYYYMM); bit ``d - 1`` of ``days`` is set once it has one on day ``d``.
+    Ingest and an auditor's release add rows and days (issuer.summaries); a
+    row or day that was new bumps RedemptionCardCount, so reports read
+    counts, never these rows.  One row a month, not one a day: a card that
+    comes back within the month costs a bit, not a row.
+    """
+
+    __tablename__ = "redemption_cards"
+
+    scope: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[str] = mapped_column(CARD_SERIAL, primary_key=True)
+    days: Mapped[int] = mapped_column(Integer)
+
+
+class RedemptionCardCount(Base):
+    """How many cards became counted, per partner and period (a local day YYYYMMDD or month YYYYMM).
+
+    ``partner_cards`` is the partner's unique cards in the period.
+    ``programme_cards`` counts the cards new to the whole programme in the
+    period whose first counted record was this partner's: summed over
+    partners it is the programme's unique cards, and no row is shared by two
+    partners' ingests.
+    """
+
+    __tablename__ = "redemption_card_counts"
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_cards: Mapped[int] = mapped_column(BigInteger)
+    programme_cards: Mapped[int] = mapped_column(BigInteger)
 
 
 FINDING_STATES = ("open", "released", "confirmed")

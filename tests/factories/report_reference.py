@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from issuer import summaries
 from issuer.reports import BY_SERVICE, Figures, bucket, check_range
-from issuer.storage.models import Partner, RedemptionRow, RedemptionSummary
+from issuer.storage.models import Partner, RedemptionRow
 from issuer.storage.store import IssuerHome
 
 
@@ -62,9 +62,11 @@ def raw_figures(home: IssuerHome, group: str, period: str, start: dt.date, end: 
 
 
 def summarise_stored(session: Session) -> None:
-    """Count every stored redemption into the daily summaries afresh: for tests that insert rows directly."""
+    """Count every stored redemption into the summaries and card sets afresh: for tests that insert rows directly."""
     session.flush()
-    session.execute(delete(RedemptionSummary))
+    for table in summaries.TABLES:
+        session.execute(delete(table))
     columns = [RedemptionRow.__table__.c[name] for name in (
-        "partner_id", "day", "service", "category", "accepted", "held", "flagged", "price", "discount", "paid")]
+        "partner_id", "day", "service", "category", "accepted", "held", "flagged", "price", "discount", "paid",
+        "serial")]
     summaries.add_records(session, [dict(row._mapping) for row in session.execute(select(*columns))])
