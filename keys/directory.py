@@ -5,7 +5,9 @@ civil registry directorate signs, with its national root key, a compact JWS
 of ``typ`` ``kia-dir`` whose claims are ``seq``, ``iat``, ``exp`` and
 ``offices``: for each regency/city office its ``region`` (Kemendagri code,
 keys.eligibility), its ``root`` (public JWK, keys.jwk), its ``state``
-(active, suspended, revoked) and ``valid_from`` / ``valid_until``.  A
+(active, suspended, revoked) and ``valid_from`` / ``valid_until``, and
+during a root rotation with an overlap the ``previous_root`` it is leaving,
+trusted too until ``previous_until``.  A
 delta (``typ`` ``kia-dir-delta``) carries the offices changed and the
 regions removed since sequence ``from``, and the digest of the resulting
 offices, so that applying it gives exactly the full directory of that
@@ -50,6 +52,8 @@ DEFAULT_DIRECTORY_VALIDITY = dt.timedelta(days=30)
 _DIRECTORY_CLAIMS = frozenset({"seq", "iat", "exp", "offices"})
 _DELTA_CLAIMS = frozenset({"from", "seq", "iat", "exp", "changed", "removed", "sha256"})
 _OFFICE_MEMBERS = frozenset({"region", "root", "state", "valid_from", "valid_until"})
+# During a root rotation (an overlap) an office also lists the root it is leaving, and until when it is trusted.
+_OVERLAP_MEMBERS = frozenset({"previous_root", "previous_until"})
 _DOCUMENT = "trust directory"
 
 
@@ -68,6 +72,13 @@ class Office:
     state: OfficeState
     valid_from: int
     valid_until: int
+    # A rotation with an overlap: the root the office is leaving, trusted too until ``previous_until``.
+    previous_root: Ed25519PublicKey | None = None
+    previous_until: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.previous_root is None) != (self.previous_until is None):
+            raise ValueError("a previous root is listed with the time until which it is trusted")
 
     @property
     def root_kid(self) -> str:
@@ -76,6 +87,23 @@ class Office:
     @property
     def root_bytes(self) -> bytes:
         return public_key_bytes(self.root)
+
+    @property
+    def listed_roots(self) -> tuple[bytes, ...]:
+        """Every root listed for the office: its root, and the previous one during an overlap."""
+        previous = () if self.previous_root is None else (public_key_bytes(self.previous_root),)
+        return (self.root_bytes, *previous)
+
+    def roots_at(self, now: int) -> tuple[Ed25519PublicKey, ...]:
+        """The roots whose trust lists speak for the office at ``now``: its root, first, and the previous
+        one until ``previous_until``.  Says nothing of the office's state or validity (``check_trusted``)."""
+        if self.previous_root is not None and self.previous_until is not None and now < self.previous_until:
+            return (self.root, self.previous_root)
+        return (self.root,)
+
+    def lists_root(self, root: bytes, now: int) -> bool:
+        """Whether the raw public key ``root`` speaks for the office at ``now`` (see ``roots_at``)."""
+        return any(public_key_bytes(key) == root for key in self.roots_at(now))
 
     def check_trusted(self, now: int) -> None:
         """Raise the OfficeNotTrusted leaf that says why this office is not trusted at ``now``."""
@@ -87,28 +115,32 @@ class Office:
             raise OfficeNotValid(self.region)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value: dict[str, Any] = {
             "region": self.region,
             "root": public_jwk(self.root),
             "state": self.state.value,
             "valid_from": self.valid_from,
             "valid_until": self.valid_until,
         }
+        if self.previous_root is not None:  # only during an overlap: other directories are as before
+            value |= {"previous_root": public_jwk(self.previous_root), "previous_until": self.previous_until}
+        return value
 
     @classmethod
     def from_json(cls, value: object) -> Office:
         """Inverse of ``to_json``, strictly; raises ValueError naming the first problem."""
-        if not isinstance(value, dict) or set(value) != _OFFICE_MEMBERS:
-            raise ValueError(f"an office holds exactly {', '.join(sorted(_OFFICE_MEMBERS))}")
+        if not isinstance(value, dict) or set(value) not in (_OFFICE_MEMBERS, _OFFICE_MEMBERS | _OVERLAP_MEMBERS):
+            raise ValueError(f"an office holds exactly {', '.join(sorted(_OFFICE_MEMBERS))}, and "
+                             f"{' and '.join(sorted(_OVERLAP_MEMBERS))} during a rotation")
         region = value["region"]
         if not is_valid_region(region):
             raise ValueError("an office's region is a four-digit regency/city code")
-        try:
-            root = load_public_jwk(value["root"])
-        except KeyFileInvalid as exc:
-            raise ValueError(f"the root of region {region} is not an Ed25519 public JWK: {exc}") from None
-        if value["root"] != public_jwk(root):
-            raise ValueError(f"the root of region {region} is not a public JWK as keys.jwk writes it")
+        root = _root(value["root"], region)
+        previous_root, previous_until = None, None
+        if "previous_root" in value:
+            previous_root, previous_until = _root(value["previous_root"], region), value["previous_until"]
+            if not _is_time(previous_until):
+                raise ValueError(f"the previous root of region {region} is trusted until a whole time")
         try:
             state = OfficeState(value["state"])
         except ValueError:
@@ -116,7 +148,7 @@ class Office:
         valid_from, valid_until = value["valid_from"], value["valid_until"]
         if not (_is_time(valid_from) and _is_time(valid_until) and valid_from < valid_until):
             raise ValueError(f"the validity of region {region} is two whole times, the first earlier")
-        return cls(region, root, state, valid_from, valid_until)
+        return cls(region, root, state, valid_from, valid_until, previous_root, previous_until)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,9 +165,10 @@ class TrustDirectory:
         by_region = {office.region: office for office in self.offices}
         if len(by_region) != len(self.offices):
             raise ValueError("a region is listed twice")
-        if len({office.root_bytes for office in self.offices}) != len(self.offices):
+        roots = [root for office in self.offices for root in office.listed_roots]
+        if len(set(roots)) != len(roots):
             # One root for two regions would let one office speak for another's cards.
-            raise ValueError("a root key is listed for two regions")
+            raise ValueError("a root key is listed for two regions, or twice for one")
         if [office.region for office in self.offices] != sorted(by_region):
             raise ValueError("offices are listed in region order")
         object.__setattr__(self, "_by_region", by_region)
@@ -285,7 +318,7 @@ def _offices(value: object) -> list[Office]:
 def _parse(claims: dict[str, Any], offices: list[Office], national_root: Ed25519PublicKey) -> TrustDirectory:
     if claims["exp"] <= claims["iat"]:
         raise DirectoryMalformed("the directory expires before it is issued")
-    if any(office.root_bytes == public_key_bytes(national_root) for office in offices):
+    if any(public_key_bytes(national_root) in office.listed_roots for office in offices):
         # The national root signs directories only, never an office's trust list.
         raise DirectoryMalformed("the directory lists the national root as an office's root")
     try:
@@ -301,6 +334,17 @@ def _check_current(directory: TrustDirectory, now: int, accept_expired: bool) ->
 
 def _digest(offices: list[dict[str, Any]]) -> str:
     return b64url_encode(hashlib.sha256(jws.canonical_json(offices)).digest())
+
+
+def _root(value: object, region: int) -> Ed25519PublicKey:
+    """An office's root from its JWK, written exactly as keys.jwk writes it; raises ValueError."""
+    try:
+        root = load_public_jwk(value)
+    except KeyFileInvalid as exc:
+        raise ValueError(f"the root of region {region} is not an Ed25519 public JWK: {exc}") from None
+    if value != public_jwk(root):
+        raise ValueError(f"the root of region {region} is not a public JWK as keys.jwk writes it")
+    return root
 
 
 def _is_time(value: object) -> bool:

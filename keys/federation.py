@@ -27,7 +27,9 @@ other regions are left out, and their cards are ``unknown_key`` here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .card import VerifiedCard, token_from_payload, verify_card
 from .directory import TrustDirectory
@@ -39,9 +41,10 @@ from .errors import (
     InvalidCardError,
     KiaError,
     OfficeRootNotListed,
+    TrustListSignatureInvalid,
     UnknownIssuingKey,
 )
-from .jwk import EDDSA, is_valid_kid
+from .jwk import EDDSA, is_valid_kid, public_key_bytes
 from .jws import CARD_TYP, header_segment, unverified_header
 from .revocation import RevokedSerials
 from .trustlist import TrustList, apply_delta, verify_trust_list
@@ -76,22 +79,48 @@ def verify_office_trust_list(
     ``region`` or does not trust it at ``now`` (suspended, revoked, outside
     its validity), and an InvalidTrustListError leaf as
     keys.verify_trust_list does (a list signed by any other root is
-    TrustListSignatureInvalid).
+    TrustListSignatureInvalid).  During a root rotation with an overlap, a
+    list signed by the root the office is leaving verifies too, until the
+    overlap ends (keys.directory.Office.roots_at).
     """
     office = directory.trusted_office(region, now)
-    trust_list = verify_trust_list(token, office.root, now, accept_expired=accept_expired, min_seq=min_seq)
-    return OfficeTrustList(region, office.root_bytes, trust_list)
+    root, trust_list = _under_listed_root(
+        office.roots_at(now), lambda key: verify_trust_list(token, key, now, accept_expired=accept_expired,
+                                                            min_seq=min_seq))
+    return OfficeTrustList(region, root, trust_list)
 
 
 def apply_office_delta(
     directory: TrustDirectory, held: OfficeTrustList, token: str, now: int, *, accept_expired: bool = False
 ) -> OfficeTrustList:
-    """The office's list after its delta ``token``, checked as verify_office_trust_list checks a full list."""
+    """The office's list after its delta ``token``, checked as verify_office_trust_list checks a full list.
+
+    The list held must be under a root the directory lists for the office
+    at ``now``, and so must the delta (during an overlap, either root).
+    """
     office = directory.trusted_office(held.region, now)
-    if office.root_bytes != held.root:
+    if not office.lists_root(held.root, now):
         raise OfficeRootNotListed(held.region)
-    trust_list = apply_delta(held.trust_list, token, office.root, now, accept_expired=accept_expired)
-    return OfficeTrustList(held.region, held.root, trust_list)
+    root, trust_list = _under_listed_root(
+        office.roots_at(now), lambda key: apply_delta(held.trust_list, token, key, now, accept_expired=accept_expired))
+    return OfficeTrustList(held.region, root, trust_list)
+
+
+def _under_listed_root(
+    roots: tuple[Ed25519PublicKey, ...], verify: Callable[[Ed25519PublicKey], TrustList]
+) -> tuple[bytes, TrustList]:
+    """``verify`` under the office's current root, else under the root it is leaving (an overlap), and the
+    raw root that verified.  A list no listed root signed raises the current root's TrustListSignatureInvalid."""
+    current, *leaving = roots
+    try:
+        return public_key_bytes(current), verify(current)
+    except TrustListSignatureInvalid:
+        for key in leaving:
+            try:
+                return public_key_bytes(key), verify(key)
+            except TrustListSignatureInvalid:
+                continue
+        raise
 
 
 class FederatedTrust:
@@ -121,7 +150,7 @@ class FederatedTrust:
             if office_list.region in offices:
                 raise ValueError(f"two trust lists for region {office_list.region}")
             office = directory.trusted_office(office_list.region, now)
-            if office.root_bytes != office_list.root:
+            if not office.lists_root(office_list.root, now):
                 raise OfficeRootNotListed(office_list.region)
             if accepted is None or office_list.region in accepted:
                 offices[office_list.region] = office_list

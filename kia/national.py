@@ -8,11 +8,14 @@ or KIA_KEY_PASSPHRASE, as office roots), the public pin terminals take
 signed sequence, from which deltas are made.  No database.
 
     init            make the national root and an empty directory
-    office-add      list an office's root for its region (--replace to rotate or reinstate)
+    office-add      list an office's root for its region (--replace to rotate or reinstate;
+                    --overlap-until to trust the old root too while the office switches)
     office-suspend  stop trusting an office for now
     office-revoke   stop trusting an office's root for good
     sign            sign the next full directory
     delta           sign a delta from an earlier sequence to the last signed
+    publish         sign the next directory and write it, with a delta from every kept sequence,
+                    as the files a plain web server serves to terminals
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ STATE_FILE = "national.json"
 ROOT_KEY_FILE = "national-root.key"
 ROOT_JWK_FILE = "national-root.jwk"
 STATE_FORMAT = "kia-national-1"
+# What ``publish`` writes in the site folder: the full directory, and a delta from each kept sequence.
+SITE_DIRECTORY = "directory.jws"
+SITE_DELTAS = "directory-deltas"
 # Signed sequences kept for deltas; a terminal further behind fetches the full directory.
 KEPT_SEQUENCES = 64
 MAX_SIGNED_DAYS = 365
@@ -128,17 +134,40 @@ def save_state(home: Path, state: NationalState) -> None:
 def add_office(state: NationalState, office: Office, *, replace: bool) -> None:
     """List ``office`` (active); an office already listed is changed only with ``replace``.
 
-    A revoked root is never listed again: the office needs a new root.
+    A revoked root is never listed again: the office needs a new root.  A
+    change that keeps the root keeps a rotation's overlap under way.
     """
     held = state.offices.get(office.region)
     if held is not None and not replace:
         raise NationalError(f"region {office.region} is already listed; use --replace to change its root or dates")
     if held is not None and held.state is OfficeState.REVOKED and held.root_bytes == office.root_bytes:
         raise NationalError(f"the root of region {office.region} is revoked; the office must make a new root")
+    if held is not None and held.root_bytes == office.root_bytes and office.previous_root is None:
+        office = dataclasses.replace(office, previous_root=held.previous_root, previous_until=held.previous_until)
     others = [other for other in state.offices.values() if other.region != office.region]
-    if any(other.root_bytes == office.root_bytes for other in others):
+    if any(root in other.listed_roots for other in others for root in office.listed_roots):
         raise NationalError("that root key is already listed for another region; each office has its own root")
     state.offices[office.region] = office
+
+
+def rotate_office(state: NationalState, office: Office, overlap_until: int, now: int) -> Office:
+    """Give the listed office of ``office.region`` its new root, trusting the old one too until ``overlap_until``.
+
+    Terminals then accept the office's lists under either root, so the
+    office may sign with the new one at any moment of the overlap.
+    """
+    held = state.offices.get(office.region)
+    if held is None:
+        raise NationalError(f"region {office.region} is not listed; an overlap needs a root to leave")
+    if held.state is OfficeState.REVOKED:
+        raise NationalError(f"the root of region {office.region} is revoked: it is not trusted during any overlap")
+    if held.root_bytes == office.root_bytes:
+        raise NationalError(f"that is the root region {office.region} lists already; an overlap needs a new root")
+    if not now < overlap_until <= office.valid_until:
+        raise NationalError("the overlap must end after now, and no later than the new root's --valid-until")
+    rotated = dataclasses.replace(office, previous_root=held.root, previous_until=overlap_until)
+    add_office(state, rotated, replace=True)
+    return rotated
 
 
 def change_office(state: NationalState, region: int, to: OfficeState) -> Office:
@@ -156,7 +185,10 @@ def change_office(state: NationalState, region: int, to: OfficeState) -> Office:
 
 
 def publish(state: NationalState, now: int, validity: dt.timedelta) -> TrustDirectory:
-    """The next directory (one more sequence), recorded as published."""
+    """The next directory (one more sequence), recorded as published.  Overlaps that ended are dropped."""
+    for region, office in state.offices.items():
+        if office.previous_until is not None and office.previous_until <= now:
+            state.offices[region] = dataclasses.replace(office, previous_root=None, previous_until=None)
     directory = build_directory(state.last_seq + 1, state.offices.values(), now, validity)
     state.published.append(Published(directory.seq, directory.issued_at, directory.expires_at,
                                       directory.offices_json()))
@@ -169,6 +201,35 @@ def published(state: NationalState, seq: int) -> TrustDirectory:
         if entry.seq == seq:
             return entry.directory()
     raise NationalError(f"sequence {seq} is not kept (only the last {KEPT_SEQUENCES}); send the full directory")
+
+
+def site_deltas(state: NationalState, root: Ed25519PrivateKey) -> dict[int, str]:
+    """A signed delta from every kept sequence before the last to the last: what terminals ask for."""
+    new = published(state, state.last_seq)
+    return {entry.seq: sign_directory_delta(entry.directory(), new, root)
+            for entry in state.published[:-1]}
+
+
+def write_site(site: Path, directory_token: str, deltas: dict[int, str]) -> list[int]:
+    """Write the directory and ``deltas`` (from sequence -> token) as a static site; the stale deltas go.
+
+    Each file is replaced atomically.  The full directory is written first,
+    so that any delta a server hands out leads at most to the sequence of
+    the full directory a terminal falls back to (never past it).  Deltas
+    from sequences no longer kept are removed.  Returns the sequences
+    removed.
+    """
+    folder = site / SITE_DELTAS
+    durable.make_folders(folder, 0o755)
+    _write(site / SITE_DIRECTORY, directory_token)
+    for from_seq, token in sorted(deltas.items()):
+        _write(folder / f"{from_seq}.jws", token)
+    removed = []
+    for path in folder.glob("*.jws"):
+        if path.stem.isdigit() and int(path.stem) not in deltas:
+            path.unlink()
+            removed.append(int(path.stem))
+    return sorted(removed)
 
 
 # --- the commands -----------------------------------------------------------------------------
@@ -209,8 +270,10 @@ def init(home: Path, insecure_dev_keys: bool) -> None:
 @click.option("--valid-from", help="ISO 8601 time with offset, or YYYY-MM-DD (00:00 in the region); default now.")
 @click.option("--valid-until", required=True, help="ISO 8601 time with offset, or YYYY-MM-DD (00:00 in the region).")
 @click.option("--replace", is_flag=True, help="Change a listed office: a new root, new dates, or active again.")
+@click.option("--overlap-until", help="With --replace and a new root: trust the old root too until then (ISO 8601 "
+              "time with offset, or YYYY-MM-DD), so the office may switch roots at any moment before.")
 def office_add(home: Path, region: int, root_file: Path, valid_from: str | None, valid_until: str,
-               replace: bool) -> None:
+               replace: bool, overlap_until: str | None) -> None:
     """List the office of REGION with its root key, active from --valid-from to --valid-until."""
     _check_region(region)
     state = load_state(home)
@@ -223,7 +286,12 @@ def office_add(home: Path, region: int, root_file: Path, valid_from: str | None,
     if end <= start:
         raise click.BadParameter("must be later than --valid-from", param_hint="--valid-until")
     office = Office(region, root, OfficeState.ACTIVE, start, end)
-    add_office(state, office, replace=replace)
+    if overlap_until is None:
+        add_office(state, office, replace=replace)
+    elif not replace:
+        raise click.UsageError("--overlap-until changes a listed office's root: give --replace too")
+    else:
+        office = rotate_office(state, office, _instant(overlap_until, region, "--overlap-until"), _now())
     save_state(home, state)
     _emit(_office_summary(office))
 
@@ -287,6 +355,31 @@ def delta(home: Path, from_seq: int, out: Path, insecure_dev_keys: bool) -> None
     _emit({"from": from_seq, "seq": new.seq, "changed": changed, "removed": removed, "delta": str(out)})
 
 
+@national.command("publish")
+@home_option
+@click.option("--out", "site", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder a web server serves: directory.jws and directory-deltas/FROM.jws go there.")
+@click.option("--valid-days", type=click.IntRange(1, MAX_SIGNED_DAYS), default=30, show_default=True)
+@dev_keys_option
+def publish_site(home: Path, site: Path, valid_days: int, insecure_dev_keys: bool) -> None:
+    """Sign the next directory and write it, with a delta from each kept sequence, to the site folder --out.
+
+    Terminals holding sequence N fetch directory-deltas/N.jws beside
+    directory.jws, and the full directory when there is none.
+    """
+    state = load_state(home)
+    root = _root(home, insecure_dev_keys)
+    directory = publish(state, _now(), dt.timedelta(days=valid_days))
+    token = sign_directory(directory, root)
+    deltas = site_deltas(state, root)
+    # The sequence is recorded before any terminal can see it: a crash below never signs it twice.
+    save_state(home, state)
+    removed = write_site(site, token, deltas)
+    _emit({"seq": directory.seq, "offices": len(directory.offices), "directory": str(site / SITE_DIRECTORY),
+           "deltas_from": sorted(deltas), "deltas_removed": removed,
+           "issued_at": iso_utc(directory.issued_at), "expires_at": iso_utc(directory.expires_at)})
+
+
 def _root(home: Path, insecure_dev_keys: bool) -> Ed25519PrivateKey:
     return keystore.read_private_key(home / ROOT_KEY_FILE, _passphrase(insecure_dev_keys),
                                      allow_unencrypted_for_development=insecure_dev_keys)
@@ -316,8 +409,12 @@ def _instant(text: str, region: int, option: str) -> int:
 
 
 def _office_summary(office: Office) -> dict[str, Any]:
-    return {"region": office.region, "root_kid": office.root_kid, "state": office.state.value,
-            "valid_from": iso_utc(office.valid_from), "valid_until": iso_utc(office.valid_until)}
+    summary = {"region": office.region, "root_kid": office.root_kid, "state": office.state.value,
+               "valid_from": iso_utc(office.valid_from), "valid_until": iso_utc(office.valid_until)}
+    if office.previous_root is not None and office.previous_until is not None:  # a rotation's overlap
+        summary |= {"previous_root_kid": kid_for(office.previous_root),
+                    "previous_until": iso_utc(office.previous_until)}
+    return summary
 
 
 def _write(path: Path, token: str) -> None:

@@ -30,6 +30,7 @@ from keys.chain import Redemption
 
 from .decision import Decision
 from .display import LABELS, display_lines, label, rupiah, short
+from .federation_screen import block as federation_block
 from .local import MAX_PAYLOAD_CHARS, SOURCES, ScanOutcome
 from .log import LogUnavailable
 from .messages import LANGUAGES, language, message
@@ -88,7 +89,7 @@ def create_app(terminal: Terminal, *, now: Callable[[], int] = lambda: int(time.
         chosen = lang()
         response = Response(render_template("screen.html", lang=chosen, languages=LANGUAGES,
                                             labels={name: texts[chosen] for name, texts in LABELS.items()},
-                                            status=_status_json(terminal.status(now()), chosen)))
+                                            status=_screen_status(terminal, now(), chosen)))
         if request.args.get("lang") in LANGUAGES:
             response.set_cookie("lang", chosen, max_age=365 * 24 * 3600, samesite="Strict", httponly=True)
         return response
@@ -125,7 +126,7 @@ def create_app(terminal: Terminal, *, now: Callable[[], int] = lambda: int(time.
 
     @app.get("/api/v1/status")
     def status() -> ResponseReturnValue:
-        return jsonify(_status_json(terminal.status(now()), lang()))
+        return jsonify(_screen_status(terminal, now(), lang()))
 
     @app.get("/healthz")
     def healthz() -> ResponseReturnValue:
@@ -203,6 +204,13 @@ def _texts(decision: Decision | Redemption, lang: str) -> dict[str, str]:
     if isinstance(decision, Decision) and decision.eligible_until:
         texts["eligible_until"] = _date(decision.eligible_until, lang)
     return texts
+
+
+def _screen_status(terminal: Terminal, now: int, lang: str) -> dict[str, Any]:
+    """What the screen shows: the terminal's status, and the federation's when the home is federated."""
+    status = terminal.status(now)
+    return _status_json(status, lang) | {
+        "federation": federation_block(terminal.federation.status(now), status.zone, lang)}
 
 
 def _status_json(status: Status, lang: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Beside it, in ``HOME/federation/``, the terminal may hold::
     federation.json          where to fetch from: the directory's URL, each region's office URL,
                              and the regions the partner accepts (none listed: every region)
     directory.jws            the latest full directory, as the national root signed it
+    directory-deltas/N.jws   the directory deltas applied to it since, N the sequence each leads to
     offices/REGION/trustlist.jws     an office's latest full trust list, as its root signed it
     offices/REGION/deltas/N.jws      the deltas applied to it since
     status.json              what the last fetch found, per region (refusals are kept here)
@@ -45,7 +46,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from keys import TrustList, durable, load_public_jwk, public_jwk
-from keys.directory import TrustDirectory, verify_directory
+from keys.directory import TrustDirectory, apply_directory_delta, verify_directory
 from keys.eligibility import is_valid_region
 from keys.errors import KeyFileInvalid, KiaError, OfficeNotTrusted
 from keys.federation import FederatedTrust, OfficeTrustList, apply_office_delta, verify_office_trust_list
@@ -112,6 +113,7 @@ class FederationStore:
         self.pin_path = self.path / "national-root.jwk"
         self.settings_path = self.path / "federation.json"
         self.directory_path = self.path / "directory.jws"
+        self.directory_deltas_path = self.path / "directory-deltas"
         self.status_path = self.path / "status.json"
         self.offices_path = self.path / "offices"
 
@@ -127,6 +129,7 @@ class FederationStore:
                                   "national-root.jwk")
         durable.make_folders(self.path, _PRIVATE_FOLDER)
         if self.is_pinned() and public_key_bytes(self.national_root()) != public_key_bytes(national_root):
+            self._drop_directory_deltas()
             self.directory_path.unlink(missing_ok=True)
         accepted = None if accept_regions is None else tuple(sorted(set(accept_regions)))
         self.save_settings(dataclasses.replace(self.settings(), accept_regions=accepted))
@@ -162,7 +165,43 @@ class FederationStore:
             return None
 
     def save_directory(self, token: str) -> None:
+        """Keep ``token`` as the full directory; the deltas applied to the one before go first.
+
+        Between the two steps the home holds the previous full directory
+        alone: older, but every file in it still verifies.
+        """
+        self._drop_directory_deltas()
         _write(self.directory_path, token)
+
+    def save_directory_delta(self, seq: int, token: str) -> None:
+        """Keep a directory delta leading to ``seq``, applied on load after those before it."""
+        durable.make_folders(self.directory_deltas_path, _PRIVATE_FOLDER)
+        _write(self.directory_deltas_path / f"{seq:010d}.jws", token)
+
+    def directory_deltas(self) -> list[Path]:
+        folder = self.directory_deltas_path
+        return sorted(folder.glob("*.jws")) if folder.exists() else []
+
+    def _drop_directory_deltas(self) -> None:
+        for delta in self.directory_deltas():
+            delta.unlink()
+
+    def load_directory(self, now: int) -> TrustDirectory | None:
+        """The full directory held with its deltas applied, each verified again; None when none is held.
+
+        Raises FederationError (the pin) or an InvalidDirectoryError leaf: a
+        file changed on disk, or a delta that does not follow, is refused,
+        never believed in part.
+        """
+        token = self.directory_token()
+        if token is None:
+            return None
+        root = self.national_root()
+        directory = verify_directory(token, root, now, accept_expired=True)
+        for delta in self.directory_deltas():
+            directory = apply_directory_delta(directory, delta.read_text(encoding="ascii"), root, now,
+                                              accept_expired=True)
+        return directory
 
     def _office(self, region: int) -> Path:
         return self.offices_path / str(region)
@@ -219,10 +258,9 @@ class FederationStore:
         """
         if not self.is_pinned():
             return None
-        token = self.directory_token()
-        if token is None:
+        directory = self.load_directory(now)
+        if directory is None:
             return None
-        directory = verify_directory(token, self.national_root(), now, accept_expired=True)
         lists, refused = {}, {}
         for region in self.held_regions():
             try:
@@ -254,8 +292,9 @@ class FederationStore:
 
 
 def own_region(directory: TrustDirectory, own_root: bytes) -> int | None:
-    """The region the directory lists the terminal's own office's root for, if any."""
-    return next((office.region for office in directory.offices if office.root_bytes == own_root), None)
+    """The region the directory lists the terminal's own office's root for (as its root or, during an
+    overlap, the root it is leaving), if any."""
+    return next((office.region for office in directory.offices if own_root in office.listed_roots), None)
 
 
 def decision_trust(
@@ -288,7 +327,7 @@ def decision_trust(
 
 def _untrusted(directory: TrustDirectory, region: int, root: bytes, now: int) -> bool:
     try:
-        return directory.trusted_office(region, now).root_bytes != root
+        return not directory.trusted_office(region, now).lists_root(root, now)
     except OfficeNotTrusted:
         return True
 
@@ -307,6 +346,7 @@ class TerminalFederation:
         self._loaded: Fingerprint | None = None
         self._lock = threading.Lock()
         self._built: tuple[TrustList, int, int, TrustList | FederatedTrust] | None = None  # own, from, until, trust
+        self.refused_on_load = False  # the files held did not verify at the last load
 
     @property
     def held(self) -> Held | None:
@@ -322,17 +362,33 @@ class TerminalFederation:
         if fingerprint == self._loaded:
             return False
         self._loaded = fingerprint
+        refused = False
         try:
             held = self.store.load(now)
         except (KiaError, OSError, ValueError) as exc:
             log.error("the federation held does not verify; deciding on the own office's list alone: %s", exc)
-            held = None
+            held, refused = None, True
         with self._lock:
-            self._held, self._built = held, None
+            self._held, self._built, self.refused_on_load = held, None, refused
         if held is not None:
             log.info("federation: directory %d, %d other offices' lists, %d refused", held.directory.seq,
                      len(held.lists), len(held.refused))
         return True
+
+    def status(self, now: int) -> dict[str, Any] | None:
+        """``status`` of what was loaded, for the staff screen (no signature checked again); None unless pinned.
+
+        Adds ``held_refused``: the files held did not verify at the last load
+        (the terminal decides on its own office's list alone).
+        """
+        if not self.store.is_pinned():
+            return None
+        try:
+            described = describe(self.store, self._held, now)
+        except (KiaError, OSError, ValueError) as exc:  # the pin or settings damaged since the last load
+            log.error("the federation's status cannot be read: %s", exc)
+            return {"pinned": True, "directory": None, "own_region": None, "regions": {}, "held_refused": True}
+        return described | {"held_refused": self.refused_on_load}
 
     def trust(self, own: TrustList, now: int) -> TrustList | FederatedTrust:
         """What the terminal decides with at ``now`` (see ``decision_trust``)."""
@@ -350,9 +406,10 @@ class TerminalFederation:
 
 
 def _next_boundary(directory: TrustDirectory, now: int) -> int:
-    """The first moment after ``now`` at which an office's validity begins or ends."""
-    moments = [moment for office in directory.offices for moment in (office.valid_from, office.valid_until)
-               if moment > now]
+    """The first moment after ``now`` at which an office's validity, or a rotation's overlap, begins or ends."""
+    moments = [moment for office in directory.offices
+               for moment in (office.valid_from, office.valid_until, office.previous_until)
+               if moment is not None and moment > now]
     return min(moments, default=_NEVER)
 
 
@@ -361,19 +418,24 @@ def _next_boundary(directory: TrustDirectory, now: int) -> int:
 
 def status(store: FederationStore, now: int) -> dict[str, Any]:
     """What the terminal holds, verified now, with what the last fetch reported per region."""
+    return describe(store, store.load(now), now)
+
+
+def describe(store: FederationStore, held: Held | None, now: int) -> dict[str, Any]:
+    """``status`` of what was verified as ``held`` (None: no directory held or it did not verify)."""
     settings = store.settings()
     pinned = store.is_pinned()
     result: dict[str, Any] = {"pinned": pinned, "national_root_kid": kid_for(store.national_root()) if pinned else None,
                               "directory_url": settings.directory_url,
                               "accept_regions": list(settings.accept_regions) if settings.accept_regions else None,
                               "directory": None, "own_region": None, "regions": {}}
-    held = store.load(now)
     if held is None:
         return result
     directory = held.directory
     last_fetch = store.status()
     result["directory"] = {"seq": directory.seq, "expires_at": directory.expires_at,
-                           "expired": directory.is_expired(now), "refusal": last_fetch.get("directory_refusal")}
+                           "expired": directory.is_expired(now), "refusal": last_fetch.get("directory_refusal"),
+                           "fetched_at": last_fetch.get("fetched_at")}
     result["own_region"] = own_region(directory, held.own_root)
     fetched = last_fetch.get("regions", {})
     for region in sorted({*settings.offices, *held.lists, *held.refused}):

@@ -1,7 +1,10 @@
 """Fetching the national directory and other offices' trust lists (verifier/federation.py holds them).
 
 The directory comes from any URL (it is signed; plain HTTP only to this
-machine, as for enrolment); each office's list from ``GET
+machine, as for enrolment): with one held at sequence N, the delta
+``directory-deltas/N.jws`` beside it first (what ``kia national publish``
+writes), else the full directory, asked for conditionally (ETag,
+Last-Modified) so an unchanged one is not downloaded again.  Each office's list from ``GET
 <office>/api/v1/trustlist``, unauthenticated, a delta ``?since=N`` when a
 list is held, as verifier/sync.py pulls the own office's.  What does not
 verify is not taken: a refused office is reported, the others are kept.
@@ -10,6 +13,7 @@ verify is not taken: a refused office is reported, the others are kept.
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import logging
 import threading
 import urllib.parse
@@ -18,7 +22,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from keys.directory import TrustDirectory, verify_directory
+from keys.directory import TrustDirectory, apply_directory_delta, verify_directory
 from keys.errors import InvalidDirectoryError, KiaError
 from keys.federation import OfficeTrustList, apply_office_delta, verify_office_trust_list
 from keys.jwk import kid_for, public_key_bytes
@@ -28,6 +32,11 @@ from .federation import FederationError, FederationStore, own_region, refusal
 from .sync import Answer, InsecureServer, OfficeClient, OfficeUnreachable
 
 log = logging.getLogger("kia.verifier.federation")
+
+# Where the ministry's deltas are, beside the directory's URL: ``directory-deltas/SEQ.jws`` from sequence SEQ.
+DELTAS_FOLDER = "directory-deltas"
+# A terminal that took this many deltas in a row fetches the full directory, so its chain stays short.
+MAX_HELD_DIRECTORY_DELTAS = 32
 
 
 class DirectoryRefused(VerifierError):
@@ -39,9 +48,12 @@ class FetchReport:
     directory_seq: int
     directory_expires_at: int
     regions: dict[int, dict[str, Any]]  # region -> {url, seq, state, refusal}
+    # How the directory came: "delta", "full", "not_modified" (the server said 304) or "kept" (refused).
+    transfer: str = "full"
 
     def to_json(self) -> dict[str, Any]:
-        return {"directory": {"seq": self.directory_seq, "expires_at": self.directory_expires_at},
+        return {"directory": {"seq": self.directory_seq, "expires_at": self.directory_expires_at,
+                              "transfer": self.transfer},
                 "regions": {str(region): value for region, value in sorted(self.regions.items())}}
 
 
@@ -78,8 +90,10 @@ def fetch(
     for url in (settings.directory_url, *settings.offices.values()):
         _check_url(url)
     store.save_settings(settings)
-    held = _held_directory(store, root, now)
-    directory, directory_refusal = _fetch_directory(store, root, settings.directory_url, held, now, client)
+    held = _held_directory(store, now)
+    validators = store.status().get("directory_validators") if held is not None else None
+    directory, directory_refusal, transfer, validators = _fetch_directory(
+        store, root, settings.directory_url, held, now, client, validators if isinstance(validators, dict) else None)
     own = own_region(directory, public_key_bytes(store.home.root_key()))
     regions: dict[int, dict[str, Any]] = {}
     for region, url in sorted(settings.offices.items()):
@@ -91,19 +105,17 @@ def fetch(
             regions[region] = {"url": url, "seq": None, "state": "not_accepted", "refusal": None}
             continue
         regions[region] = _fetch_office(store, directory, region, url, now, client)
-    report = FetchReport(directory.seq, directory.expires_at, regions)
-    store.save_status(report.to_json() | {"fetched_at": now, "directory_refusal": directory_refusal})
+    report = FetchReport(directory.seq, directory.expires_at, regions, transfer)
+    store.save_status(report.to_json() | {"fetched_at": now, "directory_refusal": directory_refusal,
+                                          "directory_validators": validators})
     return report
 
 
-def _held_directory(store: FederationStore, root: Ed25519PublicKey, now: int) -> TrustDirectory | None:
-    """The directory held, verified again; None (fetch a new one) when there is none or it was damaged."""
-    token = store.directory_token()
-    if token is None:
-        return None
+def _held_directory(store: FederationStore, now: int) -> TrustDirectory | None:
+    """The directory held (with its deltas), verified again; None (fetch a full one) when none or damaged."""
     try:
-        return verify_directory(token, root, now, accept_expired=True)
-    except InvalidDirectoryError as exc:
+        return store.load_directory(now)
+    except (InvalidDirectoryError, OSError, UnicodeDecodeError) as exc:
         log.error("the directory held does not verify (%s); fetching a new one", exc)
         return None
 
@@ -115,14 +127,30 @@ def _check_url(url: str) -> None:
         raise FederationError(str(exc)) from None
 
 
-def _fetch_directory(store: FederationStore, root: Ed25519PublicKey, url: str, held: TrustDirectory | None,
-                     now: int, client: Client) -> tuple[TrustDirectory, dict[str, str] | None]:
-    """The directory fetched (saved), or the one held and why the fetched one was not taken."""
-    parts = urllib.parse.urlsplit(url)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+def _fetch_directory(
+    store: FederationStore, root: Ed25519PublicKey, url: str, held: TrustDirectory | None, now: int,
+    client: Client, validators: dict[str, str] | None,
+) -> tuple[TrustDirectory, dict[str, str] | None, str, dict[str, str] | None]:
+    """The directory now held, why a fetched one was not taken, how it came, and the validators to keep.
+
+    With a directory held, the delta from its sequence is asked for first
+    (``directory-deltas/SEQ.jws`` beside the directory's URL); when there is
+    none, or it does not apply, the full directory, conditionally when the
+    server gave an ETag or a Last-Modified for the last one taken.
+    """
+    if held is not None and len(store.directory_deltas()) < MAX_HELD_DIRECTORY_DELTAS:
+        taken = _directory_delta(store, root, url, held, now, client)
+        if taken is not None:
+            # ``kia national publish`` writes the full directory before its deltas, so the full one is no
+            # newer than the delta's Last-Modified: asked for since then, an unchanged one is not sent again.
+            # (An ETag held describes an older full directory, and would win over If-Modified-Since.)
+            directory, answer = taken
+            return directory, None, "delta", _validators(answer, etag=False)
+    conditional = _conditional_headers(validators) if held is not None else {}
     try:
-        server = client(f"{parts.scheme}://{parts.netloc}")
-        answer = server.request("GET", path, headers={"Accept": "application/jose, */*"})
+        answer = _get(client, url, {"Accept": "application/jose, */*", **conditional})
+        if answer.status == 304 and conditional and held is not None:
+            return held, None, "not_modified", validators
         if answer.status != 200:
             raise OfficeUnreachable(f"the ministry's server answered {answer.status} for the directory")
         token = answer.body.decode("ascii").strip()
@@ -131,10 +159,67 @@ def _fetch_directory(store: FederationStore, root: Ed25519PublicKey, url: str, h
         if held is None:
             raise DirectoryRefused(f"the directory was not taken: {exc}") from None
         log.error("kept the directory held (sequence %d): %s", held.seq, exc)
-        return held, {"code": getattr(exc, "reason", "directory_unreachable"), "message": str(exc)}
+        return held, {"code": getattr(exc, "reason", "directory_unreachable"), "message": str(exc)}, "kept", None
     if held is None or directory.seq > held.seq:
         store.save_directory(token)
-    return directory, None
+        return directory, None, "full", _validators(answer)
+    return held, None, "full", _validators(answer)  # the same sequence as held (taken by delta): nothing new
+
+
+def _directory_delta(store: FederationStore, root: Ed25519PublicKey, url: str, held: TrustDirectory, now: int,
+                     client: Client) -> tuple[TrustDirectory, Answer] | None:
+    """The directory after the ministry's delta from ``held`` (kept), and the answer that carried it;
+    None when there is none or it fails."""
+    delta_url = urllib.parse.urljoin(url, f"{DELTAS_FOLDER}/{held.seq}.jws")
+    try:
+        answer = _get(client, delta_url, {"Accept": "application/jose, */*"})
+        if answer.status != 200:
+            if answer.status != 404:
+                log.warning("no directory delta from sequence %d: the server answered %d", held.seq, answer.status)
+            return None
+        token = answer.body.decode("ascii").strip()
+        directory = apply_directory_delta(held, token, root, now, accept_expired=True)
+    except (OfficeUnreachable, InvalidDirectoryError, UnicodeDecodeError) as exc:
+        log.warning("the directory delta from sequence %d was not taken (%s); fetching the full one", held.seq, exc)
+        return None
+    store.save_directory_delta(directory.seq, token)
+    return directory, answer
+
+
+def _get(client: Client, url: str, headers: dict[str, str]) -> Answer:
+    parts = urllib.parse.urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return client(f"{parts.scheme}://{parts.netloc}").request("GET", path, headers=headers)
+
+
+def _conditional_headers(validators: dict[str, str] | None) -> dict[str, str]:
+    headers = {}
+    if validators and isinstance(validators.get("etag"), str):
+        headers["If-None-Match"] = validators["etag"]
+    if validators and isinstance(validators.get("last_modified"), str):
+        headers["If-Modified-Since"] = validators["last_modified"]
+    return headers
+
+
+def _validators(answer: Answer, *, etag: bool = True) -> dict[str, str] | None:
+    """The ETag (unless not ``etag``) and Last-Modified of an answer, to ask for the next directory conditionally.
+
+    A Last-Modified in the same second as the answer's Date is weak (RFC 9110
+    section 8.8.2.2): the file may change again within that second unseen by
+    If-Modified-Since, so it is kept only when strictly earlier than Date.
+    """
+    kept: dict[str, str] = {}
+    tag = answer.header("ETag") if etag else None
+    if tag:
+        kept["etag"] = tag
+    modified, date = answer.header("Last-Modified"), answer.header("Date")
+    if modified and date:
+        try:
+            if email.utils.parsedate_to_datetime(modified) < email.utils.parsedate_to_datetime(date):
+                kept["last_modified"] = modified
+        except (TypeError, ValueError):
+            pass
+    return kept or None
 
 
 def _fetch_office(store: FederationStore, directory: TrustDirectory, region: int, url: str, now: int,
@@ -158,7 +243,7 @@ def _fetch_office(store: FederationStore, directory: TrustDirectory, region: int
         return {"url": url, "seq": held.trust_list.seq if held else None, "state": "refused",
                 "refusal": refusal(exc)}
     return {"url": url, "seq": taken.trust_list.seq, "state": "trusted", "refusal": None,
-            "root_kid": kid_for(directory.trusted_office(region, now).root)}
+            "root_kid": kid_for(Ed25519PublicKey.from_public_bytes(taken.root))}  # during an overlap, either root
 
 
 def _pull(store: FederationStore, client: OfficeClient, directory: TrustDirectory, region: int,

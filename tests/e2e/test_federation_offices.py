@@ -125,19 +125,25 @@ def test_a_terminal_accepts_three_offices_cards_and_follows_revocations_and_susp
     assert _scans(terminal, env, [balangan.cards[0]["token"], balangan.cards[1]["token"]]) == [
         "card_revoked", "accepted"]
 
-    # The ministry suspends Jayapura; after the terminal fetches the new directory, its cards are refused.
+    # The ministry suspends Jayapura and publishes the site: the new directory and a delta from sequence 1.
+    # After the terminal fetches the delta (not the full directory), Jayapura's cards are refused.
     kia("national", "office-suspend", "--home", str(ministry), "--region", str(JAYAPURA), env=env)
-    kia("national", "sign", "--home", str(ministry), "--out", str(served / "directory.jws"), env=env)
+    published = kia("national", "publish", "--home", str(ministry), "--out", str(served), env=env)
+    assert (published["seq"], published["deltas_from"]) == (2, [1])
     refused = subprocess.run([str(BIN / "kia"), "verifier", "federation", "fetch", "--home", str(terminal)],
                              env=env, capture_output=True, text=True, check=False)
     assert refused.returncode == 1, refused.stderr
     report = json.loads(refused.stdout)
-    assert report["directory"]["seq"] == 2
+    assert (report["directory"]["seq"], report["directory"]["transfer"]) == (2, "delta")
     assert report["regions"]["9171"]["refusal"]["code"] == "office_suspended"
     assert _scans(terminal, env, [offices[JAYAPURA].cards[1]["token"], surakarta.cards[1]["token"]]) == [
         "unknown_key", "accepted"]
     status = kia("verifier", "federation", "status", "--home", str(terminal), env=env)
     assert (status["own_region"], status["regions"]["9171"]["state"]) == (SURAKARTA, "refused")
+    # Nothing new at the ministry: no delta from 2 (404), and the file server's Last-Modified answers 304.
+    again = subprocess.run([str(BIN / "kia"), "verifier", "federation", "fetch", "--home", str(terminal)],
+                           env=env, capture_output=True, text=True, check=False)
+    assert json.loads(again.stdout)["directory"]["transfer"] in ("not_modified", "full"), again.stderr
 
 
 def kia_plain(*args: str, env: dict[str, str]) -> str:

@@ -45,10 +45,48 @@ function showStatus(status) {
     byId(`t-${name}`).textContent = status.today[name];
   }
   byId("pending").textContent = status.pending ? `${status.pending} ${labels.unsynced}` : "";
+  showFederation(status.federation);
   byId("recent").replaceChildren(...status.recent.map((row) => {
     const tr = document.createElement("tr");
     tr.className = row.accepted ? "ok" : "no";
     for (const value of [row.time, row.result, row.paid]) {
+      const td = document.createElement("td");
+      td.textContent = value;
+      tr.append(td);
+    }
+    return tr;
+  }));
+}
+
+// The national federation's block (docs/federation.md): hidden on a terminal that is not federated.
+function showFederation(fed) {
+  const section = byId("federation");
+  section.hidden = !fed;
+  if (!fed) return;
+  section.className = fed.stale ? "stale" : "";
+  byId("f-heading").textContent = fed.heading;
+  const notice = byId("f-notice");
+  notice.hidden = !fed.notice;
+  notice.textContent = fed.notice || "";
+  byId("f-lines").replaceChildren(...fed.lines.flatMap((line) => {
+    const dt = document.createElement("dt");
+    dt.textContent = line.label;
+    const dd = document.createElement("dd");
+    dd.textContent = line.value;
+    return [dt, dd];
+  }));
+  byId("f-table").hidden = fed.regions.length === 0;
+  byId("f-columns").replaceChildren(...fed.columns.map((text) => {
+    const th = document.createElement("th");
+    th.textContent = text;
+    return th;
+  }));
+  byId("f-regions").replaceChildren(...fed.regions.map((row) => {
+    const tr = document.createElement("tr");
+    tr.className = `f-${row.state}`;
+    tr.dataset.region = row.region;
+    tr.dataset.state = row.state;
+    for (const value of [row.region, row.text, row.note]) {
       const td = document.createElement("td");
       td.textContent = value;
       tr.append(td);
