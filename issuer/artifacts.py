@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import io
 import multiprocessing
 import os
@@ -69,20 +70,26 @@ def dark_modules(symbol: zxingcpp.Barcode) -> np.ndarray:
     return np.asarray(symbol.to_image(scale=1, add_quiet_zones=False)) < 128
 
 
-def dark_runs(dark: np.ndarray) -> list[tuple[int, int, int]]:
-    """The dark modules as horizontal runs (row, first column, length), row by row."""
+def _run_table(dark: np.ndarray) -> np.ndarray:
+    """The dark modules as horizontal runs, one row (row, first column, length) each, row by row."""
     padded = np.zeros((dark.shape[0], dark.shape[1] + 2), dtype=np.int8)
     padded[:, 1:-1] = dark
     edges = np.diff(padded, axis=1)
-    starts, ends = np.argwhere(edges == 1).tolist(), np.argwhere(edges == -1)[:, 1].tolist()  # row-major
-    return [(row, column, end - column) for (row, column), end in zip(starts, ends, strict=True)]
+    rows, starts = np.nonzero(edges == 1)  # row-major, as the ends
+    ends = np.nonzero(edges == -1)[1]
+    return np.column_stack((rows, starts, ends - starts))
 
 
-def qr_png(symbol: zxingcpp.Barcode) -> bytes:
-    """A 1-bit PNG of the symbol with its quiet zone, tagged as 300 dpi."""
+def dark_runs(dark: np.ndarray) -> list[tuple[int, int, int]]:
+    """The dark modules as horizontal runs (row, first column, length), row by row."""
+    return [(row, column, length) for row, column, length in _run_table(dark).tolist()]
+
+
+def qr_png(symbol: zxingcpp.Barcode, dark: np.ndarray | None = None) -> bytes:
+    """A 1-bit PNG of the symbol with its quiet zone, tagged as 300 dpi (``dark``: its modules, if known)."""
     # Drawn at one pixel a module and enlarged by PIL: the same pixels as
     # zxing-cpp's scaled image, in two thirds of the time.
-    light = np.pad(~dark_modules(symbol), QUIET_ZONE, constant_values=True)
+    light = np.pad(~(dark_modules(symbol) if dark is None else dark), QUIET_ZONE, constant_values=True)
     side = light.shape[0] * QR_PIXELS_PER_MODULE
     image = Image.fromarray(light).resize((side, side), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
@@ -95,15 +102,31 @@ def printed_size_mm(modules: int) -> float:
     return modules * QR_PIXELS_PER_MODULE / QR_DPI * MM_PER_INCH
 
 
-def qr_svg(symbol: zxingcpp.Barcode) -> str:
+@functools.lru_cache(maxsize=4)
+def _path_pieces(side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The SVG path's words for a symbol ``side`` modules across: "Mx y" at y * side + x, "hWv1h-WZ" at W.
+
+    A card's path is then picked from these by numpy and joined once: 0.1 ms
+    a card, where formatting each run's numbers took 0.55 (issue 14).
+    """
+    moves = np.array([f"M{x} {y}" for y in range(side) for x in range(side)], dtype=object)
+    widths = np.array([f"h{width}v1h-{width}Z" for width in range(side + 1)], dtype=object)
+    return moves, widths
+
+
+def qr_svg(symbol: zxingcpp.Barcode, dark: np.ndarray | None = None) -> str:
     """The symbol as SVG in module units, sized in millimetres for print: one path of dark runs."""
     # Written here rather than by zxing-cpp's SVG writer, which took 2.2 ms of
     # a card's 4 ms to draw (docs/benchmarks.md); the path is the same syntax.
-    dark = dark_modules(symbol)
+    dark = dark_modules(symbol) if dark is None else dark
     side = dark.shape[0] + 2 * QUIET_ZONE
     size = f"{printed_size_mm(side):.2f}mm"
-    path = "".join(f"M{column + QUIET_ZONE} {row + QUIET_ZONE}h{length}v1h-{length}Z"
-                   for row, column, length in dark_runs(dark))
+    runs = _run_table(dark)
+    moves, widths = _path_pieces(side)
+    pieces = np.empty(2 * len(runs), dtype=object)
+    pieces[0::2] = moves[(runs[:, 0] + QUIET_ZONE) * side + runs[:, 1] + QUIET_ZONE]
+    pieces[1::2] = widths[runs[:, 2]]
+    path = "".join(pieces.tolist())
     return (
         '<?xml version="1.0" standalone="no"?>\n'
         f'<svg width="{size}" height="{size}" viewBox="0 0 {side} {side}" shape-rendering="crispEdges" '
@@ -122,7 +145,8 @@ def ndef_message(token: str) -> bytes:
 
 def render_card(serial: str, token: str) -> CardArtifacts:
     symbol = qr_symbol(token)
-    return CardArtifacts(serial, qr_png(symbol), qr_svg(symbol).encode("ascii"), ndef_message(token))
+    dark = dark_modules(symbol)
+    return CardArtifacts(serial, qr_png(symbol, dark), qr_svg(symbol, dark).encode("ascii"), ndef_message(token))
 
 
 def write_card_files(serial: str, token: str, out_dir: Path) -> CardFiles:
@@ -134,7 +158,7 @@ def write_card_files(serial: str, token: str, out_dir: Path) -> CardFiles:
     return files
 
 
-# Drawing dominates issuance (about 5 ms a card against 0.1 ms to sign), so
+# Drawing dominates issuance (about 2 ms a card against 0.05 ms to sign), so
 # batches are drawn by a process per core; tiny batches are not worth a pool.
 _PARALLEL_FROM = 64
 _CHUNK = 32
@@ -158,18 +182,58 @@ def _render_chunk(cards: list[tuple[str, str]]) -> list[CardArtifacts]:
     return [render_card(serial, token) for serial, token in cards]
 
 
-def _in_chunks(
-    work: Callable[[_Job], list[_Result]], jobs: list[_Job], cards: int, workers: int | None
-) -> Iterator[list[_Result]]:
-    """``work`` on each job, results in order, on all cores when the batch is worth it."""
-    workers = workers or os.cpu_count() or 1
-    if cards < _PARALLEL_FROM or workers == 1:
-        yield from map(work, jobs)
-        return
-    # fork: workers start in milliseconds and inherit the imported encoder.
-    context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield from pool.map(work, jobs)
+class Drawing:
+    """A process per core that draws a batch's cards, started before the cards are signed.
+
+    Open it once the batch's size is known, before its cards are signed: the
+    workers fork then (in milliseconds, inheriting the imported encoder) and
+    are ready when the first card is.  ``draw`` hands them cards as they are
+    signed, so drawing overlaps signing and recording them; the drawn cards
+    stay in memory, in this process's futures, until ``write_archive`` takes
+    them, which the caller does only once the cards are recorded.  Closing it
+    (leaving the ``with``) drops whatever was not taken.  ``map`` runs other
+    work (``write_many``'s files) on the same processes.  A batch too small
+    for a pool, or one core, is drawn here, when its cards are taken.
+    """
+
+    def __init__(self, cards: int, workers: int | None = None) -> None:
+        workers = workers or os.cpu_count() or 1
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        if cards >= _PARALLEL_FROM and workers > 1:
+            self._pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            self._pool.submit(os.getpid)  # the workers fork now, not at the first card
+        self._chunks: list[concurrent.futures.Future[list[CardArtifacts]] | list[tuple[str, str]]] = []
+        self.cards = 0  # handed to draw so far
+
+    def __enter__(self) -> Drawing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._chunks = []
+
+    def draw(self, cards: list[tuple[str, str]]) -> None:
+        """Start drawing these (serial, token), after those handed before."""
+        for first in range(0, len(cards), _CHUNK):
+            chunk = cards[first : first + _CHUNK]
+            self._chunks.append(chunk if self._pool is None else self._pool.submit(_render_chunk, chunk))
+        self.cards += len(cards)
+
+    def drawn(self) -> Iterator[list[CardArtifacts]]:
+        """Every card handed to ``draw``, drawn, a chunk at a time in the order handed."""
+        for chunk in self._chunks:
+            yield chunk.result() if isinstance(chunk, concurrent.futures.Future) else _render_chunk(chunk)
+
+    def map(self, work: Callable[[_Job], list[_Result]], jobs: list[_Job]) -> Iterator[list[_Result]]:
+        """``work`` on each job on the drawing processes (here without a pool), results in order."""
+        if self._pool is None:
+            return map(work, jobs)
+        return self._pool.map(work, jobs)
 
 
 def write_many(
@@ -177,12 +241,16 @@ def write_many(
     out_dir: Path,
     on_progress: Callable[[int], None] = lambda done: None,
     workers: int | None = None,
+    drawing: Drawing | None = None,
 ) -> list[CardFiles]:
-    """Write the files of every (serial, token), in order, on all cores."""
+    """Write the files of every (serial, token), in order, on all cores (``drawing``'s processes, if given)."""
+    if drawing is None:
+        with Drawing(len(cards), workers) as own:
+            return write_many(cards, out_dir, on_progress, drawing=own)
     out_dir.mkdir(parents=True, exist_ok=True)
     chunks = [(out_dir, cards[i : i + _CHUNK]) for i in range(0, len(cards), _CHUNK)]
     files: list[CardFiles] = []
-    for chunk in _in_chunks(_write_chunk, chunks, len(cards), workers):
+    for chunk in drawing.map(_write_chunk, chunks):
         files.extend(chunk)
         on_progress(len(chunk))
     return files
@@ -193,23 +261,32 @@ def write_archive(
     path: Path,
     on_progress: Callable[[int], None] = lambda done: None,
     workers: int | None = None,
+    drawing: Drawing | None = None,
 ) -> list[CardFiles]:
     """Write every (serial, token)'s files into the one zip ``path``, in order; their member names.
 
     Members are SERIAL.png, SERIAL.svg and SERIAL.ndef, the bytes write_many
-    writes.  Cards are drawn on all cores and the archive written here, into
+    writes.  Cards are drawn on all cores (by ``drawing``, when given, which
+    has been handed exactly these cards) and the archive written here, into
     a temporary file synced and renamed into place: a crash or power cut
     leaves the old archive or the whole new one under ``path``, never a part.
     """
+    if drawing is None:
+        with Drawing(len(cards), workers) as own:
+            own.draw(cards)
+            return write_archive(cards, path, on_progress, drawing=own)
+    if drawing.cards != len(cards):
+        raise ValueError(f"{drawing.cards} cards were handed to the drawing, not the {len(cards)} to archive")
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    chunks = [cards[i : i + _CHUNK] for i in range(0, len(cards), _CHUNK)]
     members: list[CardFiles] = []
     try:
         with temporary.open("wb") as handle:
             with zipfile.ZipFile(handle, "w") as archive:
-                for chunk in _in_chunks(_render_chunk, chunks, len(cards), workers):
+                for chunk in drawing.drawn():
                     for card in chunk:
+                        if card.serial != cards[len(members)][0]:
+                            raise ValueError("the drawing holds other cards than those to archive")
                         names = CardFiles.of(card.serial)
                         for name, data in ((names.qr_png, card.qr_png), (names.qr_svg, card.qr_svg),
                                            (names.ndef, card.ndef)):

@@ -7,18 +7,21 @@ import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from keys.times import iso_utc, iso_utc_or_none, parse_instant
 
-from .. import batches, cards, printing
-from ..artifacts import CardFiles, write_archive, write_many
+from .. import batches, cards
+from ..artifacts import CardFiles, Drawing, write_archive, write_many
 from ..children import ChildRequest, RowError, read_batch, validate_child
 from ..errors import Invalid
 from ..storage.store import CardRecord
 from .common import by, dev_keys_option, emit, home_option, now, open_home, unlock
+
+if TYPE_CHECKING:
+    from .. import printing  # imported where a PDF is drawn: fpdf takes 0.3 s to import, a third of the start
 
 LAYOUTS = ("sheet", "pages")
 
@@ -87,15 +90,23 @@ def issue(
         raise click.UsageError("give --birth-date and --region, or --csv FILE")
 
     channel, source = (batch_channel, csv_file.name) if csv_file is not None else ("counter", None)
-    issuance = cards.issue_cards(open_home(home), unlock(insecure_dev_keys), requests, at, channel=channel,
-                                 source=source, refused=errors, by=by())
-    issued, errors = issuance.cards, issuance.rejected
-    zipped = out / f"cards-batch-{issuance.batch_id}.zip" if archive and issued else None
-    files = _write_files(issued, out, zipped, show_progress=csv_file is not None)
+    # The drawing processes start now; with --archive they draw each card as
+    # soon as it is signed, while the cards are recorded, and the archive is
+    # written from them once the transaction has committed: nothing signed
+    # reaches the disk before it is recorded (docs/benchmarks.md, issue 14).
+    with Drawing(len(requests)) as drawing:
+        issuance = cards.issue_cards(open_home(home), unlock(insecure_dev_keys), requests, at, channel=channel,
+                                     source=source, refused=errors, by=by(),
+                                     on_signed=drawing.draw if archive else None)
+        issued, errors = issuance.cards, issuance.rejected
+        zipped = out / f"cards-batch-{issuance.batch_id}.zip" if archive and issued else None
+        files = _write_files(issued, out, zipped, drawing, show_progress=csv_file is not None)
     printed = [_card_json(item.record, item.request, item_files)
                for item, item_files in zip(issued, files, strict=True)]
     outputs: dict[str, str] = {} if zipped is None else {"archive": str(zipped)}
     if pdf_layout is not None and issued:
+        from .. import printing
+
         to_print = [printing.PrintedCard(item.record.serial, item.record.token, item.record.region,
                                          item.record.expires_at, item.request.name) for item in issued]
         outputs |= {"pdf": str(_write_pdf(out / "cards.pdf", to_print, pdf_layout, "id", None))}
@@ -122,15 +133,15 @@ def issue(
         ctx.exit(1)
 
 
-def _write_files(issued: list[cards.IssuedCard], out: Path, archive: Path | None, *,
+def _write_files(issued: list[cards.IssuedCard], out: Path, archive: Path | None, drawing: Drawing, *,
                  show_progress: bool) -> list[CardFiles]:
-    """Three files a card in ``out``, or, given ``archive``, one zip holding them all."""
+    """Three files a card in ``out``, or, given ``archive``, one zip of the cards ``drawing`` drew."""
     jobs = [(item.record.serial, item.record.token) for item in issued]
 
     def write(on_progress: Callable[[int], None] = lambda done: None) -> list[CardFiles]:
         if archive is None:
-            return write_many(jobs, out, on_progress)
-        return write_archive(jobs, archive, on_progress)
+            return write_many(jobs, out, on_progress, drawing=drawing)
+        return write_archive(jobs, archive, on_progress, drawing=drawing)
 
     if not (show_progress and sys.stderr.isatty()):
         return write()
@@ -186,6 +197,8 @@ def print_cards(home: Path, serials: tuple[str, ...], batch_id: int | None, layo
     """
     if bool(serials) == (batch_id is not None):
         raise click.UsageError("give SERIAL... or --batch N, not both")
+    from .. import printing
+
     office = open_home(home)
     chosen: list[printing.PrintedCard] = []
 
@@ -208,6 +221,8 @@ def print_cards(home: Path, serials: tuple[str, ...], batch_id: int | None, layo
 def _render(chosen: Sequence[printing.PrintedCard], layout: str, language: str, site: str | None) -> bytes:
     if not chosen:
         raise Invalid("there is no card to print")
+    from .. import printing
+
     draw = printing.sheet_pdf if layout == "sheet" else printing.card_pages_pdf
     return draw(chosen, language=language, site=site)
 
