@@ -235,14 +235,14 @@ def timings(function: Callable[[], object], runs: int = RUNS) -> list[float]:
 
 
 def captured_query(home: IssuerHome, call: Callable[[], object]) -> tuple[list[str], str, Any]:
-    """The settings (SET LOCAL) and the SQL and parameters ``call`` sends about redemptions."""
+    """The settings (SET LOCAL) and the SQL and parameters of the report query ``call`` sends."""
     settings: list[str] = []
     seen: list[tuple[str, Any]] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
         if statement.startswith("SET LOCAL"):
             settings.append(statement)
-        elif "FROM redemptions" in statement:
+        elif "FROM redemption" in statement:
             seen.append((statement, parameters))
 
     event.listen(home.database.engine, "before_cursor_execute", keep)
@@ -319,15 +319,15 @@ KEPT_TABLES = ("redemption_summaries", "redemption_summary_months", "redemption_
 
 
 def summed_only(home: IssuerHome, group: str, period: str, start: dt.date, end: dt.date,
-                partner_id: int | None = None) -> list[Any]:
+                partner_id: int | None = None, region: int | None = None) -> list[Any]:
     """The summed figures of reports.figures without unique cards: what the summaries alone cost."""
     days = (reports.bucket(start, "day"), reports.bucket(end, "day"))
     months, cut = reports._whole_months(start, end) if period == "month" else (None, [days])
     parts = [reports._sums(RedemptionSummary, RedemptionSummary.day, group, period,
-                           RedemptionSummary.day.between(*span), partner_id, None) for span in cut]
+                           RedemptionSummary.day.between(*span), partner_id, region) for span in cut]
     if months is not None:
         parts.append(reports._sums(RedemptionSummaryMonth, RedemptionSummaryMonth.month, group, period,
-                                   RedemptionSummaryMonth.month.between(*months), partner_id, None))
+                                   RedemptionSummaryMonth.month.between(*months), partner_id, region))
     with home.transaction() as session:
         return [list(session.execute(part)) for part in parts]
 

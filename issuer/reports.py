@@ -25,9 +25,11 @@ from keys.eligibility import WIT, is_valid_region, region_timezone
 
 from .errors import Invalid
 from .storage.models import (
+    PROGRAMME,
     Agreement,
     CardRow,
     Partner,
+    RedemptionCard,
     RedemptionCardCount,
     RedemptionRow,
     RedemptionSummary,
@@ -173,22 +175,50 @@ def _sums(summary: Any, when: Any, group: str, period: str, where: Any, partner_
 
 def _unique_cards(session: Session, group: str, period: str, days: tuple[int, int], months: tuple[int, int] | None,
                   cut: list[tuple[int, int]], partner_id: int | None, region: int | None) -> Subquery:
-    """Unique cards per group and period: kept counts where they answer, else counted from redemptions."""
+    """Unique cards per group and period: from what ingest keeps for partners and the programme, else counted
+    from redemptions.
+
+    Whole days and months are read from the counts; the days of a month the
+    range cuts from the card sets' day bits (a partner's or the programme's
+    cards of that month).
+    """
     programme = group == "programme" and partner_id is None and region is None
     if group != "partner" and not programme:
         return _counted_cards(session, group, period, [days], partner_id, region)
     counts = RedemptionCardCount
-    periods = [days] if period == "day" else [months] if months is not None else []
-    if not periods:
+    parts: list[Select[Any]] = []
+    whole = days if period == "day" else months
+    if whole is not None:
+        figure = counts.programme_cards if programme else counts.partner_cards
+        parts.append(_grouped(_narrowed(
+            select(_group_of(group, counts.partner_id, None).label("group"), counts.period.label("period"),
+                   func.sum(figure).label("unique_cards")).where(counts.period.between(*whole)),
+            group, counts.partner_id, partner_id, region), group))
+    if period == "month":
+        cards = RedemptionCard
+        scope = (cards.scope == PROGRAMME) if programme else (cards.scope != PROGRAMME)
+        for month, bits in _month_pieces(cut):
+            parts.append(_grouped(_narrowed(
+                select(_group_of(group, cards.scope, None).label("group"), cards.month.label("period"),
+                       func.count().label("unique_cards")).where(
+                    scope, cards.month == month, cards.days.op("&")(bits) != 0),
+                group, cards.scope, partner_id, region), group))
+    if not parts:  # a range that ends before it starts: nothing, typed as the redemptions' count types it
         return _counted_cards(session, group, period, cut, partner_id, region)
-    figure = counts.programme_cards if programme else counts.partner_cards
-    kept = _grouped(_narrowed(
-        select(_group_of(group, counts.partner_id, None).label("group"), counts.period.label("period"),
-               func.sum(figure).label("unique_cards")).where(counts.period.between(*periods[0])),
-        group, counts.partner_id, partner_id, region), group)
-    if period == "day" or not cut:
-        return kept.subquery()
-    return union_all(kept, select(_counted_cards(session, group, period, cut, partner_id, region))).subquery()
+    return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+
+
+def _month_pieces(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans of days (YYYYMMDD, inclusive) as (month YYYYMM, bits of its days: bit d - 1 for day d)."""
+    pieces: dict[int, int] = {}
+    for first, last in spans:
+        day = dt.date(first // 10000, first // 100 % 100, first % 100)
+        end = dt.date(last // 10000, last // 100 % 100, last % 100)
+        while day <= end:
+            month = day.year * 100 + day.month
+            pieces[month] = pieces.get(month, 0) | 1 << (day.day - 1)
+            day += dt.timedelta(days=1)
+    return sorted(pieces.items())
 
 
 def _counted_cards(session: Session, group: str, period: str, spans: list[tuple[int, int]], partner_id: int | None,

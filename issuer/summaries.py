@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -140,19 +141,19 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
     def bump(partner: int, period: int, which: int) -> None:
         counts.setdefault((partner, period), [0, 0])[which] += 1
 
-    table = RedemptionCard.__table__
+    postgres = session.connection().dialect.name == "postgresql"
     for day in sorted(by_day):
         bit = 1 << (day % 100 - 1)
-        members = sorted({*((PROGRAMME, serial) for serial in by_day[day]), *partners_by_day[day]})
-        statement = _insert_for(session)(RedemptionCard)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.scope, table.c.month, table.c.serial],
-            set_={"days": table.c.days.op("|")(statement.excluded.days)},
-            where=table.c.days.op("&")(statement.excluded.days) == 0,
-        ).returning(table.c.scope, table.c.serial, table.c.days)
         # Sorted, so that two batches that share cards take their rows' locks in one order (no deadlock).
-        new = session.execute(statement, [{"scope": scope, "month": day // 100, "serial": serial, "days": bit}
-                                          for scope, serial in members]).all()
+        members = sorted({*((PROGRAMME, serial) for serial in by_day[day]), *partners_by_day[day]})
+        if postgres:  # two arrays as parameters: a third of the time of a thousand rows of four parameters
+            new = session.execute(ADD_CARDS_POSTGRESQL, {
+                "month": day // 100, "bit": bit, "scopes": [scope for scope, _ in members],
+                "serials": [serial for _, serial in members]}).all()
+        else:
+            new = session.execute(_add_cards_statement(), [
+                {"scope": scope, "month": day // 100, "serial": serial, "days": bit}
+                for scope, serial in members]).all()
         for scope, serial, days in new:
             partner, which = (by_day[day][serial], 1) if scope == PROGRAMME else (scope, 0)
             bump(partner, day, which)
@@ -164,14 +165,36 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
           for (partner, period), (partner_cards, programme_cards) in sorted(counts.items())])
 
 
+ADD_CARDS_POSTGRESQL = text(
+    "INSERT INTO redemption_cards (scope, month, serial, days) "
+    "SELECT scope, :month, serial, :bit FROM unnest(CAST(:scopes AS integer[]), CAST(:serials AS text[])) "
+    "WITH ORDINALITY AS cards (scope, serial, position) ORDER BY position "
+    "ON CONFLICT (scope, month, serial) DO UPDATE SET days = redemption_cards.days | excluded.days "
+    "WHERE redemption_cards.days & excluded.days = 0 "
+    "RETURNING scope, serial, days"
+)
+
+
+def _add_cards_statement() -> Any:
+    """The card sets' upsert on SQLite, as ADD_CARDS_POSTGRESQL: a row inserted, or its day's bit added."""
+    table: Any = RedemptionCard.__table__
+    statement = sqlite.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.scope, table.c.month, table.c.serial],
+        set_={"days": table.c.days.op("|")(statement.excluded.days)},
+        where=table.c.days.op("&")(statement.excluded.days) == 0,
+    ).returning(table.c.scope, table.c.serial, table.c.days)
+
+
 def _add(session: Session, model: Any, keys: Sequence[str], figures: Sequence[str],
          rows: Sequence[Mapping[str, Any]]) -> None:
     """Upsert ``rows`` into ``model``: a new key is inserted, a known one has ``figures`` added to it."""
     if not rows:
         return
     # One statement with its rows as parameters: compiled once and cached, sent as one batch by the driver.
-    statement = _insert_for(session)(model)
+    # Core, on the table: the ORM's bulk insert would cost more in Python than the database's work.
     table = model.__table__
+    statement = _insert_for(session)(table)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c[name] for name in keys],
         set_={name: table.c[name] + statement.excluded[name] for name in figures},

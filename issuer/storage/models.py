@@ -481,6 +481,7 @@ class RedemptionSummaryMonth(Base):
     """
 
     __tablename__ = "redemption_summary_months"
+    __table_args__ = (Index("ix_redemption_summary_months_month", "month"),)
 
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
     month: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMM, 0 for a clock gone wild
@@ -532,6 +533,9 @@ class RedemptionCardCount(Base):
     """
 
     __tablename__ = "redemption_card_counts"
+    # Every partner's count of some periods, read from the index alone on PostgreSQL.
+    __table_args__ = (Index("ix_redemption_card_counts_period", "period",
+                            postgresql_include=["partner_id", "partner_cards", "programme_cards"]),)
 
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
     period: Mapped[int] = mapped_column(Integer, primary_key=True)

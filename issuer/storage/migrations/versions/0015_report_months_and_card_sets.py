@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("category", sa.String(16), primary_key=True),
         *(sa.Column(name, sa.BigInteger(), nullable=False) for name in FIGURES),
     )
+    op.create_index("ix_redemption_summary_months_month", "redemption_summary_months", ["month"])
     op.execute("INSERT INTO redemption_summary_months (partner_id, month, service, category, scans, accepted, gross, "
                "discount, net, held, flagged) "
                "SELECT partner_id, month, service, category, SUM(scans), SUM(accepted), SUM(gross), SUM(discount), "
@@ -91,6 +92,8 @@ def upgrade() -> None:
         "WHERE accepted AND NOT held AND serial IS NOT NULL AND day > 0 GROUP BY day / 100, serial) AS firsts "
         "GROUP BY partner_id, period"
         ") AS counts GROUP BY partner_id, period")
+    op.create_index("ix_redemption_card_counts_period", "redemption_card_counts", ["period"],
+                    postgresql_include=["partner_id", "partner_cards", "programme_cards"])
 
 
 def downgrade() -> None:
