@@ -1,0 +1,165 @@
+"""Reports at 100 million redemptions, simulated: what the reports read, at that size.
+
+Reports of partners and of the whole programme read only what ingest keeps
+(issuer.summaries): daily and monthly summaries, and unique-card counts per
+partner and period.  Their size grows with partners, days, services and
+categories, not with redemptions: with the 60 partners of
+bench/bench_report.py, 100 million redemptions keep exactly as many rows as
+10 million.  So this simulates the harder case: a programme ten times as
+large in partners too, 600 partners over 24 months, each with two services
+and four age categories, whose figures add up to ``REDEMPTIONS`` (default
+100,000,000).  The kept tables are filled directly in SQL (no redemption
+rows are generated: no report timed here reads them), then each report that
+the kept tables answer is timed with ``issuer.reports.figures`` (median of
+11).  Budget (issue 14): under 50 ms at 100M.
+
+Reports that still count distinct serials from redemptions (kinds,
+clusters, services, a region's programme, the days of a month a range cuts)
+are not timed here: they cost the redemptions they read, see
+docs/benchmarks.md.
+
+    KIA_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench_scale \\
+        python bench/bench_report_scale.py [REDEMPTIONS] [--partners 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, machine, reset_schema
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(ROOT))
+
+from issuer import issuing_keys, partners, reports  # noqa: E402
+from issuer.audit import Actor  # noqa: E402
+from issuer.storage.models import KLA_CLUSTERS, PARTNER_KINDS  # noqa: E402
+from issuer.storage.store import IssuerHome  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench_scale"
+BUDGET_MS = 50
+RUNS = 11
+FIRST, LAST = dt.date(2025, 1, 1), dt.date(2026, 12, 31)
+REGIONS = (3372, 3374, 3578, 3171, 3273, 3471, 1371, 1271, 3201, 3515, 6311, 5171, 7371, 6471, 9171, 8171)
+PASSPHRASE = b"bench passphrase, not a secret 2026"
+
+
+def make_partners(home: IssuerHome, count: int) -> list[int]:
+    now = int(time.time())
+    issuing_keys.init_home(home, issuing_keys.KeyUnlock(PASSPHRASE), now, by=Actor.command_line())
+    return [partners.create_partner(home, f"Mitra {rank}", PARTNER_KINDS[rank % len(PARTNER_KINDS)],
+                                    KLA_CLUSTERS[rank % len(KLA_CLUSTERS)], REGIONS[rank % len(REGIONS)], FIRST,
+                                    LAST, now, by=Actor.command_line())
+            for rank in range(1, count + 1)]
+
+
+FILL = """
+WITH days AS (
+    SELECT (EXTRACT(YEAR FROM d) * 10000 + EXTRACT(MONTH FROM d) * 100 + EXTRACT(DAY FROM d))::int AS day
+    FROM generate_series(CAST(:first AS date), CAST(:last AS date), INTERVAL '1 day') AS d
+), weights AS (  -- a few big partners, many small ones, as bench_report.py draws them
+    SELECT id, 1 / power(row_number() OVER (ORDER BY id), 0.9) AS weight FROM partners
+), shares AS (
+    SELECT id, weight / SUM(weight) OVER () AS share FROM weights
+)
+INSERT INTO redemption_summaries (partner_id, day, service, category, month, scans, accepted, gross, discount, net,
+                                  held, flagged)
+SELECT s.id, days.day, service, category, days.day / 100, scans, accepted, accepted * 20000, accepted * 10000,
+       accepted * 10000, 0, 0
+FROM shares AS s CROSS JOIN days CROSS JOIN (VALUES ('reguler'), ('keluarga')) AS services (service)
+     CROSS JOIN (VALUES ('0-4'), ('5-12'), ('13-16'), ('')) AS categories (category)
+     CROSS JOIN LATERAL (SELECT GREATEST(1, round(:total * s.share / :cells * (0.5 + random())))::bigint AS scans)
+         AS drawn
+     CROSS JOIN LATERAL (SELECT (scans * 91 / 100)::bigint AS accepted) AS taken
+"""
+
+ROLLUP = """
+INSERT INTO redemption_summary_months (partner_id, month, service, category, scans, accepted, gross, discount, net,
+                                       held, flagged)
+SELECT partner_id, month, service, category, SUM(scans), SUM(accepted), SUM(gross), SUM(discount), SUM(net),
+       SUM(held), SUM(flagged)
+FROM redemption_summaries GROUP BY partner_id, month, service, category
+"""
+
+COUNTS = """
+INSERT INTO redemption_card_counts (partner_id, period, partner_cards, programme_cards)
+SELECT partner_id, day, SUM(accepted) * 9 / 10, SUM(accepted) * 6 / 10 FROM redemption_summaries
+GROUP BY partner_id, day
+UNION ALL
+SELECT partner_id, month, SUM(accepted) * 7 / 10, SUM(accepted) * 4 / 10 FROM redemption_summary_months
+GROUP BY partner_id, month
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("redemptions", nargs="?", type=int, default=100_000_000)
+    parser.add_argument("--partners", type=int, default=600)
+    options = parser.parse_args()
+    url = os.environ.get("KIA_BENCH_DATABASE_URL", DEFAULT_URL)
+    print(f"machine: {machine()}")
+    engine = create_engine(url)
+    reset_schema(url)
+    with tempfile.TemporaryDirectory(prefix="kia-bench-") as folder:
+        home = IssuerHome(Path(folder) / "office", url)
+        began = time.perf_counter()
+        ids = make_partners(home, options.partners)
+        cells = options.partners * ((LAST - FIRST).days + 1) * 2 * 4
+        with engine.begin() as connection:
+            connection.execute(text("SELECT setseed(0.14)"))
+            connection.execute(text(FILL), {"first": FIRST, "last": LAST, "total": options.redemptions,
+                                            "cells": cells / options.partners})
+            connection.execute(text(ROLLUP))
+            connection.execute(text(COUNTS))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for table in ("redemption_summaries", "redemption_summary_months", "redemption_card_counts"):
+                connection.execute(text(f"VACUUM ANALYZE {table}"))
+                rows, size = connection.execute(text(
+                    f"SELECT count(*), pg_size_pretty(pg_total_relation_size('{table}')) FROM {table}")).one()
+                print(f"{table}: {rows:,} rows, {size} with indexes")
+            scans = connection.execute(text("SELECT SUM(scans) FROM redemption_summaries")).scalar_one()
+            biggest = connection.execute(text(
+                "SELECT partner_id FROM redemption_summary_months GROUP BY partner_id ORDER BY SUM(scans) DESC "
+                "LIMIT 1")).scalar_one()
+        print(f"{len(ids)} partners, {scans:,} redemptions summarised; filled in {time.perf_counter() - began:.0f} s")
+        november, year, everything = (dt.date(2026, 11, 1), dt.date(2026, 11, 30)), (dt.date(2026, 1, 1), LAST), (
+            FIRST, LAST)
+        cases = [
+            ("a partner's month, by day", ("partner", "day", *november, biggest)),
+            ("a partner's year, by month", ("partner", "month", *year, biggest)),
+            ("a partner's year, by day (365 rows)", ("partner", "day", *year, biggest)),
+            ("all partners, one month, by month", ("partner", "month", *november)),
+            ("all partners, a year, by month", ("partner", "month", *year)),
+            ("all partners, one month, by day", ("partner", "day", *november)),
+            ("the programme, one month, by day", ("programme", "day", *november)),
+            ("the programme, a year, by day", ("programme", "day", *year)),
+            ("the programme, 24 months, by month", ("programme", "month", *everything)),
+        ]
+        print(f"load average before timing: {os.getloadavg()[0]:.1f}")
+        print(f"\n{'report (median of ' + str(RUNS) + ' runs)':44} {'median':>9} {'budget':>7}")
+        for name, arguments in cases:
+            call = functools.partial(reports.figures, home, *arguments)
+            call()
+            samples = []
+            for _ in range(RUNS):
+                started = time.perf_counter()
+                call()
+                samples.append((time.perf_counter() - started) * 1000)
+            median = statistics.median(samples)
+            print(f"{name:44} {median:6.1f} ms {BUDGET_MS:4} ms {'met' if median <= BUDGET_MS else 'MISSED'}",
+                  flush=True)
+        print(f"load average after timing: {os.getloadavg()[0]:.1f}")
+        home.close()
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
