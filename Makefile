@@ -75,6 +75,7 @@ bench: setup
 	$(BIN)/python bench/bench_sync_ingest.py
 	$(BIN)/python bench/bench_idle_poll.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_report_scale.py
 	$(BIN)/python bench/bench_terminal.py
 	$(BIN)/python bench/bench_terminal_start.py
 	$(BIN)/python bench/bench_terminal_reload.py
@@ -87,6 +88,7 @@ bench: setup
 	$(BIN)/python bench/bench_hsm.py
 	$(BIN)/python bench/bench_revocation_codec.py
 	$(BIN)/python bench/bench_trust_list_forms.py
+	$(BIN)/python bench/bench_directory_delta.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache *.egg-info

@@ -16,9 +16,10 @@ the kept tables answer is timed with ``issuer.reports.figures`` (median of
 Reports that still count distinct serials from redemptions (kinds,
 clusters, services, a region's programme, the days of a month a range cuts)
 are not timed here: they cost the redemptions they read, see
-docs/benchmarks.md.
+docs/benchmarks.md.  Like the other benchmarks it empties the database
+first (its public schema is dropped and made again).
 
-    KIA_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench_scale \\
+    KIA_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench \\
         python bench/bench_report_scale.py [REDEMPTIONS] [--partners 600]
 """
 
@@ -44,7 +45,7 @@ from issuer.audit import Actor  # noqa: E402
 from issuer.storage.models import KLA_CLUSTERS, PARTNER_KINDS  # noqa: E402
 from issuer.storage.store import IssuerHome  # noqa: E402
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench_scale"
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench"
 BUDGET_MS = 50
 RUNS = 11
 FIRST, LAST = dt.date(2025, 1, 1), dt.date(2026, 12, 31)
