@@ -114,11 +114,12 @@ def figures(
 
     Every figure but ``unique_cards`` is a sum of the summaries kept at
     ingest (issuer.summaries): whole months from the monthly rows, other
-    days from the daily ones.  Unique cards are read from the counts kept at
-    ingest for partners and for the whole programme, and counted from the
-    redemptions' index of counted cards otherwise (kinds, clusters, services,
-    a region's programme, the days of a month the range cuts), in the same
-    statement (one snapshot); docs/benchmarks.md gives the costs.
+    days from the daily ones.  Unique cards of partners and of the whole
+    programme are read from what ingest keeps (counts for whole days and
+    months, the card sets' day bits for the days of a month the range cuts);
+    those of kinds, clusters, services and a region's programme are counted
+    from the redemptions' index of counted cards.  All in one statement (one
+    snapshot); docs/benchmarks.md gives the costs.
     """
     if group not in (*GROUPS, BY_SERVICE) or period not in PERIODS:
         raise ValueError("unknown group or period")
