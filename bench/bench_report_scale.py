@@ -29,13 +29,12 @@ import argparse
 import datetime as dt
 import functools
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine, reset_schema
+from common import ROOT, machine, median_seconds, reset_schema
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(ROOT))
@@ -148,13 +147,8 @@ def main() -> None:
         print(f"\n{'report (median of ' + str(RUNS) + ' runs)':44} {'median':>9} {'budget':>7}")
         for name, arguments in cases:
             call = functools.partial(reports.figures, home, *arguments)
-            call()
-            samples = []
-            for _ in range(RUNS):
-                started = time.perf_counter()
-                call()
-                samples.append((time.perf_counter() - started) * 1000)
-            median = statistics.median(samples)
+            call()  # warm: the first run reads the pages into the cache
+            median = median_seconds(call, RUNS) * 1000
             print(f"{name:44} {median:6.1f} ms {BUDGET_MS:4} ms {'met' if median <= BUDGET_MS else 'MISSED'}",
                   flush=True)
         print(f"load average after timing: {os.getloadavg()[0]:.1f}")
