@@ -289,7 +289,7 @@ def measure(home: IssuerHome, biggest: int, label: str = "") -> dict[str, float]
 
 
 def summaries_migrated(home: IssuerHome, fresh: bool) -> None:
-    """Run migrations 0013 and 0015 (summaries, monthly rollup and card sets filled from every row) and time them.
+    """Run migrations 0013 to 0016 (summaries, monthly rollup, card sets filled from every row) and time them.
 
     Freshly loaded rows went in by COPY, past ingest: the migrations are taken
     down to 0012 and up again, so that they fill what ingest keeps as they
@@ -304,9 +304,13 @@ def summaries_migrated(home: IssuerHome, fresh: bool) -> None:
         migrate.upgrade(home.database, "0014")
         print(f"migrations 0013-0014 (daily summaries filled from every row, counted-cards index built): "
               f"{time.perf_counter() - began:.0f} s")
-    began = time.perf_counter()
+    for revision, what in (("0015", "monthly rollup, partners' and programme's card sets and counts filled"),
+                           ("0016", "kinds', clusters', regions' and services' card sets and counts filled")):
+        if int(migrate.current_revision(home.database) or 0) < int(revision):
+            began = time.perf_counter()
+            migrate.upgrade(home.database, revision)
+            print(f"migration {revision} ({what}): {time.perf_counter() - began:.0f} s")
     migrate.upgrade(home.database)
-    print(f"migration 0015 (monthly rollup, card sets and counts filled): {time.perf_counter() - began:.0f} s")
     with home.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for table in KEPT_TABLES:
             connection.execute(text(f"VACUUM ANALYZE {table}"))
@@ -315,7 +319,8 @@ def summaries_migrated(home: IssuerHome, fresh: bool) -> None:
             print(f"{table}: {count:,} rows, {size} with indexes")
 
 
-KEPT_TABLES = ("redemption_summaries", "redemption_summary_months", "redemption_cards", "redemption_card_counts")
+KEPT_TABLES = ("redemption_summaries", "redemption_summary_months", "redemption_cards", "redemption_card_counts",
+               "redemption_service_card_counts")
 
 
 def summed_only(home: IssuerHome, group: str, period: str, start: dt.date, end: dt.date,

@@ -3,8 +3,9 @@
 Revenue figures count accepted scans only: ``gross`` is the full price of
 what KIA holders bought, ``discount`` what the programme gave, ``net`` what
 the partner took in.  These are sums of daily summaries kept at ingest
-(issuer.summaries).  ``unique_cards`` counts distinct cards, so it is
-computed from redemptions for each grouping, never summed.  Periods are the
+(issuer.summaries).  ``unique_cards`` counts distinct cards, never summed
+over groups: it is read from the card sets kept at ingest for each grouping
+(issuer.summaries), or counted from redemptions where none is kept.  Periods are the
 partner region's local days (YYYYMMDD) or months (YYYYMM), set at ingest.
 """
 
@@ -32,9 +33,11 @@ from .storage.models import (
     RedemptionCard,
     RedemptionCardCount,
     RedemptionRow,
+    RedemptionServiceCardCount,
     RedemptionSummary,
     RedemptionSummaryMonth,
     RegionEligibility,
+    ReportScope,
 )
 from .storage.store import IssuerHome
 
@@ -114,11 +117,11 @@ def figures(
 
     Every figure but ``unique_cards`` is a sum of the summaries kept at
     ingest (issuer.summaries): whole months from the monthly rows, other
-    days from the daily ones.  Unique cards of partners and of the whole
-    programme are read from what ingest keeps (counts for whole days and
-    months, the card sets' day bits for the days of a month the range cuts);
-    those of kinds, clusters, services and a region's programme are counted
-    from the redemptions' index of counted cards.  All in one statement (one
+    days from the daily ones.  Unique cards are read from what ingest keeps
+    too (counts for whole days and months, the card sets' day bits for the
+    days of a month the range cuts), but for kinds and clusters within one
+    region and services across partners: those are counted from the
+    redemptions' index of counted cards.  All in one statement (one
     snapshot); docs/benchmarks.md gives the costs.
     """
     if group not in (*GROUPS, BY_SERVICE) or period not in PERIODS:
@@ -176,37 +179,70 @@ def _sums(summary: Any, when: Any, group: str, period: str, where: Any, partner_
 
 def _unique_cards(session: Session, group: str, period: str, days: tuple[int, int], months: tuple[int, int] | None,
                   cut: list[tuple[int, int]], partner_id: int | None, region: int | None) -> Subquery:
-    """Unique cards per group and period: from what ingest keeps for partners and the programme, else counted
-    from redemptions.
+    """Unique cards per group and period: from the sets ingest keeps (issuer.summaries), else counted from
+    redemptions.
 
     Whole days and months are read from the counts; the days of a month the
-    range cuts from the card sets' day bits (a partner's or the programme's
-    cards of that month).
+    range cuts from the card sets' day bits.  Kinds and clusters within one
+    region have no sets of their own (theirs span regions): those, and
+    services across partners, are counted from redemptions.
     """
-    programme = group == "programme" and partner_id is None and region is None
-    if group != "partner" and not programme:
+    if group in ("kind", "cluster") and region is not None and partner_id is None or (
+            group == BY_SERVICE and partner_id is None):
         return _counted_cards(session, group, period, [days], partner_id, region)
-    counts = RedemptionCardCount
     parts: list[Select[Any]] = []
     whole = days if period == "day" else months
     if whole is not None:
-        figure = counts.programme_cards if programme else counts.partner_cards
-        parts.append(_grouped(_narrowed(
-            select(_group_of(group, counts.partner_id, None).label("group"), counts.period.label("period"),
-                   func.sum(figure).label("unique_cards")).where(counts.period.between(*whole)),
-            group, counts.partner_id, partner_id, region), group))
+        parts.append(_counted_in_sets(group, whole, partner_id, region))
     if period == "month":
-        cards = RedemptionCard
-        scope = (cards.scope == PROGRAMME) if programme else (cards.scope != PROGRAMME)
-        for month, bits in _month_pieces(cut):
-            parts.append(_grouped(_narrowed(
-                select(_group_of(group, cards.scope, None).label("group"), cards.month.label("period"),
-                       func.count().label("unique_cards")).where(
-                    scope, cards.month == month, cards.days.op("&")(bits) != 0),
-                group, cards.scope, partner_id, region), group))
+        parts.extend(_set_members(group, month, bits, partner_id, region) for month, bits in _month_pieces(cut))
     if not parts:  # a range that ends before it starts: nothing, typed as the redemptions' count types it
         return _counted_cards(session, group, period, cut, partner_id, region)
     return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+
+
+def _counted_in_sets(group: str, periods: tuple[int, int], partner_id: int | None, region: int | None
+                     ) -> Select[Any]:
+    """Unique cards per group and period (days or months in ``periods``) from the sets' counts."""
+    if group == BY_SERVICE:
+        counts: Any = RedemptionServiceCardCount
+        figure = counts.cards
+    else:
+        counts = RedemptionCardCount
+        figure = counts.partner_cards if group == "partner" or partner_id is not None else {
+            "programme": counts.region_cards if region is not None else counts.programme_cards,
+            "kind": counts.kind_cards, "cluster": counts.cluster_cards}[group]
+    return _grouped(_narrowed(
+        select(_group_of(group, counts.partner_id, getattr(counts, "service", None)).label("group"),
+               counts.period.label("period"), func.sum(figure).label("unique_cards")).where(
+            counts.period.between(*periods)),
+        group, counts.partner_id, partner_id, region), group)
+
+
+def _set_members(group: str, month: int, bits: int, partner_id: int | None, region: int | None) -> Select[Any]:
+    """Unique cards per group of ``month`` counted on the days in ``bits``, from the card sets' rows."""
+    cards = RedemptionCard
+    on_days = (cards.month == month, cards.days.op("&")(bits) != 0)
+    if group == "programme" and partner_id is None and region is None:
+        return select(literal("all").label("group"), cards.month.label("period"),
+                      func.count().label("unique_cards")).where(cards.scope == PROGRAMME, *on_days).group_by(
+            cards.month)
+    if group == "partner" or partner_id is not None and group != BY_SERVICE:
+        return _grouped(_narrowed(
+            select(_group_of(group, cards.scope, None).label("group"), cards.month.label("period"),
+                   func.count().label("unique_cards")).where(cards.scope > 0, *on_days),
+            group, cards.scope, partner_id, region), group)
+    scope = ReportScope
+    label = literal("all") if group == "programme" else scope.name
+    query = select(label.label("group"), cards.month.label("period"), func.count().label("unique_cards")).select_from(
+        cards).join(scope, cards.scope == -scope.id).where(*on_days)
+    if group == "programme":  # a region's programme
+        query = query.where(scope.what == "region", scope.partner_id == 0, scope.name == str(region))
+    elif group == BY_SERVICE:
+        query = _narrowed(query.where(scope.what == "service"), group, scope.partner_id, partner_id, region)
+    else:
+        query = query.where(scope.what == group, scope.partner_id == 0)
+    return query.group_by(label, cards.month) if group != "programme" else query.group_by(cards.month)
 
 
 def _month_pieces(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

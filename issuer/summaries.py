@@ -17,28 +17,41 @@ months from twelve rows a year instead of 365.
 
 Unique cards cannot be summed, so the distinct cards are kept too: a
 counted record (accepted, not held, with a serial, on a known day) puts its
-card in the sets of its partner and of the programme, for its month and its
-day (RedemptionCard: a row per scope, month and card, a bit per day).  A
-card new to a set bumps RedemptionCardCount, the count a report reads.
-The programme's count is kept per partner (the partner whose record first
-put the card in the set), so no two partners' ingests update one row.
+card in the sets of its partner, of the programme, of its partner's kind,
+cluster and region, and of its service, for its month and its day
+(RedemptionCard: a row per scope, month and card, a bit per day).  A card
+new to a set bumps RedemptionCardCount (RedemptionServiceCardCount for a
+service), the count a report reads.  The counts of sets shared by partners
+are kept per partner (the partner whose record first put the card in the
+set), so no two partners' ingests update one row.
 Sets only grow: an auditor only ever moves a held record into revenue,
 never one out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .storage.models import PROGRAMME, RedemptionCard, RedemptionCardCount, RedemptionSummary, RedemptionSummaryMonth
+from .storage.models import (
+    PROGRAMME,
+    Partner,
+    RedemptionCard,
+    RedemptionCardCount,
+    RedemptionServiceCardCount,
+    RedemptionSummary,
+    RedemptionSummaryMonth,
+    ReportScope,
+)
 
 # Every table kept here from redemptions, so that tests which store redemptions anew can clear them together.
-TABLES = (RedemptionSummary, RedemptionSummaryMonth, RedemptionCard, RedemptionCardCount)
+TABLES = (RedemptionSummary, RedemptionSummaryMonth, RedemptionCard, RedemptionCardCount, RedemptionServiceCardCount,
+          ReportScope)
 COUNTS = ("scans", "accepted", "gross", "discount", "net", "held", "flagged")
 NO_CATEGORY = ""
 
@@ -120,32 +133,43 @@ def _upsert(session: Session, totals: Mapping[Key, Sequence[int]]) -> None:
 def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
     """Put the cards of counted ``records`` in their sets; count the cards new to a month or a day.
 
-    A record's card goes in four sets: its partner's and the programme's, for
-    its month and for its day, kept as one RedemptionCard row per scope and
-    month with a bit per day.  One statement per day in the batch (a
-    terminal's batch is nearly always one day): each row is inserted, or
-    updated when the day's bit is missing, and returned with its days.  A row
-    returned with the day's bit alone was new to the month; any row returned
-    was new to the day.
+    A record's card goes in six sets, each for its month and for its day: its
+    partner's, the programme's, its partner's kind's, cluster's and region's,
+    and its service's, kept as one RedemptionCard row per scope and month
+    with a bit per day.  One statement per day in the batch (a terminal's
+    batch is nearly always one day): each row is inserted, or updated when
+    the day's bit is missing, and returned with its days.  A row returned
+    with the day's bit alone was new to the month; any row returned was new
+    to the day.  A card new to a set shared by partners is counted under the
+    lowest partner of the batch that put it there.
     """
-    by_day: dict[int, dict[str, int]] = {}  # day: {serial: the partner whose record counts it for the programme}
-    partners_by_day: dict[int, set[tuple[int, str]]] = {}
+    if not records:
+        return
+    sets = _sets_of(session, records)
+    by_day: dict[int, dict[tuple[int, str], int]] = {}  # day: {(scope, serial): the partner it is counted under}
     for record in records:
-        serial, partner, day = record["serial"], record["partner_id"], record["day"]
-        cards = by_day.setdefault(day, {})
-        if serial not in cards or partner < cards[serial]:
-            cards[serial] = partner
-        partners_by_day.setdefault(day, set()).add((partner, serial))
-    counts: dict[tuple[int, int], list[int]] = {}
+        serial, partner = record["serial"], record["partner_id"]
+        owners = by_day.setdefault(record["day"], {})
+        for scope in (*sets.of_partner[partner], sets.of_service[partner, record["service"]]):
+            owner = owners.get((scope, serial))
+            if owner is None or partner < owner:
+                owners[scope, serial] = partner
+    counts: dict[tuple[int, int], list[int]] = {}  # (partner, period): figures in CARD_COUNTS order
+    service_counts: dict[tuple[int, str, int], int] = {}
 
-    def bump(partner: int, period: int, which: int) -> None:
-        counts.setdefault((partner, period), [0, 0])[which] += 1
+    def bump(partner: int, scope: int, period: int) -> None:
+        role = sets.role[scope]
+        if isinstance(role, str):
+            service_counts[partner, role, period] = service_counts.get((partner, role, period), 0) + 1
+        else:
+            counts.setdefault((partner, period), [0] * len(CARD_COUNTS))[role] += 1
 
     postgres = session.connection().dialect.name == "postgresql"
     for day in sorted(by_day):
         bit = 1 << (day % 100 - 1)
+        owners = by_day[day]
         # Sorted, so that two batches that share cards take their rows' locks in one order (no deadlock).
-        members = sorted({*((PROGRAMME, serial) for serial in by_day[day]), *partners_by_day[day]})
+        members = sorted(owners)
         if postgres:  # two arrays as parameters: a third of the time of a thousand rows of four parameters
             new = session.execute(ADD_CARDS_POSTGRESQL, {
                 "month": day // 100, "bit": bit, "scopes": [scope for scope, _ in members],
@@ -155,14 +179,64 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
                 {"scope": scope, "month": day // 100, "serial": serial, "days": bit}
                 for scope, serial in members]).all()
         for scope, serial, days in new:
-            partner, which = (by_day[day][serial], 1) if scope == PROGRAMME else (scope, 0)
-            bump(partner, day, which)
+            partner = owners[scope, serial]
+            bump(partner, scope, day)
             if days == bit:
-                bump(partner, day // 100, which)
-    _add(session, RedemptionCardCount, ("partner_id", "period"), ("partner_cards", "programme_cards"),
-         [{"partner_id": partner, "period": period, "partner_cards": partner_cards,
-           "programme_cards": programme_cards}
-          for (partner, period), (partner_cards, programme_cards) in sorted(counts.items())])
+                bump(partner, scope, day // 100)
+    _add(session, RedemptionCardCount, ("partner_id", "period"), CARD_COUNTS,
+         [{"partner_id": partner, "period": period, **dict(zip(CARD_COUNTS, figures, strict=True))}
+          for (partner, period), figures in sorted(counts.items())])
+    _add(session, RedemptionServiceCardCount, ("partner_id", "service", "period"), ("cards",),
+         [{"partner_id": partner, "service": service, "period": period, "cards": cards}
+          for (partner, service, period), cards in sorted(service_counts.items())])
+
+
+CARD_COUNTS = ("partner_cards", "programme_cards", "kind_cards", "cluster_cards", "region_cards")
+
+
+@dataclasses.dataclass
+class _Sets:
+    """The card sets of a batch's records: scopes by partner and by (partner, service), and each scope's role
+    (its figure's index in CARD_COUNTS, or the service's code)."""
+
+    of_partner: dict[int, tuple[int, ...]]
+    of_service: dict[tuple[int, str], int]
+    role: dict[int, int | str]
+
+
+def _sets_of(session: Session, records: Sequence[Mapping[str, Any]]) -> _Sets:
+    """The sets ``records`` go in, their ReportScope rows made where missing."""
+    partners = session.execute(select(Partner.id, Partner.kind, Partner.cluster, Partner.region).where(
+        Partner.id.in_({record["partner_id"] for record in records}))).all()
+    shared = {partner: (("kind", 0, kind), ("cluster", 0, cluster), ("region", 0, str(region)))
+              for partner, kind, cluster, region in partners}
+    services = {(record["partner_id"], record["service"]) for record in records}
+    wanted = {*(key for keys in shared.values() for key in keys),
+              *(("service", partner, service) for partner, service in services)}
+    ids = _scope_ids(session, wanted)
+    if len(ids) < len(wanted):  # new kinds, clusters, regions or services: made once, by whichever batch comes first
+        made = _insert_for(session)(ReportScope).on_conflict_do_nothing(index_elements=["what", "partner_id", "name"])
+        session.execute(made, [{"what": what, "partner_id": partner, "name": name}
+                               for what, partner, name in sorted(wanted - ids.keys())])
+        ids = _scope_ids(session, wanted)
+    role: dict[int, int | str] = {PROGRAMME: 1}
+    of_partner = {}
+    for partner, keys in shared.items():
+        role[partner] = 0
+        of_partner[partner] = (partner, PROGRAMME, *(-ids[key] for key in keys))
+        for index, key in enumerate(keys, start=2):
+            role[-ids[key]] = index
+    of_service = {}
+    for partner, service in services:
+        scope = of_service[partner, service] = -ids["service", partner, service]
+        role[scope] = service
+    return _Sets(of_partner, of_service, role)
+
+
+def _scope_ids(session: Session, keys: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], int]:
+    found = session.execute(select(ReportScope.what, ReportScope.partner_id, ReportScope.name, ReportScope.id).where(
+        tuple_(ReportScope.what, ReportScope.partner_id, ReportScope.name).in_(sorted(keys))))
+    return {(what, partner, name): scope for what, partner, name, scope in found}
 
 
 ADD_CARDS_POSTGRESQL = text(

@@ -505,7 +505,9 @@ class RedemptionCard(Base):
     """A card counted in a scope and month, with the days it was counted on: the distinct cards behind
     unique-card figures (migration 0015).
 
-    ``scope`` is a partner's id, or PROGRAMME.  A row exists once the card
+    ``scope`` is a partner's id, PROGRAMME, or minus the id of a ReportScope
+    (a kind, a cluster, a region's programme, a partner's service: migration
+    0016).  A row exists once the card
     has an accepted record no check holds in that scope and local month
     (YYYYMM); bit ``d - 1`` of ``days`` is set once it has one on day ``d``.
     Ingest and an auditor's release add rows and days (issuer.summaries); a
@@ -522,6 +524,9 @@ class RedemptionCard(Base):
     days: Mapped[int] = mapped_column(Integer)
 
 
+CARD_COUNT_COLUMNS = ("partner_id", "partner_cards", "programme_cards", "kind_cards", "cluster_cards", "region_cards")
+
+
 class RedemptionCardCount(Base):
     """How many cards became counted, per partner and period (a local day YYYYMMDD or month YYYYMM).
 
@@ -535,12 +540,51 @@ class RedemptionCardCount(Base):
     __tablename__ = "redemption_card_counts"
     # Every partner's count of some periods, read from the index alone on PostgreSQL.
     __table_args__ = (Index("ix_redemption_card_counts_period", "period",
-                            postgresql_include=["partner_id", "partner_cards", "programme_cards"]),)
+                            postgresql_include=[*CARD_COUNT_COLUMNS]),)
 
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
     period: Mapped[int] = mapped_column(Integer, primary_key=True)
     partner_cards: Mapped[int] = mapped_column(BigInteger)
     programme_cards: Mapped[int] = mapped_column(BigInteger)
+    # As programme_cards, for the partner's kind, its cluster and its region's programme (migration 0016).
+    kind_cards: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cluster_cards: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    region_cards: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+SCOPE_KINDS = ("kind", "cluster", "region", "service")
+
+
+class ReportScope(Base):
+    """A set of cards kept beside partners' and the programme's (migration 0016): one kind or cluster of
+    partners, one region's programme (``name`` its code), or one partner's service (``partner_id``, 0 for
+    the others).  Its RedemptionCard rows have scope ``-id``.
+
+    A partner's kind, cluster and region never change once it is registered
+    (issuer.partners), so its cards stay in the sets they went into.
+    """
+
+    __tablename__ = "report_scopes"
+    __table_args__ = (
+        CheckConstraint("what IN ('kind', 'cluster', 'region', 'service')", name="report_scope_what"),
+        Index("ux_report_scopes", "what", "partner_id", "name", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    what: Mapped[str] = mapped_column(String(8))
+    partner_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class RedemptionServiceCardCount(Base):
+    """A partner's unique cards per service and period (a local day or month), kept as RedemptionCardCount."""
+
+    __tablename__ = "redemption_service_card_counts"
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cards: Mapped[int] = mapped_column(BigInteger)
 
 
 FINDING_STATES = ("open", "released", "confirmed")

@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, insert, select
 from issuer import partners, quarantine, reports, summaries
 from issuer.reports import bucket
 from issuer.storage import migrate
-from issuer.storage.models import Finding, RedemptionCardCount, RedemptionRow
+from issuer.storage.models import Finding, Partner, RedemptionCard, RedemptionCardCount, RedemptionRow, ReportScope
 from issuer.storage.store import IssuerHome
 from issuer.terminals import register_terminal
 from keys.eligibility import region_timezone
@@ -121,11 +121,10 @@ def ingest_like(programme: Programme, scans: list[Scan], cuts: list[int]) -> lis
 
 def reports_agree(home: IssuerHome, start: dt.date, end: dt.date, partner_id: int, region: int) -> None:
     for period in reports.PERIODS:
-        for group in reports.GROUPS:
+        for group in (*reports.GROUPS, reports.BY_SERVICE):
             assert reports.figures(home, group, period, start, end) == raw_figures(home, group, period, start, end)
             assert (reports.figures(home, group, period, start, end, region=region)
                     == raw_figures(home, group, period, start, end, region=region))
-        for group in ("partner", reports.BY_SERVICE):
             assert (reports.figures(home, group, period, start, end, partner_id)
                     == raw_figures(home, group, period, start, end, partner_id))
 
@@ -162,7 +161,7 @@ def test_reports_from_summaries_equal_reports_from_redemptions(
         month: len(expected.get(month, ())) for month in (202611, 202612, 202701)}
 
 
-def test_migrations_0013_and_0015_fill_the_summaries_and_card_sets_that_ingest_keeps(programme: Programme) -> None:
+def test_migrations_0013_to_0016_fill_the_summaries_and_card_sets_that_ingest_keeps(programme: Programme) -> None:
     """Taken down to 0012 and up again, the migrations' backfill equals what ingest kept.
 
     One card is counted at all three partners, so the programme's count of it
@@ -185,14 +184,28 @@ def test_migrations_0013_and_0015_fill_the_summaries_and_card_sets_that_ingest_k
 
 
 def summary_rows(home: IssuerHome) -> dict[str, object]:
+    """What ingest keeps, comparable between ingest and backfill: scopes by what they stand for, not by id,
+    and the counts of sets shared by partners summed over the partners that share them."""
     kept: dict[str, object] = {}
     with home.transaction() as session:
+        scopes = {-scope.id: (scope.what, scope.partner_id, scope.name)
+                  for scope in session.scalars(select(ReportScope))}
         for model in summaries.TABLES:
             table = model.__table__
             kept[table.name] = sorted(tuple(row) for row in session.execute(select(table)))
+        kept[ReportScope.__tablename__] = sorted(scopes.values())
+        kept[RedemptionCard.__tablename__] = sorted(
+            (str(scopes.get(scope, scope)), month, serial, days)
+            for scope, month, serial, days in session.execute(select(RedemptionCard.__table__)))
         counts = RedemptionCardCount.__table__
         kept[counts.name] = sorted(session.execute(select(counts.c.partner_id, counts.c.period, counts.c.partner_cards)
                                                    .where(counts.c.partner_cards > 0)).all())
         kept["programme"] = sorted(session.execute(select(counts.c.period, func.sum(counts.c.programme_cards))
                                                    .group_by(counts.c.period)).all())
+        for what, figure in (("kind", counts.c.kind_cards), ("cluster", counts.c.cluster_cards),
+                             ("region", counts.c.region_cards)):
+            shared_by = getattr(Partner, what)
+            kept[what] = sorted(session.execute(
+                select(shared_by, counts.c.period, func.sum(figure)).join(Partner, Partner.id == counts.c.partner_id)
+                .group_by(shared_by, counts.c.period)).all())
     return kept
