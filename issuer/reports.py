@@ -32,6 +32,7 @@ from .storage.models import (
     Partner,
     RedemptionCard,
     RedemptionCardCount,
+    RedemptionCardEdge,
     RedemptionRow,
     RedemptionServiceCardCount,
     RedemptionSummary,
@@ -220,21 +221,32 @@ def _counted_in_sets(group: str, periods: tuple[int, int], partner_id: int | Non
 
 
 def _set_members(group: str, month: int, bits: int, partner_id: int | None, region: int | None) -> Select[Any]:
-    """Unique cards per group of ``month`` counted on the days in ``bits``, from the card sets' rows."""
-    cards = RedemptionCard
-    on_days = (cards.month == month, cards.days.op("&")(bits) != 0)
+    """Unique cards per group of ``month`` counted on the days in ``bits``: for the month's first or last
+    days, sums of the cards' first or last counted days (RedemptionCardEdge); else the card sets' rows."""
+    cards: Any
+    edge = _edge_of(month, bits)
+    if edge is None:
+        cards = RedemptionCard
+        on_days: tuple[Any, ...] = (cards.month == month, cards.days.op("&")(bits) != 0)
+        unique: Any = func.count()
+        period = cards.month
+    else:
+        cards = RedemptionCardEdge
+        figure, first, last = edge
+        on_days = (cards.day.between(first, last),)
+        unique = func.sum(getattr(cards, figure))
+        period = cards.day // 100
     if group == "programme" and partner_id is None and region is None:
-        return select(literal("all").label("group"), cards.month.label("period"),
-                      func.count().label("unique_cards")).where(cards.scope == PROGRAMME, *on_days).group_by(
-            cards.month)
+        return select(literal("all").label("group"), period.label("period"),
+                      unique.label("unique_cards")).where(cards.scope == PROGRAMME, *on_days).group_by(period)
     if group == "partner" or partner_id is not None and group != BY_SERVICE:
         return _grouped(_narrowed(
-            select(_group_of(group, cards.scope, None).label("group"), cards.month.label("period"),
-                   func.count().label("unique_cards")).where(cards.scope > 0, *on_days),
+            select(_group_of(group, cards.scope, None).label("group"), period.label("period"),
+                   unique.label("unique_cards")).where(cards.scope > 0, *on_days),
             group, cards.scope, partner_id, region), group)
     scope = ReportScope
     label = literal("all") if group == "programme" else scope.name
-    query = select(label.label("group"), cards.month.label("period"), func.count().label("unique_cards")).select_from(
+    query = select(label.label("group"), period.label("period"), unique.label("unique_cards")).select_from(
         cards).join(scope, cards.scope == -scope.id).where(*on_days)
     if group == "programme":  # a region's programme
         query = query.where(scope.what == "region", scope.partner_id == 0, scope.name == str(region))
@@ -242,7 +254,20 @@ def _set_members(group: str, month: int, bits: int, partner_id: int | None, regi
         query = _narrowed(query.where(scope.what == "service"), group, scope.partner_id, partner_id, region)
     else:
         query = query.where(scope.what == group, scope.partner_id == 0)
-    return query.group_by(label, cards.month) if group != "programme" else query.group_by(cards.month)
+    return query.group_by(label, period) if group != "programme" else query.group_by(period)
+
+
+def _edge_of(month: int, bits: int) -> tuple[str, int, int] | None:
+    """For days ``bits`` of ``month`` that are its first or its last days: the RedemptionCardEdge figure
+    that counts their cards and the days (YYYYMMDD) to sum it over; else None."""
+    first, last = (bits & -bits).bit_length(), bits.bit_length()
+    if bits != (1 << last) - (1 << first - 1):  # days with a gap: only the sets' rows answer
+        return None
+    if first == 1:
+        return "firsts", month * 100 + 1, month * 100 + last
+    if last == calendar.monthrange(month // 100, month % 100)[1]:
+        return "lasts", month * 100 + first, month * 100 + last
+    return None
 
 
 def _month_pieces(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

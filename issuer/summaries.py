@@ -43,6 +43,7 @@ from .storage.models import (
     Partner,
     RedemptionCard,
     RedemptionCardCount,
+    RedemptionCardEdge,
     RedemptionServiceCardCount,
     RedemptionSummary,
     RedemptionSummaryMonth,
@@ -50,8 +51,8 @@ from .storage.models import (
 )
 
 # Every table kept here from redemptions, so that tests which store redemptions anew can clear them together.
-TABLES = (RedemptionSummary, RedemptionSummaryMonth, RedemptionCard, RedemptionCardCount, RedemptionServiceCardCount,
-          ReportScope)
+TABLES = (RedemptionSummary, RedemptionSummaryMonth, RedemptionCard, RedemptionCardCount, RedemptionCardEdge,
+          RedemptionServiceCardCount, ReportScope)
 COUNTS = ("scans", "accepted", "gross", "discount", "net", "held", "flagged")
 NO_CATEGORY = ""
 
@@ -140,7 +141,8 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
     batch is nearly always one day): each row is inserted, or updated when
     the day's bit is missing, and returned with its days.  A row returned
     with the day's bit alone was new to the month; any row returned was new
-    to the day.  A card new to a set shared by partners is counted under the
+    to the day, and may have moved the card's first or last counted day of
+    the month (RedemptionCardEdge).  A card new to a set shared by partners is counted under the
     lowest partner of the batch that put it there.
     """
     if not records:
@@ -156,6 +158,13 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
                 owners[scope, serial] = partner
     counts: dict[tuple[int, int], list[int]] = {}  # (partner, period): figures in CARD_COUNTS order
     service_counts: dict[tuple[int, str, int], int] = {}
+    edges: dict[tuple[int, int, int], list[int]] = {}  # (scope, day, partner): [firsts, lasts]
+
+    def move(partner: int, scope: int, day: int, which: int, before: int | None) -> None:
+        """The card's first (``which`` 0) or last (1) counted day of the month is now ``day``, not ``before``."""
+        edges.setdefault((scope, day, partner), [0, 0])[which] += 1
+        if before is not None:
+            edges.setdefault((scope, before, partner), [0, 0])[which] -= 1
 
     def bump(partner: int, scope: int, period: int) -> None:
         role = sets.role[scope]
@@ -181,11 +190,23 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
         for scope, serial, days in new:
             partner = owners[scope, serial]
             bump(partner, scope, day)
-            if days == bit:
+            before = days & ~bit  # the card's days in the month before this one: bit d - 1 for day d
+            if not before:
                 bump(partner, scope, day // 100)
+                move(partner, scope, day, 0, None)
+                move(partner, scope, day, 1, None)
+                continue
+            first, last = (before & -before).bit_length(), before.bit_length()
+            if day % 100 < first:
+                move(partner, scope, day, 0, day - day % 100 + first)
+            if day % 100 > last:
+                move(partner, scope, day, 1, day - day % 100 + last)
     _add(session, RedemptionCardCount, ("partner_id", "period"), CARD_COUNTS,
          [{"partner_id": partner, "period": period, **dict(zip(CARD_COUNTS, figures, strict=True))}
           for (partner, period), figures in sorted(counts.items())])
+    _add(session, RedemptionCardEdge, ("scope", "day", "partner_id"), ("firsts", "lasts"),
+         [{"scope": scope, "day": day, "partner_id": partner, "firsts": firsts, "lasts": lasts}
+          for (scope, day, partner), (firsts, lasts) in sorted(edges.items())])
     _add(session, RedemptionServiceCardCount, ("partner_id", "service", "period"), ("cards",),
          [{"partner_id": partner, "service": service, "period": period, "cards": cards}
           for (partner, service, period), cards in sorted(service_counts.items())])

@@ -576,6 +576,27 @@ class ReportScope(Base):
     name: Mapped[str] = mapped_column(String(64))
 
 
+class RedemptionCardEdge(Base):
+    """Per set (a RedemptionCard scope) and local day: the cards whose first and whose last counted day of
+    the month it is (migration 0016).
+
+    A range that cuts a month keeps its first days or its last days: its
+    unique cards are those whose first counted day is on or before its end,
+    or whose last is on or after its start, so sums of these answer it.
+    Changes are kept under the partner whose batch made them (``partner_id``,
+    0 for what migration 0016 filled), so no two partners' ingests update one
+    row: a row alone may go below zero, the sum over partners never does.
+    """
+
+    __tablename__ = "redemption_card_edges"
+
+    scope: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    firsts: Mapped[int] = mapped_column(BigInteger)
+    lasts: Mapped[int] = mapped_column(BigInteger)
+
+
 class RedemptionServiceCardCount(Base):
     """A partner's unique cards per service and period (a local day or month), kept as RedemptionCardCount."""
 

@@ -24,7 +24,15 @@ from sqlalchemy import delete, func, insert, select
 from issuer import partners, quarantine, reports, summaries
 from issuer.reports import bucket
 from issuer.storage import migrate
-from issuer.storage.models import Finding, Partner, RedemptionCard, RedemptionCardCount, RedemptionRow, ReportScope
+from issuer.storage.models import (
+    Finding,
+    Partner,
+    RedemptionCard,
+    RedemptionCardCount,
+    RedemptionCardEdge,
+    RedemptionRow,
+    ReportScope,
+)
 from issuer.storage.store import IssuerHome
 from issuer.terminals import register_terminal
 from keys.eligibility import region_timezone
@@ -185,7 +193,7 @@ def test_migrations_0013_to_0016_fill_the_summaries_and_card_sets_that_ingest_ke
 
 def summary_rows(home: IssuerHome) -> dict[str, object]:
     """What ingest keeps, comparable between ingest and backfill: scopes by what they stand for, not by id,
-    and the counts of sets shared by partners summed over the partners that share them."""
+    and the counts of sets shared by partners (and the edges of every set) summed over partners."""
     kept: dict[str, object] = {}
     with home.transaction() as session:
         scopes = {-scope.id: (scope.what, scope.partner_id, scope.name)
@@ -197,6 +205,11 @@ def summary_rows(home: IssuerHome) -> dict[str, object]:
         kept[RedemptionCard.__tablename__] = sorted(
             (str(scopes.get(scope, scope)), month, serial, days)
             for scope, month, serial, days in session.execute(select(RedemptionCard.__table__)))
+        edges = RedemptionCardEdge.__table__
+        kept[edges.name] = sorted(
+            (str(scopes.get(scope, scope)), day, firsts, lasts) for scope, day, firsts, lasts in session.execute(
+                select(edges.c.scope, edges.c.day, func.sum(edges.c.firsts), func.sum(edges.c.lasts))
+                .group_by(edges.c.scope, edges.c.day)) if firsts or lasts)
         counts = RedemptionCardCount.__table__
         kept[counts.name] = sorted(session.execute(select(counts.c.partner_id, counts.c.period, counts.c.partner_cards)
                                                    .where(counts.c.partner_cards > 0)).all())

@@ -11,6 +11,9 @@
   Its covering index on ``period`` now carries them too.
 - ``redemption_service_card_counts``: a partner's unique cards per service
   and period.
+- ``redemption_card_edges``: per set and local day, the cards whose first
+  and whose last counted day of the month it is, for ranges that cut a
+  month (filled here from every set's day bits, under partner 0).
 
 issuer.summaries keeps them from now on, with the partners' and the
 programme's.  For 10 million rows see docs/benchmarks.md.  Downgrading
@@ -101,9 +104,26 @@ def upgrade() -> None:
     op.drop_index("ix_redemption_card_counts_period", "redemption_card_counts")
     op.create_index("ix_redemption_card_counts_period", "redemption_card_counts", ["period"],
                     postgresql_include=[*OLD_INCLUDE, *NEW_COLUMNS])
+    op.create_table(
+        "redemption_card_edges",
+        sa.Column("scope", sa.Integer(), primary_key=True),
+        sa.Column("day", sa.Integer(), primary_key=True),
+        sa.Column("partner_id", sa.Integer(), primary_key=True),
+        sa.Column("firsts", sa.BigInteger(), nullable=False),
+        sa.Column("lasts", sa.BigInteger(), nullable=False),
+    )
+    # A card's first counted day of the month is its lowest bit's, its last its highest's.
+    first = "CASE " + " ".join(f"WHEN days & {1 << day - 1} <> 0 THEN {day}" for day in range(1, 31)) + " ELSE 31 END"
+    last = "CASE " + " ".join(f"WHEN days >= {1 << day - 1} THEN {day}" for day in range(31, 1, -1)) + " ELSE 1 END"
+    op.execute(f"INSERT INTO redemption_card_edges (scope, day, partner_id, firsts, lasts) "
+               f"SELECT scope, day, 0, SUM(firsts), SUM(lasts) FROM ("
+               f"SELECT scope, month * 100 + {first} AS day, 1 AS firsts, 0 AS lasts FROM redemption_cards "
+               f"UNION ALL SELECT scope, month * 100 + {last}, 0, 1 FROM redemption_cards) AS edges "
+               f"GROUP BY scope, day")
 
 
 def downgrade() -> None:
+    op.drop_table("redemption_card_edges")
     op.drop_index("ix_redemption_card_counts_period", "redemption_card_counts")
     op.create_index("ix_redemption_card_counts_period", "redemption_card_counts", ["period"],
                     postgresql_include=OLD_INCLUDE)
