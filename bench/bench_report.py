@@ -320,7 +320,7 @@ def summaries_migrated(home: IssuerHome, fresh: bool) -> None:
 
 
 KEPT_TABLES = ("redemption_summaries", "redemption_summary_months", "redemption_cards", "redemption_card_counts",
-               "redemption_service_card_counts")
+               "redemption_service_card_counts", "redemption_card_edges", "report_scopes")
 
 
 def summed_only(home: IssuerHome, group: str, period: str, start: dt.date, end: dt.date,

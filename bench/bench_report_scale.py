@@ -1,9 +1,10 @@
 """Reports at 100 million redemptions, simulated: what the reports read, at that size.
 
-Reports of partners and of the whole programme read only what ingest keeps
-(issuer.summaries): daily and monthly summaries, and unique-card counts per
-partner and period.  Their size grows with partners, days, services and
-categories, not with redemptions: with the 60 partners of
+Reports read only what ingest keeps (issuer.summaries): daily and monthly
+summaries, unique-card counts per partner (and service) and period, and
+each card set's first and last counted days.  Their size grows with
+partners, days, services and categories, not with redemptions: with the 60
+partners of
 bench/bench_report.py, 100 million redemptions keep exactly as many rows as
 10 million.  So this simulates the harder case: a programme ten times as
 large in partners too, 600 partners over 24 months, each with two services
@@ -13,11 +14,11 @@ rows are generated: no report timed here reads them), then each report that
 the kept tables answer is timed with ``issuer.reports.figures`` (median of
 11).  Budget (issue 14): under 50 ms at 100M.
 
-Reports that still count distinct serials from redemptions (kinds,
-clusters, services, a region's programme, the days of a month a range cuts)
-are not timed here: they cost the redemptions they read, see
-docs/benchmarks.md.  Like the other benchmarks it empties the database
-first (its public schema is dropped and made again).
+Reports that still read card sets' rows (a range inside one month) or
+count distinct serials from redemptions (kinds or clusters within a region)
+are not timed here: they cost the rows they read, see docs/benchmarks.md.
+Like the other benchmarks it empties the database first (its public schema
+is dropped and made again).
 
     KIA_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench \\
         python bench/bench_report_scale.py [REDEMPTIONS] [--partners 600]
@@ -90,13 +91,55 @@ FROM redemption_summaries GROUP BY partner_id, month, service, category
 """
 
 COUNTS = """
-INSERT INTO redemption_card_counts (partner_id, period, partner_cards, programme_cards)
-SELECT partner_id, day, SUM(accepted) * 9 / 10, SUM(accepted) * 6 / 10 FROM redemption_summaries
+INSERT INTO redemption_card_counts (partner_id, period, partner_cards, programme_cards, kind_cards, cluster_cards,
+                                    region_cards)
+SELECT partner_id, day, SUM(accepted) * 9 / 10, SUM(accepted) * 6 / 10, SUM(accepted) * 8 / 10,
+       SUM(accepted) * 8 / 10, SUM(accepted) * 7 / 10 FROM redemption_summaries
 GROUP BY partner_id, day
 UNION ALL
-SELECT partner_id, month, SUM(accepted) * 7 / 10, SUM(accepted) * 4 / 10 FROM redemption_summary_months
+SELECT partner_id, month, SUM(accepted) * 7 / 10, SUM(accepted) * 4 / 10, SUM(accepted) * 6 / 10,
+       SUM(accepted) * 6 / 10, SUM(accepted) * 5 / 10 FROM redemption_summary_months
 GROUP BY partner_id, month
 """
+
+SERVICE_COUNTS = """
+INSERT INTO redemption_service_card_counts (partner_id, service, period, cards)
+SELECT partner_id, service, day, SUM(accepted) * 9 / 10 FROM redemption_summaries GROUP BY partner_id, service, day
+UNION ALL
+SELECT partner_id, service, month, SUM(accepted) * 7 / 10 FROM redemption_summary_months
+GROUP BY partner_id, service, month
+"""
+
+SCOPES = """
+INSERT INTO report_scopes (what, partner_id, name)
+SELECT DISTINCT 'kind', 0, kind FROM partners UNION SELECT DISTINCT 'cluster', 0, cluster FROM partners
+UNION SELECT DISTINCT 'region', 0, CAST(region AS VARCHAR(64)) FROM partners
+UNION SELECT DISTINCT 'service', partner_id, service FROM redemption_summaries
+"""
+
+# Every set's first and last counted days: a card's first day of the month on one day, its last on another.
+EDGES = """
+WITH daily AS (
+    SELECT s.partner_id, s.service, s.day, s.accepted, p.kind, p.cluster, CAST(p.region AS VARCHAR(64)) AS region
+    FROM redemption_summaries AS s JOIN partners AS p ON p.id = s.partner_id
+), scoped AS (
+    SELECT partner_id AS scope, day, accepted FROM daily
+    UNION ALL SELECT 0, day, accepted FROM daily
+    UNION ALL SELECT -r.id, d.day, d.accepted FROM daily AS d
+        JOIN report_scopes AS r ON r.what = 'kind' AND r.name = d.kind
+    UNION ALL SELECT -r.id, d.day, d.accepted FROM daily AS d
+        JOIN report_scopes AS r ON r.what = 'cluster' AND r.name = d.cluster
+    UNION ALL SELECT -r.id, d.day, d.accepted FROM daily AS d
+        JOIN report_scopes AS r ON r.what = 'region' AND r.name = d.region
+    UNION ALL SELECT -r.id, d.day, d.accepted FROM daily AS d
+        JOIN report_scopes AS r ON r.what = 'service' AND r.partner_id = d.partner_id AND r.name = d.service
+)
+INSERT INTO redemption_card_edges (scope, day, partner_id, firsts, lasts)
+SELECT scope, day, 0, SUM(accepted) * 3 / 10, SUM(accepted) * 3 / 10 FROM scoped GROUP BY scope, day
+"""
+
+KEPT = ("redemption_summaries", "redemption_summary_months", "redemption_card_counts",
+        "redemption_service_card_counts", "redemption_card_edges")
 
 
 def main() -> None:
@@ -118,20 +161,22 @@ def main() -> None:
             connection.execute(text(FILL), {"first": FIRST, "last": LAST, "total": options.redemptions,
                                             "cells": cells / options.partners})
             connection.execute(text(ROLLUP))
-            connection.execute(text(COUNTS))
+            for statement in (COUNTS, SERVICE_COUNTS, SCOPES, EDGES):
+                connection.execute(text(statement))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            for table in ("redemption_summaries", "redemption_summary_months", "redemption_card_counts"):
+            for table in KEPT:
                 connection.execute(text(f"VACUUM ANALYZE {table}"))
                 rows, size = connection.execute(text(
                     f"SELECT count(*), pg_size_pretty(pg_total_relation_size('{table}')) FROM {table}")).one()
                 print(f"{table}: {rows:,} rows, {size} with indexes")
             scans = connection.execute(text("SELECT SUM(scans) FROM redemption_summaries")).scalar_one()
-            biggest = connection.execute(text(
-                "SELECT partner_id FROM redemption_summary_months GROUP BY partner_id ORDER BY SUM(scans) DESC "
-                "LIMIT 1")).scalar_one()
+            biggest, region = connection.execute(text(
+                "SELECT partner_id, MIN(region) FROM redemption_summary_months JOIN partners ON id = partner_id "
+                "GROUP BY partner_id ORDER BY SUM(scans) DESC LIMIT 1")).one()
         print(f"{len(ids)} partners, {scans:,} redemptions summarised; filled in {time.perf_counter() - began:.0f} s")
         november, year, everything = (dt.date(2026, 11, 1), dt.date(2026, 11, 30)), (dt.date(2026, 1, 1), LAST), (
             FIRST, LAST)
+        cut = dt.date(2026, 1, 15), dt.date(2026, 3, 14)
         cases = [
             ("a partner's month, by day", ("partner", "day", *november, biggest)),
             ("a partner's year, by month", ("partner", "month", *year, biggest)),
@@ -142,6 +187,13 @@ def main() -> None:
             ("the programme, one month, by day", ("programme", "day", *november)),
             ("the programme, a year, by day", ("programme", "day", *year)),
             ("the programme, 24 months, by month", ("programme", "month", *everything)),
+            ("a partner's year per service, by month", (reports.BY_SERVICE, "month", *year, biggest)),
+            ("per kind, a year, by month", ("kind", "month", *year)),
+            ("per cluster, one month, by day", ("cluster", "day", *november)),
+            ("a region's programme, a year, by month", ("programme", "month", *year, None, region)),
+            ("a partner, 15 Jan to 14 Mar, by month", ("partner", "month", *cut, biggest)),
+            ("the programme, 15 Jan to 14 Mar, by month", ("programme", "month", *cut)),
+            ("per kind, 15 Jan to 14 Mar, by month", ("kind", "month", *cut)),
         ]
         print(f"load average before timing: {os.getloadavg()[0]:.1f}")
         print(f"\n{'report (median of ' + str(RUNS) + ' runs)':44} {'median':>9} {'budget':>7}")

@@ -27,6 +27,7 @@ from keys.eligibility import WIT, is_valid_region, region_timezone
 from .errors import Invalid
 from .storage.models import (
     PROGRAMME,
+    SUMMARY_FIGURES,
     Agreement,
     CardRow,
     Partner,
@@ -310,7 +311,7 @@ def _counted_cards(session: Session, group: str, period: str, spans: list[tuple[
 
 
 REPORT_WORK_MEM = "32MB"  # sorts a partner's month of serials in memory: the default 4MB spills to disk
-FIGURES_SUMMED = ("scans", "accepted", "gross", "discount", "net", "held", "flagged")
+FIGURES_SUMMED = SUMMARY_FIGURES
 
 
 def _group_of(group: str, partner: Any, service: Any) -> Any:

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from .storage.models import (
     PROGRAMME,
+    SUMMARY_FIGURES,
     Partner,
     RedemptionCard,
     RedemptionCardCount,
@@ -53,7 +54,7 @@ from .storage.models import (
 # Every table kept here from redemptions, so that tests which store redemptions anew can clear them together.
 TABLES = (RedemptionSummary, RedemptionSummaryMonth, RedemptionCard, RedemptionCardCount, RedemptionCardEdge,
           RedemptionServiceCardCount, ReportScope)
-COUNTS = ("scans", "accepted", "gross", "discount", "net", "held", "flagged")
+COUNTS = SUMMARY_FIGURES
 NO_CATEGORY = ""
 
 Key = tuple[int, int, str, str]  # partner, day, service, category
