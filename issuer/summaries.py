@@ -175,6 +175,13 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
             counts.setdefault((partner, period), [0] * len(CARD_COUNTS))[role] += 1
 
     postgres = session.connection().dialect.name == "postgresql"
+    if postgres and len(by_day) > 1:
+        # A row of a month may change on two of the batch's days, and another partner's batch may change it on
+        # others: the batch locks all its rows first, in one order, so that two such batches cannot deadlock.
+        rows = sorted({(day // 100, scope, serial) for day, owners in by_day.items() for scope, serial in owners})
+        session.execute(LOCK_CARDS_POSTGRESQL, {"months": [month for month, _, _ in rows],
+                                                "scopes": [scope for _, scope, _ in rows],
+                                                "serials": [serial for _, _, serial in rows]})
     for day in sorted(by_day):
         bit = 1 << (day % 100 - 1)
         owners = by_day[day]
@@ -268,6 +275,15 @@ ADD_CARDS_POSTGRESQL = text(
     "ON CONFLICT (scope, month, serial) DO UPDATE SET days = redemption_cards.days | excluded.days "
     "WHERE redemption_cards.days & excluded.days = 0 "
     "RETURNING scope, serial, days"
+)
+
+
+# The batch's rows made (with no day yet) or locked, in the order given; its days are set later in the transaction.
+LOCK_CARDS_POSTGRESQL = text(
+    "INSERT INTO redemption_cards (scope, month, serial, days) "
+    "SELECT scope, month, serial, 0 FROM unnest(CAST(:scopes AS integer[]), CAST(:months AS integer[]), "
+    "CAST(:serials AS text[])) WITH ORDINALITY AS cards (scope, month, serial, position) ORDER BY position "
+    "ON CONFLICT (scope, month, serial) DO UPDATE SET days = redemption_cards.days"
 )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +26,7 @@ from issuer import partners, quarantine, reports, summaries
 from issuer.reports import bucket
 from issuer.storage import migrate
 from issuer.storage.models import (
+    PROGRAMME,
     Finding,
     Partner,
     RedemptionCard,
@@ -222,3 +224,37 @@ def summary_rows(home: IssuerHome) -> dict[str, object]:
                 select(shared_by, counts.c.period, func.sum(figure)).join(Partner, Partner.id == counts.c.partner_id)
                 .group_by(shared_by, counts.c.period)).all())
     return kept
+
+
+def test_two_partners_batches_over_two_days_that_share_cards_crossing_both_commit(programme: Programme) -> None:
+    """Each batch puts a card in the programme's set on a day the other's puts it there on the other day: rows
+    that two batches change in opposite orders.  Both commit, every time, and the sets hold every day."""
+    home = programme.home
+    first, second = ([f"{letter}{number:07d}" for number in range(150)] for letter in "XY")
+    barrier = threading.Barrier(2, timeout=60)
+    failures: list[BaseException] = []
+
+    def ingest(partner: int, cards: tuple[list[str], list[str]]) -> None:
+        for month in range(202601, 202606):
+            batch = [{"partner_id": partner, "day": month * 100 + day, "service": "tiket", "category": "5-12",
+                      "accepted": True, "held": False, "flagged": False, "serial": serial, "price": 10_000,
+                      "discount": 5_000, "paid": 5_000} for day, serials in enumerate(cards, start=1)
+                     for serial in serials]
+            barrier.wait()
+            try:
+                with home.transaction() as session:
+                    summaries.add_records(session, batch)
+            except BaseException as exc:  # noqa: BLE001 (reported by the test's thread, not lost)
+                failures.append(exc)
+
+    threads = [threading.Thread(target=ingest, args=(programme.partner_ids[0], (first, second))),
+               threading.Thread(target=ingest, args=(programme.partner_ids[1], (second, first)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with home.transaction() as session:
+        days = dict(session.execute(select(RedemptionCard.serial, RedemptionCard.days).where(
+            RedemptionCard.scope == PROGRAMME, RedemptionCard.month == 202605)).all())
+    assert days == {serial: 0b11 for serial in first + second}
