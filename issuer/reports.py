@@ -4,9 +4,9 @@ Revenue figures count accepted scans only: ``gross`` is the full price of
 what KIA holders bought, ``discount`` what the programme gave, ``net`` what
 the partner took in.  These are sums of daily summaries kept at ingest
 (issuer.summaries).  ``unique_cards`` counts distinct cards, never summed
-over groups: it is read from the card sets kept at ingest for each grouping
-(issuer.summaries), or counted from redemptions where none is kept.  Periods are the
-partner region's local days (YYYYMMDD) or months (YYYYMM), set at ingest.
+over groups: it is read from the card sets kept at ingest for each grouping,
+or counted from redemptions where none is kept.  Periods are the partner
+region's local days (YYYYMMDD) or months (YYYYMM), set at ingest.
 """
 
 from __future__ import annotations
@@ -120,10 +120,10 @@ def figures(
     Every figure but ``unique_cards`` is a sum of the summaries kept at
     ingest (issuer.summaries): whole months from the monthly rows, other
     days from the daily ones.  Unique cards are read from what ingest keeps
-    too (counts for whole days and months, the card sets' day bits for the
-    days of a month the range cuts), but for kinds and clusters within one
-    region and services across partners: those are counted from the
-    redemptions' index of counted cards.  All in one statement (one
+    too (counts for whole days and months, each set's first and last counted
+    days for the days of a month the range cuts), but for kinds and clusters
+    within one region and services across partners: those are counted from
+    the redemptions' index of counted cards.  All in one statement (one
     snapshot); docs/benchmarks.md gives the costs.
     """
     if group not in (*GROUPS, BY_SERVICE) or period not in PERIODS:
@@ -185,11 +185,12 @@ def _unique_cards(session: Session, group: str, period: str, days: tuple[int, in
     redemptions.
 
     Whole days and months are read from the counts; the days of a month the
-    range cuts from the card sets' day bits.  Kinds and clusters within one
-    region have no sets of their own (theirs span regions): those, and
-    services across partners, are counted from redemptions.
+    range cuts from the sets' edges or day bits (_set_members).  Kinds and
+    clusters within one region have no sets of their own (theirs span
+    regions): those, and services across partners, are counted from
+    redemptions.
     """
-    if group in ("kind", "cluster") and region is not None and partner_id is None or (
+    if (group in ("kind", "cluster") and region is not None and partner_id is None) or (
             group == BY_SERVICE and partner_id is None):
         return _counted_cards(session, group, period, [days], partner_id, region)
     parts: list[Select[Any]] = []

@@ -143,8 +143,8 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
     the day's bit is missing, and returned with its days.  A row returned
     with the day's bit alone was new to the month; any row returned was new
     to the day, and may have moved the card's first or last counted day of
-    the month (RedemptionCardEdge).  A card new to a set shared by partners is counted under the
-    lowest partner of the batch that put it there.
+    the month (RedemptionCardEdge).  A card new to a set shared by partners
+    is counted under the lowest partner of the batch that put it there.
     """
     if not records:
         return

@@ -512,13 +512,14 @@ class RedemptionCard(Base):
 
     ``scope`` is a partner's id, PROGRAMME, or minus the id of a ReportScope
     (a kind, a cluster, a region's programme, a partner's service: migration
-    0016).  A row exists once the card
-    has an accepted record no check holds in that scope and local month
-    (YYYYMM); bit ``d - 1`` of ``days`` is set once it has one on day ``d``.
-    Ingest and an auditor's release add rows and days (issuer.summaries); a
-    row or day that was new bumps RedemptionCardCount, so reports read
-    counts, never these rows.  One row a month, not one a day: a card that
-    comes back within the month costs a bit, not a row.
+    0016).  A row exists once the card has an accepted record no check holds
+    in that scope and local month (YYYYMM); bit ``d - 1`` of ``days`` is set
+    once it has one on day ``d``.  Ingest and an auditor's release add rows
+    and days (issuer.summaries); a row or day that was new bumps
+    RedemptionCardCount and RedemptionCardEdge, so reports read counts, and
+    these rows only for a range inside one month that touches neither of its
+    ends.  One row a month, not one a day: a card that comes back within the
+    month costs a bit, not a row.
     """
 
     __tablename__ = "redemption_cards"
@@ -555,9 +556,6 @@ class RedemptionCardCount(Base):
     kind_cards: Mapped[int] = mapped_column(BigInteger, server_default="0")
     cluster_cards: Mapped[int] = mapped_column(BigInteger, server_default="0")
     region_cards: Mapped[int] = mapped_column(BigInteger, server_default="0")
-
-
-SCOPE_KINDS = ("kind", "cluster", "region", "service")
 
 
 class ReportScope(Base):
