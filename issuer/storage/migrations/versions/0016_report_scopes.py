@@ -123,8 +123,6 @@ def upgrade() -> None:
                f"SELECT scope, month * 100 + {first} AS day, 1 AS firsts, 0 AS lasts FROM redemption_cards "
                f"UNION ALL SELECT scope, month * 100 + {last}, 0, 1 FROM redemption_cards) AS edges "
                f"GROUP BY scope, day")
-
-
     op.drop_index("ix_redemption_summaries_day", "redemption_summaries")
     op.create_index("ix_redemption_summaries_day", "redemption_summaries", ["day"],
                     postgresql_include=["partner_id", "month", *FIGURES])
