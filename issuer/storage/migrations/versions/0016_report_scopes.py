@@ -53,6 +53,12 @@ def _scopes_of_partners(what: str) -> str:
             f"ON s.what = '{what}' AND s.partner_id = 0 AND {SHARED[what]})")
 
 
+def _rebuild_index(name: str, table: str, column: str, include: list[str]) -> None:
+    """Index ``name`` on ``column`` made again carrying ``include`` (on PostgreSQL; SQLite has no INCLUDE)."""
+    op.drop_index(name, table)
+    op.create_index(name, table, [column], postgresql_include=include)
+
+
 def upgrade() -> None:
     op.create_table(
         "report_scopes",
@@ -104,9 +110,7 @@ def upgrade() -> None:
                f"UNION ALL SELECT s.partner_id, s.name, c.month, COUNT(*) FROM redemption_cards c "
                f"JOIN report_scopes s ON c.scope = -s.id WHERE s.what = 'service' "
                f"GROUP BY s.partner_id, s.name, c.month")
-    op.drop_index("ix_redemption_card_counts_period", "redemption_card_counts")
-    op.create_index("ix_redemption_card_counts_period", "redemption_card_counts", ["period"],
-                    postgresql_include=[*OLD_INCLUDE, *NEW_COLUMNS])
+    _rebuild_index("ix_redemption_card_counts_period", "redemption_card_counts", "period", [*OLD_INCLUDE, *NEW_COLUMNS])
     op.create_table(
         "redemption_card_edges",
         sa.Column("scope", sa.Integer(), primary_key=True),
@@ -123,18 +127,13 @@ def upgrade() -> None:
                f"SELECT scope, month * 100 + {first} AS day, 1 AS firsts, 0 AS lasts FROM redemption_cards "
                f"UNION ALL SELECT scope, month * 100 + {last}, 0, 1 FROM redemption_cards) AS edges "
                f"GROUP BY scope, day")
-    op.drop_index("ix_redemption_summaries_day", "redemption_summaries")
-    op.create_index("ix_redemption_summaries_day", "redemption_summaries", ["day"],
-                    postgresql_include=["partner_id", "month", *FIGURES])
+    _rebuild_index("ix_redemption_summaries_day", "redemption_summaries", "day", ["partner_id", "month", *FIGURES])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_redemption_summaries_day", "redemption_summaries")
-    op.create_index("ix_redemption_summaries_day", "redemption_summaries", ["day"])
+    _rebuild_index("ix_redemption_summaries_day", "redemption_summaries", "day", [])
     op.drop_table("redemption_card_edges")
-    op.drop_index("ix_redemption_card_counts_period", "redemption_card_counts")
-    op.create_index("ix_redemption_card_counts_period", "redemption_card_counts", ["period"],
-                    postgresql_include=OLD_INCLUDE)
+    _rebuild_index("ix_redemption_card_counts_period", "redemption_card_counts", "period", OLD_INCLUDE)
     op.execute("DELETE FROM redemption_cards WHERE scope < 0")
     for name in NEW_COLUMNS:
         op.drop_column("redemption_card_counts", name)
