@@ -140,75 +140,59 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
     and its service's, kept as one RedemptionCard row per scope and month
     with a bit per day.  One statement per day in the batch (a terminal's
     batch is nearly always one day): each row is inserted, or updated when
-    the day's bit is missing, and returned with its days.  A row returned
-    with the day's bit alone was new to the month; any row returned was new
-    to the day, and may have moved the card's first or last counted day of
-    the month (RedemptionCardEdge).  A card new to a set shared by partners
+    the day's bit is missing.  A row so changed was new to the day; with the
+    day's bit alone it was new to the month; otherwise it may have moved the
+    card's first or last counted day of the month (RedemptionCardEdge).  The
+    statement answers with those changes grouped (``_Added``), so the counts
+    cost the groups, not the cards.  A card new to a set shared by partners
     is counted under the lowest partner of the batch that put it there.
     """
     if not records:
         return
     sets = _sets_of(session, records)
-    by_day: dict[int, dict[tuple[int, str], int]] = {}  # day: {(scope, serial): the partner it is counted under}
+    by_day: dict[int, list[Mapping[str, Any]]] = {}
     for record in records:
-        serial, partner = record["serial"], record["partner_id"]
-        owners = by_day.setdefault(record["day"], {})
-        for scope in (*sets.of_partner[partner], sets.of_service[partner, record["service"]]):
-            owner = owners.get((scope, serial))
-            if owner is None or partner < owner:
-                owners[scope, serial] = partner
+        by_day.setdefault(record["day"], []).append(record)
     counts: dict[tuple[int, int], list[int]] = {}  # (partner, period): figures in CARD_COUNTS order
     service_counts: dict[tuple[int, str, int], int] = {}
     edges: dict[tuple[int, int, int], list[int]] = {}  # (scope, day, partner): [firsts, lasts]
 
-    def move(partner: int, scope: int, day: int, which: int, before: int | None) -> None:
-        """The card's first (``which`` 0) or last (1) counted day of the month is now ``day``, not ``before``."""
-        edges.setdefault((scope, day, partner), [0, 0])[which] += 1
+    def move(partner: int, scope: int, day: int, which: int, cards: int, before: int | None) -> None:
+        """``cards``' first (``which`` 0) or last (1) counted day of the month is now ``day``, not ``before``."""
+        edges.setdefault((scope, day, partner), [0, 0])[which] += cards
         if before is not None:
-            edges.setdefault((scope, before, partner), [0, 0])[which] -= 1
+            edges.setdefault((scope, before, partner), [0, 0])[which] -= cards
 
-    def bump(partner: int, scope: int, period: int) -> None:
+    def bump(partner: int, scope: int, period: int, cards: int) -> None:
         role = sets.role[scope]
         if isinstance(role, str):
-            service_counts[partner, role, period] = service_counts.get((partner, role, period), 0) + 1
+            service_counts[partner, role, period] = service_counts.get((partner, role, period), 0) + cards
         else:
-            counts.setdefault((partner, period), [0] * len(CARD_COUNTS))[role] += 1
+            counts.setdefault((partner, period), [0] * len(CARD_COUNTS))[role] += cards
 
     postgres = session.connection().dialect.name == "postgresql"
     if postgres and len(by_day) > 1:
         # A row of a month may change on two of the batch's days, and another partner's batch may change it on
         # others: the batch locks all its rows first, in one order, so that two such batches cannot deadlock.
-        rows = sorted({(day // 100, scope, serial) for day, owners in by_day.items() for scope, serial in owners})
+        rows = sorted({(day // 100, scope, serial) for day, day_records in by_day.items()
+                       for scope, serial in _members(sets, day_records)})
         session.execute(LOCK_CARDS_POSTGRESQL, {"months": [month for month, _, _ in rows],
                                                 "scopes": [scope for _, scope, _ in rows],
                                                 "serials": [serial for _, _, serial in rows]})
     for day in sorted(by_day):
-        bit = 1 << (day % 100 - 1)
-        owners = by_day[day]
-        # Sorted, so that two batches that share cards take their rows' locks in one order (no deadlock).
-        members = sorted(owners)
-        if postgres:  # two arrays as parameters: a third of the time of a thousand rows of four parameters
-            new = session.execute(ADD_CARDS_POSTGRESQL, {
-                "month": day // 100, "bit": bit, "scopes": [scope for scope, _ in members],
-                "serials": [serial for _, serial in members]}).all()
-        else:
-            new = session.execute(_add_cards_statement(), [
-                {"scope": scope, "month": day // 100, "serial": serial, "days": bit}
-                for scope, serial in members]).all()
-        for scope, serial, days in new:
-            partner = owners[scope, serial]
-            bump(partner, scope, day)
-            before = days & ~bit  # the card's days in the month before this one: bit d - 1 for day d
-            if not before:
-                bump(partner, scope, day // 100)
-                move(partner, scope, day, 0, None)
-                move(partner, scope, day, 1, None)
+        month_start = day - day % 100
+        added = (_add_day_postgresql if postgres else _add_day_sqlite)(session, sets, day, by_day[day])
+        for scope, partner, first, last, cards in added:
+            bump(partner, scope, day, cards)
+            if first == last == NEW_TO_MONTH:
+                bump(partner, scope, day // 100, cards)
+                move(partner, scope, day, 0, cards, None)
+                move(partner, scope, day, 1, cards, None)
                 continue
-            first, last = (before & -before).bit_length(), before.bit_length()
-            if day % 100 < first:
-                move(partner, scope, day, 0, day - day % 100 + first)
-            if day % 100 > last:
-                move(partner, scope, day, 1, day - day % 100 + last)
+            if first is not None:
+                move(partner, scope, day, 0, cards, month_start + first)
+            if last is not None:
+                move(partner, scope, day, 1, cards, month_start + last)
     _add(session, RedemptionCardCount, ("partner_id", "period"), CARD_COUNTS,
          [{"partner_id": partner, "period": period, **dict(zip(CARD_COUNTS, figures, strict=True))}
           for (partner, period), figures in sorted(counts.items())])
@@ -218,6 +202,58 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
     _add(session, RedemptionServiceCardCount, ("partner_id", "service", "period"), ("cards",),
          [{"partner_id": partner, "service": service, "period": period, "cards": cards}
           for (partner, service, period), cards in sorted(service_counts.items())])
+
+
+# What one day's statement changed, grouped: (scope, partner it is counted under, first, last, cards).  ``first``
+# is the card's first counted day of the month (1 to 31) before this day when this day comes before it, else
+# None; ``last`` likewise its last when this day comes after it.  Both NEW_TO_MONTH: the month had no day before.
+_Added = Sequence[tuple[int, int, int | None, int | None, int]]
+NEW_TO_MONTH = 0
+
+
+def _members(sets: _Sets, records: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str], int]:
+    """The rows ``records`` (of one day) put cards in: {(scope, serial): the lowest partner that puts it there}."""
+    owners: dict[tuple[int, str], int] = {}
+    for record in records:
+        serial, partner = record["serial"], record["partner_id"]
+        for scope in (*sets.of_partner[partner], sets.of_service[partner, record["service"]]):
+            owner = owners.get((scope, serial))
+            if owner is None or partner < owner:
+                owners[scope, serial] = partner
+    return owners
+
+
+def _add_day_postgresql(session: Session, sets: _Sets, day: int, records: Sequence[Mapping[str, Any]]) -> _Added:
+    """One day's cards into their sets on PostgreSQL: the records go as arrays, the database makes the rows."""
+    of_partners = [(partner, scope) for partner, scopes in sets.of_partner.items() for scope in scopes]
+    return session.execute(ADD_CARDS_POSTGRESQL, {
+        "month": day // 100, "bit": 1 << (day % 100 - 1),
+        "serials": [record["serial"] for record in records],
+        "partners": [record["partner_id"] for record in records],
+        "services": [sets.of_service[record["partner_id"], record["service"]] for record in records],
+        "of_partners": [partner for partner, _ in of_partners], "of_scopes": [scope for _, scope in of_partners],
+    }).all()
+
+
+def _add_day_sqlite(session: Session, sets: _Sets, day: int, records: Sequence[Mapping[str, Any]]) -> _Added:
+    """One day's cards into their sets on SQLite: the rows made here, the changed ones grouped as on PostgreSQL."""
+    owners = _members(sets, records)
+    bit = 1 << (day % 100 - 1)
+    changed = session.execute(_add_cards_statement(), [
+        {"scope": scope, "month": day // 100, "serial": serial, "days": bit}
+        for scope, serial in sorted(owners)]).all()
+    groups: dict[tuple[int, int, int | None, int | None], int] = {}
+    for scope, serial, days in changed:
+        before = days & ~bit  # the card's days in the month before this one: bit d - 1 for day d
+        if not before:
+            first: int | None = NEW_TO_MONTH
+            last: int | None = NEW_TO_MONTH
+        else:
+            first = (before & -before).bit_length() if before & (bit - 1) == 0 else None
+            last = before.bit_length() if before < bit else None
+        found = (scope, owners[scope, serial], first, last)
+        groups[found] = groups.get(found, 0) + 1
+    return [(*found, cards) for found, cards in groups.items()]
 
 
 CARD_COUNTS = ("partner_cards", "programme_cards", "kind_cards", "cluster_cards", "region_cards")
@@ -268,13 +304,28 @@ def _scope_ids(session: Session, keys: set[tuple[str, int, str]]) -> dict[tuple[
     return {(what, partner, name): scope for what, partner, name, scope in found}
 
 
+# One day's cards into their sets (as _add_cards says), answered grouped as _Added.  Rows in one order (scope, then
+# serial), so that two batches that share cards take their rows' locks in one order (no deadlock).  A day's bit is
+# 1 << (day - 1); a month's days fit in 31 bits, so a bit string of 31 gives the first and last day set.
 ADD_CARDS_POSTGRESQL = text(
-    "INSERT INTO redemption_cards (scope, month, serial, days) "
-    "SELECT scope, :month, serial, :bit FROM unnest(CAST(:scopes AS integer[]), CAST(:serials AS text[])) "
-    "WITH ORDINALITY AS cards (scope, serial, position) ORDER BY position "
+    "WITH batch AS (SELECT serial, partner, service FROM unnest(CAST(:serials AS text[]), "
+    "CAST(:partners AS integer[]), CAST(:services AS integer[])) AS batch (serial, partner, service)), "
+    "members AS (SELECT scope, serial, min(partner) AS partner FROM ("
+    "SELECT scopes.scope, batch.serial, batch.partner FROM batch JOIN unnest(CAST(:of_partners AS integer[]), "
+    "CAST(:of_scopes AS integer[])) AS scopes (partner, scope) ON scopes.partner = batch.partner "
+    "UNION ALL SELECT service, serial, partner FROM batch) AS every GROUP BY scope, serial), "
+    "changed AS (INSERT INTO redemption_cards (scope, month, serial, days) "
+    "SELECT scope, :month, serial, :bit FROM members ORDER BY scope, serial COLLATE \"C\" "
     "ON CONFLICT (scope, month, serial) DO UPDATE SET days = redemption_cards.days | excluded.days "
     "WHERE redemption_cards.days & excluded.days = 0 "
-    "RETURNING scope, serial, days"
+    "RETURNING scope, serial, days & ~ CAST(:bit AS integer) AS before), "
+    "grouped AS (SELECT changed.scope, members.partner, changed.before, "
+    "CAST(CAST(changed.before AS bit(31)) AS text) AS bits FROM changed JOIN members "
+    "ON members.scope = changed.scope AND members.serial = changed.serial) "
+    "SELECT scope, partner, "
+    "CASE WHEN before = 0 THEN 0 WHEN before & (:bit - 1) = 0 THEN 32 - length(rtrim(bits, '0')) END AS first, "
+    "CASE WHEN before = 0 THEN 0 WHEN before < :bit THEN length(ltrim(bits, '0')) END AS last, "
+    "count(*) AS cards FROM grouped GROUP BY 1, 2, 3, 4"
 )
 
 
