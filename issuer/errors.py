@@ -62,6 +62,11 @@ class DatabaseUnavailable(Unavailable):
     """The office's database cannot be reached; check KIA_DATABASE_URL."""
 
 
+class DatabaseConflict(Unavailable):
+    """The database undid this change because another changed the same rows at once (a deadlock or a
+    serialization failure); nothing of it was kept, and the same request can be sent again."""
+
+
 class HomeExists(Refused):
     """The folder already holds an issuer home; it is never overwritten."""
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from keys import IssuingKey, KeyState, durable, load_public_jwk
 
-from ..errors import DatabaseUnavailable, HomeBusy, HomeNotFound, LegacyHomeInvalid
+from ..errors import DatabaseConflict, DatabaseUnavailable, HomeBusy, HomeNotFound, LegacyHomeInvalid
 from . import migrate
 from .db import SQLITE_FILE, Database, default_url
 from .legacy import LEGACY_STATE_FILE, key_row, legacy_rows
@@ -28,6 +28,8 @@ from .models import CardRow, IssuingKeyRow, Office
 
 # In the home folder: the root kid of the office whose database this home uses.
 MARKER_FILE = "kia-office"
+# PostgreSQL's SQLSTATEs for a transaction it undid because of another: a serialization failure, a deadlock.
+CONFLICTS = frozenset({"40001", "40P01"})
 
 __all__ = ["CardRecord", "IssuerHome", "card_record", "issuing_key", "key_row"]
 
@@ -123,6 +125,9 @@ class IssuerHome:
         try:
             yield
         except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) in CONFLICTS:
+                raise DatabaseConflict("the database undid this change because another changed the same rows at "
+                                       "once; nothing of it was kept: try again") from None
             url = make_url(self.database_url).render_as_string(hide_password=True)
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
             raise DatabaseUnavailable(f"cannot reach the database {url}: {reason}") from None

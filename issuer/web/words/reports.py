@@ -173,6 +173,8 @@ TEXT: dict[str, tuple[str, str]] = {
     # A refusal a page shows, by the error's class (issuer.web.error_page.said); other errors keep their message.
     "exc_HomeBusy": ("Kantor sedang mengerjakan perintah lain. Coba lagi sebentar lagi.",
                      "The office is busy with another command. Try again shortly."),
+    "exc_DatabaseConflict": ("Data yang sama sedang diubah bersamaan. Tidak ada yang tersimpan; coba lagi.",
+                             "The same records were being changed at once. Nothing was kept; try again."),
     "exc_DatabaseUnavailable": ("Basis data kantor tidak dapat dihubungi. Hubungi admin kantor.",
                                 "The office's database cannot be reached. Call the office's admin."),
     "exc_UnknownCard": ("Tidak ada kartu dengan nomor seri itu.", "No card has that serial."),

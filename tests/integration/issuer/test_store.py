@@ -10,21 +10,24 @@ import datetime as dt
 import os
 import re
 import stat
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from issuer.cards import card_count, find_card, issue_cards, revoke_card
 from issuer.children import ChildRequest
-from issuer.errors import DatabaseUnavailable, HomeExists, HomeNotFound
+from issuer.errors import DatabaseConflict, DatabaseUnavailable, HomeExists, HomeNotFound
 from issuer.issuing_keys import change_issuing_key, init_home, list_issuing_keys, rotate_issuing_key
 from issuer.storage.db import SQLITE_FILE
+from issuer.storage.models import Partner
 from issuer.storage.store import IssuerHome
 from issuer.trust_lists import export_trust_list, trust_list_seq
 from tests.factories import ACTOR, BIRTH_DATE, DAY, NOW, SURAKARTA
-from tests.factories.offices import UNLOCK
+from tests.factories.offices import UNLOCK, add_partner
 from tests.integration.conftest import RunKia
 
 # Nothing listens on port 1; the password must never be shown.
@@ -207,3 +210,35 @@ def test_kia_on_an_unreachable_database_says_so_in_one_line(
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "cannot reach the database" in result.stderr and "s3cret-db-pw" not in result.stderr
     assert not (tmp_path / "office").exists()
+
+
+# --- two changes that cross ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("issuer_db_url", ["postgresql"], indirect=True)  # SQLite has one writer: no deadlock
+def test_a_deadlock_is_a_conflict_to_try_again_not_an_unreachable_database(office: IssuerHome) -> None:
+    """Two transactions change two partners in opposite orders: PostgreSQL undoes one, which says so."""
+    ids = [add_partner(office, name=name) for name in ("Bioskop", "Kolam")]
+    both_hold_one = threading.Barrier(2, timeout=60)
+    outcomes: list[object] = []
+
+    def rename(first: int, second: int) -> None:
+        try:
+            with office.transaction() as session:
+                session.execute(update(Partner).where(Partner.id == first).values(name=f"Mitra {first}"))
+                both_hold_one.wait()
+                session.execute(update(Partner).where(Partner.id == second).values(name=f"Mitra {second}"))
+            outcomes.append("committed")
+        except DatabaseConflict as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=rename, args=order) for order in (ids, ids[::-1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert outcomes.count("committed") == 1, outcomes
+    (undone,) = [outcome for outcome in outcomes if isinstance(outcome, DatabaseConflict)]
+    assert "try again" in str(undone) and "cannot reach" not in str(undone)
+    assert (undone.http_status, undone.exit_code) == (503, 2)  # a terminal sends its batch again

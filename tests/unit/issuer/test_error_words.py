@@ -10,7 +10,7 @@ from flask import Flask
 
 import issuer
 import keys
-from issuer.errors import CardAlreadyRevoked, HomeBusy, Refused
+from issuer.errors import CardAlreadyRevoked, DatabaseConflict, HomeBusy, Refused
 from issuer.people import LastAdmin
 from issuer.web.error_page import said
 from issuer.web.i18n import TEXT
@@ -41,6 +41,7 @@ def test_every_class_given_words_is_an_error_the_code_has() -> None:
     (PassphraseWrong("bad passphrase for /srv/kia/keys/a.key"), "tidak membuka kunci penerbit",
      "does not open the issuing key"),
     (HomeBusy("another command"), "sedang mengerjakan perintah lain", "busy with another command"),
+    (DatabaseConflict("undone"), "Tidak ada yang tersimpan; coba lagi", "Nothing was kept; try again"),
 ])
 def test_a_known_refusal_is_said_in_the_pages_language(error: Exception, indonesian: str, english: str) -> None:
     app = Flask(__name__)
