@@ -140,7 +140,10 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
     and its service's, kept as one RedemptionCard row per scope and month
     with a bit per day.  One statement per day in the batch (a terminal's
     batch is nearly always one day): each row is inserted, or updated when
-    the day's bit is missing.  A row so changed was new to the day; with the
+    the day's bit is missing.  A card already in its partner's set for the
+    day is already in the programme's, kind's, cluster's and region's for it
+    (all are added together), so on PostgreSQL only its service's set takes
+    it again: a bus ride home costs two rows, not six.  A row so changed was new to the day; with the
     day's bit alone it was new to the month; otherwise it may have moved the
     card's first or last counted day of the month (RedemptionCardEdge).  The
     statement answers with those changes grouped (``_Added``), so the counts
@@ -173,12 +176,13 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
     postgres = session.connection().dialect.name == "postgresql"
     if postgres and len(by_day) > 1:
         # A row of a month may change on two of the batch's days, and another partner's batch may change it on
-        # others: the batch locks all its rows first, in one order, so that two such batches cannot deadlock.
-        rows = sorted({(day // 100, scope, serial) for day, day_records in by_day.items()
+        # others: the batch locks all its rows first, in the order ADD_CARDS_POSTGRESQL takes them in a month
+        # (partners' sets, then the others), so that two such batches cannot deadlock.
+        rows = sorted({(day // 100, scope <= PROGRAMME, scope, serial) for day, day_records in by_day.items()
                        for scope, serial in _members(sets, day_records)})
-        session.execute(LOCK_CARDS_POSTGRESQL, {"months": [month for month, _, _ in rows],
-                                                "scopes": [scope for _, scope, _ in rows],
-                                                "serials": [serial for _, _, serial in rows]})
+        session.execute(LOCK_CARDS_POSTGRESQL, {"months": [month for month, _, _, _ in rows],
+                                                "scopes": [scope for _, _, scope, _ in rows],
+                                                "serials": [serial for _, _, _, serial in rows]})
     for day in sorted(by_day):
         month_start = day - day % 100
         added = (_add_day_postgresql if postgres else _add_day_sqlite)(session, sets, day, by_day[day])
@@ -225,7 +229,8 @@ def _members(sets: _Sets, records: Sequence[Mapping[str, Any]]) -> dict[tuple[in
 
 def _add_day_postgresql(session: Session, sets: _Sets, day: int, records: Sequence[Mapping[str, Any]]) -> _Added:
     """One day's cards into their sets on PostgreSQL: the records go as arrays, the database makes the rows."""
-    of_partners = [(partner, scope) for partner, scopes in sets.of_partner.items() for scope in scopes]
+    of_partners = [(partner, scope) for partner, scopes in sets.of_partner.items() for scope in scopes
+                   if scope != partner]
     return session.execute(ADD_CARDS_POSTGRESQL, {
         "month": day // 100, "bit": 1 << (day % 100 - 1),
         "serials": [record["serial"] for record in records],
@@ -304,24 +309,35 @@ def _scope_ids(session: Session, keys: set[tuple[str, int, str]]) -> dict[tuple[
     return {(what, partner, name): scope for what, partner, name, scope in found}
 
 
-# One day's cards into their sets (as _add_cards says), answered grouped as _Added.  Rows in one order (scope, then
-# serial), so that two batches that share cards take their rows' locks in one order (no deadlock).  A day's bit is
-# 1 << (day - 1); a month's days fit in 31 bits, so a bit string of 31 gives the first and last day set.
+# One day's cards into their sets (as _add_cards says), answered grouped as _Added.  First each card into its
+# partner's set; then into the sets its partner shares with others (programme, kind, cluster, region) only the cards
+# new to the partner's day: a card already there is in those for the day too, as they are always added together.
+# Service sets take every card (a card seen at a service may be new to another of the partner's).  Rows go in one
+# order, partners' sets then the others, each by scope and serial, so that two batches that share cards take
+# their rows' locks in one order (no deadlock; LOCK_CARDS_POSTGRESQL keeps it).  A day's bit is 1 << (day - 1); a
+# month's days fit in 31 bits, so a bit string of 31 gives the first and last day set.
 ADD_CARDS_POSTGRESQL = text(
     "WITH batch AS (SELECT serial, partner, service FROM unnest(CAST(:serials AS text[]), "
     "CAST(:partners AS integer[]), CAST(:services AS integer[])) AS batch (serial, partner, service)), "
+    "own AS (INSERT INTO redemption_cards (scope, month, serial, days) "
+    "SELECT DISTINCT partner, CAST(:month AS integer), serial COLLATE \"C\", CAST(:bit AS integer) FROM batch "
+    "ORDER BY partner, serial COLLATE \"C\" "
+    "ON CONFLICT (scope, month, serial) DO UPDATE SET days = redemption_cards.days | excluded.days "
+    "WHERE redemption_cards.days & excluded.days = 0 "
+    "RETURNING scope, serial, days & ~ CAST(:bit AS integer) AS before), "
     "members AS (SELECT scope, serial, min(partner) AS partner FROM ("
-    "SELECT scopes.scope, batch.serial, batch.partner FROM batch JOIN unnest(CAST(:of_partners AS integer[]), "
-    "CAST(:of_scopes AS integer[])) AS scopes (partner, scope) ON scopes.partner = batch.partner "
+    "SELECT shared.scope, own.serial, own.scope AS partner FROM own JOIN unnest(CAST(:of_partners AS integer[]), "
+    "CAST(:of_scopes AS integer[])) AS shared (partner, scope) ON shared.partner = own.scope "
     "UNION ALL SELECT service, serial, partner FROM batch) AS every GROUP BY scope, serial), "
-    "changed AS (INSERT INTO redemption_cards (scope, month, serial, days) "
+    "others AS (INSERT INTO redemption_cards (scope, month, serial, days) "
     "SELECT scope, :month, serial, :bit FROM members ORDER BY scope, serial COLLATE \"C\" "
     "ON CONFLICT (scope, month, serial) DO UPDATE SET days = redemption_cards.days | excluded.days "
     "WHERE redemption_cards.days & excluded.days = 0 "
     "RETURNING scope, serial, days & ~ CAST(:bit AS integer) AS before), "
-    "grouped AS (SELECT changed.scope, members.partner, changed.before, "
-    "CAST(CAST(changed.before AS bit(31)) AS text) AS bits FROM changed JOIN members "
-    "ON members.scope = changed.scope AND members.serial = changed.serial) "
+    "changed AS (SELECT scope, scope AS partner, before FROM own UNION ALL "
+    "SELECT others.scope, members.partner, others.before FROM others JOIN members "
+    "ON members.scope = others.scope AND members.serial = others.serial), "
+    "grouped AS (SELECT scope, partner, before, CAST(CAST(before AS bit(31)) AS text) AS bits FROM changed) "
     "SELECT scope, partner, "
     "CASE WHEN before = 0 THEN 0 WHEN before & (:bit - 1) = 0 THEN 32 - length(rtrim(bits, '0')) END AS first, "
     "CASE WHEN before = 0 THEN 0 WHEN before < :bit THEN length(ltrim(bits, '0')) END AS last, "
