@@ -30,9 +30,9 @@ from common import machine, sample_tokens
 from issuer import printing
 from issuer.artifacts import qr_symbol
 from issuer.printing import PrintedCard
-from issuer.regions import region_name
 from keys import qr_text
 from keys.eligibility import last_eligible_day
+from keys.regions import region_name
 
 NAMES = ("Siti Nurhaliza", "Muhammad Rizky Ananda Pratama", "Ayu Kusumawardhani", None)
 

@@ -44,9 +44,9 @@ from fpdf.enums import Align, Duplex, MethodReturnValue, XPos, YPos
 from fpdf.fonts import FontFace
 
 from keys.eligibility import last_eligible_day
+from keys.regions import region_name
 
 from .artifacts import QUIET_ZONE, dark_modules, dark_runs, qr_symbol
-from .regions import region_name
 
 CARD_WIDTH = 85.60  # mm, ISO/IEC 7810 ID-1
 CARD_HEIGHT = 53.98

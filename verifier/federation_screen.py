@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from keys.regions import region_name, region_names
+
 from .messages import MESSAGES, language
 
 WORDS: dict[str, dict[str, str]] = {
@@ -123,9 +125,14 @@ def block(status: dict[str, Any] | None, zone: dt.tzinfo, lang: str) -> dict[str
         if state == "not_fetched" and refusal and refusal.get("code") != "office_unreachable":
             state = "refused"  # never held because the fetch refused it: say so, the note says why
         name = _STATE_WORDS.get(state)
-        shown["regions"].append({"region": region, "state": state, "text": word(name, lang) if name else state,
-                                 "note": refusal_words(refusal, lang)})
+        shown["regions"].append({"region": region, "name": _region_name(region), "state": state,
+                                 "text": word(name, lang) if name else state, "note": refusal_words(refusal, lang)})
     return shown
+
+
+def _region_name(region: str) -> str:
+    """``Kabupaten Balangan (6311)``: staff know regions by name, the ministry's directory by code."""
+    return f"{region_name(int(region))} ({region})" if region.isdigit() and int(region) in region_names() else region
 
 
 def _local(moment: int, zone: dt.tzinfo) -> str:

@@ -19,9 +19,10 @@ from flask_login import current_user
 from markupsafe import Markup
 from pygal.style import Style
 
+from keys.regions import region_name
+
 from .. import partners, reports, sync_ingest
 from ..current import now, office
-from ..regions import region_name
 from .auth import EVERYONE, roles
 from .formatting import month, rupiah
 from .i18n import language, t

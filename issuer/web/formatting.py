@@ -12,9 +12,10 @@ import datetime as dt
 
 from flask import Flask, current_app, g
 
+from keys.regions import region_name
+
 from .. import audit_queries
 from ..current import office
-from ..regions import region_name
 from .i18n import language
 
 _MONTHS = {

@@ -21,10 +21,10 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from flask.typing import ResponseReturnValue
 
 from keys.eligibility import is_valid_region
+from keys.regions import region_name
 
 from .. import public_figures, reports
 from ..current import now, office
-from ..regions import region_name
 from ..storage.models import KLA_CLUSTERS, PARTNER_KINDS
 from .i18n import language
 

@@ -22,9 +22,10 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 
+from keys.regions import region_name
+
 from .. import partners, reports
 from ..current import now, office
-from ..regions import region_name
 from .auth import EVERYONE, roles
 from .dashboard import (
     COLOURS,

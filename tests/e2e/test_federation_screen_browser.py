@@ -86,12 +86,14 @@ def test_the_staff_screen_shows_the_national_directory_and_each_regions_state(
     expect(page.locator("#f-lines dd").nth(2)).to_have_text("Masih berlaku")
     expect(page.locator('#f-regions tr[data-region="6311"] td').nth(1)).to_have_text("Dipercaya")
     jayapura = page.locator('#f-regions tr[data-region="9171"] td')
+    expect(jayapura.nth(0)).to_have_text("Kota Jayapura (9171)")  # staff know regions by name
     expect(jayapura.nth(1)).to_have_text("Ditolak")
     expect(jayapura.nth(2)).to_have_text("Kantor ini ditangguhkan oleh kementerian.")
 
     page.click("header nav a:text('EN')")
 
     expect(page.locator("#f-heading")).to_have_text("National federation (cards from other regions)")
+    expect(page.locator('#f-regions tr[data-region="6311"] td').nth(0)).to_have_text("Kabupaten Balangan (6311)")
     expect(page.locator('#f-regions tr[data-region="6311"] td').nth(1)).to_have_text("Trusted")
     expect(jayapura.nth(2)).to_have_text("The ministry has suspended this office.")
     page.close()

@@ -86,7 +86,7 @@ function showFederation(fed) {
     tr.className = `f-${row.state}`;
     tr.dataset.region = row.region;
     tr.dataset.state = row.state;
-    for (const value of [row.region, row.text, row.note]) {
+    for (const value of [row.name, row.text, row.note]) {
       const td = document.createElement("td");
       td.textContent = value;
       tr.append(td);

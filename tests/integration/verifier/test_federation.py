@@ -581,9 +581,10 @@ def test_the_staff_screen_shows_the_directory_and_each_regions_state_in_indonesi
     assert {line["label"]: line["value"] for line in block["lines"]} == {
         "Direktori nasional": "urutan 2", "Berlaku sampai (waktu setempat)": expires,
         "Keadaan": "Masih berlaku", "Pengambilan direktori terakhir": f"Berhasil, {fetched}"}
-    assert [(row["region"], row["text"], row["note"]) for row in block["regions"]] == [
-        ("6311", "Dipercaya", ""), ("9171", "Ditolak", "Kantor ini ditangguhkan oleh kementerian.")]
-    assert 'data-region="9171" data-state="refused"' in page and expires in page
+    assert [(row["region"], row["name"], row["text"], row["note"]) for row in block["regions"]] == [
+        ("6311", "Kabupaten Balangan (6311)", "Dipercaya", ""),
+        ("9171", "Kota Jayapura (9171)", "Ditolak", "Kantor ini ditangguhkan oleh kementerian.")]
+    assert 'data-region="9171" data-state="refused"><td>Kota Jayapura (9171)</td>' in page and expires in page
 
 
 def test_the_staff_screen_speaks_english_on_the_switch(world: World) -> None:
@@ -595,8 +596,8 @@ def test_the_staff_screen_speaks_english_on_the_switch(world: World) -> None:
 
     assert block["lines"][0] == {"label": "National directory", "value": "sequence 1"}
     # Never held, because the fetch refused it (its status is not_fetched): the screen says refused, and why.
-    assert block["regions"][1] == {"region": "9171", "state": "refused", "text": "Refused",
-                                   "note": "The ministry has revoked this office's key."}
+    assert block["regions"][1] == {"region": "9171", "name": "Kota Jayapura (9171)", "state": "refused",
+                                   "text": "Refused", "note": "The ministry has revoked this office's key."}
 
 
 def test_the_staff_screen_says_when_the_directory_is_stale_and_why_the_last_fetch_failed(world: World) -> None:

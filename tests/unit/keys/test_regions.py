@@ -1,18 +1,18 @@
-"""Region names (issuer/regions.py): every Kemendagri regency and city, by its code."""
+"""Region names (keys/regions.py): every Kemendagri regency and city, by its code."""
 
 from __future__ import annotations
 
 import csv
 from importlib import resources
 
-from issuer.regions import region_name, region_names
 from keys.eligibility import is_valid_region
+from keys.regions import region_name, region_names
 
 KEMENDAGRI_KABUPATEN, KEMENDAGRI_KOTA = 416, 98  # Kepmendagri 300.2.2-2138/2025, as in 2022 (100.1.1-6117)
 
 
 def rows() -> list[dict[str, str]]:
-    text = resources.files("issuer").joinpath("data", "regions.csv").read_text(encoding="utf-8")
+    text = resources.files("keys").joinpath("data", "regions.csv").read_text(encoding="utf-8")
     return list(csv.DictReader(text.splitlines()))
 
 
