@@ -2,12 +2,14 @@
 
 The ministry's civil registry directorate keeps, in a home folder, its
 national root key (encrypted PKCS#8, passphrase from KIA_ROOT_KEY_PASSPHRASE
-or KIA_KEY_PASSPHRASE, as office roots), the public pin terminals take
+or KIA_KEY_PASSPHRASE, as office roots; or, with ``init --hsm``, on a
+PKCS#11 token, named by ``national-root.pkcs11.json``, the key never leaving
+the token: docs/hsm.md), the public pin terminals take
 (``national-root.jwk``) and the directory's state as JSON
 (``national.json``): the offices as they stand, and the offices of each
 signed sequence, from which deltas are made.  No database.
 
-    init            make the national root and an empty directory
+    init            make the national root (--hsm: on a token) and an empty directory
     office-add      list an office's root for its region (--replace to rotate or reinstate;
                     --overlap-until to trust the old root too while the office switches)
     office-suspend  stop trusting an office for now
@@ -31,7 +33,7 @@ from typing import Any
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keys import durable, keystore
+from keys import durable, hsm, keystore
 from keys.directory import (
     Office,
     OfficeState,
@@ -42,11 +44,13 @@ from keys.directory import (
 )
 from keys.eligibility import is_valid_region, region_timezone
 from keys.errors import KiaError
+from keys.hsm_options import token_address, token_options
 from keys.jwk import kid_for, load_public_jwk, public_jwk
 from keys.times import iso_utc, parse_instant
 
 STATE_FILE = "national.json"
 ROOT_KEY_FILE = "national-root.key"
+ROOT_KEY_REFERENCE = f"national-root{hsm.REFERENCE_SUFFIX}"  # instead of the key file, for a root on a token
 ROOT_JWK_FILE = "national-root.jwk"
 STATE_FORMAT = "kia-national-1"
 # What ``publish`` writes in the site folder: the full directory, and a delta from each kept sequence.
@@ -249,13 +253,26 @@ def national() -> None:
 @national.command("init")
 @home_option
 @dev_keys_option
-def init(home: Path, insecure_dev_keys: bool) -> None:
+@click.option("--hsm", "on_token", is_flag=True,
+              help="Make the national root on a PKCS#11 token, not in an encrypted file (docs/hsm.md).")
+@token_options
+def init(home: Path, insecure_dev_keys: bool, on_token: bool, pkcs11_module: str | None,
+         hsm_token: str | None) -> None:
     """Make the national root key and an empty directory in HOME."""
     if (home / STATE_FILE).exists():
         raise NationalError(f"{home} already holds a national directory")
-    root = Ed25519PrivateKey.generate()
-    keystore.write_private_key(home / ROOT_KEY_FILE, root, _passphrase(insecure_dev_keys),
-                               allow_unencrypted_for_development=insecure_dev_keys)
+    token = token_address(on_token, pkcs11_module, hsm_token)
+    root: Ed25519PrivateKey
+    if token is None:
+        root = Ed25519PrivateKey.generate()
+        keystore.write_private_key(home / ROOT_KEY_FILE, root, _passphrase(insecure_dev_keys),
+                                   allow_unencrypted_for_development=insecure_dev_keys)
+    elif insecure_dev_keys:
+        raise click.UsageError(f"a root on a token is never in a file: --hsm and {DEV_FLAG} do not go together")
+    else:
+        root = hsm.generate_key(token, "national-root")
+        durable.make_folders(home, 0o700)
+        hsm.write_reference(home / ROOT_KEY_REFERENCE, hsm.KeyReference.of(token, root))
     pin = json.dumps(public_jwk(root.public_key()), indent=1).encode("ascii") + b"\n"
     durable.replace(home / ROOT_JWK_FILE, pin, 0o644)
     save_state(home, NationalState({}, []))
@@ -381,6 +398,9 @@ def publish_site(home: Path, site: Path, valid_days: int, insecure_dev_keys: boo
 
 
 def _root(home: Path, insecure_dev_keys: bool) -> Ed25519PrivateKey:
+    """The national root: on its token when the home names one (its PIN from KIA_HSM_PIN), else the key file."""
+    if (home / ROOT_KEY_REFERENCE).is_file():
+        return keystore.read_signing_key(home / ROOT_KEY_REFERENCE, None)
     return keystore.read_private_key(home / ROOT_KEY_FILE, _passphrase(insecure_dev_keys),
                                      allow_unencrypted_for_development=insecure_dev_keys)
 

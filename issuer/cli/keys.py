@@ -7,35 +7,15 @@ never from the command line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from keys import hsm
+from keys.hsm_options import token_address, token_options
 from keys.times import iso_utc_or_none
 
 from .. import issuing_keys
 from .common import by, dev_keys_option, emit, home_option, now, open_home, unlock
-
-_Command = TypeVar("_Command", bound=Callable[..., Any])
-
-
-def token_options(command: _Command) -> _Command:
-    """``--pkcs11-module`` and ``--hsm-token``: the token that ``--hsm`` (or ``--root-hsm``) puts keys on."""
-    command = click.option(
-        "--hsm-token", metavar="LABEL", envvar=hsm.TOKEN_ENV,
-        help=f"The label of the token new keys go on [env {hsm.TOKEN_ENV}]; its user PIN is read from "
-             f"{hsm.PIN_ENV}.")(command)
-    return click.option(
-        "--pkcs11-module", metavar="PATH", envvar=hsm.MODULE_ENV,
-        help=f"The HSM's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so [env {hsm.MODULE_ENV}].")(command)
-
-
-def token_address(on_token: bool, module: str | None, token_label: str | None) -> hsm.TokenAddress | None:
-    """Where a new key goes: the named token when asked for (raises HsmError if it is not named), else None."""
-    return hsm.TokenAddress.from_options(module, token_label) if on_token else None
 
 
 @click.group()

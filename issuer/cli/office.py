@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from keys.hsm_options import token_address, token_options
 from keys.keystore import ROOT_PASSPHRASE_FILE_ENV, has_root_passphrase
 
 from .. import issuing_keys
@@ -14,7 +15,6 @@ from ..errors import Refused
 from ..storage import migrate
 from ..storage.db import DATABASE_URL_ENV
 from .common import by, dev_keys_option, emit, home_option, now, open_home, redacted, unlock
-from .keys import token_address, token_options
 
 
 @click.command()
