@@ -140,15 +140,17 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
     and its service's, kept as one RedemptionCard row per scope and month
     with a bit per day.  One statement per day in the batch (a terminal's
     batch is nearly always one day): each row is inserted, or updated when
-    the day's bit is missing.  A card already in its partner's set for the
-    day is already in the programme's, kind's, cluster's and region's for it
-    (all are added together), so on PostgreSQL only its service's set takes
-    it again: a bus ride home costs two rows, not six.  A row so changed was new to the day; with the
+    the day's bit is missing.  A row so changed was new to the day; with the
     day's bit alone it was new to the month; otherwise it may have moved the
     card's first or last counted day of the month (RedemptionCardEdge).  The
     statement answers with those changes grouped (``_Added``), so the counts
     cost the groups, not the cards.  A card new to a set shared by partners
     is counted under the lowest partner of the batch that put it there.
+
+    A card already in its partner's set for the day is already in the
+    programme's, kind's, cluster's and region's for it (all are added
+    together), so on PostgreSQL only its service's set takes it again: a bus
+    ride home costs two rows, not six.
     """
     if not records:
         return

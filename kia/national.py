@@ -271,7 +271,6 @@ def init(home: Path, insecure_dev_keys: bool, on_token: bool, pkcs11_module: str
         raise click.UsageError(f"a root on a token is never in a file: --hsm and {DEV_FLAG} do not go together")
     else:
         root = hsm.generate_key(token, "national-root")
-        durable.make_folders(home, 0o700)
         hsm.write_reference(home / ROOT_KEY_REFERENCE, hsm.KeyReference.of(token, root))
     pin = json.dumps(public_jwk(root.public_key()), indent=1).encode("ascii") + b"\n"
     durable.replace(home / ROOT_JWK_FILE, pin, 0o644)
