@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from keys.regions import region_name, region_names
+from keys.regions import region_name
 
 from .messages import MESSAGES, language
 
@@ -132,7 +132,8 @@ def block(status: dict[str, Any] | None, zone: dt.tzinfo, lang: str) -> dict[str
 
 def _region_name(region: str) -> str:
     """``Kabupaten Balangan (6311)``: staff know regions by name, the ministry's directory by code."""
-    return f"{region_name(int(region))} ({region})" if region.isdigit() and int(region) in region_names() else region
+    name = region_name(int(region)) if region.isdigit() else region
+    return region if name == region else f"{name} ({region})"
 
 
 def _local(moment: int, zone: dt.tzinfo) -> str:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from keys.directory import Office, OfficeState, TrustDirectory, build_directory, sign_directory
@@ -79,3 +82,12 @@ def colliding_signers(now: int = NOW - 30 * DAY) -> tuple[Signer, Signer]:
         if kid in seen:
             return seen[kid], signer
         seen[kid] = signer
+
+
+def run_national(*args: object) -> Any:
+    """``kia national ARGS`` in process (click's runner): its JSON answer, after asserting it succeeded."""
+    from kia.national import national
+
+    result = CliRunner().invoke(national, [str(arg) for arg in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout.splitlines()[-1])

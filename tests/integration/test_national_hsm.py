@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -23,24 +22,20 @@ from keys.directory import OfficeState, verify_directory
 from keys.jwk import kid_for
 from kia.national import load_state, national, published
 from tests.factories.federation import make_office
+from tests.factories.federation import run_national as _kia
 from tests.factories.softhsm import SoftHsm, softhsm_token
 
 softhsm = pytest.fixture(scope="module")(softhsm_token)
 REGION = 6311
 
 
-def _kia(*args: object) -> Any:
-    result = CliRunner().invoke(national, [str(arg) for arg in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout.splitlines()[-1])
-
 
 @pytest.fixture
 def pin_only(softhsm: SoftHsm, monkeypatch: pytest.MonkeyPatch) -> Iterator[SoftHsm]:
     """The token's PIN in KIA_HSM_PIN, and no passphrase anywhere: a root on a token needs none."""
     monkeypatch.setenv(hsm.PIN_ENV, softhsm.pin)
-    for name in ("KIA_KEY_PASSPHRASE", "KIA_KEY_PASSPHRASE_FILE", "KIA_ROOT_KEY_PASSPHRASE",
-                 "KIA_ROOT_KEY_PASSPHRASE_FILE"):
+    for name in (keystore.PASSPHRASE_ENV, keystore.PASSPHRASE_FILE_ENV, keystore.ROOT_PASSPHRASE_ENV,
+                 keystore.ROOT_PASSPHRASE_FILE_ENV):
         monkeypatch.delenv(name, raising=False)
     yield softhsm
     hsm.close_sessions()

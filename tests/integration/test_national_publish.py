@@ -13,7 +13,6 @@ import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -23,15 +22,11 @@ from keys.directory import apply_directory_delta, verify_directory
 from keys.jwk import kid_for
 from kia.national import KEPT_SEQUENCES, NationalError, load_state, national, publish, published, rotate_office
 from tests.factories.federation import make_office
+from tests.factories.federation import run_national as _kia
 
 DEV = "--insecure-dev-unencrypted-keys"
 REGIONS = (3372, 6311, 9171)
 
-
-def _kia(*args: object) -> Any:
-    result = CliRunner().invoke(national, [str(arg) for arg in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout.splitlines()[-1])
 
 
 @pytest.fixture
