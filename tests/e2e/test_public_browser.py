@@ -103,6 +103,7 @@ def test_the_language_switch_works_and_follows_the_visitor(browser: Browser, sit
     expect(page.locator("article.partner", has_text="Kolam Renang Manahan").locator(".deal")).to_have_text("25% off")
     page.click("nav >> text=Programme figures")
     expect(page.locator("h1")).to_have_text("KIA programme figures")
+    page.wait_for_load_state()  # the stylesheet sizes the chart: measured before it loads, the SVG is its own width
     chart = page.locator("figure.chart svg").first.bounding_box()
     assert chart is not None and chart["width"] > 300 and chart["height"] > 150
     fits_the_screen(page)
