@@ -2,7 +2,7 @@
 
 Times ``issuer.printing.sheet_pdf`` (A4, 10 a sheet) and ``card_pages_pdf``
 (one page a side) on genuine tokens, median of several runs, and the two QR
-encoders the module could take its modules from (zxing-cpp, which it uses,
+encoders the module could take its modules from (libzint, which it uses,
 and segno).  With ``--weasyprint PYTHON`` (a Python that has WeasyPrint, e.g.
 a throwaway venv: ``python -m venv /tmp/weasy && /tmp/weasy/bin/pip install
 weasyprint``), the same one-page-a-side layout is also drawn by WeasyPrint
@@ -28,7 +28,7 @@ import segno
 from common import machine, sample_tokens
 
 from issuer import printing
-from issuer.artifacts import qr_symbol
+from issuer.artifacts import qr_modules
 from issuer.printing import PrintedCard
 from keys import qr_text
 from keys.eligibility import last_eligible_day
@@ -137,11 +137,11 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")
 
     sample = cards[:50]
-    zxing = statistics.median(_per_card(lambda token: qr_symbol(token).to_image(scale=1), sample, 3))
+    zint = statistics.median(_per_card(qr_modules, sample, 3))
     segno_ms = statistics.median(_per_card(lambda token: segno.make(qr_text(token), error="q", mode="numeric",
                                                                      boost_error=False), sample, 3))
     version = segno.make(qr_text(cards[0].token), error="q", mode="numeric", boost_error=False).designator
-    print(f"QR modules per card: zxing-cpp {zxing * 1000:.2f} ms, segno {segno_ms * 1000:.2f} ms "
+    print(f"QR modules per card: libzint {zint * 1000:.2f} ms, segno {segno_ms * 1000:.2f} ms "
           f"(symbol {version}, {printing._symbol(cards[0].token).modules} modules)")
 
     for name, draw in (("sheet_pdf", printing.sheet_pdf), ("card_pages_pdf", printing.card_pages_pdf)):

@@ -15,7 +15,7 @@ import collections
 import segno
 from common import machine, sample_tokens
 
-from issuer.artifacts import QR_PIXELS_PER_MODULE, printed_size_mm, qr_symbol
+from issuer.artifacts import QR_PIXELS_PER_MODULE, printed_size_mm, qr_modules
 from keys import qr_text
 
 SAMPLES = 200
@@ -40,7 +40,7 @@ def main() -> None:
         print(f"{mode:8} {error:3} {worst:>4}  {counts}")
     drawn = []
     for token in tokens:
-        modules = qr_symbol(token).to_image(scale=1, add_quiet_zones=False).shape[0]
+        modules = qr_modules(token).shape[0]
         drawn.append((modules - 17) // 4)
     widest = max(drawn) * 4 + 17 + 8
     print(f"drawn by issuer.artifacts (zxing-cpp, numeric, EC Q): {version_counts(drawn)}")

@@ -2,9 +2,11 @@
 
 The QR code holds the token in numeric mode (keys.card.qr_text) at error
 correction Q, which a standard token fits in version 12 (65 modules).  It is
-drawn by zxing-cpp's writer, whose C++ encoder chooses the mask by the ISO
-penalty rules in under a millisecond (segno's pure-Python mask search took
-11 ms of the 14 a card cost; see docs/benchmarks.md).
+encoded by libzint (zint-bindings), whose C encoder chooses the mask by the
+ISO penalty rules.  zxing-cpp's writer is libzint too and makes the very same
+symbols, but rasterises each and builds a Barcode around it, which took half
+its time (segno's pure-Python mask search took 11 ms of the 14 a card cost;
+see docs/benchmarks.md).
 
 Print size: with the 4-module quiet zone a version-12 symbol is 73 modules
 across; at ``QR_PIXELS_PER_MODULE`` = 5 pixels and 300 dpi that is 365 pixels,
@@ -26,8 +28,8 @@ from typing import TypeVar
 
 import ndef
 import numpy as np
-import zxingcpp
-from PIL import Image
+import png
+import zint
 
 from keys import NDEF_RECORD_TYPE, durable, qr_text
 
@@ -36,6 +38,13 @@ QR_PIXELS_PER_MODULE = 5
 QR_ERROR_CORRECTION = "Q"
 MM_PER_INCH = 25.4
 QUIET_ZONE = 4  # modules of white all round, as ISO/IEC 18004 asks
+
+_ZINT_ERROR_CORRECTION = {"L": 1, "M": 2, "Q": 3, "H": 4}  # libzint's option_1 for QR Code
+_PIXELS_PER_METRE = round(QR_DPI / MM_PER_INCH * 1000)  # the PNG's pHYs: 11,811, read back as 300 dpi
+# The PNG's rows are unfiltered and every module row repeats five times, so
+# deflate at level 1 finds them at once: 0.5 ms a picture and 1.7 kB, where
+# level 6 spent 0.8 ms to save 0.25 kB (docs/benchmarks.md).
+_PNG_DEFLATE_LEVEL = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,13 +70,15 @@ class CardArtifacts:
     ndef: bytes
 
 
-def qr_symbol(token: str) -> zxingcpp.Barcode:
-    return zxingcpp.create_barcode(qr_text(token), zxingcpp.BarcodeFormat.QRCode, ec_level=QR_ERROR_CORRECTION)
-
-
-def dark_modules(symbol: zxingcpp.Barcode) -> np.ndarray:
-    """The symbol's modules, True where dark, without the quiet zone."""
-    return np.asarray(symbol.to_image(scale=1, add_quiet_zones=False)) < 128
+def qr_modules(token: str) -> np.ndarray:
+    """The token's QR symbol, True where a module is dark, without the quiet zone."""
+    symbol = zint.Symbol()
+    symbol.symbology = zint.Symbology.QRCODE
+    symbol.option_1 = _ZINT_ERROR_CORRECTION[QR_ERROR_CORRECTION]
+    symbol.encode(qr_text(token).encode("ascii"))  # digits only: libzint picks numeric mode
+    # libzint keeps each row's modules as bits, the first module in the lowest bit.
+    rows = np.asarray(symbol.encoded_data)[: symbol.rows]
+    return np.unpackbits(rows, axis=1, count=symbol.width, bitorder="little").view(bool)
 
 
 def _run_table(dark: np.ndarray) -> np.ndarray:
@@ -85,15 +96,20 @@ def dark_runs(dark: np.ndarray) -> list[tuple[int, int, int]]:
     return [(row, column, length) for row, column, length in _run_table(dark).tolist()]
 
 
-def qr_png(symbol: zxingcpp.Barcode, dark: np.ndarray | None = None) -> bytes:
-    """A 1-bit PNG of the symbol with its quiet zone, tagged as 300 dpi (``dark``: its modules, if known)."""
-    # Drawn at one pixel a module and enlarged by PIL: the same pixels as
-    # zxing-cpp's scaled image, in two thirds of the time.
-    light = np.pad(~(dark_modules(symbol) if dark is None else dark), QUIET_ZONE, constant_values=True)
-    side = light.shape[0] * QR_PIXELS_PER_MODULE
-    image = Image.fromarray(light).resize((side, side), Image.Resampling.NEAREST)
+def qr_png(dark: np.ndarray) -> bytes:
+    """A 1-bit greyscale PNG of the symbol ``dark`` (its modules) with its quiet zone, tagged as 300 dpi."""
+    # Each module row becomes one packed row of pixels (white is 1), written
+    # QR_PIXELS_PER_MODULE times: pypng takes packed rows as they are.
+    light = np.pad(~dark, QUIET_ZONE, constant_values=True)
+    row_of_pixels = np.packbits(np.repeat(light, QR_PIXELS_PER_MODULE, axis=1), axis=1)
+    side = light.shape[1] * QR_PIXELS_PER_MODULE
+    rows = [row.tobytes() for row in row_of_pixels for _ in range(QR_PIXELS_PER_MODULE)]
+    writer = png.Writer(
+        side, side, greyscale=True, bitdepth=1, compression=_PNG_DEFLATE_LEVEL,
+        x_pixels_per_unit=_PIXELS_PER_METRE, y_pixels_per_unit=_PIXELS_PER_METRE, unit_is_meter=True,
+    )
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", dpi=(QR_DPI, QR_DPI))
+    writer.write_packed(buffer, rows)
     return buffer.getvalue()
 
 
@@ -114,11 +130,10 @@ def _path_pieces(side: int) -> tuple[np.ndarray, np.ndarray]:
     return moves, widths
 
 
-def qr_svg(symbol: zxingcpp.Barcode, dark: np.ndarray | None = None) -> str:
-    """The symbol as SVG in module units, sized in millimetres for print: one path of dark runs."""
+def qr_svg(dark: np.ndarray) -> str:
+    """The symbol ``dark`` (its modules) as SVG in module units, sized in mm for print: one path of dark runs."""
     # Written here rather than by zxing-cpp's SVG writer, which took 2.2 ms of
     # a card's 4 ms to draw (docs/benchmarks.md); the path is the same syntax.
-    dark = dark_modules(symbol) if dark is None else dark
     side = dark.shape[0] + 2 * QUIET_ZONE
     size = f"{printed_size_mm(side):.2f}mm"
     runs = _run_table(dark)
@@ -144,9 +159,8 @@ def ndef_message(token: str) -> bytes:
 
 
 def render_card(serial: str, token: str) -> CardArtifacts:
-    symbol = qr_symbol(token)
-    dark = dark_modules(symbol)
-    return CardArtifacts(serial, qr_png(symbol, dark), qr_svg(symbol, dark).encode("ascii"), ndef_message(token))
+    dark = qr_modules(token)
+    return CardArtifacts(serial, qr_png(dark), qr_svg(dark).encode("ascii"), ndef_message(token))
 
 
 def write_card_files(serial: str, token: str, out_dir: Path) -> CardFiles:

@@ -46,7 +46,7 @@ from fpdf.fonts import FontFace
 from keys.eligibility import last_eligible_day
 from keys.regions import region_name
 
-from .artifacts import QUIET_ZONE, dark_modules, dark_runs, qr_symbol
+from .artifacts import QUIET_ZONE, dark_runs, qr_modules
 
 CARD_WIDTH = 85.60  # mm, ISO/IEC 7810 ID-1
 CARD_HEIGHT = 53.98
@@ -388,7 +388,7 @@ class _Symbol:
 
 @functools.lru_cache(maxsize=16)  # a card's front asks for its size, then draws it
 def _symbol(token: str) -> _Symbol:
-    dark = dark_modules(qr_symbol(token))
+    dark = qr_modules(token)
     runs = tuple(dark_runs(dark))
     path = " ".join(f"{column} {row} {length} 1 re" for row, column, length in runs)
     return _Symbol(int(dark.shape[0]), runs, path)

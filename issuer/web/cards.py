@@ -21,7 +21,7 @@ from keys.errors import KiaError
 from keys.times import iso_utc
 
 from .. import cards, issuing_keys
-from ..artifacts import qr_png, qr_symbol
+from ..artifacts import qr_modules, qr_png
 from ..batches import SameFileAgain, advance, list_batches, submit_batch
 from ..children import BatchFileProblem, RowError, parse_batch, validate_child
 from ..current import now, office
@@ -167,7 +167,7 @@ def qr(serial: str) -> ResponseReturnValue:
     """The card's working QR: only those who issue cards take it, and each copy is audited."""
     record = cards.take_card_qr(office(current_app), serial, now(), by=actor())
     # A working card: no cache keeps a copy the audit trail does not know of.
-    return Response(qr_png(qr_symbol(record.token)), mimetype="image/png", headers={"Cache-Control": "no-store"})
+    return Response(qr_png(qr_modules(record.token)), mimetype="image/png", headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/<serial>/revoke")

@@ -1,9 +1,10 @@
-"""The printed QR code: real encoder (zxing-cpp writer), real decoder (zxing-cpp reader).
+"""The printed QR code: real encoder (libzint), real decoder (zxing-cpp reader).
 
 Each PNG issuer.artifacts writes must decode to exactly the numeric QR text of
 the token, stay a small symbol (version <= 12 at EC level Q) and keep
 decoding after the damage a card suffers in a child's pocket.  segno, an
-independent encoder, cross-checks the symbol module by module.
+independent encoder, cross-checks the symbol module by module, and so does
+zxing-cpp's writer, which the cards were drawn with before.
 """
 
 from __future__ import annotations
@@ -118,6 +119,18 @@ def test_segno_encodes_the_same_symbol_module_for_module(printed: list[tuple[str
         assert expected.shape == (MODULES, MODULES)
         written = modules_of_png(files.qr_png)[QUIET_ZONE:-QUIET_ZONE, QUIET_ZONE:-QUIET_ZONE]
         assert (written == expected).all(), f"{(written != expected).sum()} modules differ"
+
+
+def test_libzint_draws_the_symbol_zxing_cpps_writer_draws(card_tokens: list[str]) -> None:
+    """The cards' encoder is libzint itself; zxing-cpp's writer wraps libzint, so cards look as they did with it."""
+    for token in card_tokens:
+        written = zxingcpp.create_barcode(qr_text(token), zxingcpp.BarcodeFormat.QRCode, ec_level="Q")
+        expected = np.asarray(written.to_image(scale=1, add_quiet_zones=False)) < 128
+
+        modules = artifacts.qr_modules(token)
+
+        assert modules.dtype == bool and modules.shape == expected.shape == (MODULES, MODULES)
+        assert (modules == expected).all(), f"{(modules != expected).sum()} modules differ"
 
 
 # --- worn print -------------------------------------------------------------------

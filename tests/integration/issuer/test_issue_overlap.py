@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from issuer.artifacts import (
     Drawing,
     ndef_message,
+    qr_modules,
     qr_png,
     qr_svg,
-    qr_symbol,
     render_card,
     write_archive,
     write_card_files,
@@ -127,7 +127,7 @@ def test_a_card_drawn_once_shares_its_modules_between_png_and_svg(card_tokens: l
     """render_card draws the modules once for both pictures; the bytes are those of each picture alone."""
     for token in card_tokens:
         card = render_card("00000001", token)
-        symbol = qr_symbol(token)
-        assert card.qr_png == qr_png(symbol)
-        assert card.qr_svg == qr_svg(symbol).encode("ascii")
+        modules = qr_modules(token)
+        assert card.qr_png == qr_png(modules)
+        assert card.qr_svg == qr_svg(modules).encode("ascii")
         assert card.ndef == ndef_message(token)
