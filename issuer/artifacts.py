@@ -101,9 +101,9 @@ def qr_png(dark: np.ndarray) -> bytes:
     # Each module row becomes one packed row of pixels (white is 1), written
     # QR_PIXELS_PER_MODULE times: pypng takes packed rows as they are.
     light = np.pad(~dark, QUIET_ZONE, constant_values=True)
-    row_of_pixels = np.packbits(np.repeat(light, QR_PIXELS_PER_MODULE, axis=1), axis=1)
+    packed = [row.tobytes() for row in np.packbits(np.repeat(light, QR_PIXELS_PER_MODULE, axis=1), axis=1)]
     side = light.shape[1] * QR_PIXELS_PER_MODULE
-    rows = [row.tobytes() for row in row_of_pixels for _ in range(QR_PIXELS_PER_MODULE)]
+    rows = [row for row in packed for _ in range(QR_PIXELS_PER_MODULE)]
     writer = png.Writer(
         side, side, greyscale=True, bitdepth=1, compression=_PNG_DEFLATE_LEVEL,
         x_pixels_per_unit=_PIXELS_PER_METRE, y_pixels_per_unit=_PIXELS_PER_METRE, unit_is_meter=True,

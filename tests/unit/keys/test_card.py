@@ -122,7 +122,14 @@ def test_qr_text_is_two_digits_per_character(token):
     text = qr_text(token)
 
     assert text.isdigit() and len(text) == 2 * len(token)
+    assert text == "".join(f"{ord(char) - ord('-'):02d}" for char in token)
     assert token_from_payload(text) == token
+
+
+@pytest.mark.parametrize("character", [",", "{", "\u00e9", " "])
+def test_qr_text_refuses_a_character_no_pair_stands_for(token, character):
+    with pytest.raises(errors.CardMalformed):
+        qr_text(token[:10] + character + token[10:])
 
 
 def test_surrounding_whitespace_from_a_scanner_is_ignored(trust, card, token):
