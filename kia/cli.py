@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
@@ -32,21 +34,38 @@ _OWN_PACKAGES = frozenset({"keys", "issuer", "verifier", "firmware_bridge", "kia
 _CONFIGURATION_ERRORS = (KeyStoreError, InvalidTrustListError)
 
 
-class _LazyGroup(click.Group):
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when named: ``lazy`` maps each name to (module, attribute).
+
+    ``kia issuer card issue`` then loads neither the reports nor the trust
+    lists' code (0.35 s of a 1.7 s start on a loaded 2-core machine).
+    """
+
+    def __init__(self, *args: Any, lazy: Mapping[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_COMMANDS)
+        return sorted({*super().list_commands(ctx), *self.lazy})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in _COMMANDS:
-            return None
-        module, attribute, extra = _COMMANDS[name]
+        if name not in self.lazy:
+            return super().get_command(ctx, name)
+        module, attribute = self.lazy[name]
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+class _GroupOfExtras(LazyGroup):
+    """``kia``'s own groups, each from an extra: a missing extra is named, not a traceback."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         try:
-            command: click.Command = getattr(importlib.import_module(module), attribute)
+            return super().get_command(ctx, name)
         except ModuleNotFoundError as exc:
             if (exc.name or "").split(".")[0] in _OWN_PACKAGES:
                 raise
-            return _missing_extra(name, extra, exc.name or "a dependency")
-        return command
+            return _missing_extra(name, _COMMANDS[name][2], exc.name or "a dependency")
 
 
 def _missing_extra(name: str, extra: str | None, missing: str) -> click.Command:
@@ -61,7 +80,11 @@ def _missing_extra(name: str, extra: str | None, missing: str) -> click.Command:
     return unavailable
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_GroupOfExtras,
+    lazy={name: (module, attribute) for name, (module, attribute, _extra) in _COMMANDS.items()},
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="kia-verification", prog_name="kia")
 def cli() -> None:
     """KIA card verification: issue and revoke cards, verify them offline.

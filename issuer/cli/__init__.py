@@ -19,28 +19,29 @@ from __future__ import annotations
 
 import click
 
-from . import (
-    batches,
-    cards,
-    institutions,
-    keys,
-    log,
-    office,
-    partners,
-    people,
-    quarantine,
-    reports,
-    terminals,
-    trust_lists,
-)
+from kia.cli import LazyGroup
+
+# Each command's module is imported when the command is named.
+_COMMANDS = {
+    "init": ("office", "init"),
+    "serve": ("office", "serve"),
+    "db": ("office", "db"),
+    "card": ("cards", "card"),
+    "batch": ("batches", "batch"),
+    "institution": ("institutions", "institution"),
+    "key": ("keys", "key"),
+    "trustlist": ("trust_lists", "trustlist"),
+    "partner": ("partners", "partner"),
+    "terminal": ("terminals", "terminal"),
+    "user": ("people", "user"),
+    "report": ("reports", "report"),
+    "coverage": ("reports", "coverage"),
+    "quarantine": ("quarantine", "quarantine"),
+    "anomalies": ("quarantine", "anomalies"),
+    "log": ("log", "log"),
+}
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy={name: (f"{__name__}.{module}", attr) for name, (module, attr) in _COMMANDS.items()})
 def issuer() -> None:
     """Office (Disdukcapil): keys, cards, revocation, trust lists."""
-
-
-for command in (office.init, cards.card, keys.key, trust_lists.trustlist, office.serve, office.db, partners.partner,
-                terminals.terminal, reports.report, reports.coverage, people.user, batches.batch,
-                quarantine.quarantine, quarantine.anomalies, log.log, institutions.institution):
-    issuer.add_command(command)
