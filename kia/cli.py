@@ -35,13 +35,16 @@ _CONFIGURATION_ERRORS = (KeyStoreError, InvalidTrustListError)
 
 
 class LazyGroup(click.Group):
-    """A group whose commands are imported only when named: ``lazy`` maps each name to (module, attribute).
+    """A group whose commands are imported only when named.
 
-    ``kia issuer card issue`` then loads neither the reports nor the trust
-    lists' code (0.35 s of a 1.7 s start on a loaded 2-core machine).
+    ``lazy`` maps each name to (module, attribute, the extra that installs
+    what the module needs).  A command whose dependency is missing is named
+    with that extra, not a traceback.  ``kia issuer card issue`` loads
+    neither the reports nor the trust lists' code: its start fell from 1.50
+    to 1.26 s on a 2-core machine (docs/benchmarks.md).
     """
 
-    def __init__(self, *args: Any, lazy: Mapping[str, tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lazy: Mapping[str, tuple[str, str, str | None]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy)
 
@@ -51,26 +54,19 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in self.lazy:
             return super().get_command(ctx, name)
-        module, attribute = self.lazy[name]
-        command: click.Command = getattr(importlib.import_module(module), attribute)
-        return command
-
-
-class _GroupOfExtras(LazyGroup):
-    """``kia``'s own groups, each from an extra: a missing extra is named, not a traceback."""
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module, attribute, extra = self.lazy[name]
         try:
-            return super().get_command(ctx, name)
+            command: click.Command = getattr(importlib.import_module(module), attribute)
         except ModuleNotFoundError as exc:
             if (exc.name or "").split(".")[0] in _OWN_PACKAGES:
                 raise
-            return _missing_extra(name, _COMMANDS[name][2], exc.name or "a dependency")
+            return _missing_extra(name, f"{ctx.command_path} {name}", extra, exc.name or "a dependency")
+        return command
 
 
-def _missing_extra(name: str, extra: str | None, missing: str) -> click.Command:
+def _missing_extra(name: str, path: str, extra: str | None, missing: str) -> click.Command:
     hint = f"pip install 'kia-verification[{extra}]'" if extra else "reinstall kia-verification"
-    message = f"'kia {name}' needs {missing}, which is not installed: {hint}"
+    message = f"'{path}' needs {missing}, which is not installed: {hint}"
 
     @click.command(name, help=f"(unavailable: {message})", context_settings={"ignore_unknown_options": True})
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
@@ -80,11 +76,7 @@ def _missing_extra(name: str, extra: str | None, missing: str) -> click.Command:
     return unavailable
 
 
-@click.group(
-    cls=_GroupOfExtras,
-    lazy={name: (module, attribute) for name, (module, attribute, _extra) in _COMMANDS.items()},
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+@click.group(cls=LazyGroup, lazy=_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kia-verification", prog_name="kia")
 def cli() -> None:
     """KIA card verification: issue and revoke cards, verify them offline.

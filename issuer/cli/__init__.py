@@ -21,7 +21,7 @@ import click
 
 from kia.cli import LazyGroup
 
-# Each command's module is imported when the command is named.
+# Each command's module is imported when the command is named (kia.cli.LazyGroup).
 _COMMANDS = {
     "init": ("office", "init"),
     "serve": ("office", "serve"),
@@ -42,6 +42,8 @@ _COMMANDS = {
 }
 
 
-@click.group(cls=LazyGroup, lazy={name: (f"{__name__}.{module}", attr) for name, (module, attr) in _COMMANDS.items()})
+@click.group(
+    cls=LazyGroup, lazy={name: (f"{__name__}.{module}", attr, "issuer") for name, (module, attr) in _COMMANDS.items()}
+)
 def issuer() -> None:
     """Office (Disdukcapil): keys, cards, revocation, trust lists."""
