@@ -4,7 +4,8 @@ Two parts, in one run:
 1. Where a card's time goes, per stage, single core: the naive pipeline
    (the ``qrcode`` package choosing its mask itself, PNG and SVG through its
    own image factories), segno choosing its mask, and this project's
-   pipeline (issuer.artifacts: zxing-cpp's C++ encoder and Pillow).
+   pipeline (issuer.artifacts: libzint's C encoder and pypng), with
+   zxing-cpp's writer and Pillow, which it used before, timed beside them.
 2. End to end: ``kia issuer card issue --csv`` on a batch of ``ROWS``
    children in a fresh home, as an office runs it (wall clock, all cores),
    writing three files a card and, interleaved with it on the same rows, one
@@ -82,7 +83,7 @@ def with_segno(token: str) -> None:
 
 
 def pillow_png(modules: np.ndarray) -> bytes:
-    """The same picture as issuer.artifacts.qr_png, through Pillow (what it used before issue 14's last step)."""
+    """The same picture as issuer.artifacts.qr_png, through Pillow, as it was drawn up to 8b71beb."""
     light = np.pad(~modules, QUIET_ZONE, constant_values=True)
     side = light.shape[0] * QR_PIXELS_PER_MODULE
     buffer = io.BytesIO()

@@ -3,7 +3,7 @@
 Prints, for a sample of genuine tokens, the version needed at error
 correction M and Q in byte mode (the token as text) and in numeric mode (the
 token as two digits a character, keys.qr_text), as segno computes them, and
-the version of the symbol issuer.artifacts actually draws (zxing-cpp).
+the version of the symbol issuer.artifacts actually draws (libzint).
 
     python bench/bench_qr_size.py
 """
@@ -43,7 +43,7 @@ def main() -> None:
         modules = qr_modules(token).shape[0]
         drawn.append((modules - 17) // 4)
     widest = max(drawn) * 4 + 17 + 8
-    print(f"drawn by issuer.artifacts (zxing-cpp, numeric, EC Q): {version_counts(drawn)}")
+    print(f"drawn by issuer.artifacts (libzint, numeric, EC Q): {version_counts(drawn)}")
     print(
         f"printed: {widest} modules with quiet zone x {QR_PIXELS_PER_MODULE} px at 300 dpi = "
         f"{printed_size_mm(widest):.1f} mm square"

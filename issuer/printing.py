@@ -12,7 +12,7 @@ Cards are ISO/IEC 7810 ID-1, 85.60 x 53.98 mm, drawn with fpdf2 in two layouts:
 
 The QR holds the token as every printed card does (``keys.qr_text``: numeric
 mode, error correction Q; a 242-character token is version 12, 65 modules).
-It is the symbol ``issuer.artifacts`` draws (zxing-cpp), so a card's PDF, PNG
+It is the symbol ``issuer.artifacts`` draws (libzint), so a card's PDF, PNG
 and SVG carry the same modules; segno's pure-Python mask search takes more
 than 10 times longer a card (bench/bench_printing.py).  Each module is a filled
 rectangle in DeviceGray 0, pure black, never an image: ``MODULE_MM`` is six
