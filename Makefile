@@ -57,12 +57,13 @@ softhsm:
 		echo "installing Debian's softhsm2 for the HSM tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; }
 
-# pytest exits 5 when no test ran, which fails this target too.  The second run
-# moves the clock a year and a day ahead (tests/clock_ahead.py): no test may meet
-# a fixed date with today's.  The installed-wheel tests run once, on the real clock.
+# The suite runs twice, side by side (tests/both_clocks.py): on the real clock, and
+# with the clock a year and a day ahead (tests/clock_ahead.py), so that no test may
+# meet a fixed date with today's; that run has its own PostgreSQL database.  The
+# installed-wheel tests run once, on the real clock.  pytest exits 5 when no test
+# ran, which fails this target too.
 test: lint browser oracle fuse fonts softhsm
-	$(BIN)/python -m pytest -q
-	$(BIN)/python -m tests.clock_ahead 366 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not installed"
+	$(BIN)/python -m tests.both_clocks
 
 # Every benchmark, from a fresh clone: the bench extra, then the PostgreSQL database they share
 # (KIA_BENCH_DATABASE_URL, by default kia_bench on the local server), created when missing.
