@@ -51,7 +51,7 @@ from keys.audit_thresholds import (
 from .audit import Actor
 from .audit import record as audit
 from .reports import bucket
-from .storage.models import Alarm, RedemptionRow
+from .storage.models import Alarm, RedemptionRow, on_days
 from .storage.store import IssuerHome
 
 KINDS = ("volume_spike", "cards_seen_nowhere_else", "closing_burst")
@@ -72,10 +72,10 @@ def find_anomalies(home: IssuerHome, start: dt.date, end: dt.date) -> list[Anoma
     with home.transaction() as session:
         daily = session.execute(
             select(RedemptionRow.terminal_id, RedemptionRow.partner_id, RedemptionRow.day, func.count())
-            .where(counted, RedemptionRow.day.between(first, last))
+            .where(counted, on_days(first, last))
             .group_by(RedemptionRow.terminal_id, RedemptionRow.partner_id, RedemptionRow.day)
         ).all()
-        in_period = RedemptionRow.day.between(bucket(start, "day"), last)
+        in_period = on_days(bucket(start, "day"), last)
         cards = session.execute(
             select(RedemptionRow.terminal_id, RedemptionRow.partner_id, RedemptionRow.serial)
             .where(counted, in_period, RedemptionRow.serial.is_not(None)).distinct()

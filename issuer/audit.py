@@ -36,6 +36,8 @@ ACTIONS = (
     "batch_issue", "batch_submit", "batch_verified", "batch_printed", "batch_print_again", "batch_handed_over",
     # the auditor's work
     "record_release", "record_confirm", "anomaly_pass", "audit_export",
+    # retention
+    "records_prune",
 )
 
 

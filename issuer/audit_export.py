@@ -47,11 +47,13 @@ from .audit import record as audit
 from .errors import Invalid, PartnerNotFound, Refused
 from .storage.models import (
     Finding,
+    LogEntry,
     Office,
     Partner,
     RedemptionRow,
     Terminal,
     TerminalCheckpoint,
+    on_days,
 )
 from .storage.store import IssuerHome
 
@@ -129,7 +131,7 @@ Run = tuple[str, int, int]
 
 def _runs(session: Session, start: dt.date, end: dt.date, partner_id: int | None) -> list[Run]:
     query = (select(RedemptionRow.terminal_id, func.min(RedemptionRow.seq), func.max(RedemptionRow.seq))
-             .where(RedemptionRow.day.between(reports.bucket(start, "day"), reports.bucket(end, "day")))
+             .where(on_days(reports.bucket(start, "day"), reports.bucket(end, "day")))
              .group_by(RedemptionRow.terminal_id))
     if partner_id is not None:
         query = query.where(RedemptionRow.partner_id == partner_id)
@@ -165,11 +167,17 @@ def _redemptions(session: Session, runs: list[Run]) -> Iterator[dict[str, Any]]:
 
 
 def _stored_hash(session: Session, terminal_id: str, seq: int) -> str | None:
-    """The chain hash after record ``seq`` as stored; zeros before record 1; None if the office lacks it."""
+    """The chain hash after record ``seq`` as stored, or as the transparency log holds it once retention
+    removed the record (issuer.retention); zeros before record 1; None if the office lacks it."""
     if seq == 0:
         return ZERO_HASH
-    return session.scalars(select(RedemptionRow.hash).where(
+    stored = session.scalars(select(RedemptionRow.hash).where(
         RedemptionRow.terminal_id == terminal_id, RedemptionRow.seq == seq)).one_or_none()
+    if stored is not None:
+        return stored
+    entry = session.scalars(select(LogEntry.data).where(
+        LogEntry.kind == "redemption", LogEntry.ref == f"{terminal_id}#{seq}")).first()
+    return None if entry is None else str(json.loads(entry)["hash"])
 
 
 def _checkpoints(session: Session, runs: list[Run]) -> Iterator[dict[str, Any]]:

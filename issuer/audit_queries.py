@@ -176,9 +176,11 @@ class RedemptionFilter:
         if self.serial:
             found.append(RedemptionRow.serial == self.serial.strip().upper())
         if self.first_day is not None:
-            found.append(RedemptionRow.day >= bucket(self.first_day, "day"))
+            first = bucket(self.first_day, "day")
+            found.extend((RedemptionRow.day >= first, RedemptionRow.month >= first // 100))  # a partition's month
         if self.last_day is not None:
-            found.append(RedemptionRow.day <= bucket(self.last_day, "day"))
+            last = bucket(self.last_day, "day")
+            found.extend((RedemptionRow.day <= last, RedemptionRow.month <= last // 100))
         if self.flag == "held":
             found.append(RedemptionRow.held.is_(True))
         elif self.flag == "flagged":

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from keys.eligibility import WIT, is_valid_region, region_timezone
 
+from . import retention
 from .errors import Invalid
 from .storage.models import (
     PROGRAMME,
@@ -40,6 +41,7 @@ from .storage.models import (
     RedemptionSummaryMonth,
     RegionEligibility,
     ReportScope,
+    on_days,
 )
 from .storage.store import IssuerHome
 
@@ -192,13 +194,18 @@ def _unique_cards(session: Session, group: str, period: str, days: tuple[int, in
     """
     if (group in ("kind", "cluster") and region is not None and partner_id is None) or (
             group == BY_SERVICE and partner_id is None):
+        retention.require_records(session, days[0] // 100)
         return _counted_cards(session, group, period, [days], partner_id, region)
     parts: list[Select[Any]] = []
     whole = days if period == "day" else months
     if whole is not None:
         parts.append(_counted_in_sets(group, whole, partner_id, region))
     if period == "month":
-        parts.extend(_set_members(group, month, bits, partner_id, region) for month, bits in _month_pieces(cut))
+        pieces = _month_pieces(cut)
+        read = [month for month, bits in pieces if _edge_of(month, bits) is None]
+        if read:  # those pieces read the card sets' rows
+            retention.require_records(session, min(read))
+        parts.extend(_set_members(group, month, bits, partner_id, region) for month, bits in pieces)
     if not parts:  # a range that ends before it starts: nothing, typed as the redemptions' count types it
         return _counted_cards(session, group, period, cut, partner_id, region)
     return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
@@ -301,7 +308,7 @@ def _counted_cards(session: Session, group: str, period: str, spans: list[tuple[
     label = _group_of(group, RedemptionRow.partner_id, RedemptionRow.service).label("group")
     when = (RedemptionRow.day if period == "day" else RedemptionRow.day // 100).label("period")
     counted = (RedemptionRow.accepted.is_(True), RedemptionRow.held.is_(False), RedemptionRow.serial.is_not(None),
-               or_(false(), *(RedemptionRow.day.between(*span) for span in spans)))
+               or_(false(), *(on_days(*span) for span in spans)))
     if period == "day":
         each = _narrowed(select(label, when, serial).where(*counted), group, RedemptionRow.partner_id, partner_id,
                          region).distinct().subquery()

@@ -1,7 +1,7 @@
 """``kia issuer``: the office's commands (DESIGN section 9), one module per concept.
 
     common        the --home and key options, the clock, JSON output
-    office        init, serve, db upgrade
+    office        init, serve, db upgrade | partitions | prune
     cards         card issue | revoke | mark-expired
     batches       batch list | advance
     institutions  institution add | list | account

@@ -1,4 +1,4 @@
-"""``kia issuer init``, ``serve`` and ``db upgrade``: the office itself."""
+"""``kia issuer init``, ``serve`` and ``db upgrade | partitions | prune``: the office itself."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 from keys.hsm_options import token_address, token_options
 from keys.keystore import ROOT_PASSPHRASE_FILE_ENV, has_root_passphrase
 
-from .. import issuing_keys
+from .. import issuing_keys, retention
 from ..errors import Refused
 from ..storage import migrate
 from ..storage.db import DATABASE_URL_ENV
@@ -33,7 +33,9 @@ def init(home: Path, insecure_dev_keys: bool, root_hsm: bool, issuing_hsm: bool,
     # Keys made on a token need no passphrase: nothing is written encrypted.
     keys = (issuing_keys.KeyUnlock(None) if root_hsm and issuing_hsm and not insecure_dev_keys
             else unlock(insecure_dev_keys, issuing=not issuing_hsm, root=not root_hsm))
-    made = issuing_keys.init_home(office, keys, now(), by=by(), root_token=root_token, issuing_token=issuing_token)
+    at = now()
+    made = issuing_keys.init_home(office, keys, at, by=by(), root_token=root_token, issuing_token=issuing_token)
+    retention.make_partitions(office, at)
     if not insecure_dev_keys and not root_hsm and not issuing_hsm and not has_root_passphrase():
         click.echo(f"WARNING: the root key has the issuing keys' passphrase; set {ROOT_PASSPHRASE_FILE_ENV} "
                    "to give it its own (docs/operations.md)", err=True)
@@ -62,7 +64,7 @@ def db() -> None:
 @db.command("upgrade")
 @home_option
 def db_upgrade(home: Path) -> None:
-    """Apply schema migrations; import a first-version home (kia-issuer.json) once."""
+    """Apply schema migrations, make the months' partitions; import a first-version home (kia-issuer.json) once."""
     office = open_home(home)
     office.prepare()
     imported = None
@@ -71,4 +73,38 @@ def db_upgrade(home: Path) -> None:
             raise Refused(f"the database already holds an office; {office.legacy_state_path.name} was not imported")
         imported = office.import_legacy_state()
     emit({"database": redacted(office.database_url), "revision": migrate.current_revision(office.database),
-          "imported_cards": imported})
+          "imported_cards": imported, "partitions_made": retention.make_partitions(office, now())})
+
+
+@db.command("partitions")
+@home_option
+def db_partitions(home: Path) -> None:
+    """Make the monthly partitions of the months around now (PostgreSQL; run daily)."""
+    emit({"made": retention.make_partitions(open_home(home), now())})
+
+
+@db.command("prune")
+@home_option
+@click.option("--keep-months", type=click.IntRange(retention.MIN_KEEP_MONTHS, None),
+              help="Keep this month and the months before it, this many in all.")
+@click.option("--before", "before", metavar="YYYY-MM", help="Remove the months before this one.")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask before removing.")
+def db_prune(home: Path, keep_months: int | None, before: str | None, dry_run: bool, yes: bool) -> None:
+    """Remove the records and card sets of old months under the office's retention rule.
+
+    Revenue figures and unique-card counts of whole days and months stay.
+    """
+    if (keep_months is None) == (before is None):
+        raise click.UsageError("give one of --keep-months and --before")
+    office, at = open_home(home), now()
+    kept_from = retention.parse_month(before) if before is not None else retention.first_kept(keep_months or 0, at)
+    pruned = retention.prune(office, kept_from, at, by(), dry_run=True)
+    if not dry_run and pruned.months:
+        if not yes:
+            click.confirm(f"Remove {pruned.records} records of {len(pruned.months)} months before "
+                          f"{retention.month_text(kept_from)}?", abort=True, err=True)
+        pruned = retention.prune(office, kept_from, at, by())
+    emit({"kept_from": retention.month_text(pruned.kept_from),
+          "months": [retention.month_text(month) for month in pruned.months],
+          "records": pruned.records, "removed": pruned.done})

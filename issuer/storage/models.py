@@ -8,6 +8,7 @@ POSIX seconds (BigInteger), as in the tokens.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import (
@@ -24,10 +25,12 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    and_,
     text,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 
 class Base(DeclarativeBase):
@@ -45,6 +48,9 @@ class Office(Base):
     root_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     root_key_file: Mapped[str] = mapped_column(String(200))
     trust_list_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # The first local month (YYYYMM) whose records and card sets are held; 0 while none was removed
+    # (issuer.retention, migration 0017).
+    redemptions_kept_from: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
 
 
 class IssuingKeyRow(Base):
@@ -402,16 +408,32 @@ class TerminalCheckpoint(Base):
     received_at: Mapped[int] = mapped_column(BigInteger)
 
 
+# Tables partitioned by local month on PostgreSQL (migration 0017, issuer.retention): <table>_YYYYMM, <table>_default.
+PARTITIONED = ("redemptions", "redemption_cards")
+_PARTITION = re.compile(r"(?:redemptions|redemption_cards)_(?:\d{6}|default)")
+
+
+def is_partition(name: str) -> bool:
+    """Whether table ``name`` is one month's (or the default) partition of a PARTITIONED table."""
+    return _PARTITION.fullmatch(name) is not None
+
+
 # What reports read from a redemption besides (partner_id, day).
 REPORT_COLUMNS = ("month", "accepted", "held", "flagged", "serial", "price", "discount", "paid")
 
 
 class RedemptionRow(Base):
-    """One decision a terminal logged, as received by sync."""
+    """One decision a terminal logged, as received by sync.
+
+    On PostgreSQL the table is partitioned by ``month`` (migration 0017,
+    issuer.retention), so its key there is (id, month) and the unique index
+    on (terminal, seq) holds month too; ingest keeps (terminal, seq) unique
+    by storing only what continues the terminal's acknowledged sequence.
+    """
 
     __tablename__ = "redemptions"
     __table_args__ = (
-        Index("ux_redemptions_terminal_seq", "terminal_id", "seq", unique=True),
+        Index("ux_redemptions_terminal_seq", "terminal_id", "seq", "month", unique=True),
         Index("ix_redemptions_partner_at", "partner_id", "at"),
         # Covering on PostgreSQL: a partner's report reads no table page (migration 0006).
         Index("ix_redemptions_partner_day", "partner_id", "day", postgresql_include=list(REPORT_COLUMNS)),
@@ -420,6 +442,7 @@ class RedemptionRow(Base):
         # Unique cards, the one report figure a summary cannot keep, read from this index alone (migration 0013).
         Index("ix_redemptions_counted_cards", "partner_id", "day", "serial", postgresql_include=["service"],
               postgresql_where=text("accepted AND NOT held"), sqlite_where=text("accepted AND NOT held")),
+        {"postgresql_partition_by": "LIST (month)"},
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -445,6 +468,12 @@ class RedemptionRow(Base):
     held: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     # The terminal flagged the decision (stale trust list, clock skew): counted apart in reports.
     flagged: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+
+
+def on_days(first: int, last: int) -> ColumnElement[bool]:
+    """Redemptions of local days ``first`` to ``last`` (YYYYMMDD), said by month too, so that PostgreSQL reads
+    only those months' partitions."""
+    return and_(RedemptionRow.day.between(first, last), RedemptionRow.month.between(first // 100, last // 100))
 
 
 SUMMARY_FIGURES = ("scans", "accepted", "gross", "discount", "net", "held", "flagged")
@@ -523,6 +552,7 @@ class RedemptionCard(Base):
     """
 
     __tablename__ = "redemption_cards"
+    __table_args__ = {"postgresql_partition_by": "LIST (month)"}  # by month on PostgreSQL (migration 0017)
 
     scope: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -61,6 +61,7 @@ _ACTIONS = {
     "record_confirm": ("Catatan karantina dikonfirmasi", "Held record confirmed"),
     "anomaly_pass": ("Pemeriksaan anomali dijalankan", "Anomaly checks run"),
     "audit_export": ("Data audit diekspor", "Audit data exported"),
+    "records_prune": ("Catatan lama dihapus sesuai masa simpan", "Old records removed under the retention rule"),
 }
 assert set(_ACTIONS) == set(ACTIONS), f"audit actions and their words differ: {sorted(set(ACTIONS) ^ set(_ACTIONS))}"
 

@@ -178,6 +178,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "exc_DatabaseUnavailable": ("Basis data kantor tidak dapat dihubungi. Hubungi admin kantor.",
                                 "The office's database cannot be reached. Call the office's admin."),
     "exc_UnknownCard": ("Tidak ada kartu dengan nomor seri itu.", "No card has that serial."),
+    "exc_RemovedByRetention": ("Catatan bulan itu sudah dihapus sesuai masa simpan kantor, dan angka ini "
+                               "memerlukannya. Angka per hari dan per bulan utuh tetap ada, juga rentang yang "
+                               "mulai tanggal 1 atau berakhir di akhir bulan.",
+                               "The records of that month were removed under the office's retention rule, and this "
+                               "figure needs them. Figures of whole days and months remain, and ranges that start "
+                               "on the 1st or end on a month's last day."),
     "exc_CardAlreadyRevoked": ("Kartu ini sudah dicabut.", "This card is already revoked."),
     "exc_UnknownUser": ("Pengguna itu tidak ada.", "There is no such person."),
     "exc_PartnerNotFound": ("Mitra itu tidak ada.", "There is no such partner."),

@@ -17,7 +17,7 @@ from sqlalchemy import inspect
 from issuer.cards import card_count
 from issuer.issuing_keys import KeyUnlock, init_home
 from issuer.storage import migrate
-from issuer.storage.models import REPORT_COLUMNS, Base
+from issuer.storage.models import REPORT_COLUMNS, Base, is_partition
 from issuer.storage.store import IssuerHome
 from tests.factories import ACTOR, NOW
 
@@ -34,13 +34,14 @@ def home(tmp_path: Path, issuer_db_url: str | None) -> Iterator[IssuerHome]:
 def schema_differences(home: IssuerHome) -> list[object]:
     """What autogenerate would write into a new migration: nothing, if the models match."""
     with home.database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={
+            "compare_type": True, "include_name": lambda name, kind, _: not (kind == "table" and is_partition(name))})
         return list(compare_metadata(context, Base.metadata))
 
 
 def table_names(home: IssuerHome) -> list[str]:
     with home.database.engine.connect() as connection:
-        return sorted(inspect(connection).get_table_names())
+        return sorted(name for name in inspect(connection).get_table_names() if not is_partition(name))
 
 
 def test_init_migrates_to_head_and_the_schema_is_the_models(home: IssuerHome) -> None:
