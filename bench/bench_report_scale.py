@@ -1,10 +1,10 @@
 """Reports at 100 million redemptions, simulated: what the reports read, at that size.
 
 Reports read only what ingest keeps (issuer.summaries): daily and monthly
-summaries, unique-card counts per partner (and service) and period, and
-each card set's first and last counted days.  Their size grows with
-partners, days, services and categories, not with redemptions: with the 60
-partners of
+summaries (per partner, and per service and category), unique-card counts
+per partner (and service) and period, and each card set's first and last
+counted days.  Their size grows with partners, days, services and
+categories, not with redemptions: with the 60 partners of
 bench/bench_report.py, 100 million redemptions keep exactly as many rows as
 10 million.  So this simulates the harder case: a programme ten times as
 large in partners too, 600 partners over 24 months, each with two services
@@ -138,8 +138,16 @@ INSERT INTO redemption_card_edges (scope, day, partner_id, firsts, lasts)
 SELECT scope, day, 0, SUM(accepted) * 3 / 10, SUM(accepted) * 3 / 10 FROM scoped GROUP BY scope, day
 """
 
-KEPT = ("redemption_summaries", "redemption_summary_months", "redemption_card_counts",
-        "redemption_service_card_counts", "redemption_card_edges")
+# The summaries over services and categories, a row per partner and day or month (migration 0018).
+_FIGURES = ("scans", "accepted", "gross", "discount", "net", "held", "flagged")
+PARTNER_ROLLUPS = tuple(
+    f"INSERT INTO {table} (partner_id, {keys}, {', '.join(_FIGURES)}) SELECT partner_id, {keys}, "
+    f"{', '.join(f'SUM({name})' for name in _FIGURES)} FROM {source} GROUP BY partner_id, {keys}"
+    for table, keys, source in (("redemption_partner_days", "day, month", "redemption_summaries"),
+                                ("redemption_partner_months", "month", "redemption_summary_months")))
+
+KEPT = ("redemption_summaries", "redemption_summary_months", "redemption_partner_days", "redemption_partner_months",
+        "redemption_card_counts", "redemption_service_card_counts", "redemption_card_edges")
 
 
 def main() -> None:
@@ -161,7 +169,7 @@ def main() -> None:
             connection.execute(text(FILL), {"first": FIRST, "last": LAST, "total": options.redemptions,
                                             "cells": cells / options.partners})
             connection.execute(text(ROLLUP))
-            for statement in (COUNTS, SERVICE_COUNTS, SCOPES, EDGES):
+            for statement in (*PARTNER_ROLLUPS, COUNTS, SERVICE_COUNTS, SCOPES, EDGES):
                 connection.execute(text(statement))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             for table in KEPT:

@@ -35,6 +35,8 @@ from .storage.models import (
     RedemptionCard,
     RedemptionCardCount,
     RedemptionCardEdge,
+    RedemptionPartnerDay,
+    RedemptionPartnerMonth,
     RedemptionRow,
     RedemptionServiceCardCount,
     RedemptionSummary,
@@ -133,11 +135,13 @@ def figures(
     check_range(start, end, period)
     days = (bucket(start, "day"), bucket(end, "day"))  # always the exact days asked for, whatever the grouping
     months, cut = _whole_months(start, end) if period == "month" else (None, [days])
-    parts = [_sums(RedemptionSummary, RedemptionSummary.day, group, period, RedemptionSummary.day.between(*span),
-                   partner_id, region) for span in cut]
+    # A partner's day or month in one row, but per service: those need services' rows.
+    daily, monthly = ((RedemptionSummary, RedemptionSummaryMonth) if group == BY_SERVICE
+                      else (RedemptionPartnerDay, RedemptionPartnerMonth))
+    parts = [_sums(daily, daily.day, group, period, daily.day.between(*span), partner_id, region) for span in cut]
     if months is not None:
-        parts.append(_sums(RedemptionSummaryMonth, RedemptionSummaryMonth.month, group, period,
-                           RedemptionSummaryMonth.month.between(*months), partner_id, region))
+        parts.append(_sums(monthly, monthly.month, group, period, monthly.month.between(*months), partner_id,
+                           region))
     each = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     sums = select(each.c.group, each.c.period, *(func.sum(each.c[name]).label(name) for name in FIGURES_SUMMED)
                   ).group_by(each.c.group, each.c.period).subquery()
@@ -171,12 +175,15 @@ def _next_month(day: dt.date) -> dt.date:
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
+MONTHLY = (RedemptionSummaryMonth, RedemptionPartnerMonth)
+
+
 def _sums(summary: Any, when: Any, group: str, period: str, where: Any, partner_id: int | None,
           region: int | None) -> Select[Any]:
     """FIGURES_SUMMED of ``summary`` (daily or monthly) per ``group`` and ``period`` where ``where`` holds."""
-    label = (when if period == "day" or summary is RedemptionSummaryMonth else summary.month).label("period")
+    label = (when if period == "day" or summary in MONTHLY else summary.month).label("period")
     return _grouped(_narrowed(
-        select(_group_of(group, summary.partner_id, summary.service).label("group"), label,
+        select(_group_of(group, summary.partner_id, getattr(summary, "service", None)).label("group"), label,
                *(func.sum(getattr(summary, name)).label(name) for name in FIGURES_SUMMED)).where(where),
         group, summary.partner_id, partner_id, region), group)
 

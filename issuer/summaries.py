@@ -13,7 +13,10 @@ Ingest adds each batch (``add_records``), aggregated first so that the
 batch makes one upsert with one row per summary key; an auditor's decision
 moves a record between ``held`` and revenue (``move_record``).  The same
 rows, keyed by month, keep RedemptionSummaryMonth, so a report sums whole
-months from twelve rows a year instead of 365.
+months from twelve rows a year instead of 365; summed over services and
+categories they keep RedemptionPartnerDay and RedemptionPartnerMonth, one
+row per partner and day or month, which every report but one per service
+reads.
 
 Unique cards cannot be summed, so the distinct cards are kept too: a
 counted record (accepted, not held, with a serial, on a known day) puts its
@@ -45,6 +48,8 @@ from .storage.models import (
     RedemptionCard,
     RedemptionCardCount,
     RedemptionCardEdge,
+    RedemptionPartnerDay,
+    RedemptionPartnerMonth,
     RedemptionServiceCardCount,
     RedemptionSummary,
     RedemptionSummaryMonth,
@@ -52,8 +57,8 @@ from .storage.models import (
 )
 
 # Every table kept here from redemptions, so that tests which store redemptions anew can clear them together.
-TABLES = (RedemptionSummary, RedemptionSummaryMonth, RedemptionCard, RedemptionCardCount, RedemptionCardEdge,
-          RedemptionServiceCardCount, ReportScope)
+TABLES = (RedemptionSummary, RedemptionSummaryMonth, RedemptionPartnerDay, RedemptionPartnerMonth, RedemptionCard,
+          RedemptionCardCount, RedemptionCardEdge, RedemptionServiceCardCount, ReportScope)
 COUNTS = SUMMARY_FIGURES
 NO_CATEGORY = ""
 
@@ -130,6 +135,19 @@ def _upsert(session: Session, totals: Mapping[Key, Sequence[int]]) -> None:
          [{"partner_id": partner, "month": month, "service": service, "category": category,
            **dict(zip(COUNTS, months[(partner, month, service, category)], strict=True))}
           for partner, month, service, category in sorted(months)])
+    # The same over services and categories: a row per partner and day, and per partner and month.
+    for model, period, summed in ((RedemptionPartnerDay, "day", totals), (RedemptionPartnerMonth, "month", months)):
+        partners: dict[tuple[int, int], list[int]] = {}
+        for (partner, when, _, _), total in summed.items():
+            figures = partners.setdefault((partner, when), [0] * len(COUNTS))
+            for index, value in enumerate(total):
+                figures[index] += value
+        rows = [{"partner_id": partner, period: when, **dict(zip(COUNTS, partners[(partner, when)], strict=True))}
+                for partner, when in sorted(partners)]
+        if period == "day":
+            for row in rows:
+                row["month"] = row["day"] // 100
+        _add(session, model, ("partner_id", period), COUNTS, rows)
 
 
 def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:

@@ -530,6 +530,48 @@ class RedemptionSummaryMonth(Base):
     flagged: Mapped[int] = mapped_column(BigInteger)
 
 
+class RedemptionPartnerDay(Base):
+    """RedemptionSummary summed over services and categories, per partner and local day (migration 0018): what
+    every report but one per service sums, a row a partner a day whatever its services and age categories.
+
+    Kept with the summaries, in the same statements (issuer.summaries).
+    """
+
+    __tablename__ = "redemption_partner_days"
+    # Every partner's figures of some days, read from the index alone on PostgreSQL.
+    __table_args__ = (Index("ix_redemption_partner_days_day", "day",
+                            postgresql_include=["partner_id", "month", *SUMMARY_FIGURES]),)
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMMDD, 0 for a clock gone wild
+    month: Mapped[int] = mapped_column(Integer)  # YYYYMM: day // 100
+    scans: Mapped[int] = mapped_column(BigInteger)
+    accepted: Mapped[int] = mapped_column(BigInteger)
+    gross: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+    net: Mapped[int] = mapped_column(BigInteger)
+    held: Mapped[int] = mapped_column(BigInteger)
+    flagged: Mapped[int] = mapped_column(BigInteger)
+
+
+class RedemptionPartnerMonth(Base):
+    """RedemptionPartnerDay by month (migration 0018)."""
+
+    __tablename__ = "redemption_partner_months"
+    __table_args__ = (Index("ix_redemption_partner_months_month", "month",
+                            postgresql_include=["partner_id", *SUMMARY_FIGURES]),)
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMM, 0 for a clock gone wild
+    scans: Mapped[int] = mapped_column(BigInteger)
+    accepted: Mapped[int] = mapped_column(BigInteger)
+    gross: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+    net: Mapped[int] = mapped_column(BigInteger)
+    held: Mapped[int] = mapped_column(BigInteger)
+    flagged: Mapped[int] = mapped_column(BigInteger)
+
+
 # Serials compared byte-wise on PostgreSQL: the locale's collation costs every index insert and lookup.
 CARD_SERIAL = String(16).with_variant(postgresql.VARCHAR(16, collation="C"), "postgresql")
 PROGRAMME = 0  # the scope of RedemptionCard rows that stand for the whole programme (no partner has id 0)

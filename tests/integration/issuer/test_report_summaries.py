@@ -171,7 +171,7 @@ def test_reports_from_summaries_equal_reports_from_redemptions(
         month: len(expected.get(month, ())) for month in (202611, 202612, 202701)}
 
 
-def test_migrations_0013_to_0016_fill_the_summaries_and_card_sets_that_ingest_keeps(programme: Programme) -> None:
+def test_migrations_from_0013_fill_the_summaries_and_card_sets_that_ingest_keeps(programme: Programme) -> None:
     """Taken down to 0012 and up again, the migrations' backfill equals what ingest kept.
 
     One card is counted at all three partners, so the programme's count of it
