@@ -71,11 +71,11 @@ def timed(label: str, work: Callable[[], object]) -> float:
 
 def size_mb(office: IssuerHome, *tables: str) -> float:
     with office.database.engine.connect() as connection:
-        return sum(connection.execute(text(
+        return sum(float(connection.execute(text(
             "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
             "WHERE c.relname = :name OR c.oid IN (SELECT inhrelid FROM pg_inherits "
             "WHERE inhparent = (SELECT oid FROM pg_class WHERE relname = :name AND relkind = 'p'))"),
-            {"name": name}).scalar_one() for name in tables) / 1e6
+            {"name": name}).scalar_one()) for name in tables) / 1e6
 
 
 def main() -> None:
