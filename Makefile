@@ -77,6 +77,7 @@ bench: setup
 	$(BIN)/python bench/bench_idle_poll.py
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_report_scale.py
+	$(BIN)/python bench/bench_retention.py
 	$(BIN)/python bench/bench_terminal.py
 	$(BIN)/python bench/bench_terminal_start.py
 	$(BIN)/python bench/bench_terminal_reload.py

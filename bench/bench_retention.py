@@ -15,7 +15,7 @@ one after the other:
 Each removal is timed once, on the same rows: a removal cannot be repeated.
 Like the other benchmarks it empties the database first.
 
-    KIA_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench_retention \\
+    KIA_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench \\
         python bench/bench_retention.py [--rows 1000000] [--months 3]
 """
 
@@ -39,7 +39,7 @@ from issuer.audit import Actor  # noqa: E402
 from issuer.storage import migrate  # noqa: E402
 from issuer.storage.store import IssuerHome  # noqa: E402
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench_retention"
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench"
 FIRST_MONTH = 202301
 
 RECORDS = """

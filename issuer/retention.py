@@ -165,7 +165,8 @@ def prune(home: IssuerHome, kept_from: int, now: int, by: Actor, dry_run: bool =
             connection.execute(text(f"DELETE FROM {table} WHERE month BETWEEN 1 AND :before"),  # noqa: S608
                                {"before": kept_from - 1})
         office.redemptions_kept_from = max(office.redemptions_kept_from, kept_from)
-        audit(session, by, "records_prune", f"before {kept_from}: {len(months)} months, {records} records", now)
+        # The months removed and their records, in no language: "2026-08..2026-09: 13".
+        audit(session, by, "records_prune", f"{month_text(months[0])}..{month_text(months[-1])}: {records}", now)
         return Pruned(office.redemptions_kept_from, months, records, done=True)
 
 

@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from keys.regions import region_name
 
-from .. import partners, reports
+from .. import partners, reports, retention
 from ..current import now, office
 from .auth import EVERYONE, roles
 from .dashboard import (
@@ -38,7 +38,7 @@ from .dashboard import (
     style,
     ticks,
 )
-from .error_page import error_page
+from .error_page import error_page, said
 from .formatting import day, month, number
 from .i18n import TEXT, t
 
@@ -164,9 +164,13 @@ def index() -> ResponseReturnValue:
     except ReportRefused as refused:
         return render_template("reports.html", chosen=None, refused=str(refused), regions=regions, mine=mine,
                                args=request.args, ranges=RANGES, groups=_groups(mine), today=today), 400
+    try:
+        rows = _figures(chosen, mine)
+    except retention.RemovedByRetention as removed:  # said beside the choices, which stay as they were
+        return render_template("reports.html", chosen=None, refused=said(removed), regions=regions, mine=mine,
+                               args=request.args, ranges=RANGES, groups=_groups(mine), today=today), 409
     names = partners.partner_names(home)
     services = {rules.code: rules.name for rules in partners.services_of(home, mine)} if mine is not None else {}
-    rows = _figures(chosen, mine)
     label = _labeller(chosen.group, names, services)
     page: dict[str, Any] = {
         "figures": rows,
