@@ -84,6 +84,8 @@ def make_partitions(home: IssuerHome, now: int) -> list[str]:
 def _make_partitions(connection: Connection, now: int) -> list[str]:
     if connection.dialect.name != "postgresql":
         return []
+    # One maker at a time (the daily job, an upgrade, a prune): the second waits, then finds the months made.
+    connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('kia.retention.partitions'))"))
     current = month_of(now)
     made = []
     for table in PARTITIONED:
