@@ -146,8 +146,20 @@ PARTNER_ROLLUPS = tuple(
     for table, keys, source in (("redemption_partner_days", "day, month", "redemption_summaries"),
                                 ("redemption_partner_months", "month", "redemption_summary_months")))
 
+# The programme's days in 16 stripes by partner (migration 0019), after the counts.
+PROGRAMME_DAYS = (
+    f"INSERT INTO redemption_programme_days (day, stripe, month, {', '.join(_FIGURES)}) SELECT day, partner_id % 16, "
+    f"MIN(month), {', '.join(f'SUM({name})' for name in _FIGURES)} FROM redemption_partner_days "
+    f"GROUP BY day, partner_id % 16",
+    "UPDATE redemption_programme_days SET cards = c.cards FROM (SELECT period, partner_id % 16 AS stripe, "
+    "SUM(programme_cards) AS cards FROM redemption_card_counts WHERE period >= 1000000 "
+    "GROUP BY period, partner_id % 16) AS c WHERE redemption_programme_days.day = c.period "
+    "AND redemption_programme_days.stripe = c.stripe",
+)
+
 KEPT = ("redemption_summaries", "redemption_summary_months", "redemption_partner_days", "redemption_partner_months",
-        "redemption_card_counts", "redemption_service_card_counts", "redemption_card_edges")
+        "redemption_programme_days", "redemption_card_counts", "redemption_service_card_counts",
+        "redemption_card_edges")
 
 
 def main() -> None:
@@ -169,7 +181,7 @@ def main() -> None:
             connection.execute(text(FILL), {"first": FIRST, "last": LAST, "total": options.redemptions,
                                             "cells": cells / options.partners})
             connection.execute(text(ROLLUP))
-            for statement in (*PARTNER_ROLLUPS, COUNTS, SERVICE_COUNTS, SCOPES, EDGES):
+            for statement in (*PARTNER_ROLLUPS, COUNTS, *PROGRAMME_DAYS, SERVICE_COUNTS, SCOPES, EDGES):
                 connection.execute(text(statement))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             for table in KEPT:

@@ -52,6 +52,7 @@ from .storage.models import (
     RedemptionCardEdge,
     RedemptionPartnerDay,
     RedemptionPartnerMonth,
+    RedemptionProgrammeDay,
     RedemptionRow,
     RedemptionServiceCardCount,
     RedemptionSummary,
@@ -150,9 +151,12 @@ def figures(
     check_range(start, end, period)
     days = (bucket(start, "day"), bucket(end, "day"))  # always the exact days asked for, whatever the grouping
     months, cut = _whole_months(start, end) if period == "month" else (None, [days])
-    # A partner's day or month in one row, but per service: those need services' rows.
-    daily, monthly = ((RedemptionSummary, RedemptionSummaryMonth) if group == BY_SERVICE
-                      else (RedemptionPartnerDay, RedemptionPartnerMonth))
+    # A partner's day or month in one row, but per service: those need services' rows.  The whole programme's
+    # days in a few rows a day.
+    daily: Any = RedemptionSummary if group == BY_SERVICE else RedemptionPartnerDay
+    monthly: Any = RedemptionSummaryMonth if group == BY_SERVICE else RedemptionPartnerMonth
+    if _whole_programme(group, partner_id, region) and period == "day":
+        daily = RedemptionProgrammeDay
     parts = [_sums(daily, daily.day, group, period, daily.day.between(*span), partner_id, region) for span in cut]
     if months is not None:
         parts.append(_sums(monthly, monthly.month, group, period, monthly.month.between(*months), partner_id,
@@ -210,15 +214,21 @@ def _sums(summary: Any, when: Any, group: str, period: str, where: Any, partner_
     period when the table is kept by that period: it is read, not summed.
     """
     label = (when if period == "day" or summary in MONTHLY else summary.month).label("period")
-    group_of = _group_of(group, summary.partner_id, getattr(summary, "service", None)).label("group")
+    partner = getattr(summary, "partner_id", None)  # none in the programme's own rows
+    group_of = _group_of(group, partner, getattr(summary, "service", None)).label("group")
     if group == "partner" and (summary is RedemptionPartnerMonth or (summary is RedemptionPartnerDay
                                                                       and period == "day")):
         return _narrowed(select(group_of, label, *(getattr(summary, name) for name in FIGURES_SUMMED)).where(where),
-                         group, summary.partner_id, partner_id, region)
+                         group, partner, partner_id, region)
     return _grouped(_narrowed(
         select(group_of, label, *(_summed(getattr(summary, name)).label(name) for name in FIGURES_SUMMED)
                ).where(where),
-        group, summary.partner_id, partner_id, region), group)
+        group, partner, partner_id, region), group)
+
+
+def _whole_programme(group: str, partner_id: int | None, region: int | None) -> bool:
+    """Whether a report is the whole programme's, which RedemptionProgrammeDay keeps by day."""
+    return group == "programme" and partner_id is None and region is None
 
 
 def _summed(column: Any) -> Any:
@@ -244,7 +254,12 @@ def _unique_cards(session: Session, group: str, period: str, days: tuple[int, in
         return _counted_cards(session, group, period, [days], partner_id, region)
     parts: list[Select[Any]] = []
     whole = days if period == "day" else months
-    if whole is not None:
+    if whole is not None and period == "day" and _whole_programme(group, partner_id, region):
+        programme = RedemptionProgrammeDay
+        parts.append(select(literal("all").label("group"), programme.day.label("period"),
+                            _summed(programme.cards).label("unique_cards")).where(programme.day.between(*whole))
+                     .group_by(programme.day))
+    elif whole is not None:
         parts.append(_counted_in_sets(group, whole, partner_id, region))
     if period == "month":
         pieces = _month_pieces(cut)

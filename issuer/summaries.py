@@ -16,7 +16,9 @@ rows, keyed by month, keep RedemptionSummaryMonth, so a report sums whole
 months from twelve rows a year instead of 365; summed over services and
 categories they keep RedemptionPartnerDay and RedemptionPartnerMonth, one
 row per partner and day or month, which every report but one per service
-reads.
+reads; and the programme's day, in 16 stripes by partner
+(RedemptionProgrammeDay), so a report of the programme by day reads a few
+rows a day, with the day's programme cards.
 
 Unique cards cannot be summed, so the distinct cards are kept too: a
 counted record (accepted, not held, with a serial, on a known day) puts its
@@ -43,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from .storage.models import (
     PROGRAMME,
+    PROGRAMME_STRIPES,
     SUMMARY_FIGURES,
     Partner,
     RedemptionCard,
@@ -50,6 +53,7 @@ from .storage.models import (
     RedemptionCardEdge,
     RedemptionPartnerDay,
     RedemptionPartnerMonth,
+    RedemptionProgrammeDay,
     RedemptionServiceCardCount,
     RedemptionSummary,
     RedemptionSummaryMonth,
@@ -57,8 +61,9 @@ from .storage.models import (
 )
 
 # Every table kept here from redemptions, so that tests which store redemptions anew can clear them together.
-TABLES = (RedemptionSummary, RedemptionSummaryMonth, RedemptionPartnerDay, RedemptionPartnerMonth, RedemptionCard,
-          RedemptionCardCount, RedemptionCardEdge, RedemptionServiceCardCount, ReportScope)
+TABLES = (RedemptionSummary, RedemptionSummaryMonth, RedemptionPartnerDay, RedemptionPartnerMonth,
+          RedemptionProgrammeDay, RedemptionCard, RedemptionCardCount, RedemptionCardEdge, RedemptionServiceCardCount,
+          ReportScope)
 COUNTS = SUMMARY_FIGURES
 NO_CATEGORY = ""
 
@@ -148,6 +153,15 @@ def _upsert(session: Session, totals: Mapping[Key, Sequence[int]]) -> None:
             for row in rows:
                 row["month"] = row["day"] // 100
         _add(session, model, ("partner_id", period), COUNTS, rows)
+    # And the programme's day, in its partner's stripe.
+    stripes: dict[tuple[int, int], list[int]] = {}
+    for (partner, day, _, _), total in totals.items():
+        figures = stripes.setdefault((day, partner % PROGRAMME_STRIPES), [0] * len(COUNTS))
+        for index, value in enumerate(total):
+            figures[index] += value
+    _add(session, RedemptionProgrammeDay, ("day", "stripe"), COUNTS,
+         [{"day": day, "stripe": stripe, "month": day // 100, **dict(zip(COUNTS, stripes[(day, stripe)], strict=True))}
+          for day, stripe in sorted(stripes)])
 
 
 def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
@@ -220,6 +234,15 @@ def _add_cards(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
     _add(session, RedemptionCardCount, ("partner_id", "period"), CARD_COUNTS,
          [{"partner_id": partner, "period": period, **dict(zip(CARD_COUNTS, figures, strict=True))}
           for (partner, period), figures in sorted(counts.items())])
+    programme: dict[tuple[int, int], int] = {}  # (day, stripe): cards new to the programme that day
+    for (partner, period), figures in counts.items():
+        if period < 1_000_000:  # a month (YYYYMM), not a day (YYYYMMDD)
+            continue
+        key = (period, partner % PROGRAMME_STRIPES)
+        programme[key] = programme.get(key, 0) + figures[PROGRAMME_CARDS]
+    _add(session, RedemptionProgrammeDay, ("day", "stripe"), ("cards",),
+         [{"day": day, "stripe": stripe, "month": day // 100, "cards": cards}
+          for (day, stripe), cards in sorted(programme.items()) if cards])
     _add(session, RedemptionCardEdge, ("scope", "day", "partner_id"), ("firsts", "lasts"),
          [{"scope": scope, "day": day, "partner_id": partner, "firsts": firsts, "lasts": lasts}
           for (scope, day, partner), (firsts, lasts) in sorted(edges.items())])
@@ -282,6 +305,7 @@ def _add_day_sqlite(session: Session, sets: _Sets, day: int, records: Sequence[M
 
 
 CARD_COUNTS = ("partner_cards", "programme_cards", "kind_cards", "cluster_cards", "region_cards")
+PROGRAMME_CARDS = CARD_COUNTS.index("programme_cards")
 
 
 @dataclasses.dataclass

@@ -572,6 +572,33 @@ class RedemptionPartnerMonth(Base):
     flagged: Mapped[int] = mapped_column(BigInteger)
 
 
+PROGRAMME_STRIPES = 16  # a programme day's rows: partners' batches of one day wait on each other one in 16 times
+
+
+class RedemptionProgrammeDay(Base):
+    """The programme's figures of a local day (migration 0019), kept in stripes by partner (``partner_id %
+    PROGRAMME_STRIPES``): a report of the programme by day sums a few rows a day instead of one per partner,
+    and two partners' batches of one day update one row only when their partners share a stripe.
+
+    ``cards`` sums RedemptionCardCount.programme_cards of the stripe's partners for the day: summed over
+    stripes, the programme's unique cards of the day.
+    """
+
+    __tablename__ = "redemption_programme_days"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMMDD, 0 for a clock gone wild
+    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    month: Mapped[int] = mapped_column(Integer)
+    scans: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    accepted: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    gross: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    discount: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    net: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    held: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    flagged: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cards: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
 # Serials compared byte-wise on PostgreSQL: the locale's collation costs every index insert and lookup.
 CARD_SERIAL = String(16).with_variant(postgresql.VARCHAR(16, collation="C"), "postgresql")
 PROGRAMME = 0  # the scope of RedemptionCard rows that stand for the whole programme (no partner has id 0)

@@ -32,6 +32,7 @@ from issuer.storage.models import (
     RedemptionCard,
     RedemptionCardCount,
     RedemptionCardEdge,
+    RedemptionProgrammeDay,
     RedemptionRow,
     ReportScope,
 )
@@ -195,7 +196,8 @@ def test_migrations_from_0013_fill_the_summaries_and_card_sets_that_ingest_keeps
 
 def summary_rows(home: IssuerHome) -> dict[str, object]:
     """What ingest keeps, comparable between ingest and backfill: scopes by what they stand for, not by id,
-    and the counts of sets shared by partners (and the edges of every set) summed over partners."""
+    and the counts of sets shared by partners (and the edges of every set, and the programme's cards of a
+    day) summed over partners."""
     kept: dict[str, object] = {}
     with home.transaction() as session:
         scopes = {-scope.id: (scope.what, scope.partner_id, scope.name)
@@ -212,6 +214,10 @@ def summary_rows(home: IssuerHome) -> dict[str, object]:
             (str(scopes.get(scope, scope)), day, firsts, lasts) for scope, day, firsts, lasts in session.execute(
                 select(edges.c.scope, edges.c.day, func.sum(edges.c.firsts), func.sum(edges.c.lasts))
                 .group_by(edges.c.scope, edges.c.day)) if firsts or lasts)
+        days = RedemptionProgrammeDay.__table__  # its cards are the programme's counts, by stripe of partners
+        kept[days.name] = sorted(session.execute(select(*(column for column in days.c if column.name != "cards"))))
+        kept["programme days"] = sorted(session.execute(select(days.c.day, func.sum(days.c.cards))
+                                                        .group_by(days.c.day)).all())
         counts = RedemptionCardCount.__table__
         kept[counts.name] = sorted(session.execute(select(counts.c.partner_id, counts.c.period, counts.c.partner_cards)
                                                    .where(counts.c.partner_cards > 0)).all())
