@@ -479,7 +479,19 @@ def on_days(first: int, last: int) -> ColumnElement[bool]:
 SUMMARY_FIGURES = ("scans", "accepted", "gross", "discount", "net", "held", "flagged")
 
 
-class RedemptionSummary(Base):
+class SummaryFigures:
+    """The figures a summary row keeps, as issuer.reports.Figures means them (SUMMARY_FIGURES)."""
+
+    scans: Mapped[int] = mapped_column(BigInteger)  # every record
+    accepted: Mapped[int] = mapped_column(BigInteger)  # accepted and not held
+    gross: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+    net: Mapped[int] = mapped_column(BigInteger)
+    held: Mapped[int] = mapped_column(BigInteger)  # accepted and held
+    flagged: Mapped[int] = mapped_column(BigInteger)  # accepted, not held, flagged
+
+
+class RedemptionSummary(SummaryFigures, Base):
     """What reports sum, per partner, local day, service and category (issuer.summaries, migration 0013).
 
     Kept in the transaction that changes redemptions: ingest adds each batch,
@@ -498,16 +510,9 @@ class RedemptionSummary(Base):
     service: Mapped[str] = mapped_column(String(64), primary_key=True)
     category: Mapped[str] = mapped_column(String(16), primary_key=True)
     month: Mapped[int] = mapped_column(Integer)  # YYYYMM: day // 100
-    scans: Mapped[int] = mapped_column(BigInteger)
-    accepted: Mapped[int] = mapped_column(BigInteger)  # accepted and not held
-    gross: Mapped[int] = mapped_column(BigInteger)
-    discount: Mapped[int] = mapped_column(BigInteger)
-    net: Mapped[int] = mapped_column(BigInteger)
-    held: Mapped[int] = mapped_column(BigInteger)  # accepted and held
-    flagged: Mapped[int] = mapped_column(BigInteger)  # accepted, not held, flagged
 
 
-class RedemptionSummaryMonth(Base):
+class RedemptionSummaryMonth(SummaryFigures, Base):
     """RedemptionSummary rolled up by month (issuer.summaries, migration 0015): what a report sums for whole months.
 
     Kept in the same statement batch as the daily rows, so a month's row is
@@ -521,16 +526,9 @@ class RedemptionSummaryMonth(Base):
     month: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMM, 0 for a clock gone wild
     service: Mapped[str] = mapped_column(String(64), primary_key=True)
     category: Mapped[str] = mapped_column(String(16), primary_key=True)
-    scans: Mapped[int] = mapped_column(BigInteger)
-    accepted: Mapped[int] = mapped_column(BigInteger)
-    gross: Mapped[int] = mapped_column(BigInteger)
-    discount: Mapped[int] = mapped_column(BigInteger)
-    net: Mapped[int] = mapped_column(BigInteger)
-    held: Mapped[int] = mapped_column(BigInteger)
-    flagged: Mapped[int] = mapped_column(BigInteger)
 
 
-class RedemptionPartnerDay(Base):
+class RedemptionPartnerDay(SummaryFigures, Base):
     """RedemptionSummary summed over services and categories, per partner and local day (migration 0018): what
     every report but one per service sums, a row a partner a day whatever its services and age categories.
 
@@ -545,16 +543,9 @@ class RedemptionPartnerDay(Base):
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMMDD, 0 for a clock gone wild
     month: Mapped[int] = mapped_column(Integer)  # YYYYMM: day // 100
-    scans: Mapped[int] = mapped_column(BigInteger)
-    accepted: Mapped[int] = mapped_column(BigInteger)
-    gross: Mapped[int] = mapped_column(BigInteger)
-    discount: Mapped[int] = mapped_column(BigInteger)
-    net: Mapped[int] = mapped_column(BigInteger)
-    held: Mapped[int] = mapped_column(BigInteger)
-    flagged: Mapped[int] = mapped_column(BigInteger)
 
 
-class RedemptionPartnerMonth(Base):
+class RedemptionPartnerMonth(SummaryFigures, Base):
     """RedemptionPartnerDay by month (migration 0018)."""
 
     __tablename__ = "redemption_partner_months"
@@ -563,13 +554,6 @@ class RedemptionPartnerMonth(Base):
 
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
     month: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMM, 0 for a clock gone wild
-    scans: Mapped[int] = mapped_column(BigInteger)
-    accepted: Mapped[int] = mapped_column(BigInteger)
-    gross: Mapped[int] = mapped_column(BigInteger)
-    discount: Mapped[int] = mapped_column(BigInteger)
-    net: Mapped[int] = mapped_column(BigInteger)
-    held: Mapped[int] = mapped_column(BigInteger)
-    flagged: Mapped[int] = mapped_column(BigInteger)
 
 
 PROGRAMME_STRIPES = 16  # a programme day's rows: partners' batches of one day wait on each other one in 16 times
