@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from jwt.api_jwt import PyJWT
 
 from . import jws
+from .eligibility import is_valid_region
 from .errors import KiaError
 from .jwk import EDDSA, b64url_decode, b64url_encode
 
@@ -87,12 +88,17 @@ class Redemption:
     discount: int
     paid: int
     flags: tuple[str, ...] = ()
+    # The card's home region, only for a card of another office's region, verified under the
+    # national directory (docs/federation.md): None, and absent from the record, otherwise.
+    home: int | None = None
 
     def canonical(self) -> bytes:
-        """The bytes the chain hashes: sorted keys, no spaces, ASCII."""
+        """The bytes the chain hashes: sorted keys, no spaces, ASCII; ``home`` only when set."""
         # A plain dict, not dataclasses.asdict: this runs for every record synced.
         record = {field: getattr(self, field) for field in _FIELDS}
         record["flags"] = list(self.flags)
+        if self.home is not None:
+            record["home"] = self.home
         return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
     def to_json(self) -> dict[str, Any]:
@@ -101,8 +107,11 @@ class Redemption:
     @classmethod
     def from_json(cls, value: object) -> Redemption:
         """Read a record strictly: exactly the fields, each of its type and range."""
-        if not isinstance(value, dict) or value.keys() != _FIELD_NAMES:
-            raise InvalidRecord(f"a record holds exactly the fields {', '.join(sorted(_FIELD_NAMES))}")
+        if not isinstance(value, dict) or (value.keys() != _FIELD_NAMES and value.keys() != _FOREIGN_FIELD_NAMES):
+            raise InvalidRecord(f"a record holds exactly the fields {', '.join(sorted(_FIELD_NAMES))}, "
+                                "and home for a card of another region")
+        if "home" in value and not (_is_int(value["home"]) and is_valid_region(value["home"])):
+            raise InvalidRecord("home must be a region code")
         ints = ("seq", "at", "price", "discount", "paid")
         if not all(_is_int(value[name]) for name in ints) or not isinstance(value["accepted"], bool):
             raise InvalidRecord("seq, at, price, discount and paid are whole numbers; accepted is true or false")
@@ -125,8 +134,9 @@ class Redemption:
         return cls(**{**value, "flags": tuple(flags)})
 
 
-_FIELDS = tuple(field.name for field in dataclasses.fields(Redemption))
+_FIELDS = tuple(field.name for field in dataclasses.fields(Redemption) if field.name != "home")
 _FIELD_NAMES = frozenset(_FIELDS)
+_FOREIGN_FIELD_NAMES = _FIELD_NAMES | {"home"}
 
 
 def _is_int(value: object) -> bool:

@@ -22,6 +22,10 @@ Rules, in the order they run (docs/federation.md):
 
 A partner may accept only some regions (``accept_regions``): the offices of
 other regions are left out, and their cards are ``unknown_key`` here.
+
+A card refused after an office's key verified its signature (revoked,
+expired, ``bad_claims``...) still says whose key that was:
+``signing_region(error)``.
 """
 
 from __future__ import annotations
@@ -36,9 +40,15 @@ from .directory import TrustDirectory
 from .eligibility import is_valid_region
 from .errors import (
     AlgorithmNotAllowed,
+    CardAgedOut,
     CardClaimsInvalid,
+    CardExpired,
+    CardNotYetValid,
+    CardRevoked,
     CardSignatureInvalid,
     InvalidCardError,
+    IssuingKeyNotValid,
+    IssuingKeyRevoked,
     KiaError,
     OfficeRootNotListed,
     TrustListSignatureInvalid,
@@ -51,6 +61,11 @@ from .trustlist import TrustList, apply_delta, verify_trust_list
 
 # What one office answers when the card is simply not its own: try the next office.
 _NOT_THIS_OFFICE = (UnknownIssuingKey, AlgorithmNotAllowed, CardSignatureInvalid)
+# What keys.verify_card raises only after a key verified the signature: the refusal is that office's.
+_SIGNED_BY_THIS_OFFICE = (CardClaimsInvalid, IssuingKeyRevoked, IssuingKeyNotValid, CardRevoked, CardNotYetValid,
+                          CardExpired, CardAgedOut)
+# The attribute a refusal of _SIGNED_BY_THIS_OFFICE carries: keys/errors.py's leaves know no offices.
+_SIGNING_REGION = "signing_region"
 # Verifies nothing: the early checks (size, form, header) of keys.verify_card without an office.
 _NO_OFFICE = TrustList(0, 0, 1, (), RevokedSerials())
 
@@ -131,7 +146,9 @@ class FederatedTrust:
     suspended or revoked an office, or changed its root), and any office it
     does not trust raises its OfficeNotTrusted leaf: build it again without
     that office (``federate`` does).  ``accept_regions`` None accepts every
-    region the directory lists.
+    region the directory lists.  ``own_region`` is the region of the
+    terminal's own office, whose cards are not another office's (None: no
+    office here is the terminal's own).
     """
 
     def __init__(
@@ -141,10 +158,13 @@ class FederatedTrust:
         now: int,
         *,
         accept_regions: Iterable[int] | None = None,
+        own_region: int | None = None,
     ) -> None:
         accepted = None if accept_regions is None else frozenset(accept_regions)
         if accepted is not None and not all(is_valid_region(region) for region in accepted):
             raise ValueError("accepted regions are four-digit regency/city codes")
+        if own_region is not None and not is_valid_region(own_region):
+            raise ValueError("the own region is a four-digit regency/city code")
         offices: dict[int, OfficeTrustList] = {}
         for office_list in office_lists:
             if office_list.region in offices:
@@ -156,6 +176,7 @@ class FederatedTrust:
                 offices[office_list.region] = office_list
         self.directory = directory
         self.accept_regions = accepted
+        self.own_region = own_region
         self.offices: Mapping[int, OfficeTrustList] = {region: offices[region] for region in sorted(offices)}
         self._by_header: dict[str, tuple[OfficeTrustList, ...]] = {}
         self._by_kid: dict[str, tuple[OfficeTrustList, ...]] = {}
@@ -176,7 +197,11 @@ class FederatedTrust:
         )
 
     def verify_card(self, payload: str | bytes, now: int) -> VerifiedCard:
-        """Verify a scanned card as the office whose key signed it would; raises an InvalidCardError leaf."""
+        """Verify a scanned card as the office whose key signed it would; raises an InvalidCardError leaf.
+
+        A leaf raised after an office's key verified the signature names that
+        office's region: ``signing_region(error)``.
+        """
         candidates = self._candidates(payload)
         if not candidates:
             verify_card(payload, _NO_OFFICE, now)  # raises the early check's leaf, or unknown_key
@@ -188,8 +213,13 @@ class FederatedTrust:
             except _NOT_THIS_OFFICE as error:
                 first = first or error
                 continue
+            except _SIGNED_BY_THIS_OFFICE as error:
+                setattr(error, _SIGNING_REGION, office_list.region)
+                raise
             if verified.card.region != office_list.region:
-                raise CardClaimsInvalid("the card's region is not that of the office whose key signed it")
+                mismatch = CardClaimsInvalid("the card's region is not that of the office whose key signed it")
+                setattr(mismatch, _SIGNING_REGION, office_list.region)
+                raise mismatch
             return verified
         assert first is not None
         raise first
@@ -208,6 +238,13 @@ class FederatedTrust:
         except ValueError:
             return ()
         return self._by_kid.get(kid, ()) if is_valid_kid(kid) else ()
+
+
+def signing_region(error: InvalidCardError) -> int | None:
+    """The region of the office whose key verified the signature of a card ``FederatedTrust.verify_card``
+    refused; None when no office's key verified it (or another function refused it)."""
+    region = getattr(error, _SIGNING_REGION, None)
+    return region if isinstance(region, int) else None
 
 
 def federate(

@@ -18,6 +18,10 @@ checks are keys.verify_card's; the rules after them are the partner's:
 The daily limit is checked before anti-passback because it is the final
 answer for the day, where ``passback`` would tell staff to wait a moment.
 Money is integer rupiah; amounts are 0 on every rejected decision.
+
+``home`` is the card's region when another office than the terminal's own
+vouched for it under the national directory (keys.federation); never a
+region read from a card whose signature did not verify.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Protocol
 from keys import InvalidCardError, TrustList, verify_card
 from keys.chain import MAX_MONEY, Redemption, discounted
 from keys.eligibility import AGE_CATEGORIES
-from keys.federation import FederatedTrust
+from keys.federation import FederatedTrust, signing_region
 
 from .errors import SetupError, VerifierError
 
@@ -198,6 +202,7 @@ class Decision:
     paid: int
     eligible_until: dt.date | None  # the card's last eligible day
     flags: tuple[str, ...] = ()
+    home: int | None = None  # the card's region, for a card of another office (see _home)
 
     def record(self, seq: int, at: int) -> Redemption:
         """The log record of this decision: no child's data beyond the serial."""
@@ -213,6 +218,7 @@ class Decision:
             discount=self.discount,
             paid=self.paid,
             flags=self.flags,
+            home=self.home,
         )
 
 
@@ -235,7 +241,7 @@ def decide(
     ``service_code`` then names the service staff chose, for the record
     (``"none"`` when absent or not a service code).  Flags: ``stale`` when
     the trust list is past its expiry, ``clock_skew`` when ``clock`` says
-    the terminal's time cannot be trusted.
+    the terminal's time cannot be trusted.  ``home``: see ``_home``.
     """
     flags = _flags(trust, now, clock)
     code = service.code if service is not None else _fallback_code(service_code)
@@ -248,14 +254,30 @@ def decide(
         verified = verify_card(payload, trust, now) if isinstance(trust, TrustList) else trust.verify_card(payload, now)
         card = verified.card
     except InvalidCardError as error:
-        return _rejected(error.reason, code, flags, getattr(error, "serial", None))
+        return _rejected(error.reason, code, flags, getattr(error, "serial", None),
+                         home=_home(trust, signing_region(error)))
+    home = _home(trust, card.region)
     category = card.age_category_at(now)
     until = card.last_eligible_day()
     reason = _rule_refusal(card.serial, category, service, history, now)
     if reason is not None or service is None:
-        return _rejected(reason or "no_service", code, flags, card.serial, category, until)
+        return _rejected(reason or "no_service", code, flags, card.serial, category, until, home)
     price, discount, paid = service.amounts(category)
-    return Decision(True, "accepted", card.serial, code, category, price, discount, paid, until, flags)
+    return Decision(True, "accepted", card.serial, code, category, price, discount, paid, until, flags, home)
+
+
+def _home(trust: TrustList | FederatedTrust, region: int | None) -> int | None:
+    """``region`` when the office whose key verified the card is not the terminal's own, else None.
+
+    ``region`` is the verified card's ``reg`` (the signing office's region,
+    keys.federation checks), or for a card refused after its signature
+    verified (revoked, expired, a key revoked...) the signing office's
+    region: authenticated either way, so the office learns whose card was
+    refused.  None when no signature verified, and on one office's list alone.
+    """
+    if region is None or not isinstance(trust, FederatedTrust) or region == trust.own_region:
+        return None
+    return region
 
 
 def _rule_refusal(
@@ -294,5 +316,6 @@ def _rejected(
     serial: str | None = None,
     category: str | None = None,
     eligible_until: dt.date | None = None,
+    home: int | None = None,
 ) -> Decision:
-    return Decision(False, reason, serial, service, category, 0, 0, 0, eligible_until, flags)
+    return Decision(False, reason, serial, service, category, 0, 0, 0, eligible_until, flags, home)

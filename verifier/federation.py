@@ -311,7 +311,8 @@ def decision_trust(
     ``own_root``; it decides alone without a directory or when the
     directory does not trust its office.  Other offices the directory does
     not trust at ``now`` (or under another root) are left out.  The own
-    region is always accepted, whatever ``accept_regions`` says.
+    region is always accepted, whatever ``accept_regions`` says, and is the
+    federated trust's ``own_region``: decide() records ``home`` for the others' cards.
     """
     if directory is None:
         return own
@@ -322,7 +323,7 @@ def decision_trust(
     lists += [office_list for office_list in others
               if office_list.region != region and not _untrusted(directory, office_list.region, office_list.root, now)]
     accepted = None if accept_regions is None else {*accept_regions, region}
-    return FederatedTrust(directory, lists, now, accept_regions=accepted)
+    return FederatedTrust(directory, lists, now, accept_regions=accepted, own_region=region)
 
 
 def _untrusted(directory: TrustDirectory, region: int, root: bytes, now: int) -> bool:

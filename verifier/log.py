@@ -15,6 +15,9 @@ read-only connection.  A damaged file is never repaired or deleted: it
 is renamed aside with its ``-wal`` and ``-shm`` and ``LogCorrupt`` says
 where.  A commit that fails (disk full, I/O error, read-only) raises
 ``LogUnavailable`` and leaves the log as it was: the scan must be refused.
+A log of an earlier schema is checked as it is, then upgraded in place in
+one transaction (version 1 to 2: the records' ``home``); a log of a newer
+schema is refused and left as it is.
 
 One connection serves every thread, behind a lock: a terminal makes a few
 scans a second, and a single connection keeps the head, the chain and the
@@ -45,7 +48,7 @@ from keys.chain import Redemption, chain_hash
 from .decision import Decision, History, HistoryLookup
 from .errors import SetupError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Daily limits and anti-passback read the log: never prune what they may need.
 MIN_RETENTION_SECONDS = 2 * 86400
 # A scan waits this long for another process's brief write lock, then is refused.
@@ -65,6 +68,7 @@ CREATE TABLE records (
     discount INTEGER NOT NULL,
     paid INTEGER NOT NULL,
     flags TEXT NOT NULL,
+    home INTEGER,
     hash BLOB NOT NULL CHECK (length(hash) = 32)
 );
 -- History of a card at a service: daily limit and anti-passback, on every scan.
@@ -82,8 +86,14 @@ INSERT INTO chain_state VALUES (1, 0, zeroblob(32), 0);
 CREATE TABLE checkpoints (seq INTEGER PRIMARY KEY, token TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-_COLUMNS = "seq, at, serial, accepted, reason, service, category, price, discount, paid, flags"
-_INSERT = f"INSERT INTO records ({_COLUMNS}, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_V1_COLUMNS = "seq, at, serial, accepted, reason, service, category, price, discount, paid, flags"
+# A record's columns, in keys.chain.Redemption's order.
+_COLUMNS = f"{_V1_COLUMNS}, home"
+_INSERT = f"INSERT INTO records ({_COLUMNS}, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+# What a log of each schema version known is read by, before it is upgraded: version 1 had no home.
+_COLUMNS_AT = {1: f"{_V1_COLUMNS}, NULL", SCHEMA_VERSION: _COLUMNS}
+# Version 1 to 2, in the transaction that sets user_version: nullable, so every record kept reads as before.
+_UPGRADE_FROM_1 = "ALTER TABLE records ADD COLUMN home INTEGER"
 _HISTORY = (
     "SELECT count(*) FILTER (WHERE at >= ? AND at < ?), max(at) FROM records"
     " WHERE serial = ? AND service = ? AND accepted = 1"
@@ -169,9 +179,11 @@ class TerminalLog:
         ``zone`` is the terminal's local time zone, for "today".
         ``max_bytes`` caps the file (a small flash card, or a test's full
         disk): past it, appends raise LogUnavailable like a full disk.
-        Raises LogCorrupt (the file was renamed aside) when the file is not a
-        log, fails SQLite's check or breaks the chain; LogUnavailable when it
-        cannot be opened at all; LogError when a newer program wrote it.
+        A log of an earlier schema version is upgraded once it has been
+        checked.  Raises LogCorrupt (the file was renamed aside) when the file
+        is not a log, fails SQLite's check or breaks the chain;
+        LogUnavailable when it cannot be opened (or upgraded) at all;
+        LogError when a newer program wrote it.
         """
         path = Path(path)
         if not path.exists():
@@ -187,6 +199,7 @@ class TerminalLog:
         try:
             log = cls(connection, path, zone)
             log._configure(max_bytes)
+            log._upgrade()
         except sqlite3.Error as error:
             connection.close()
             raise _unavailable("cannot be opened", error, _OPEN_ADVICE) from None
@@ -225,6 +238,18 @@ class TerminalLog:
         if max_bytes is not None:
             db.execute(f"PRAGMA max_page_count = {max(1, int(max_bytes) // _PAGE_SIZE)}")
 
+    def _upgrade(self) -> None:
+        """Bring a log of an earlier schema version (already checked) to SCHEMA_VERSION, in one transaction."""
+        db = self._db
+        if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        with db:  # commits, or rolls back on an error
+            db.execute("BEGIN IMMEDIATE")
+            # Read again under the write lock: another process may have upgraded it meanwhile.
+            if db.execute("PRAGMA user_version").fetchone()[0] == 1:
+                db.execute(_UPGRADE_FROM_1)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
     def _check(self) -> None:
         """SQLite's own check, the schema, then the chain; raises LogCorrupt or LogError."""
         problems = [row[0] for row in self._db.execute("PRAGMA integrity_check")]
@@ -235,9 +260,9 @@ class TerminalLog:
             raise LogError(
                 f"the log {self.path.name} was written by a newer version of this software; update the terminal"
             )
-        if version != SCHEMA_VERSION:
+        if version not in _COLUMNS_AT:
             raise LogCorrupt("is not a terminal log")
-        self._verify_chain_unlocked()
+        self._verify_chain_unlocked(_COLUMNS_AT[version])
 
     # --- writing -----------------------------------------------------------
 
@@ -428,10 +453,10 @@ class TerminalLog:
             except sqlite3.Error as error:
                 raise _unavailable("cannot be read", error, _WRITE_ADVICE) from None
 
-    def _verify_chain_unlocked(self) -> None:
+    def _verify_chain_unlocked(self, columns: str = _COLUMNS) -> None:
         base, previous, acknowledged = self._state(self._db)
         expected = base + 1
-        rows = self._db.execute(f"SELECT {_COLUMNS}, hash FROM records ORDER BY seq")  # noqa: S608
+        rows = self._db.execute(f"SELECT {columns}, hash FROM records ORDER BY seq")  # noqa: S608
         for row in rows:
             if row[0] != expected:
                 raise LogCorrupt(f"has a gap in its records at sequence {expected}")
@@ -483,7 +508,7 @@ class TerminalLog:
 def _row(record: Redemption) -> tuple[Any, ...]:
     return (
         record.seq, record.at, record.serial, int(record.accepted), record.reason, record.service,
-        record.category, record.price, record.discount, record.paid, _FLAG_SEPARATOR.join(record.flags),
+        record.category, record.price, record.discount, record.paid, _FLAG_SEPARATOR.join(record.flags), record.home,
     )
 
 
@@ -492,6 +517,7 @@ def _row(record: Redemption) -> tuple[Any, ...]:
 # of a dict took 60% of it.  The same bytes: sorted keys, no spaces, strings
 # by json's own ASCII encoder; a value of any unexpected type (a tampered
 # file) goes through the reference, so the chain decides, never this shortcut.
+# A record with ``home`` (another office's card, a few a day) goes through the reference too.
 _CANONICAL_FORM = (
     '{"accepted":%s,"at":%d,"category":%s,"discount":%d,"flags":[%s],"paid":%d,"price":%d,'
     '"reason":%s,"seq":%d,"serial":%s,"service":%s}'
@@ -499,7 +525,9 @@ _CANONICAL_FORM = (
 
 
 def _canonical(row: tuple[Any, ...]) -> bytes:
-    seq, at, serial, accepted, reason, service, category, price, discount, paid, flags = row[:11]
+    seq, at, serial, accepted, reason, service, category, price, discount, paid, flags, home = row[:12]
+    if home is not None:
+        return _reference_canonical(row)
     try:
         if not (type(seq) is type(at) is type(price) is type(discount) is type(paid) is type(accepted) is int
                 and accepted in (0, 1) and type(reason) is type(service) is type(flags) is str):
@@ -510,11 +538,15 @@ def _canonical(row: tuple[Any, ...]) -> bytes:
             _json_string(reason), seq, _json_text(serial), _json_string(service),
         )
     except TypeError:
-        try:
-            return _record(row[:11]).canonical()
-        except (TypeError, ValueError):  # bytes or NaN where no record has them
-            return b""  # hashes to nothing a genuine record does
+        return _reference_canonical(row)
     return text.encode("ascii")
+
+
+def _reference_canonical(row: tuple[Any, ...]) -> bytes:
+    try:
+        return _record(row[:12]).canonical()
+    except (TypeError, ValueError):  # bytes or NaN where no record has them
+        return b""  # hashes to nothing a genuine record does
 
 
 def _json_text(value: object) -> str:
@@ -526,12 +558,12 @@ def _json_text(value: object) -> str:
 
 
 def _record(row: tuple[Any, ...]) -> Redemption:
-    seq, at, serial, accepted, reason, service, category, price, discount, paid, flags = row
+    seq, at, serial, accepted, reason, service, category, price, discount, paid, flags, home = row
     if type(accepted) is int and accepted in (0, 1):  # anything else is left as found, for the chain to refuse
         accepted = bool(accepted)
     if type(flags) is str:
         flags = tuple(flags.split(_FLAG_SEPARATOR)) if flags else ()
-    return Redemption(seq, at, serial, accepted, reason, service, category, price, discount, paid, flags)
+    return Redemption(seq, at, serial, accepted, reason, service, category, price, discount, paid, flags, home)
 
 
 def _create(path: Path) -> None:

@@ -182,6 +182,17 @@ def test_a_fetched_federation_accepts_every_regions_cards_at_the_running_termina
     assert [world.scan(region) for region in (SURAKARTA, BALANGAN, JAYAPURA)] == ["accepted"] * 3
 
 
+def test_the_running_terminal_records_the_home_region_of_other_offices_cards_only(world: World) -> None:
+    world.pin()
+    world.fetch()
+
+    records = [world.terminal.scan(world.cards[region], NOW)[1] for region in (SURAKARTA, BALANGAN, JAYAPURA)]
+
+    assert [(record.reason, record.home) for record in records] == [
+        ("accepted", None), ("accepted", BALANGAN), ("accepted", JAYAPURA)]
+    assert [record.home for record in world.terminal.log.pending()] == [None, BALANGAN, JAYAPURA]
+
+
 def test_a_list_signed_by_a_root_the_directory_does_not_list_is_refused_and_the_others_kept(world: World) -> None:
     world.files.office(BALANGAN, make_trust(NOW).token)  # another root than the one listed for 6311
     world.pin()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from keys.chain import GENESIS, InvalidRecord, Redemption, chain_hashes
-from tests.factories import DAY, NOW, SERIAL, make_card, make_trust
+from keys.chain import GENESIS, InvalidRecord, Redemption, chain_hash, chain_hashes
+from tests.factories import BALANGAN, DAY, NOW, SERIAL, make_card, make_trust
 from tests.integration.verifier.records import ACCEPTED, REJECTED, SERVICE, WIB, decision, fill, open_log
 from verifier.decision import History, Service, decide
 from verifier.log import (
@@ -85,6 +85,21 @@ def test_flags_and_empty_fields_round_trip_exactly(log: TerminalLog) -> None:
     log.verify_chain()
 
 
+def test_a_record_of_another_offices_card_keeps_its_home_in_the_chain(path: Path) -> None:
+    with open_log(path) as log:
+        log.append(ACCEPTED, NOW)
+        record = log.append(decision(home=BALANGAN), NOW + 5)
+        sent = [kept.to_json() for kept in log.pending()]
+
+    expected = Redemption(2, NOW + 5, SERIAL, True, "accepted", SERVICE, "5-12", 35_000, 11_550, 23_450, (), 6311)
+    assert record == expected
+    assert "home" not in sent[0] and sent[1]["home"] == 6311
+    with open_log(path) as log:  # the chain is checked again from the file at open
+        assert all_records(log) == [ACCEPTED.record(1, NOW), expected]
+        assert log.hash_at(2) == chain_hash(chain_hash(GENESIS, ACCEPTED.record(1, NOW)), expected)
+        assert log._db.execute("SELECT home FROM records ORDER BY seq").fetchall() == [(None,), (6311,)]
+
+
 def test_a_decision_the_office_would_refuse_is_not_written(log: TerminalLog) -> None:
     log.append(ACCEPTED, NOW)
 
@@ -92,6 +107,8 @@ def test_a_decision_the_office_would_refuse_is_not_written(log: TerminalLog) -> 
         log.append(decision(flags=("x" * 40,)), NOW)
     with pytest.raises(InvalidRecord):
         log.append(decision(paid=1), NOW)
+    with pytest.raises(InvalidRecord):
+        log.append(decision(home=33), NOW)  # not a region code
 
     assert log.head()[0] == 1
     log.append(ACCEPTED, NOW)

@@ -6,9 +6,10 @@ import email.utils
 import json
 from pathlib import Path
 
-from keys.chain import InvalidSyncToken, verify_sync_token
+from keys.chain import GENESIS, InvalidSyncToken, Redemption, chain_hashes, verify_checkpoint, verify_sync_token
 from keys.errors import CARD_REASONS
-from tests.factories import DAY, NOW, make_trust
+from tests.factories import BALANGAN, DAY, NOW, make_trust
+from tests.integration.verifier.records import decision
 from tests.terminal_home import open_terminal, signed_config
 from verifier.decision import RULE_REASONS
 from verifier.display import DISPLAY_WIDTH, SHORT, short
@@ -56,6 +57,23 @@ def test_a_lost_answer_is_caught_up_from_the_offices_gap_reply(tmp_path: Path) -
 
     assert [record["seq"] for record in office.posted[1]["records"]] == [3]
     assert terminal.log.acknowledged() == 3
+    terminal.close()
+
+
+def test_the_records_sent_carry_another_offices_card_home_under_the_signed_checkpoint(tmp_path: Path) -> None:
+    terminal = open_terminal(tmp_path, TRUST, NOW)
+    terminal.scan("not a card", NOW)
+    terminal.log.append(decision(home=BALANGAN), NOW + 1)
+    office = ScriptedOffice((200, {"acknowledged": 2, "stored": 2, "duplicates": 0}))
+
+    Sync(terminal, office).run(lambda: NOW)  # type: ignore[arg-type]
+
+    (posted,) = office.posted
+    assert "home" not in posted["records"][0] and posted["records"][1]["home"] == 6311
+    # What the office recomputes: the chain over the records as sent, home included, to the signed checkpoint.
+    checkpoint = verify_checkpoint(posted["checkpoint"], terminal.key.public_key(), terminal.identity.terminal_id)
+    sent = [Redemption.from_json(record) for record in posted["records"]]
+    assert checkpoint.hash == chain_hashes(GENESIS, sent)[-1] == terminal.log.hash_at(2)
     terminal.close()
 
 

@@ -20,6 +20,7 @@ from keys.federation import (
     OfficeTrustList,
     apply_office_delta,
     federate,
+    signing_region,
     verify_office_trust_list,
 )
 from keys.serial import serial_from_value
@@ -305,3 +306,55 @@ def test_the_single_office_path_is_unchanged(offices):
     office = offices[SURAKARTA]
     token = office.card()
     assert verify_card(token, office.trust.trust_list, NOW).card.region == SURAKARTA
+
+
+def _refusal(call):
+    with pytest.raises(errors.InvalidCardError) as info:
+        call()
+    return info.value
+
+
+def test_a_refusal_after_the_signature_names_the_office_whose_key_verified_it(terminal, offices):
+    revoked = _refusal(lambda: terminal.verify_card(offices[SURAKARTA].card(REVOKED_IN_SURAKARTA), NOW))
+    claims_balangan = _refusal(lambda: terminal.verify_card(offices[SURAKARTA].card(region=BALANGAN), NOW))
+    aged_out = _refusal(lambda: terminal.verify_card(offices[JAYAPURA].card(), NOW + 10 * 365 * DAY))
+
+    assert [(error.reason, signing_region(error)) for error in (revoked, claims_balangan, aged_out)] == [
+        ("card_revoked", SURAKARTA), ("bad_claims", SURAKARTA), ("aged_out", JAYAPURA)]
+
+
+def test_a_refusal_before_any_key_verified_names_no_office(terminal, offices):
+    unknown = _refusal(lambda: terminal.verify_card(make_trust(NOW).issue(make_card(region=BALANGAN)), NOW))
+    unsigned = offices[BALANGAN].card().rsplit(".", 1)[0] + "." + "A" * 86
+    forged = _refusal(lambda: terminal.verify_card(unsigned, NOW))
+    malformed = _refusal(lambda: terminal.verify_card("not a card", NOW))
+    # One office's list alone (keys.verify_card) knows no offices.
+    alone = _refusal(lambda: verify_card(offices[SURAKARTA].card(REVOKED_IN_SURAKARTA),
+                                         offices[SURAKARTA].trust.trust_list, NOW))
+
+    assert [(error.reason, signing_region(error)) for error in (unknown, forged, malformed, alone)] == [
+        ("unknown_key", None), ("bad_signature", None), ("malformed", None), ("card_revoked", None)]
+
+
+def test_a_refusal_across_colliding_kids_names_the_office_whose_key_verified():
+    (private_a, key_a), (private_b, key_b) = colliding_signers()
+    serial = serial_from_value(78)
+    surakarta = make_office(SURAKARTA, signers=[(private_a, key_a)])
+    balangan = make_office(BALANGAN, signers=[(private_b, key_b)], revoked=[serial])
+    national = make_directory([surakarta.entry(), balangan.entry()])
+    trust, _ = federate(national.directory, {SURAKARTA: surakarta.trust.token, BALANGAN: balangan.trust.token},
+                        NOW)
+
+    # Surakarta's key of the same kid is tried first and does not verify: Balangan's refusal, Balangan's region.
+    refused = _refusal(lambda: trust.verify_card(balangan.card(serial), NOW))
+
+    assert (refused.reason, signing_region(refused)) == ("card_revoked", BALANGAN)
+
+
+def test_the_own_region_is_a_region_code_and_unset_by_default(national, offices):
+    held = [office.listed(national.directory) for office in offices.values()]
+
+    assert FederatedTrust(national.directory, held, NOW).own_region is None
+    assert FederatedTrust(national.directory, held, NOW, own_region=SURAKARTA).own_region == SURAKARTA
+    with pytest.raises(ValueError, match="regency/city code"):
+        FederatedTrust(national.directory, held, NOW, own_region=33)
