@@ -38,6 +38,8 @@ ACTIONS = (
     "record_release", "record_confirm", "anomaly_pass", "audit_export",
     # retention
     "records_prune",
+    # federation: the national root and directory the office checks other regions' cards against
+    "national_root_pin", "national_directory_take", "visits_sign", "visits_take",
 )
 
 

@@ -161,7 +161,7 @@ def _redemptions(session: Session, runs: list[Run]) -> Iterator[dict[str, Any]]:
                 "day": row.day, "serial": row.serial, "accepted": row.accepted, "reason": row.reason,
                 "service": row.service, "category": row.category, "price": row.price, "discount": row.discount,
                 "paid": row.paid, "flags": " ".join(row.flags), "prev_hash": previous_hash, "hash": row.hash,
-                "received_at": row.received_at, "held": row.held, "flagged": row.flagged,
+                "received_at": row.received_at, "held": row.held, "flagged": row.flagged, "home": row.home,
             }
             previous_seq, previous_hash = row.seq, row.hash
 

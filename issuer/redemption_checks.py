@@ -43,6 +43,9 @@ HOUR, DAY = 3600, 86400
 CHECKS = {
     "serial_malformed": "the accepted card's serial is not a KIA serial",
     "serial_unknown": "no card with this serial was issued by this office",
+    "home_own_region": "the record names this office's own region as the card's home region",
+    "home_unlisted": "the national directory the office holds does not list the card's home region",
+    "home_untrusted": "the national directory did not trust the card's home office at the scan's time",
     "card_not_issued_yet": "the card was issued after the scan",
     "card_revoked": "the card was revoked before the scan",
     "card_replaced": "the card was replaced before the scan",
@@ -98,6 +101,15 @@ class Use:
 
 
 @dataclasses.dataclass(frozen=True)
+class HomeOffice:
+    """Another region's office as the national directory lists it."""
+
+    state: str  # active, suspended or revoked
+    valid_from: int
+    valid_until: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Known:
     """What the office knows when a batch arrives, for the checks."""
 
@@ -112,6 +124,10 @@ class Known:
     rules: Sequence[RuleVersion]  # every version of this partner's services
     uses: Mapping[str, Sequence[Use]]  # stored accepted uses of the batch's serials, by serial, oldest first
     places: Mapping[int, tuple[float, float]]  # partner id -> (latitude, longitude), where known
+    # Other regions' offices as the held national directory lists them (issuer.federation), for records
+    # of their cards (``home``), and this office's own region there; empty and None without a directory.
+    home_offices: Mapping[int, HomeOffice] = dataclasses.field(default_factory=dict)
+    own_region: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +148,10 @@ def check_batch(records: Sequence[Redemption], known: Known) -> list[Finding]:
         versions = services.get(record.service, [])
         found = _time_checks(record, known) + _decision_checks(record)
         if record.accepted and record.serial is not None and is_valid_serial(record.serial):
-            found += _card_checks(record, record.serial, known)
+            # Another office's card: this office holds none of its facts, only the directory's word on
+            # its office (the terminal verified the card under that office's list).
+            found += (_card_checks(record, record.serial, known) if record.home is None
+                      else _home_checks(record, record.home, known))
             earlier = uses.setdefault(record.serial, [])
             use = Use(record.at, known.partner_id, record.service, known.terminal_id, record.seq,
                       _day(record.at, known.partner_zone))
@@ -189,6 +208,18 @@ def _card_checks(record: Redemption, serial: str, known: Known) -> list[tuple[st
     if category is not None and record.category != category:
         found.append(("category_mismatch", f"recorded {record.category}, the card's category was {category}"))
     return found
+
+
+def _home_checks(record: Redemption, home: int, known: Known) -> list[tuple[str, str]]:
+    if home == known.own_region:
+        return [("home_own_region", f"home {home} is this office's region")]
+    office = known.home_offices.get(home)
+    if office is None:
+        return [("home_unlisted", f"region {home} is not in the national directory the office holds")]
+    if office.state != "active" or not office.valid_from <= record.at < office.valid_until:
+        return [("home_untrusted", f"region {home}'s office is {office.state}, trusted {_iso(office.valid_from)} "
+                                   f"to {_iso(office.valid_until)}; scanned {_iso(record.at)}")]
+    return []
 
 
 def _rules_checks(record: Redemption, service: Sequence[RuleVersion], enrolled_at: int) -> list[tuple[str, str]]:

@@ -32,7 +32,7 @@ from keys.chain import (
 from keys.eligibility import region_timezone
 from keys.times import local_date
 
-from . import summaries, transparency
+from . import federation, summaries, transparency
 from .errors import SyncRefused, TerminalSuspended
 from .redemption_checks import (
     CHECKS,
@@ -40,6 +40,7 @@ from .redemption_checks import (
     HOUR,
     CardFacts,
     Finding,
+    HomeOffice,
     Known,
     RuleVersion,
     Use,
@@ -150,7 +151,7 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
              "serial": r.serial, "accepted": r.accepted, "reason": r.reason, "service": r.service,
              "category": r.category, "price": r.price, "discount": r.discount, "paid": r.paid,
              "flags": list(r.flags), "hash": digest.hex(), "received_at": now, "held": r.seq in held,
-             "flagged": bool(r.flags),
+             "flagged": bool(r.flags), "home": r.home,
              **_buckets(r.at, zone)}
             for r, digest in new
         ]
@@ -208,8 +209,18 @@ def _known(session: Session, terminal: Terminal, partner: Partner, new: Sequence
         TerminalStateChange.terminal_id == terminal.id)
     states = [(row.at, row.state) for row in session.execute(
         changes.order_by(TerminalStateChange.at, TerminalStateChange.id))]
+    home_offices, own_region = _home_offices(session) if any(r.home is not None for r, _ in new) else ({}, None)
     return Known(now, terminal.id, partner.id, zone, terminal.enrolled_at or 0, states, cards, revoked_keys, rules,
-                 uses, places)
+                 uses, places, home_offices, own_region)
+
+
+def _home_offices(session: Session) -> tuple[dict[int, HomeOffice], int | None]:
+    """The offices the held national directory lists, for records of other regions' cards."""
+    held = federation.held_directory(session)
+    if held is None:
+        return {}, None
+    return ({office.region: HomeOffice(office.state.value, office.valid_from, office.valid_until)
+             for office in held.directory.offices}, held.own_region)
 
 
 def _uses(serials: Sequence[str], start: int, end: int, on_postgresql: bool) -> Executable:
@@ -249,7 +260,8 @@ def _hold(session: Session, terminal: Terminal, findings: Sequence[Finding], now
 
 
 _COPY_COLUMNS = ("terminal_id", "partner_id", "seq", "at", "serial", "accepted", "reason", "service", "category",
-                 "price", "discount", "paid", "flags", "hash", "received_at", "held", "flagged", "day", "month")
+                 "price", "discount", "paid", "flags", "hash", "received_at", "held", "flagged", "day", "month",
+                 "home")
 
 
 def _store(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -25,3 +25,7 @@ LONER_MIN_CARDS, LONER_SHARE, LONER_MARGIN = 50, 0.95, 0.25
 # closing_burst: on a day in use for more than BURST_MIN_SPAN seconds, at least BURST_MIN accepted scans,
 # and at least BURST_SHARE of them, in the last BURST_WINDOW seconds before the day's last scan.
 BURST_MIN, BURST_SHARE, BURST_WINDOW, BURST_MIN_SPAN = 30, 0.5, 3600, 3 * 3600
+
+# Figures of another region's cards (issuer.visits, ADR 0003): a day, kind and cluster with fewer accepted
+# scans gives no count and no money, so one child's trip cannot be read from them; kia audit visits agrees.
+VISITS_SMALL_COUNT = 5

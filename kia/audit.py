@@ -203,6 +203,39 @@ def revenue(context: click.Context, directory: Path, as_json: bool, lang: str) -
     context.exit(1 if figures.differences else 0)
 
 
+@audit.command("visits")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("figures", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@_LANG
+@click.pass_context
+def visits(context: click.Context, directory: Path, figures: Path, as_json: bool, lang: str) -> None:
+    """Recompute an office's signed figures of another region's cards (FIGURES, kia-visits) from its export.
+
+    The export must hold every partner's records of the figures' whole month.
+    Exits 0 when every cell agrees, 1 when one differs (each on one line),
+    2 when the figures or the export cannot be read or compared.
+    """
+    from kia.audit_visits import check_visits
+
+    checked = check_visits(directory, figures.read_text(encoding="utf-8"))
+    if as_json:
+        click.echo(json.dumps(checked.to_json(), indent=2))
+    else:
+        month = f"{checked.month // 100}-{checked.month % 100:02d}"
+        click.echo(_words(lang, f"Angka kartu daerah {checked.home} dari kantor daerah {checked.answering}, {month}: "
+                                f"{checked.cells} sel dihitung ulang dari catatan.",
+                          f"Figures of region {checked.home}'s cards from region {checked.answering}'s office, "
+                          f"{month}: {checked.cells} cells recomputed from the records."))
+        if not checked.differences:
+            click.echo(_words(lang, "Angka yang ditandatangani sama dengan catatan.",
+                              "The signed figures match the records."))
+        for item in checked.differences:
+            click.echo(f"  {item.day} {item.kind} {item.cluster}: {_words(lang, 'ditandatangani', 'signed')} "
+                       f"{item.signed}, {_words(lang, 'dihitung ulang', 'recomputed')} {item.recomputed}")
+    context.exit(1 if checked.differences else 0)
+
+
 _REVENUE_COLUMNS = (("accepted", "diterima", "accepted"), ("unique_cards", "kartu unik", "unique cards"),
                     ("gross", "harga penuh", "gross"), ("discount", "potongan", "discount"),
                     ("net", "bersih", "net"), ("held", "ditahan", "held"), ("flagged", "ditandai", "flagged"))

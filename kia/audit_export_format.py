@@ -32,7 +32,9 @@ from typing import IO, Any, Literal
 
 from keys.errors import KiaError
 
-FORMAT = "kia-audit-export/1"
+FORMAT = "kia-audit-export/2"
+# Exports of version 1, from before records named a foreign card's home region, are still read.
+READ_FORMATS = ("kia-audit-export/1", FORMAT)
 MANIFEST = "manifest.json"
 FIGURES = "figures.json"
 FORMATS = ("csv", "parquet")
@@ -104,6 +106,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         "terminal_id:text", "partner_id:int", "seq:int", "at:int", "day:int/INTEGER", "serial:text?",
         "accepted:bool", "reason:text", "service:text", "category:text?", "price:int", "discount:int", "paid:int",
         "flags:text", "prev_hash:text?", "hash:text", "received_at:int", "held:bool", "flagged:bool",
+        "home:int?/SMALLINT",
     ),
     "checkpoints": _columns("terminal_id:text", "seq:int", "hash:text", "jws:text", "received_at:int"),
     "terminals": _columns("terminal_id:text", "partner_id:int", "state:text", "enrolled_at:int?",
@@ -113,6 +116,9 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "findings": _columns("terminal_id:text", "seq:int", "partner_id:int", "check:text", "evidence:text",
                          "found_at:int", "state:text", "decided_by:text?", "decided_at:int?", "decision:text?"),
 }
+
+# Version 1 had no ``home``: its records are read with home None, as they were chained.
+_V1_TABLES = TABLES | {"redemptions": tuple(column for column in TABLES["redemptions"] if column.name != "home")}
 
 Row = dict[str, Any]
 # The office's figures per partner-local day (issuer/reports.py): all but unique_cards add up over days.
@@ -205,10 +211,15 @@ class Manifest:
     exported_at: str  # ISO 8601 UTC
     root_kid: str
     files: dict[str, FileEntry]
+    format: str = FORMAT
+
+    def columns(self, table: str) -> tuple[Column, ...]:
+        """The columns of ``table`` in this export's format version."""
+        return (_V1_TABLES if self.format == READ_FORMATS[0] else TABLES)[table]
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format": FORMAT, "from": self.start, "to": self.end, "partner": self.partner,
+            "format": self.format, "from": self.start, "to": self.end, "partner": self.partner,
             "exported_at": self.exported_at, "root_kid": self.root_kid,
             "files": {name: {key: value for key, value in dataclasses.asdict(entry).items() if value is not None}
                       for name, entry in sorted(self.files.items())},
@@ -274,8 +285,8 @@ def read_manifest(directory: Path) -> Manifest:
         raise MalformedExport(f"{directory} holds no {MANIFEST}: it is not an audit export") from None
     except (ValueError, UnicodeDecodeError):
         raise MalformedExport(f"{MANIFEST} is not JSON") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise MalformedExport(f"{MANIFEST} is not of the format {FORMAT}")
+    if not isinstance(document, dict) or document.get("format") not in READ_FORMATS:
+        raise MalformedExport(f"{MANIFEST} is not of the format {FORMAT} (or {READ_FORMATS[0]})")
     for key in ("from", "to", "exported_at", "root_kid"):
         if not isinstance(document.get(key), str):
             raise MalformedExport(f"{MANIFEST}: {key} must be text")
@@ -289,7 +300,7 @@ def read_manifest(directory: Path) -> Manifest:
     if not isinstance(files, dict):
         raise MalformedExport(f"{MANIFEST}: files must map each file name to its sha256 and bytes")
     manifest = Manifest(document["from"], document["to"], partner, document["exported_at"], document["root_kid"],
-                        {_safe_name(name): _entry(name, value) for name, value in files.items()})
+                        {_safe_name(name): _entry(name, value) for name, value in files.items()}, document["format"])
     missing = [table for table in TABLES if not manifest.tables(table)]
     if FIGURES not in manifest.files or missing:
         lacking = [FIGURES] * (FIGURES not in manifest.files) + [f"{table}.csv|parquet" for table in missing]
@@ -315,8 +326,7 @@ def open_export(directory: Path) -> Manifest:
     return manifest
 
 
-def _csv_rows(path: Path, table: str) -> Iterator[Row]:
-    columns = TABLES[table]
+def _csv_rows(path: Path, columns: tuple[Column, ...]) -> Iterator[Row]:
     name = path.name
     with path.open("rb") as raw:
         raw.seek(0, 2)
@@ -368,8 +378,7 @@ def _from_csv(column: Column, text: str, name: str, line: int) -> Any:
     return value
 
 
-def _parquet_rows(path: Path, table: str) -> Iterator[Row]:
-    columns = TABLES[table]
+def _parquet_rows(path: Path, columns: tuple[Column, ...]) -> Iterator[Row]:
     duckdb = _duckdb()
     name = path.name
     with duckdb.connect() as connection:
@@ -397,8 +406,8 @@ def _parquet_rows(path: Path, table: str) -> Iterator[Row]:
             raise MalformedExport(f"{name} cannot be read as Parquet: {first[:200]}") from None
 
 
-def _rows(path: Path, table: str) -> Iterator[Row]:
-    return _csv_rows(path, table) if path.suffix == ".csv" else _parquet_rows(path, table)
+def _rows(path: Path, columns: tuple[Column, ...]) -> Iterator[Row]:
+    return _csv_rows(path, columns) if path.suffix == ".csv" else _parquet_rows(path, columns)
 
 
 def read_table(directory: Path, manifest: Manifest, table: str) -> Iterator[Row]:
@@ -410,7 +419,8 @@ def read_table(directory: Path, manifest: Manifest, table: str) -> Iterator[Row]
     """
     names = manifest.tables(table)
     count = 0
-    for row in _same_rows([_rows(directory / name, table) for name in names], names):
+    columns = manifest.columns(table)
+    for row in _same_rows([_rows(directory / name, columns) for name in names], names):
         count += 1
         yield row
     for name in names:

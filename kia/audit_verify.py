@@ -230,6 +230,8 @@ def record_of(row: Row) -> tuple[Redemption, str | None]:
     and the rule of keys.chain it breaks (None when it breaks none): its hash is checked all the same."""
     fields: dict[str, Any] = {name: row[name] for name in _RECORD_FIELDS}
     fields["flags"] = row["flags"].split(" ") if row["flags"] else []
+    if row.get("home") is not None:  # a card of another region (format 2); absent, as chained, otherwise
+        fields["home"] = row["home"]
     try:
         return Redemption.from_json(fields), None
     except InvalidRecord as exc:

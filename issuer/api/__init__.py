@@ -37,6 +37,6 @@ def parsed_query(model: type[Model]) -> Model | ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
-    from . import audit, log, openapi, reports, terminals, trustlists  # noqa: F401  (routes register on bp)
+    from . import audit, federation, log, openapi, reports, terminals, trustlists  # noqa: F401  (routes register on bp)
 
     app.register_blueprint(bp)

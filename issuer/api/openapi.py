@@ -123,6 +123,24 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/api/v1/federation/visits": {
+            "get": {
+                "summary": "A month's figures of another region's cards at this office's partners (typ kia-visits)",
+                "parameters": [
+                    {"name": "home", "in": "query", "required": True,
+                     "description": "The cards' home region, a four-digit regency/city code.",
+                     "schema": {"type": "integer", "minimum": 1101, "maximum": 9799}},
+                    {"name": "month", "in": "query", "required": True, "description": "The local month, YYYY-MM.",
+                     "schema": {"type": "string", "pattern": "^\\d{4}-\\d{2}$"}},
+                ],
+                "responses": {
+                    "200": _jose("compact JWS, typ kia-visits, signed by an active issuing key"),
+                    "400": _json(_ERROR, "a home or month that is not one"),
+                    "409": _json(_ERROR, "the office holds no national directory listing it, or home is its own"),
+                    "503": _json(_ERROR, "the office cannot sign figures now"),
+                },
+            }
+        },
         "/api/v1/terminals/config": {
             "get": {
                 "summary": "The terminal's signed configuration (typ kia-config)",

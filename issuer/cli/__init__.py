@@ -39,6 +39,7 @@ _COMMANDS = {
     "quarantine": ("quarantine", "quarantine"),
     "anomalies": ("quarantine", "anomalies"),
     "log": ("log", "log"),
+    "federation": ("federation", "federation_group"),
 }
 
 

@@ -53,6 +53,36 @@ class Office(Base):
     redemptions_kept_from: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
 
 
+class NationalTrust(Base):
+    """The national root the office pinned and the last directory it took under it (docs/federation.md).
+
+    Ingest checks a foreign card's ``home`` against the directory: the region
+    must be listed, trusted, and not this office's own.
+    """
+
+    __tablename__ = "national_trust"
+    __table_args__ = (CheckConstraint("id = 1", name="national_trust_single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    directory: Mapped[str | None] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    taken_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ReceivedVisits(Base):
+    """What another office signed of this office's cards used at its partners in a month (issuer.visits)."""
+
+    __tablename__ = "received_visits"
+
+    region: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # the office that answered
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMM
+    jws: Mapped[str] = mapped_column(Text)  # as signed, for anyone to check again
+    cells: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    taken_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class IssuingKeyRow(Base):
     __tablename__ = "issuing_keys"
     __table_args__ = (CheckConstraint("state IN ('active', 'retired', 'revoked')", name="issuing_key_state"),)
@@ -442,6 +472,9 @@ class RedemptionRow(Base):
         # Unique cards, the one report figure a summary cannot keep, read from this index alone (migration 0013).
         Index("ix_redemptions_counted_cards", "partner_id", "day", "serial", postgresql_include=["service"],
               postgresql_where=text("accepted AND NOT held"), sqlite_where=text("accepted AND NOT held")),
+        # A region's visits, without reading the office's own cards' records (migration 0020).
+        Index("ix_redemptions_home_month", "home", "month", postgresql_where=text("home IS NOT NULL"),
+              sqlite_where=text("home IS NOT NULL")),
         {"postgresql_partition_by": "LIST (month)"},
     )
 
@@ -468,6 +501,8 @@ class RedemptionRow(Base):
     held: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     # The terminal flagged the decision (stale trust list, clock skew): counted apart in reports.
     flagged: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    # The card's home region when another office issued it (ADR 0003, migration 0020); NULL for this office's.
+    home: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 def on_days(first: int, last: int) -> ColumnElement[bool]:

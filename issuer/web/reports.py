@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from keys.regions import region_name
 
-from .. import partners, reports, retention
+from .. import partners, reports, retention, visits
 from ..current import now, office
 from .auth import EVERYONE, roles
 from .dashboard import (
@@ -188,6 +188,8 @@ def index() -> ResponseReturnValue:
         page |= {"counts": counts, "counts_chart": _partners_chart(counts) if counts else None,
                  "coverage": _coverage_table(coverage), "coverage_months": sorted({row.month for row in coverage}),
                  "coverage_chart": _coverage_chart(coverage)}
+        elsewhere = visits.elsewhere(home, reports.bucket(chosen.start, "month"), reports.bucket(chosen.end, "month"))
+        page |= {"elsewhere": elsewhere, "elsewhere_chart": _elsewhere_chart(elsewhere) if elsewhere else None}
     return render_template("reports.html", chosen=chosen, refused=None, regions=regions, mine=mine,
                            args=request.args, ranges=RANGES, groups=_groups(mine), today=today,
                            last_month=quick_range("last_month", today), **page)
@@ -242,6 +244,21 @@ def _partners_chart(counts: list[reports.PartnerCount]) -> Markup:
     # Dashed, so that it shows where it runs along the line above (every partner in force is scanning).
     chart.add(t("rep_partners_with_scans"), [row.with_scans for row in counts],
               stroke_style={"width": 3, "dasharray": "8, 6"})
+    return _chart(chart)
+
+
+def _elsewhere_chart(rows: list[visits.Elsewhere]) -> Markup:
+    """This office's cards accepted at each other office's partners over the range, fewest last."""
+    scans: dict[int, int] = {}
+    for row in rows:
+        scans[row.region] = scans.get(row.region, 0) + row.scans
+    ordered = sorted(scans, key=lambda region: -scans[region])
+    chart = pygal.HorizontalBar(style=style((COLOURS["with_scans"],)), width=WIDTH, height=150 + 44 * len(ordered),
+                                legend_at_bottom=True, value_formatter=number, truncate_label=-1, truncate_legend=-1,
+                                y_labels=ticks(max(max(scans.values()), 1)), margin_right=48)
+    chart.title = t("rep_elsewhere_chart")
+    chart.x_labels = [region_name(region) for region in ordered]
+    chart.add(t("rep_elsewhere_scans"), [scans[region] for region in ordered])
     return _chart(chart)
 
 

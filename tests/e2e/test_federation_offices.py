@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from keys.eligibility import region_timezone
 from kia.processes import Server, kia_command
 from tests.e2e.processes import BIN, clean_env, kia
 from tests.factories import aged
@@ -113,6 +114,37 @@ def test_a_terminal_accepts_three_offices_cards_and_follows_revocations_and_susp
 
     first = [offices[region].cards[0]["token"] for region in (SURAKARTA, BALANGAN, JAYAPURA)]
     assert _scans(terminal, env, first) == ["accepted"] * 3
+
+    # The museum's records reach Surakarta's office, the two foreign cards named by their home region
+    # (ADR 0003). Surakarta holds the ministry's directory, so it counts all three in the museum's revenue.
+    kia("issuer", "federation", "pin", "--home", str(surakarta.home), "--national-root",
+        str(ministry / "national-root.jwk"), env=env)
+    held = kia("issuer", "federation", "directory", "--home", str(surakarta.home), "--url",
+               f"{files_url}/directory.jws", env=env)
+    assert (held["seq"], held["own_region"], held["regions"]) == (1, SURAKARTA, 3)
+    kia_plain("verifier", "sync", "--home", str(terminal), env=env)
+    assert kia("issuer", "quarantine", "list", "--home", str(surakarta.home), env=env) == []
+    figures = kia("issuer", "report", "figures", "--home", str(surakarta.home), "--by", "programme", env=env)
+    assert sum(row["accepted"] for row in figures) == 3
+    # Balangan fetches what Surakarta signed of its cards: one scan, so a small count, withheld.
+    for region in (BALANGAN, JAYAPURA):
+        kia("issuer", "federation", "pin", "--home", str(offices[region].home), "--national-root",
+            str(ministry / "national-root.jwk"), env=env)
+        kia("issuer", "federation", "directory", "--home", str(offices[region].home), "--file",
+            str(served / "directory.jws"), env=env)
+    month = dt.datetime.now(region_timezone(SURAKARTA)).strftime("%Y-%m")
+    fetched_visits = kia("issuer", "federation", "visits-fetch", "--home", str(offices[BALANGAN].home),
+                         "--office", f"{SURAKARTA}={surakarta.url}", "--month", month, env=env)
+    assert fetched_visits == [{"region": SURAKARTA, "month": month, "cells": 1, "scans": 0}]
+    [kept] = kia("issuer", "federation", "visits", "--home", str(offices[BALANGAN].home), env=env)
+    assert (kept["region"], [(cell["kind"], cell["scans"], cell["gross"]) for cell in kept["cells"]]) == (
+        SURAKARTA, [("museum", None, None)])
+    # Jayapura's figures from Surakarta are its own card's; Balangan's office signs none of them.
+    refused = subprocess.run([str(BIN / "kia"), "issuer", "federation", "visits-fetch", "--home",
+                              str(offices[JAYAPURA].home), "--office", f"{BALANGAN}={offices[BALANGAN].url}",
+                              "--month", month], env=env, capture_output=True, text=True, check=False)
+    assert refused.returncode == 0, refused.stderr
+    assert json.loads(refused.stdout) == [{"region": BALANGAN, "month": month, "cells": 0, "scans": 0}]
 
     # Balangan revokes its first card and publishes; the terminal's next fetch takes the delta.
     balangan = offices[BALANGAN]

@@ -81,7 +81,7 @@ class Till:
             "reason": record.reason, "service": record.service, "category": record.category,
             "price": record.price, "discount": record.discount, "paid": record.paid, "flags": " ".join(record.flags),
             "prev_hash": hashes[record.seq - 1].hex(), "hash": hashes[record.seq].hex(), "received_at": NOW,
-            "held": record.seq in self.held, "flagged": bool(record.flags),
+            "held": record.seq in self.held, "flagged": bool(record.flags), "home": record.home,
         } for record in self.records[first - 1:last]]
 
     def terminal_row(self) -> dict[str, Any]:

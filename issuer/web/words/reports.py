@@ -85,6 +85,20 @@ TEXT: dict[str, tuple[str, str]] = {
     "rep_percent": ("Cakupan", "Coverage"),
     "rep_unknown": ("belum diisi", "not entered"),
     "rep_no_coverage": ("Belum ada kartu atau data anak yang berhak.", "No cards or eligible children yet."),
+    "rep_elsewhere": ("Kartu daerah ini dipakai di daerah lain", "This region's cards used in other regions"),
+    "rep_elsewhere_help": ("Angka yang ditandatangani kantor daerah lain tentang kartu kita di mitra mereka: per "
+                           "bulan, tanpa nama atau nomor kartu anak. Hari dengan kurang dari 5 pindaian pada satu "
+                           "jenis mitra tidak disebutkan jumlahnya.",
+                           "Figures other regions' offices signed of our cards at their partners: per month, with "
+                           "no child's name or card number. Days with fewer than 5 scans at one kind of partner "
+                           "are not counted out."),
+    "rep_elsewhere_chart": ("Pindaian kartu kita di daerah lain", "Our cards' scans in other regions"),
+    "rep_elsewhere_scans": ("Pindaian diterima", "Accepted scans"),
+    "rep_elsewhere_withheld": ("Hari di bawah 5 pindaian", "Days under 5 scans"),
+    "rep_elsewhere_none": ("Belum ada angka dari kantor daerah lain untuk rentang ini. Ambil dengan: kia issuer "
+                           "federation visits-fetch.",
+                           "No figures from other regions' offices for this range yet. Fetch them with: kia issuer "
+                           "federation visits-fetch."),
     "rep_bad_dates": ("Tanggal tidak dapat dibaca: tulis sebagai tahun-bulan-tanggal, misalnya 2026-12-01.",
                       "The dates cannot be read: write them as year-month-day, e.g. 2026-12-01."),
     "rep_dates_order": ("Tanggal awal harus sebelum atau sama dengan tanggal akhir.",

@@ -15,6 +15,7 @@ from issuer.redemption_checks import (
     CHECKS,
     HOUR,
     CardFacts,
+    HomeOffice,
     Known,
     RuleVersion,
     Use,
@@ -72,6 +73,41 @@ def test_a_refusal_carries_no_amounts():
 ])
 def test_the_card_as_it_was_at_the_scan(facts: CardFacts, expected: set[str]):
     assert checks(accepted(), dataclasses.replace(KNOWN, cards={CARD: facts})) == expected
+
+
+BALANGAN = 6311
+FOREIGN = serial_from_value(77)  # a Balangan card: this office holds none of its facts
+
+
+@pytest.mark.parametrize(("offices", "own", "home", "expected"), [
+    pytest.param({BALANGAN: HomeOffice("active", NOW - 365 * DAY, NOW + 365 * DAY)}, SURAKARTA, BALANGAN, set(),
+                 id="listed_and_trusted"),
+    pytest.param({}, None, BALANGAN, {"home_unlisted"}, id="no_directory_held"),
+    pytest.param({SURAKARTA: HomeOffice("active", 0, NOW * 2)}, SURAKARTA, 9171, {"home_unlisted"},
+                 id="region_not_listed"),
+    pytest.param({BALANGAN: HomeOffice("active", 0, NOW * 2)}, BALANGAN, BALANGAN, {"home_own_region"},
+                 id="own_region_named_home"),
+    pytest.param({BALANGAN: HomeOffice("suspended", 0, NOW * 2)}, SURAKARTA, BALANGAN, {"home_untrusted"},
+                 id="suspended"),
+    pytest.param({BALANGAN: HomeOffice("revoked", 0, NOW * 2)}, SURAKARTA, BALANGAN, {"home_untrusted"},
+                 id="revoked"),
+    pytest.param({BALANGAN: HomeOffice("active", NOW, NOW * 2)}, SURAKARTA, BALANGAN, {"home_untrusted"},
+                 id="before_its_validity"),
+])
+def test_a_card_of_another_region_is_checked_against_the_directory_not_the_offices_cards(
+        offices: dict[int, HomeOffice], own: int | None, home: int, expected: set[str]):
+    known = dataclasses.replace(KNOWN, home_offices=offices, own_region=own)
+    assert checks(accepted(serial=FOREIGN, home=home), known) == expected
+    # Without home the same serial is no card of this office's.
+    assert checks(accepted(serial=FOREIGN), known) == {"serial_unknown"}
+
+
+def test_a_card_of_another_region_still_meets_the_partners_rules_and_daily_limit():
+    known = dataclasses.replace(KNOWN, home_offices={BALANGAN: HomeOffice("active", 0, NOW * 2)},
+                                own_region=SURAKARTA)
+    assert checks(accepted(serial=FOREIGN, home=BALANGAN, discount=15_000, paid=5_000), known) == {"rules_mismatch"}
+    twice = [accepted(serial=FOREIGN, home=BALANGAN), accepted(NOW - HOUR + 60, seq=2, serial=FOREIGN, home=BALANGAN)]
+    assert [finding.check for finding in check_batch(twice, known)] == ["daily_limit"]
 
 
 def test_a_key_revoked_before_the_scan_holds_its_cards_and_one_revoked_after_does_not():

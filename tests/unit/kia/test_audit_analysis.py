@@ -74,7 +74,8 @@ class Records:
             "reason": "accepted" if accepted else "card_revoked", "service": service,
             "category": "5-12" if accepted else None, "price": 20_000 if accepted else 0,
             "discount": 10_000 if accepted else 0, "paid": 10_000 if accepted else 0, "flags": "",
-            "prev_hash": "0" * 64, "hash": "0" * 64, "received_at": NOW, "held": held, "flagged": False})
+            "prev_hash": "0" * 64, "hash": "0" * 64, "received_at": NOW, "held": held, "flagged": False,
+            "home": None})
 
     def write(self, directory: Path, fmt: str = "parquet") -> Path:
         partners = [{"partner_id": partner, "name": f"Mitra {partner}", "kind": "pool", "cluster": "education_culture",

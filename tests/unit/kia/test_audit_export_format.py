@@ -122,7 +122,7 @@ def test_a_renamed_or_missing_column_is_malformed(tmp_path: Path, till: Till):
 def test_a_row_with_a_field_too_few_is_malformed(tmp_path: Path, till: Till):
     honest_export(tmp_path, till)
     csv_line(tmp_path, "redemptions.csv", 2, lambda fields: fields[:-1])
-    with pytest.raises(MalformedExport, match="row 2: 18 fields instead of 19"):
+    with pytest.raises(MalformedExport, match="row 2: 19 fields instead of 20"):
         tables(tmp_path)
 
 
@@ -154,13 +154,30 @@ def test_csv_and_parquet_that_differ_are_malformed(tmp_path: Path, till: Till):
 def test_a_manifest_of_another_format_or_without_a_table_is_malformed(tmp_path: Path, till: Till):
     honest_export(tmp_path, till)
     manifest = json.loads((tmp_path / MANIFEST).read_text())
-    (tmp_path / MANIFEST).write_text(json.dumps(manifest | {"format": "kia-audit-export/2"}))
-    with pytest.raises(MalformedExport, match="not of the format kia-audit-export/1"):
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest | {"format": "kia-audit-export/3"}))
+    with pytest.raises(MalformedExport, match="not of the format kia-audit-export/2"):
         read_manifest(tmp_path)
     del manifest["files"]["findings.csv"]
     (tmp_path / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(MalformedExport, match=r"lists no findings.csv\|parquet"):
         read_manifest(tmp_path)
+
+
+def test_an_export_of_format_1_is_read_without_home_and_format_2_with_it(tmp_path: Path, till: Till):
+    # Format 1 came before records named a foreign card's home region: its redemptions lack the column.
+    honest_export(tmp_path, till, formats=("csv",))
+    assert [row["home"] for row in tables(tmp_path)["redemptions"]] == [None] * len(till.records)
+
+    def drop_home(data: bytes) -> bytes:
+        return b"".join(line.rsplit(b",", 1)[0] + b"\r\n" for line in data.split(b"\r\n") if line)
+
+    rewrite(tmp_path, "redemptions.csv", drop_home)
+    with pytest.raises(MalformedExport, match="the header must be"):  # format 2 without home
+        tables(tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest | {"format": "kia-audit-export/1"}))
+    rows = tables(tmp_path)["redemptions"]
+    assert len(rows) == len(till.records) and "home" not in rows[0]
 
 
 @pytest.mark.parametrize("name", ["../outside.txt", "/etc/passwd", "log/../../x", "a\\b", ""])
