@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
-import re
 from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -36,9 +34,12 @@ from keys import (
     RevokedSerials,
     TrustList,
     build_trust_list,
+    ceremony,
     kid_for,
     sign_trust_list,
 )
+from keys.ceremony import MIN_FINGERPRINT_HEX as MIN_FINGERPRINT_HEX
+from keys.ceremony import fingerprint as fingerprint
 from keys.errors import KeyFileInvalid
 from keys.trustlist import MAX_TRUST_LIST_LENGTH, sign_deltas
 
@@ -50,8 +51,6 @@ FORMAT_VERSION = 1
 # A request or bundle holds one full list (at most 16 MiB) and small deltas.
 MAX_FILE_LENGTH = 2 * MAX_TRUST_LIST_LENGTH
 MAX_DELTAS = 64
-# The signer types (or pastes) at least this many hex characters of the request's SHA-256.
-MIN_FINGERPRINT_HEX = 20
 
 _Seq = Annotated[int, Field(strict=True, ge=1, lt=2**31)]
 _Time = Annotated[int, Field(strict=True, ge=0, lt=2**40)]
@@ -229,23 +228,9 @@ class SignedBundle:
                    model.trust_list2, deltas2)
 
 
-def fingerprint(request_file: bytes) -> str:
-    """The request's SHA-256 in hex: shown by prepare, checked by sign."""
-    return hashlib.sha256(request_file).hexdigest()
-
-
 def check_fingerprint(request_file: bytes, expected: str) -> None:
     """Raise TrustListFileError unless ``expected`` (spaces allowed) starts the request's fingerprint."""
-    given = re.sub(r"[\s:-]", "", expected).lower()
-    if len(given) < MIN_FINGERPRINT_HEX or not re.fullmatch(r"[0-9a-f]+", given):
-        raise TrustListFileError(
-            f"give at least the first {MIN_FINGERPRINT_HEX} hex characters of the fingerprint that prepare printed"
-        )
-    if not fingerprint(request_file).startswith(given):
-        raise TrustListFileError(
-            "the request file's fingerprint differs from the one prepare printed: the file was changed "
-            "or is another one; do not sign it, prepare it again"
-        )
+    ceremony.check_fingerprint(request_file, expected, TrustListFileError)
 
 
 def sign_request(

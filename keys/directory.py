@@ -210,19 +210,50 @@ def sign_directory(directory: TrustDirectory, national_root: Ed25519PrivateKey) 
     return jws.sign(directory.claims(), national_root, kid_for(national_root.public_key()), DIRECTORY_TYP)
 
 
+@dataclasses.dataclass(frozen=True)
+class DirectoryChange:
+    """What a delta from sequence ``from_seq`` carries: the regions whose office is new or changed, in
+    region order, and the regions no longer listed.  Enough, with the new directory, to sign the delta."""
+
+    from_seq: int
+    changed: tuple[int, ...]
+    removed: tuple[int, ...]
+
+    @classmethod
+    def between(cls, old: TrustDirectory, new: TrustDirectory) -> DirectoryChange:
+        return cls(
+            old.seq,
+            tuple(office.region for office in new.offices if old.office(office.region) != office),
+            tuple(office.region for office in old.offices if new.office(office.region) is None),
+        )
+
+
 def sign_directory_delta(old: TrustDirectory, new: TrustDirectory, national_root: Ed25519PrivateKey) -> str:
     """A delta that turns the directory ``old`` into ``new``."""
-    if new.seq <= old.seq:
+    return sign_directory_change(DirectoryChange.between(old, new), new, national_root)
+
+
+def sign_directory_change(change: DirectoryChange, new: TrustDirectory, national_root: Ed25519PrivateKey) -> str:
+    """The delta that ``change`` describes, leading to ``new``: signed without the old directory (offline).
+
+    Raises ValueError unless it leads to a later sequence, names each region
+    once, every changed region is listed in ``new`` and no removed one is.
+    """
+    if new.seq <= change.from_seq:
         raise ValueError("a delta must lead to a later sequence")
-    changed = [office.to_json() for office in new.offices if old.office(office.region) != office]
-    removed = [office.region for office in old.offices if new.office(office.region) is None]
+    touched = change.changed + change.removed
+    if len(set(touched)) != len(touched):
+        raise ValueError("a delta names each region once")
+    changed = [office for region in change.changed if (office := new.office(region)) is not None]
+    if len(changed) != len(change.changed) or any(new.office(region) is not None for region in change.removed):
+        raise ValueError("a delta's changed regions are listed in the directory it leads to, its removed ones not")
     claims = {
-        "from": old.seq,
+        "from": change.from_seq,
         "seq": new.seq,
         "iat": new.issued_at,
         "exp": new.expires_at,
-        "changed": changed,
-        "removed": removed,
+        "changed": [office.to_json() for office in changed],
+        "removed": list(change.removed),
         "sha256": new.digest(),
     }
     return jws.sign(claims, national_root, kid_for(national_root.public_key()), DIRECTORY_DELTA_TYP)
@@ -356,6 +387,7 @@ __all__ = [
     "DIRECTORY_DELTA_TYP",
     "DIRECTORY_TYP",
     "MAX_DIRECTORY_LENGTH",
+    "DirectoryChange",
     "Office",
     "OfficeNotTrusted",
     "OfficeState",
@@ -363,6 +395,7 @@ __all__ = [
     "apply_directory_delta",
     "build_directory",
     "sign_directory",
+    "sign_directory_change",
     "sign_directory_delta",
     "verify_directory",
 ]

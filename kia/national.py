@@ -18,6 +18,9 @@ signed sequence, from which deltas are made.  No database.
     delta           sign a delta from an earlier sequence to the last signed
     publish         sign the next directory and write it, with a delta from every kept sequence,
                     as the files a plain web server serves to terminals
+    prepare         what publish would sign, as a request for the national root on an air-gapped machine
+    sign-request    on that machine: sign the request (no home; kia.national_offline)
+    import          verify the signed bundle, record it and write the site, as publish does
 """
 
 from __future__ import annotations
@@ -31,22 +34,32 @@ from pathlib import Path
 from typing import Any
 
 import click
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from keys import durable, hsm, keystore
+from keys import CLOCK_SKEW_LEEWAY, durable, hsm, keystore
+from keys.ceremony import MIN_FINGERPRINT_HEX, check_fingerprint, fingerprint
 from keys.directory import (
+    DirectoryChange,
     Office,
     OfficeState,
     TrustDirectory,
     build_directory,
     sign_directory,
+    sign_directory_change,
     sign_directory_delta,
 )
 from keys.eligibility import is_valid_region, region_timezone
-from keys.errors import KiaError
+from keys.errors import KeyStoreError
 from keys.hsm_options import token_address, token_options
 from keys.jwk import kid_for, load_public_jwk, public_jwk
 from keys.times import iso_utc, parse_instant
+from kia.national_errors import NationalError, NationalHomeMissing
+from kia.national_offline import (
+    MAX_SIGNED_DAYS,
+    DirectoryBundle,
+    DirectoryRequest,
+    sign_request,
+)
 
 STATE_FILE = "national.json"
 ROOT_KEY_FILE = "national-root.key"
@@ -58,20 +71,7 @@ SITE_DIRECTORY = "directory.jws"
 SITE_DELTAS = "directory-deltas"
 # Signed sequences kept for deltas; a terminal further behind fetches the full directory.
 KEPT_SEQUENCES = 64
-MAX_SIGNED_DAYS = 365
 DEV_FLAG = "--insecure-dev-unencrypted-keys"
-
-
-class NationalError(KiaError):
-    """The ministry's command is refused; the message says what to do."""
-
-    exit_code = 1
-
-
-class NationalHomeMissing(NationalError):
-    """The home folder holds no national directory: run 'kia national init' first."""
-
-    exit_code = 2
 
 
 @dataclasses.dataclass
@@ -96,6 +96,10 @@ class NationalState:
     @property
     def last_seq(self) -> int:
         return self.published[-1].seq if self.published else 0
+
+    def copy(self) -> NationalState:
+        """A copy that ``publish`` may change while this one stays as it is."""
+        return NationalState(dict(self.offices), list(self.published))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -189,7 +193,11 @@ def change_office(state: NationalState, region: int, to: OfficeState) -> Office:
 
 
 def publish(state: NationalState, now: int, validity: dt.timedelta) -> TrustDirectory:
-    """The next directory (one more sequence), recorded as published.  Overlaps that ended are dropped."""
+    """The next directory (one more sequence), recorded as published.  Overlaps that ended are dropped.
+
+    ``prepare`` and ``import`` call it too (on a copy of the state), so that
+    a directory signed offline is exactly the one ``publish`` would sign.
+    """
     for region, office in state.offices.items():
         if office.previous_until is not None and office.previous_until <= now:
             state.offices[region] = dataclasses.replace(office, previous_root=None, previous_until=None)
@@ -198,6 +206,50 @@ def publish(state: NationalState, now: int, validity: dt.timedelta) -> TrustDire
                                       directory.offices_json()))
     del state.published[:-KEPT_SEQUENCES]
     return directory
+
+
+def earlier_kept(state: NationalState) -> list[TrustDirectory]:
+    """The kept directories before the last published one: the site has a delta from each to the last."""
+    return [entry.directory() for entry in state.published[:-1]]
+
+
+def signing_request(state: NationalState, root_kid: str, now: int, valid_days: int) -> DirectoryRequest:
+    """What the national root must sign for the next sequence: what ``publish`` would sign at ``now``, with
+    the change from each sequence it would keep.  ``state`` is left as it is."""
+    after = state.copy()
+    directory = publish(after, now, dt.timedelta(days=valid_days))
+    changes = tuple(DirectoryChange.between(old, directory) for old in earlier_kept(after))
+    return DirectoryRequest(root_kid, directory.seq, now, valid_days, directory.offices, changes)
+
+
+def import_bundle(state: NationalState, bundle: DirectoryBundle, national_root: Ed25519PublicKey,
+                  now: int) -> tuple[TrustDirectory, dict[int, str]]:
+    """Record the bundle's directory in ``state`` as ``publish`` would have; the directory and its deltas.
+
+    The directory must verify under ``national_root`` and be the one
+    ``publish`` gives for its issue time: the next sequence, the offices as
+    they stand.  There must be a delta from each sequence ``publish``
+    writes one from, leading to it.  Raises NationalError, leaving
+    ``state`` unchanged.
+    """
+    directory = bundle.verified_directory(national_root, now)
+    if directory.seq <= state.last_seq:
+        raise NationalError(f"sequence {directory.seq} is already published (the last is {state.last_seq}); "
+                            "this bundle was imported before")
+    if directory.seq != state.last_seq + 1:
+        raise NationalError(f"the bundle is of sequence {directory.seq}, but the next is {state.last_seq + 1}; "
+                            "prepare again")
+    if directory.issued_at > now + CLOCK_SKEW_LEEWAY:
+        raise NationalError("the bundle's directory is issued later than now: the signing machine's clock is "
+                            "ahead; set it and sign again")
+    after = state.copy()
+    validity = dt.timedelta(seconds=directory.expires_at - directory.issued_at)
+    if publish(after, directory.issued_at, validity) != directory:
+        raise NationalError("the offices changed since the request was prepared; prepare again, and sign the "
+                            "new request")
+    deltas = bundle.verified_deltas(directory, earlier_kept(after), national_root, now)
+    state.offices, state.published = after.offices, after.published
+    return directory, deltas
 
 
 def published(state: NationalState, seq: int) -> TrustDirectory:
@@ -210,8 +262,7 @@ def published(state: NationalState, seq: int) -> TrustDirectory:
 def site_deltas(state: NationalState, root: Ed25519PrivateKey) -> dict[int, str]:
     """A signed delta from every kept sequence before the last to the last: what terminals ask for."""
     new = published(state, state.last_seq)
-    return {entry.seq: sign_directory_delta(entry.directory(), new, root)
-            for entry in state.published[:-1]}
+    return {old.seq: sign_directory_delta(old, new, root) for old in earlier_kept(state)}
 
 
 def write_site(site: Path, directory_token: str, deltas: dict[int, str]) -> list[int]:
@@ -243,6 +294,10 @@ home_option = click.option("--home", required=True, type=click.Path(file_okay=Fa
 region_option = click.option("--region", required=True, type=int, help="The regency/city code, e.g. 3372.")
 dev_keys_option = click.option(DEV_FLAG, "insecure_dev_keys", is_flag=True,
                                help="DANGEROUS, development only: keep the national root unencrypted.")
+valid_days_option = click.option("--valid-days", type=click.IntRange(1, MAX_SIGNED_DAYS), default=30,
+                                 show_default=True)
+site_option = click.option("--out", "site", required=True, type=click.Path(file_okay=False, path_type=Path),
+                           help="The folder a web server serves: directory.jws and directory-deltas/FROM.jws go there.")
 
 
 @click.group()
@@ -339,7 +394,7 @@ def office_revoke(home: Path, region: int) -> None:
 @national.command("sign")
 @home_option
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The directory file.")
-@click.option("--valid-days", type=click.IntRange(1, MAX_SIGNED_DAYS), default=30, show_default=True)
+@valid_days_option
 @dev_keys_option
 def sign(home: Path, out: Path, valid_days: int, insecure_dev_keys: bool) -> None:
     """Sign the next full directory with the national root and write it to --out."""
@@ -364,18 +419,16 @@ def delta(home: Path, from_seq: int, out: Path, insecure_dev_keys: bool) -> None
     if from_seq >= state.last_seq:
         raise NationalError(f"the last signed directory is sequence {state.last_seq}; a delta must lead past --from")
     old, new = published(state, from_seq), published(state, state.last_seq)
-    token = sign_directory_delta(old, new, _root(home, insecure_dev_keys))
-    _write(out, token)
-    changed = [office.region for office in new.offices if old.office(office.region) != office]
-    removed = [office.region for office in old.offices if new.office(office.region) is None]
-    _emit({"from": from_seq, "seq": new.seq, "changed": changed, "removed": removed, "delta": str(out)})
+    change = DirectoryChange.between(old, new)
+    _write(out, sign_directory_change(change, new, _root(home, insecure_dev_keys)))
+    _emit({"from": from_seq, "seq": new.seq, "changed": list(change.changed), "removed": list(change.removed),
+           "delta": str(out)})
 
 
 @national.command("publish")
 @home_option
-@click.option("--out", "site", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The folder a web server serves: directory.jws and directory-deltas/FROM.jws go there.")
-@click.option("--valid-days", type=click.IntRange(1, MAX_SIGNED_DAYS), default=30, show_default=True)
+@site_option
+@valid_days_option
 @dev_keys_option
 def publish_site(home: Path, site: Path, valid_days: int, insecure_dev_keys: bool) -> None:
     """Sign the next directory and write it, with a delta from each kept sequence, to the site folder --out.
@@ -391,17 +444,97 @@ def publish_site(home: Path, site: Path, valid_days: int, insecure_dev_keys: boo
     # The sequence is recorded before any terminal can see it: a crash below never signs it twice.
     save_state(home, state)
     removed = write_site(site, token, deltas)
-    _emit({"seq": directory.seq, "offices": len(directory.offices), "directory": str(site / SITE_DIRECTORY),
-           "deltas_from": sorted(deltas), "deltas_removed": removed,
-           "issued_at": iso_utc(directory.issued_at), "expires_at": iso_utc(directory.expires_at)})
+    _emit(_site_report(directory, site, deltas, removed))
+
+
+@national.command("prepare")
+@home_option
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The signing request file to carry to the offline machine.")
+@valid_days_option
+def prepare(home: Path, out: Path, valid_days: int) -> None:
+    """Write the next directory, as 'publish' would sign it, as a request for the national root offline.
+
+    Needs no root key, and changes nothing in HOME.  Prints the request's
+    fingerprint: note it, and give it to 'sign-request' on the offline machine.
+    """
+    state = load_state(home)
+    request = signing_request(state, kid_for(_pin(home)), _now(), valid_days)
+    data = request.to_bytes()
+    _write_file(out, data)
+    _emit({"seq": request.seq, "offices": len(request.offices),
+           "deltas_from": [change.from_seq for change in request.deltas], "request": str(out),
+           "fingerprint": fingerprint(data)})
+
+
+@national.command("sign-request")
+@click.option("--root-key", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help=f"The national root's key file ({ROOT_KEY_FILE}), or its HSM key reference "
+                   f"({ROOT_KEY_REFERENCE}), on this offline machine.")
+@click.option("--in", "request_file", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The signing request that 'prepare' wrote.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The signed bundle to carry back to 'import'.")
+@click.option("--fingerprint", "expected", required=True,
+              help=f"The fingerprint 'prepare' printed (at least {MIN_FINGERPRINT_HEX} hex characters).")
+@click.option("--valid-days", type=click.IntRange(1, MAX_SIGNED_DAYS),
+              help="Days the directory is valid; default: as 'prepare --valid-days' asked.")
+@dev_keys_option
+def sign_request_command(root_key: Path, request_file: Path, out: Path, expected: str, valid_days: int | None,
+                         insecure_dev_keys: bool) -> None:
+    """Sign a prepared directory and its deltas with the national root (no home).
+
+    The passphrase comes from KIA_ROOT_KEY_PASSPHRASE(_FILE), or
+    KIA_KEY_PASSPHRASE(_FILE); a root on a token needs its PIN in KIA_HSM_PIN.
+    """
+    data = request_file.read_bytes()
+    check_fingerprint(data, expected, NationalError)  # before the key is opened: a changed request is never signed
+    directory, bundle = sign_request(data, _read_root(root_key, insecure_dev_keys), _now(), valid_days)
+    _write_file(out, bundle.to_bytes())
+    _emit({"seq": directory.seq, "offices": len(directory.offices), "deltas_from": sorted(bundle.deltas),
+           "bundle": str(out), "issued_at": iso_utc(directory.issued_at),
+           "expires_at": iso_utc(directory.expires_at)})
+
+
+@national.command("import")
+@home_option
+@click.argument("bundle_file", metavar="BUNDLE", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@site_option
+def import_command(home: Path, bundle_file: Path, site: Path) -> None:
+    """Verify a BUNDLE signed offline ('sign-request'), record it and write the site --out, as 'publish' does."""
+    state = load_state(home)
+    bundle = DirectoryBundle.from_bytes_unverified(bundle_file.read_bytes())
+    directory, deltas = import_bundle(state, bundle, _pin(home), _now())
+    save_state(home, state)  # before any terminal can see it, as publish does
+    removed = write_site(site, bundle.directory, deltas)
+    _emit(_site_report(directory, site, deltas, removed) | {"request_sha256": bundle.request_sha256})
+
+
+def _site_report(directory: TrustDirectory, site: Path, deltas: dict[int, str], removed: list[int]) -> dict[str, Any]:
+    return {"seq": directory.seq, "offices": len(directory.offices), "directory": str(site / SITE_DIRECTORY),
+            "deltas_from": sorted(deltas), "deltas_removed": removed,
+            "issued_at": iso_utc(directory.issued_at), "expires_at": iso_utc(directory.expires_at)}
 
 
 def _root(home: Path, insecure_dev_keys: bool) -> Ed25519PrivateKey:
     """The national root: on its token when the home names one (its PIN from KIA_HSM_PIN), else the key file."""
-    if (home / ROOT_KEY_REFERENCE).is_file():
-        return keystore.read_signing_key(home / ROOT_KEY_REFERENCE, None)
-    return keystore.read_private_key(home / ROOT_KEY_FILE, _passphrase(insecure_dev_keys),
-                                     allow_unencrypted_for_development=insecure_dev_keys)
+    reference = home / ROOT_KEY_REFERENCE
+    return _read_root(reference if reference.is_file() else home / ROOT_KEY_FILE, insecure_dev_keys)
+
+
+def _read_root(path: Path, insecure_dev_keys: bool) -> Ed25519PrivateKey:
+    """The national root from its encrypted key file, or on its token for a key reference (no passphrase)."""
+    passphrase = None if hsm.is_reference(path) else _passphrase(insecure_dev_keys)
+    return keystore.read_signing_key(path, passphrase, allow_unencrypted_for_development=insecure_dev_keys)
+
+
+def _pin(home: Path) -> Ed25519PublicKey:
+    """The national root's public key as the home holds it (national-root.jwk, what terminals pin)."""
+    try:
+        return load_public_jwk(json.loads((home / ROOT_JWK_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyStoreError):
+        raise NationalError(f"{home / ROOT_JWK_FILE} is missing or not a public key; restore it from the "
+                            "backup") from None
 
 
 def _passphrase(insecure_dev_keys: bool) -> bytes | None:
@@ -437,8 +570,13 @@ def _office_summary(office: Office) -> dict[str, Any]:
 
 
 def _write(path: Path, token: str) -> None:
+    _write_file(path, token.encode("ascii") + b"\n")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` whole or not at all (a half-written file on a USB stick helps nobody)."""
     durable.make_folders(path.parent, 0o755)
-    durable.replace(path, token.encode("ascii") + b"\n", 0o644)
+    durable.replace(path, data, 0o644)
 
 
 def _now() -> int:

@@ -1,9 +1,9 @@
 """``kia national init --hsm``: the national root made on a PKCS#11 token (SoftHSM), never in a file.
 
 The ministry's home then holds a key reference (``national-root.pkcs11.json``:
-no secret) where the encrypted key would be; ``sign``, ``delta`` and
-``publish`` sign on the token with the PIN from KIA_HSM_PIN and no
-passphrase, and terminals verify what they sign against the pin as before.
+no secret) where the encrypted key would be; ``sign``, ``delta``,
+``publish`` and, given the reference, ``sign-request`` sign on the token
+with the PIN from KIA_HSM_PIN and no passphrase, and terminals verify what they sign against the pin as before.
 The commands run in process (click's runner); the token is a fresh SoftHSM
 one, the keys made at run time.
 """
@@ -70,6 +70,27 @@ def test_a_national_root_on_the_token_signs_directories_that_terminals_verify(pi
     root = keystore.read_signing_key(home / "national-root.pkcs11.json", None)
     with pytest.raises(hsm.HsmKeyUnsuitable, match="never leaves its token"):
         root.private_bytes_raw()
+
+
+def test_a_national_root_on_the_token_signs_a_request_offline(pin_only: SoftHsm, tmp_path: Path) -> None:
+    home, site = tmp_path / "ministry", tmp_path / "site"
+    _kia("init", "--home", home, "--hsm", "--pkcs11-module", pin_only.module, "--hsm-token", pin_only.token_label)
+    office = tmp_path / "root-6311.jwk"
+    office.write_text(json.dumps(public_jwk(make_office(REGION).root.public_key())))
+    _kia("office-add", "--home", home, "--region", REGION, "--root", office, "--valid-from", "2020-01-01",
+         "--valid-until", "2040-01-01")
+    request, bundle = tmp_path / "request.json", tmp_path / "bundle.json"
+    prepared = _kia("prepare", "--home", home, "--out", request)
+
+    # The offline machine holds the reference and the token; the PIN, and no passphrase, opens it.
+    _kia("sign-request", "--root-key", home / "national-root.pkcs11.json", "--in", request, "--out", bundle,
+         "--fingerprint", prepared["fingerprint"])
+    imported = _kia("import", "--home", home, bundle, "--out", site)
+
+    pin = load_public_jwk(json.loads((home / "national-root.jwk").read_text()))
+    directory = verify_directory((site / "directory.jws").read_text().strip(), pin,
+                                 published(load_state(home), 1).issued_at)
+    assert imported["seq"] == directory.seq == 1 and [office.region for office in directory.offices] == [REGION]
 
 
 def test_a_root_on_a_token_is_never_written_unencrypted(pin_only: SoftHsm, tmp_path: Path) -> None:
