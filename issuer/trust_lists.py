@@ -120,12 +120,18 @@ def delta_window(seq: int) -> range:
 
 
 def _listable(now: int) -> ColumnElement[bool]:
-    """Revoked cards that the next list carries: not yet expired (with leeway), and never dropped."""
-    return and_(
-        CardRow.revoked_at.is_not(None),
-        CardRow.expires_at + CLOCK_SKEW_LEEWAY > now,
-        CardRow.unlisted_seq.is_(None),
-    )
+    """Revoked cards that the next list carries: still refused by their serial alone, and never dropped."""
+    return and_(CardRow.revoked_at.is_not(None), _refused_by_serial_only(now), CardRow.unlisted_seq.is_(None))
+
+
+def _refused_by_serial_only(now: int) -> ColumnElement[bool]:
+    """Cards a terminal would still accept but for the list's serials: not yet expired (with leeway), and
+    signed by a key that is not revoked.  A revoked key's cards are refused by the key's state, which every
+    list carries; listing their serials too would only grow the list (a compromised key's million cards
+    replaced).  Kids may collide: a card counts as the revoked key's only when every key of its kid is revoked.
+    """
+    unrevoked_kids = select(IssuingKeyRow.kid).where(IssuingKeyRow.state != "revoked")
+    return and_(CardRow.expires_at + CLOCK_SKEW_LEEWAY > now, CardRow.kid.in_(unrevoked_kids))
 
 
 def next_list_content(session: Session, now: int) -> tuple[list[IssuingKey], RevokedSerials]:
@@ -153,11 +159,10 @@ def publish(
     seq = office.trust_list_seq + 1
     if trust_list.seq != seq:
         raise Refused(f"the next trust list is sequence {seq}, not {trust_list.seq}")
-    current = CardRow.expires_at + CLOCK_SKEW_LEEWAY > now
     session.execute(update(CardRow).where(_listable(now), CardRow.listed_seq.is_(None)).values(listed_seq=seq))
     session.execute(
         update(CardRow)
-        .where(CardRow.listed_seq.is_not(None), CardRow.unlisted_seq.is_(None), ~current)
+        .where(CardRow.listed_seq.is_not(None), CardRow.unlisted_seq.is_(None), ~_refused_by_serial_only(now))
         .values(unlisted_seq=seq)
     )
     office.trust_list_seq = seq

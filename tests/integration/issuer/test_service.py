@@ -401,6 +401,37 @@ def test_rotation_keeps_old_cards_valid_and_key_revocation_kills_them(office: Is
     assert verify_card(token_of(office, new_card), trust, NOW + 420).kid == new.kid
 
 
+def test_a_revoked_keys_cards_leave_the_list_its_state_refuses_them_and_a_delta_says_so(
+    office: IssuerHome, tmp_path: Path
+) -> None:
+    # A key given away: its cards are replaced under a new key, then the key is revoked.
+    old_cards = issue(office, BIRTH_DATE, BIRTH_DATE, BIRTH_DATE)
+    (old,) = list_issuing_keys(office)
+    rotate_issuing_key(office, UNLOCK, NOW + 60, by=ACTOR)
+    (kept,) = issue(office, BIRTH_DATE, now=NOW + 120)
+    for serial in (*old_cards, kept):
+        revoke_card(office, serial, "replaced", NOW + 180, by=ACTOR)
+    first = export_trust_list(office, UNLOCK, NOW + 240, tmp_path / "1", by=ACTOR)
+    assert exported(first, NOW + 240).revoked == RevokedSerials.from_serials([*old_cards, kept])
+
+    change_issuing_key(office, old.kid, "revoke", NOW + 300, by=ACTOR)
+    second = export_trust_list(office, UNLOCK, NOW + 360, tmp_path / "2", since=1, by=ACTOR)
+    trust = exported(second, NOW + 360)
+    # Only the new key's card is listed: the old key's cards are refused by the key's state.
+    assert trust.revoked == RevokedSerials.from_serials([kept])
+    for serial in old_cards:
+        with pytest.raises(IssuingKeyRevoked):
+            verify_card(token_of(office, serial), trust, NOW + 420)
+    with pytest.raises(CardRevoked):
+        verify_card(token_of(office, kept), trust, NOW + 420)
+    assert [(find_card(office, serial).listed_seq, find_card(office, serial).unlisted_seq)
+            for serial in (*old_cards, kept)] == [(1, 2)] * 3 + [(1, None)]
+    # A terminal holding list 1 takes the delta to list 2: the three serials go, the key's state comes.
+    assert second.delta is not None
+    assert apply_delta(exported(first, NOW + 240), second.delta.read_text(encoding="ascii"), root_of(first),
+                       NOW + 360) == trust
+
+
 def test_a_retired_key_stops_signing_until_a_rotation(office: IssuerHome) -> None:
     (key,) = list_issuing_keys(office)
 
