@@ -39,7 +39,7 @@ ACTIONS = (
     # retention
     "records_prune",
     # federation: the national root and directory the office checks other regions' cards against
-    "national_root_pin", "national_directory_take", "visits_sign", "visits_take",
+    "national_root_pin", "national_directory_take", "visits_take",
 )
 
 

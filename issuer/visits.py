@@ -47,6 +47,7 @@ SMALL_COUNT = VISITS_SMALL_COUNT  # cells of fewer accepted scans give no count 
 _CLAIMS = frozenset({"from", "home", "month", "iat", "cells"})
 _CELL = frozenset({"day", "kind", "cluster", "scans", "gross", "discount"})
 MAX_VISITS_BYTES = 4 << 20
+_WORD = 40  # a partner kind or cluster code, as issuer.partners keeps them
 
 
 class VisitsRefused(Invalid):
@@ -97,13 +98,13 @@ def signed_visits(home: IssuerHome, unlock: KeyUnlock, region: int, month: int, 
 
 
 def take(home: IssuerHome, token: str, trust_list: str, now: int, *, by: Actor,
-         region: int | None = None) -> tuple[int, int, list[Cell]]:
+         region: int | None = None, month: int | None = None) -> tuple[int, int, list[Cell]]:
     """Check and keep the figures another office signed of this office's cards; (region, month, cells).
 
     ``trust_list`` is the answering office's published trust list: its key
     must have signed the figures, under the root the national directory
-    this office holds lists for that region.  ``region``, when given, is
-    the office the figures were asked of: figures signed by another are refused.
+    this office holds lists for that region.  ``region`` and ``month``,
+    when given, are what was asked: figures of another office or month are refused.
     """
     if len(token) > MAX_VISITS_BYTES:
         raise VisitsRefused("that is larger than any month's figures")
@@ -114,6 +115,8 @@ def take(home: IssuerHome, token: str, trust_list: str, now: int, *, by: Actor,
         claims = _verified(token, trust_list, held.directory, now)
         if region is not None and claims["from"] != region:
             raise VisitsRefused(f"the figures were signed by region {claims['from']}'s office, not {region}'s")
+        if month is not None and claims["month"] != month:
+            raise VisitsRefused(f"the figures are of {month_text(claims['month'])}, not {month_text(month)}")
         if claims["home"] != held.own_region:
             raise VisitsRefused(f"these figures are of region {claims['home']}'s cards, not this office's")
         found = [Cell(**cell) for cell in claims["cells"]]
@@ -190,6 +193,17 @@ def _verified(token: str, trust_list: str, directory: TrustDirectory, now: int) 
     return _checked(json.loads(payload), region)
 
 
+def _is_cell(cell: object, month: int) -> bool:
+    """A cell's members, its day in ``month``, and a kind and cluster that are short words."""
+    return (isinstance(cell, dict) and set(cell) == _CELL and isinstance(cell["day"], int)
+            and cell["day"] // 100 == month and 1 <= cell["day"] % 100 <= 31
+            and all(isinstance(cell[name], str) and 0 < len(cell[name]) <= _WORD for name in ("kind", "cluster")))
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _checked(claims: Any, region: int) -> dict[str, Any]:
     if not isinstance(claims, dict) or set(claims) != _CLAIMS or claims["from"] != region:
         raise VisitsRefused("the figures' claims are not those of kia-visits")
@@ -199,11 +213,9 @@ def _checked(claims: Any, region: int) -> dict[str, Any]:
             and isinstance(claims["cells"], list)):
         raise VisitsRefused("the figures' month, time or home region are malformed")
     for cell in claims["cells"]:
-        if not isinstance(cell, dict) or set(cell) != _CELL or not isinstance(cell["day"], int) \
-                or cell["day"] // 100 != claims["month"]:
+        if not _is_cell(cell, month):
             raise VisitsRefused("a cell of the figures is malformed, or of another month")
         counts = (cell["scans"], cell["gross"], cell["discount"])
-        if counts != (None, None, None) and not (all(isinstance(n, int) and n >= 0 for n in counts)
-                                                 and cell["scans"] >= SMALL_COUNT):
+        if counts != (None, None, None) and not (all(_is_count(n) for n in counts) and cell["scans"] >= SMALL_COUNT):
             raise VisitsRefused("a cell's figures are malformed, or a small count was not withheld")
     return claims

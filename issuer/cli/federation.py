@@ -74,7 +74,8 @@ def visits_fetch(home: Path, offices: tuple[str, ...], month: str) -> None:
             token = _fetched(f"{url}/api/v1/federation/visits?home={own}&month={month_text(wanted)}",
                              visits.MAX_VISITS_BYTES)
             trust_list = _fetched(f"{url}/api/v1/trustlist", TRUST_LIST_BYTES)
-            _, got, cells = visits.take(office_home, token, trust_list, now(), by=by(), region=region)
+            _, got, cells = visits.take(office_home, token, trust_list, now(), by=by(), region=region,
+                                        month=wanted)
             outcomes.append({"region": region, "month": month_text(got), "cells": len(cells),
                              "scans": sum(cell.scans or 0 for cell in cells)})
         except IssuerError as exc:

@@ -65,7 +65,6 @@ _ACTIONS = {
     # federation
     "national_root_pin": ("Kunci akar nasional disematkan", "National root key pinned"),
     "national_directory_take": ("Direktori nasional diterima", "National directory taken"),
-    "visits_sign": ("Angka kunjungan daerah lain ditandatangani", "Other regions' visit figures signed"),
     "visits_take": ("Angka kunjungan dari kantor lain diterima", "Visit figures from another office taken"),
 }
 assert set(_ACTIONS) == set(ACTIONS), f"audit actions and their words differ: {sorted(set(ACTIONS) ^ set(_ACTIONS))}"

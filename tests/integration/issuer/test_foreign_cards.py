@@ -24,6 +24,7 @@ from sqlalchemy import select
 from issuer import federation, reports, visits
 from issuer.audit_export import write_export
 from issuer.errors import Invalid, Refused
+from issuer.issuing_keys import active_signer
 from issuer.storage.models import Finding, RedemptionRow
 from issuer.storage.store import IssuerHome
 from issuer.terminals import office_root
@@ -150,7 +151,23 @@ def test_another_regions_card_counts_only_under_the_directory_and_its_office_get
     with pytest.raises(visits.VisitsRefused, match="do not verify"):  # a list not under Surakarta's root
         visits.take(balangan, token, latest_published(balangan)[1], now, by=ACTOR)
 
-    region, taken_month, cells = visits.take(balangan, token, surakarta_list, now, by=ACTOR, region=SURAKARTA)
+    with pytest.raises(visits.VisitsRefused, match="not 2020-01"):
+        visits.take(balangan, token, surakarta_list, now, by=ACTOR, month=202001)
+    # Signed by Surakarta's own key, and still refused: a small count given, a day of another month, a kind
+    # that is no word, a count that is no number.
+    claims = json.loads(jws.split_compact(token)[1])
+    cell = {"day": month * 100 + 1, "kind": "cinema", "cluster": "education_culture", "scans": 6, "gross": 1,
+            "discount": 0}
+    with office.transaction() as session:
+        key, private = active_signer(session, office, UNLOCK)
+    for wrong in (cell | {"scans": 3}, cell | {"day": (month - 1) * 100 + 1}, cell | {"kind": "x" * 41},
+                  cell | {"scans": True}, cell | {"extra": 1}):
+        forged = jws.sign(claims | {"cells": [wrong]}, private, key.kid, visits.VISITS_TYP)
+        with pytest.raises(visits.VisitsRefused, match="malformed|withheld|another month"):
+            visits.take(balangan, forged, surakarta_list, now, by=ACTOR)
+
+    region, taken_month, cells = visits.take(balangan, token, surakarta_list, now, by=ACTOR, region=SURAKARTA,
+                                             month=month)
     assert (region, taken_month) == (SURAKARTA, month)
     by_day = {cell.day: cell for cell in cells}
     price = SERVICE.prices["5-12"]
