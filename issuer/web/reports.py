@@ -49,6 +49,11 @@ DEFAULT_PERIOD = {"this_month": "day", "last_month": "day", "this_year": "month"
                   "custom": "day"}
 PARTNER_GROUPS = ("partner", reports.BY_SERVICE)  # a partner manager's own partner, in all or per service
 MAX_CHART_REGIONS = len(REGION_COLOURS)  # more regions than shades: the table shows them all
+# A page shows at most this many rows of figures (all partners by day over a month can be 18,000 at
+# national size: no one reads them on a page, and the browser takes seconds to lay them out); the CSV
+# has them all, and the totals count them all.
+MAX_SHOWN_ROWS = 1000
+MAX_CHART_GROUPS = 20  # the per-group chart draws the groups that brought the most, largest first
 
 
 class ReportRefused(Exception):
@@ -173,7 +178,8 @@ def index() -> ResponseReturnValue:
     services = {rules.code: rules.name for rules in partners.services_of(home, mine)} if mine is not None else {}
     label = _labeller(chosen.group, names, services)
     page: dict[str, Any] = {
-        "figures": rows,
+        "figures": rows[:MAX_SHOWN_ROWS],
+        "figures_count": len(rows),
         "label": label,
         "percent": percent,
         # A partner manager's own partner needs no column of its own name.
@@ -230,7 +236,10 @@ def _per_group_chart(rows: list[reports.Figures], label: Any) -> Markup | None:
     if len(totals) < 2:  # one group: the chart per period says it all
         return None
     ordered = sorted(totals.values(), key=lambda row: -(row.net + row.discount))
-    return net_and_discount_per_group(t("rep_figures_per_group"), [label(row.group) for row in ordered], ordered)
+    title = t("rep_figures_per_group") if len(ordered) <= MAX_CHART_GROUPS else t(
+        "rep_figures_per_group_top", shown=MAX_CHART_GROUPS, total=len(ordered))
+    ordered = ordered[:MAX_CHART_GROUPS]
+    return net_and_discount_per_group(title, [label(row.group) for row in ordered], ordered)
 
 
 def _partners_chart(counts: list[reports.PartnerCount]) -> Markup:

@@ -185,3 +185,17 @@ def test_a_request_too_large_says_the_limit_in_megabytes(browser: Browser, site:
     }""")
     expect(page.locator("#error-message")).to_contain_text("paling banyak 1 MB")
     page.screenshot(path=str(SHOTS / "too_large.png"), full_page=True)
+
+
+def test_a_long_report_shows_its_first_rows_and_says_where_the_rest_are(
+        browser: Browser, site: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cap is 1,000 rows (all partners by day at national size is 18,000); made small here.
+    monkeypatch.setattr("issuer.web.reports.MAX_SHOWN_ROWS", 2)
+    page = person(browser, site, "petugas")
+    page.goto(f"{site}/reports/?range=custom&from=2026-10-01&to=2026-11-30&period=day&by=partner")
+    expect(page.locator("#figures tbody tr")).to_have_count(2)
+    expect(page.locator("#rows-cut")).to_have_text(
+        "Halaman ini menampilkan 2 baris pertama dari 5. Jumlah di bawah menghitung semuanya; unduh CSV untuk "
+        "melihat setiap baris, atau pilih per bulan.")
+    expect(page.locator("#total-net")).to_have_text("Rp 110.000")  # all five rows
+    page.screenshot(path=str(SHOTS / "reports_rows_cut.png"), full_page=True)

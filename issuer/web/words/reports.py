@@ -63,6 +63,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "rep_figures": ("Pendapatan dari pemegang KIA", "Revenue from KIA holders"),
     "rep_figures_per_period": ("Pendapatan bersih dan potongan per periode", "Net revenue and discount per period"),
     "rep_figures_per_group": ("Pendapatan bersih dan potongan per kelompok", "Net revenue and discount per group"),
+    "rep_figures_per_group_top": ("Pendapatan bersih dan potongan: {shown} kelompok teratas dari {total}",
+                                  "Net revenue and discount: the top {shown} groups of {total}"),
+    "rep_rows_cut": ("Halaman ini menampilkan {shown} baris pertama dari {total}. Jumlah di bawah menghitung "
+                     "semuanya; unduh CSV untuk melihat setiap baris, atau pilih per bulan.",
+                     "This page shows the first {shown} of {total} rows. The totals below count them all; "
+                     "download the CSV for every row, or choose by month."),
     "rep_period_column": ("Periode", "Period"),
     "rep_total": ("Jumlah", "Total"),
     "rep_no_figures": ("Tidak ada pindaian dalam rentang ini.", "No scans in this range."),

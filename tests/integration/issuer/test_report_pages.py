@@ -114,6 +114,23 @@ def test_last_month_per_partner_in_names_and_rupiah(office: IssuerHome) -> None:
     assert "202610" not in page and "20261005" not in page  # no period as the database keeps it
 
 
+def test_a_page_shows_at_most_its_rows_and_says_so_while_the_totals_and_csv_count_them_all(
+        office: IssuerHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    # All partners by day over a month is 18,000 rows at national size; here the cap is made small.
+    monkeypatch.setattr("issuer.web.reports.MAX_SHOWN_ROWS", 1)
+    monkeypatch.setattr("issuer.web.reports.MAX_CHART_GROUPS", 1)
+    client = signed_in(office, "officer")
+    page = client.get("/reports/?range=last_month&period=month").get_data(True)
+    assert table_rows(page, "figures") == [
+        ["Bioskop Solo Square", "Okt 2026", "3", "2", "2", "Rp 90.000", "Rp 45.000", "Rp 45.000", "0", "0"]]
+    assert "Halaman ini menampilkan 1 baris pertama dari 2." in page
+    assert '<td id="total-net">Rp 65.000</td>' in page  # both partners
+    assert len(csv_rows(client, link(page, "figures-csv"))) == 1 + 2  # the header and every row
+    assert "1 kelompok teratas dari 2" in page
+    uncut = signed_in(office, "officer").get("/reports/?range=last_month&period=month&by=programme").get_data(True)
+    assert 'id="rows-cut"' not in uncut
+
+
 @pytest.mark.parametrize(("group", "first_column"), [
     ("kind", ["Bioskop", "Kolam renang"]),
     ("cluster", ["Pendidikan, pemanfaatan waktu luang dan kegiatan budaya", "Kesehatan dasar dan kesejahteraan"]),
