@@ -32,6 +32,7 @@ from keys.eligibility import is_valid_region
 from keys.errors import KiaError
 from keys.federation import verify_office_trust_list
 from keys.lifecycle import KeyState
+from keys.visits import VISITS_TYP, VisitsMalformed, checked_form
 
 from . import federation
 from .audit import Actor
@@ -42,12 +43,8 @@ from .retention import month_text
 from .storage.models import Partner, ReceivedVisits, RedemptionRow
 from .storage.store import IssuerHome
 
-VISITS_TYP = "kia-visits"
 SMALL_COUNT = VISITS_SMALL_COUNT  # cells of fewer accepted scans give no count and no money
-_CLAIMS = frozenset({"from", "home", "month", "iat", "cells"})
-_CELL = frozenset({"day", "kind", "cluster", "scans", "gross", "discount"})
 MAX_VISITS_BYTES = 4 << 20
-_WORD = 40  # a partner kind or cluster code, as issuer.partners keeps them
 
 
 class VisitsRefused(Invalid):
@@ -193,29 +190,13 @@ def _verified(token: str, trust_list: str, directory: TrustDirectory, now: int) 
     return _checked(json.loads(payload), region)
 
 
-def _is_cell(cell: object, month: int) -> bool:
-    """A cell's members, its day in ``month``, and a kind and cluster that are short words."""
-    return (isinstance(cell, dict) and set(cell) == _CELL and isinstance(cell["day"], int)
-            and cell["day"] // 100 == month and 1 <= cell["day"] % 100 <= 31
-            and all(isinstance(cell[name], str) and 0 < len(cell[name]) <= _WORD for name in ("kind", "cluster")))
-
-
-def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def _checked(claims: Any, region: int) -> dict[str, Any]:
-    if not isinstance(claims, dict) or set(claims) != _CLAIMS or claims["from"] != region:
+    try:
+        checked = checked_form(claims)
+    except VisitsMalformed as exc:
+        raise VisitsRefused(str(exc)) from None
+    if checked["from"] != region:
         raise VisitsRefused("the figures' claims are not those of kia-visits")
-    month = claims["month"]
-    if not (isinstance(month, int) and 190001 <= month <= 999912 and 1 <= month % 100 <= 12
-            and isinstance(claims["iat"], int) and is_valid_region(claims["home"])
-            and isinstance(claims["cells"], list)):
-        raise VisitsRefused("the figures' month, time or home region are malformed")
-    for cell in claims["cells"]:
-        if not _is_cell(cell, month):
-            raise VisitsRefused("a cell of the figures is malformed, or of another month")
-        counts = (cell["scans"], cell["gross"], cell["discount"])
-        if counts != (None, None, None) and not (all(_is_count(n) for n in counts) and cell["scans"] >= SMALL_COUNT):
-            raise VisitsRefused("a cell's figures are malformed, or a small count was not withheld")
-    return claims
+    if any(cell["scans"] is not None and cell["scans"] < SMALL_COUNT for cell in checked["cells"]):
+        raise VisitsRefused("a cell's figures are malformed, or a small count was not withheld")
+    return checked

@@ -26,10 +26,10 @@ from typing import Any
 from keys import jws
 from keys.audit_thresholds import VISITS_SMALL_COUNT
 from keys.errors import KiaError
+from keys.visits import VISITS_TYP, VisitsMalformed, checked_form
 
 from .audit_export_format import MalformedExport, open_export, read_table
 
-VISITS_TYP = "kia-visits"
 Key = tuple[int, str, str]  # day (YYYYMMDD), partner kind, KLA cluster
 
 
@@ -109,12 +109,7 @@ def _claims(token: str) -> dict[str, Any]:
         claims = json.loads(jws.split_compact(token.strip())[1])
     except (KiaError, ValueError) as exc:
         raise VisitsNotChecked(f"that is not a kia-visits JWS: {exc}") from None
-    names = {"from", "home", "month", "iat", "cells"}
-    if not isinstance(claims, dict) or set(claims) != names or not isinstance(claims["cells"], list) \
-            or not all(isinstance(claims[name], int) for name in ("from", "home", "month")) \
-            or not 1 <= claims["month"] % 100 <= 12:
-        raise VisitsNotChecked("the figures' claims are not those of kia-visits")
-    if not all(isinstance(cell, dict) and {"day", "kind", "cluster", "scans", "gross", "discount"} == set(cell)
-               for cell in claims["cells"]):
-        raise VisitsNotChecked("a cell of the figures is not of the documented form")
-    return claims
+    try:
+        return checked_form(claims)
+    except VisitsMalformed as exc:
+        raise VisitsNotChecked(str(exc)) from None
