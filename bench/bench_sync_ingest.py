@@ -450,6 +450,8 @@ def alternatives(url: str, terminal: Terminal, rounds: int = 21) -> None:
     def canonical_by_hand(record: Redemption) -> bytes:
         fields = {field.name: getattr(record, field.name) for field in dataclasses.fields(Redemption)}
         fields["flags"] = list(record.flags)
+        if record.home is None:  # only another region's card names its home
+            del fields["home"]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
     assert all(canonical_by_hand(record) == record.canonical() for record in records)
@@ -509,7 +511,7 @@ def alternatives(url: str, terminal: Terminal, rounds: int = 21) -> None:
 
     print(f"\nthe same work done other ways, {BATCH} records, median of {rounds} (not in the product):")
     for label, function in [
-        ("chain, Redemption.canonical() (dataclasses.asdict)", current_chain),
+        ("chain, Redemption.canonical()", current_chain),
         ("chain, canonical dict built field by field (same bytes)", by_hand),
         ("INSERT, session.execute(insert(), rows): 500 statements", orm_insert(False)),
         ("INSERT, same with insertmanyvalues: 1 multi-row statement", orm_insert(True)),

@@ -28,7 +28,8 @@ ACTIONS = (
     "user_add", "user_role", "user_enable", "user_disable", "user_password_reset",
     "sign_in", "sign_in_failed", "sign_in_locked", "sign_out",
     # partners, institutions, agreements and terminals
-    "partner_create", "service_rules", "institution_create", "agreement_create", "agreement_renew", "agreement_amend",
+    "partner_create", "service_rules", "partner_regions",
+    "institution_create", "agreement_create", "agreement_renew", "agreement_amend",
     "terminal_enrol", "terminal_register", "terminal_register_mou_override",
     "terminal_activate", "terminal_suspend", "terminal_retire",
     # cards and batches

@@ -170,6 +170,80 @@ def set_service(home: IssuerHome, partner_id: int, rules: ServiceRules, now: int
         audit(session, by, "service_rules", f"partner {partner_id}: {rules.code}", now)
 
 
+class OtherRegionsInvalid(Invalid):
+    """A choice of other regions out of range; ``rule`` names which, for a page's words."""
+
+    def __init__(self, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+OTHER_REGIONS = ("none", "all", "listed")
+MAX_LISTED_REGIONS = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class OtherRegions:
+    """The other regions' cards a partner agreed to honour: ``none``, ``all`` the national directory trusts, or
+    the ``listed`` ``codes``."""
+
+    choice: str
+    codes: tuple[int, ...] = ()
+
+    def check(self) -> None:
+        """Raise Invalid with one sentence when the choice is not one of the three, or its codes are wrong."""
+        if self.choice not in OTHER_REGIONS:
+            raise OtherRegionsInvalid(f"other regions' cards: one of {', '.join(OTHER_REGIONS)}", "choice")
+        if self.choice != "listed" and self.codes:
+            raise OtherRegionsInvalid("regions are listed only with the choice listed", "choice")
+        if self.choice == "listed" and not 0 < len(self.codes) <= MAX_LISTED_REGIONS:
+            raise OtherRegionsInvalid(f"list 1 to {MAX_LISTED_REGIONS} regions", "count")
+        if not all(isinstance(code, int) and is_valid_region(code) for code in self.codes):
+            raise OtherRegionsInvalid("each region is a 4-digit regency/city code, e.g. 6311", "code")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"other_regions": self.choice, "regions": list(self.codes) if self.choice == "listed" else None}
+
+
+def other_regions(row: Partner) -> OtherRegions:
+    return OtherRegions(row.other_regions, tuple(row.other_region_codes or ()))
+
+
+def partner_regions(row: Partner) -> frozenset[int] | None:
+    """The regions whose cards the partner honours, as the office's checks take them: None for every region the
+    national directory trusts; else its choice and its own region, whose cards it always honours."""
+    choice = other_regions(row)
+    return None if choice.choice == "all" else frozenset(choice.codes) | {row.region}
+
+
+def set_other_regions(home: IssuerHome, partner_id: int, choice: OtherRegions, now: int, *, by: Actor
+                      ) -> OtherRegions:
+    """Record which other regions' cards the partner agreed to honour, from ``now`` on; answer the choice as
+    recorded (its codes sorted, once each).
+
+    Its terminals are set to the same with ``kia verifier federation pin
+    --accept-region`` (docs/federation.md); the office holds records of other
+    regions' cards the partner did not agree to (``home_not_accepted``), and
+    the public page shows the choice.  A region is never this partner's own.
+    """
+    codes = tuple(sorted(set(choice.codes)))
+    choice = OtherRegions(choice.choice, codes)
+    choice.check()
+    with home.transaction() as session:
+        row = session.get(Partner, partner_id, with_for_update=True)
+        if row is None:
+            raise PartnerNotFound(f"there is no partner {partner_id}")
+        if row.region in codes:
+            raise OtherRegionsInvalid(f"region {row.region} is the partner's own: its cards are always honoured",
+                                      "own")
+        row.other_regions, row.other_region_codes = choice.choice, list(codes) if choice.choice == "listed" else None
+        transparency.record_fact(session, "partner_regions", str(partner_id), now, partner=partner_id,
+                                 **choice.to_json())
+        audit(session, by, "partner_regions", f"partner {partner_id}: {choice.choice} {' '.join(map(str, codes))}"
+              .strip(), now)
+    return choice
+
+
 def service_rules(row: PartnerService) -> ServiceRules:
     return ServiceRules(row.code, row.name, dict(row.prices), row.discount_kind, row.discount_value, row.daily_limit,
                         row.passback_seconds)
@@ -212,6 +286,7 @@ class PartnerRecord:
     services: tuple[str, ...]
     mou_number: str | None  # the current agreement's number; None when the office has not recorded it
     mou_days_left: int  # from the partner's today to the MoU's end; negative once it ended
+    other_regions: OtherRegions
 
 
 def _records(session: Session, rows: Sequence[Partner], now: int) -> list[PartnerRecord]:
@@ -227,7 +302,7 @@ def _records(session: Session, rows: Sequence[Partner], now: int) -> list[Partne
         numbers[owner_id] = number  # ordered by start: the current agreement's number stays
     return [PartnerRecord(row.id, row.name, row.kind, row.cluster, row.region, row.mou_start, row.mou_end,
                           mou_state(row, now), tuple(codes[row.id]), numbers.get(row.id),
-                          (row.mou_end - local_today(row.region, now)).days) for row in rows]
+                          (row.mou_end - local_today(row.region, now)).days, other_regions(row)) for row in rows]
 
 
 def list_partners(home: IssuerHome, now: int) -> list[PartnerRecord]:

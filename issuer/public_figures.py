@@ -52,6 +52,10 @@ class PublicPartner:
     cluster: str
     region: int
     services: tuple[PublicService, ...]
+    # Cards of other regions it honours (issuer.partners.OtherRegions): "none", "all" or "listed" in
+    # other_region_codes; a family visiting from another region looks for these.
+    other_regions: str = "none"
+    other_region_codes: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +89,8 @@ def partners_with_discounts(home: IssuerHome, now: int) -> list[PublicPartner]:
             services[row.partner_id].append(PublicService(
                 row.name, row.discount_kind, row.discount_value,
                 offers(row.prices, row.discount_kind, row.discount_value)))
-        return [PublicPartner(row.name, row.kind, row.cluster, row.region, tuple(services[row.id]))
+        return [PublicPartner(row.name, row.kind, row.cluster, row.region, tuple(services[row.id]),
+                              row.other_regions, tuple(row.other_region_codes or ()))
                 for row in in_force if services[row.id]]
 
 

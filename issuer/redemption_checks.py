@@ -46,6 +46,7 @@ CHECKS = {
     "home_own_region": "the record names this office's own region as the card's home region",
     "home_unlisted": "the national directory the office holds does not list the card's home region",
     "home_untrusted": "the national directory did not trust the card's home office at the scan's time",
+    "home_not_accepted": "the partner did not agree to honour cards of the card's home region",
     "card_not_issued_yet": "the card was issued after the scan",
     "card_revoked": "the card was revoked before the scan",
     "card_replaced": "the card was replaced before the scan",
@@ -128,6 +129,9 @@ class Known:
     # of their cards (``home``), and this office's own region there; empty and None without a directory.
     home_offices: Mapping[int, HomeOffice] = dataclasses.field(default_factory=dict)
     own_region: int | None = None
+    # The regions whose cards the partner agreed to honour (issuer.partners.partner_regions): None for every
+    # region the directory trusts; else its choice and its own region.
+    partner_regions: frozenset[int] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,6 +223,9 @@ def _home_checks(record: Redemption, home: int, known: Known) -> list[tuple[str,
     if office.state != "active" or not office.valid_from <= record.at < office.valid_until:
         return [("home_untrusted", f"region {home}'s office is {office.state}, trusted {_iso(office.valid_from)} "
                                    f"to {_iso(office.valid_until)}; scanned {_iso(record.at)}")]
+    if known.partner_regions is not None and home not in known.partner_regions:
+        agreed = " ".join(map(str, sorted(known.partner_regions))) or "this office's only"
+        return [("home_not_accepted", f"partner {known.partner_id} honours cards of regions: {agreed}")]
     return []
 
 

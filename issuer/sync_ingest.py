@@ -34,6 +34,7 @@ from keys.times import local_date
 
 from . import federation, summaries, transparency
 from .errors import SyncRefused, TerminalSuspended
+from .partners import partner_regions
 from .redemption_checks import (
     CHECKS,
     DAY,
@@ -211,7 +212,7 @@ def _known(session: Session, terminal: Terminal, partner: Partner, new: Sequence
         changes.order_by(TerminalStateChange.at, TerminalStateChange.id))]
     home_offices, own_region = _home_offices(session) if any(r.home is not None for r, _ in new) else ({}, None)
     return Known(now, terminal.id, partner.id, zone, terminal.enrolled_at or 0, states, cards, revoked_keys, rules,
-                 uses, places, home_offices, own_region)
+                 uses, places, home_offices, own_region, partner_regions(partner))
 
 
 def _home_offices(session: Session) -> tuple[dict[int, HomeOffice], int | None]:

@@ -68,7 +68,7 @@ KINDS = (
     "card_issued", "card_revoked", "card_replaced",
     "key_created", "key_retired", "key_revoked", "log_key",
     "trust_list",
-    "partner", "service_rules", "agreement",
+    "partner", "service_rules", "agreement", "partner_regions",
     "terminal_registered", "terminal_enrolled", "terminal_state",
 )
 

@@ -111,6 +111,28 @@ def service(home: Path, partner_id: int, code: str, name: str, prices: tuple[str
     emit({"partner_id": partner_id, "service": rules.to_json()})
 
 
+@partner.command("regions")
+@home_option
+@click.argument("partner_id", type=int)
+@click.option("--all", "every", is_flag=True, help="Cards of every region the national directory trusts.")
+@click.option("--none", "none_", is_flag=True, help="This office's cards only (the default of a new partner).")
+@click.option("--region", "regions", multiple=True, type=int, metavar="REGION",
+              help="A region whose cards the partner honours (4-digit code, e.g. 6311); repeat.")
+def regions(home: Path, partner_id: int, every: bool, none_: bool, regions: tuple[int, ...]) -> None:
+    """Which other regions' cards the partner agreed to honour (docs/federation.md).
+
+    The office holds a record of another region's card the partner did not
+    agree to honour (home_not_accepted), and the public page shows the choice.
+    Set the partner's terminals to the same with ``kia verifier federation pin
+    --accept-region``.
+    """
+    if every + none_ + bool(regions) != 1:
+        raise click.UsageError("give exactly one of --all, --none and --region")
+    choice = partners.OtherRegions("all" if every else "none" if none_ else "listed", regions)
+    recorded = partners.set_other_regions(open_home(home), partner_id, choice, now(), by=by())
+    emit({"partner_id": partner_id, **recorded.to_json()})
+
+
 @partner.command("list")
 @home_option
 def list_partners(home: Path) -> None:
@@ -118,7 +140,7 @@ def list_partners(home: Path) -> None:
     listed = sorted(partners.list_partners(open_home(home), now()), key=lambda partner: partner.id)
     emit([{"partner_id": partner.id, "name": partner.name, "kind": partner.kind, "cluster": partner.cluster,
            "region": partner.region, "mou_end": partner.mou_end.isoformat(), "mou_state": partner.mou_state,
-           "mou_number": partner.mou_number,
+           "mou_number": partner.mou_number, **partner.other_regions.to_json(),
            "services": list(partner.services)} for partner in listed])
 
 

@@ -266,7 +266,10 @@ TERMINAL_STATES = ("pending", "active", "suspended", "retired")
 
 class Partner(Base):
     __tablename__ = "partners"
-    __table_args__ = (CheckConstraint("mou_end > mou_start", name="partner_mou_period"),)
+    __table_args__ = (
+        CheckConstraint("mou_end > mou_start", name="partner_mou_period"),
+        CheckConstraint("other_regions IN ('none', 'all', 'listed')", name="partner_other_regions"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -279,6 +282,10 @@ class Partner(Base):
     # Where the partner serves (WGS 84 degrees), for the office's travel check; None when not given.
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    # Cards of other regions the partner agreed to honour (docs/federation.md): "none" (this office's cards
+    # only), "all" (every region the national directory trusts) or "listed" (those in other_region_codes).
+    other_regions: Mapped[str] = mapped_column(String(6), default="none", server_default="none")
+    other_region_codes: Mapped[list[int] | None] = mapped_column(JSON)
 
 
 class PartnerService(Base):

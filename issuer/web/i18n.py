@@ -295,6 +295,8 @@ ALARMS: dict[str, tuple[str, str]] = {
                       "Card's home region not in the national directory"),
     "home_untrusted": ("Kantor daerah asal kartu tidak dipercaya saat pindai",
                        "Card's home office not trusted at the scan's time"),
+    "home_not_accepted": ("Mitra tidak menerima kartu dari daerah asal kartu",
+                          "The partner does not honour cards of the card's home region"),
     "card_not_issued_yet": ("Kartu dipindai sebelum terbit", "Card scanned before it was issued"),
     "card_revoked": ("Kartu sudah dicabut", "Card already revoked"),
     "card_replaced": ("Kartu sudah diganti", "Card already replaced"),

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from keys.chain import MAX_MONEY
@@ -85,6 +85,21 @@ class ServiceForm(FlaskForm):  # type: ignore[misc]
                                      self.discount_value.data, self.daily_limit.data, self.passback_seconds.data)
 
 
+class OtherRegionsForm(FlaskForm):  # type: ignore[misc]
+    """Which other regions' cards the partner honours: none, all, or the codes listed."""
+
+    choice = RadioField(choices=list(partners.OTHER_REGIONS), default="none")
+    codes = StringField(validators=[Optional(), Length(max=600), Regexp(r"^[0-9 ,]*$")])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.choice.choices = [(choice, t(f"ptn_other_regions_{choice}")) for choice in partners.OTHER_REGIONS]
+
+    def chosen(self) -> partners.OtherRegions:
+        codes = tuple(int(code) for code in self.codes.data.replace(",", " ").split()) if self.codes.data else ()
+        return partners.OtherRegions(self.choice.data, codes if self.choice.data == "listed" else ())
+
+
 def _list_page(form: PartnerForm, existing: int | None = None) -> str:
     rows = partners.list_partners(office(current_app), now())
     warned = [row for row in rows if row.mou_state in ("expired", "ending_soon")]
@@ -131,10 +146,14 @@ def detail(partner_id: int) -> ResponseReturnValue:
     return _detail_page(partner_id, ServiceForm())
 
 
-def _detail_page(partner_id: int, service_form: ServiceForm) -> str:
-    """The partner's page, with ``service_form`` as filled (a refused one keeps what the officer typed)."""
+def _detail_page(partner_id: int, service_form: ServiceForm, regions_form: OtherRegionsForm | None = None) -> str:
+    """The partner's page, with ``service_form`` and ``regions_form`` as filled (a refused one keeps what the
+    officer typed)."""
     home = office(current_app)
     partner = partners.find_partner(home, partner_id, now())  # an unknown partner is 404 (issuer.app)
+    if regions_form is None:
+        held = partner.other_regions
+        regions_form = OtherRegionsForm(formdata=None, choice=held.choice, codes=" ".join(map(str, held.codes)))
     today = partners.local_today(partner.region, now())  # the partner's days, as its figures are kept
     figures = reports.figures(home, "partner", "day", today.replace(day=1), today, partner_id)
     owner = Owner("partner", partner_id)
@@ -142,6 +161,7 @@ def _detail_page(partner_id: int, service_form: ServiceForm) -> str:
                            terminals=terminals.terminals_of(home, partner_id), figures=figures,
                            form=ConfirmForm(formdata=None), service_form=service_form,
                            terminal_form=TerminalForm(formdata=None), owner=owner,  # not filled from a service's post
+                           regions_form=regions_form,
                            agreements=agreements.agreements_of(home, owner, now()), now=now(),
                            offline_after=OFFLINE_AFTER, max_document_mb=agreements.MAX_DOCUMENT_BYTES // 2**20)
 
@@ -195,6 +215,25 @@ def set_service(partner_id: int) -> ResponseReturnValue:
         flash(t(f"ptn_rule_{exc.rule}"))
         return _detail_page(partner_id, form), 400
     flash(t("ptn_service_saved", code=form.code.data))
+    return redirect(url_for("partners.detail", partner_id=partner_id))
+
+
+@bp.post("/<int:partner_id>/regions")
+@roles(*CHANGERS)
+def set_other_regions(partner_id: int) -> ResponseReturnValue:
+    form = OtherRegionsForm()
+    if not form.validate_on_submit():
+        wrong = "choice" if "choice" in form.errors else "code" if "codes" in form.errors else None
+        flash(t(f"ptn_other_regions_rule_{wrong}") if wrong else t("ptn_fields_to_check", fields=t("field_csrf_token")))
+        return _detail_page(partner_id, ServiceForm(formdata=None), form), 400
+    try:
+        partners.set_other_regions(office(current_app), partner_id, form.chosen(), now(), by=actor())
+    except NotFound:
+        abort(404)
+    except partners.OtherRegionsInvalid as exc:
+        flash(t(f"ptn_other_regions_rule_{exc.rule}"))
+        return _detail_page(partner_id, ServiceForm(formdata=None), form), 400
+    flash(t("ptn_other_regions_saved"))
     return redirect(url_for("partners.detail", partner_id=partner_id))
 
 

@@ -191,6 +191,9 @@ def _enrolled_terminal(office: Office, folder: Path, env: dict[str, str]) -> Pat
                   "--mou-start", start, env=env)["partner_id"]
     kia("issuer", "partner", "service", str(partner), "--home", str(office.home), "--code", "museum",
         "--name", "Museum", "--price", "5-12=10000", "--fixed", "2500", "--daily-limit", "2", env=env)
+    # The museum agreed to honour every region's cards, as its terminal will.
+    assert kia("issuer", "partner", "regions", str(partner), "--home", str(office.home), "--all", env=env) == {
+        "partner_id": partner, "other_regions": "all", "regions": None}
     registration = kia("issuer", "terminal", "register", "--home", str(office.home), "--partner", str(partner),
                        "--name", "Loket 1", env=env)
     home = folder / "terminal"

@@ -148,3 +148,27 @@ def test_an_officer_renews_the_clinics_mou_and_no_second_clinic_appears(browser:
     expect(page.locator("#partner-exists")).to_contain_text("sudah ada di wilayah ini")
     expect(page.locator("#partners tbody tr", has_text="Klinik Bersalin Sehat")).to_have_count(1)
     shot(page, "partner-exists")
+
+
+def test_an_officer_sets_which_other_regions_cards_the_cinema_honours(browser: Browser, site: str) -> None:
+    page = signed_in(browser, site, "petugas")
+    page.goto(f"{site}/partners/")
+    page.click("text=Bioskop Solo Paragon")
+    expect(page.locator("#other-regions")).to_have_text("Hanya KIA daerah ini")
+    form = page.locator("#other-regions-form")
+    form.locator("input[value=listed]").check()
+    form.locator("input[name=codes]").fill("9171 63")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".flash").first).to_have_text("Setiap kode wilayah 4 angka, mis. 6311.")
+    expect(page.locator("#other-regions-form input[name=codes]")).to_have_value("9171 63")  # kept to mend
+    page.locator("#other-regions-form input[name=codes]").fill("9171 6311")
+    page.locator("#other-regions-form button[type=submit]").click()
+    expect(page.locator(".flash").first).to_have_text("Pilihan KIA daerah lain disimpan.")
+    expect(page.locator("#other-regions")).to_have_text(
+        "KIA daerah berikut: Kabupaten Balangan (6311), Kota Jayapura (9171)")
+    expect(page.locator("#other-regions-form input[value=listed]")).to_be_checked()
+    shot(page, "partner-other-regions")
+    page.goto(f"{site}/publik/")
+    expect(page.locator("article.partner", has_text="Bioskop Solo Paragon").locator(".visitors")).to_have_text(
+        "Juga menerima KIA dari: Kabupaten Balangan, Kota Jayapura")
+    shot(page, "public-other-regions")

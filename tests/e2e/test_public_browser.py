@@ -47,6 +47,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         partner_id = partners.create_partner(home, name, kind, cluster, region, start, start + dt.timedelta(days=729),
                                              NOW, by=ACTOR)
         partners.set_service(home, partner_id, rules, NOW, by=ACTOR)
+        if kind == "pool":  # it honours every region's cards; the cinema and the museum only this office's
+            partners.set_other_regions(home, partner_id, partners.OtherRegions("all"), NOW, by=ACTOR)
     institutions.create_institution(home, "SD Negeri 1 Paringin", "school", BALANGAN, NOW, by=ACTOR)
     institutions.create_institution(home, "Klinik Bersalin Harapan Sukamara", "clinic", 6208, NOW, by=ACTOR)
     issue_cards(home, UNLOCK, [ChildRequest(line, BIRTH_DATE, SURAKARTA) for line in range(1, 4)], NOW, by=ACTOR)
@@ -83,6 +85,10 @@ def test_a_visitor_finds_a_partner_and_its_discount_on_a_phone_without_signing_i
     expect(cinema).to_be_visible()
     expect(cinema.locator(".deal")).to_have_text("Potongan 50%")
     expect(cinema.locator("tr", has_text="5–12 tahun")).to_contain_text("Rp 20.000")
+    expect(cinema.locator(".visitors")).to_have_count(0)
+    # A family visiting from another regency sees where its own card gives a discount.
+    expect(page.locator("article.partner", has_text="Kolam Renang Manahan").locator(".visitors")).to_have_text(
+        "Juga menerima KIA dari semua kabupaten/kota di Indonesia")
     fits_the_screen(page)
     # Narrow to Balangan: only its museum is left.
     page.select_option("select[name=region]", label="Kabupaten Balangan")

@@ -69,6 +69,7 @@ def visits_at(office: IssuerHome, region: int, kind: str, home: int, scans_per_d
                                       start - dt.timedelta(days=365), start + dt.timedelta(days=365), now - YEAR,
                                       by=ACTOR)
     add_service(office, partner, now=now - YEAR)
+    partners.set_other_regions(office, partner, partners.OtherRegions("listed", (home,)), now - YEAR, by=ACTOR)
     terminal = enrolled_terminal(office, partner, now - YEAR)
     serial = first_serial
     scans = []

@@ -45,6 +45,31 @@ TEXT: dict[str, tuple[str, str]] = {
     "ptn_name": ("Nama mitra", "Partner's name"),
     "ptn_fields_to_check": ("Periksa isian: {fields}.", "Check these fields: {fields}."),
     "ptn_service_saved": ("Aturan layanan {code} disimpan.", "The rules of service {code} are saved."),
+    # Cards of other regions the partner honours (issuer.partners.OtherRegions).
+    "ptn_other_regions": ("KIA dari daerah lain", "KIA cards of other regions"),
+    "ptn_other_regions_help": (
+        "Anak dari kabupaten/kota lain yang berkunjung membawa KIA daerahnya. Pilih kartu daerah mana yang diterima "
+        "mitra ini menurut perjanjiannya. Kantor menahan catatan kartu daerah yang tidak dipilih dari pendapatan, "
+        "dan halaman umum menampilkan pilihan ini. Setel terminal mitra sama dengan pilihan ini "
+        "(kia verifier federation pin --accept-region).",
+        "Children visiting from other regencies and cities carry their own region's KIA. Choose which regions' "
+        "cards this partner honours under its agreement. The office holds records of cards of regions not chosen "
+        "out of revenue, and the public page shows the choice. Set the partner's terminals to the same "
+        "(kia verifier federation pin --accept-region)."),
+    "ptn_other_regions_none": ("Hanya KIA daerah ini", "This office's cards only"),
+    "ptn_other_regions_all": ("KIA semua daerah yang dipercaya direktori nasional",
+                              "Cards of every region the national directory trusts"),
+    "ptn_other_regions_listed": ("KIA daerah berikut", "Cards of these regions"),
+    "ptn_other_regions_codes": ("Kode wilayah, dipisah spasi (mis. 6311 9171)",
+                                "Region codes, separated by spaces (e.g. 6311 9171)"),
+    "ptn_other_regions_saved": ("Pilihan KIA daerah lain disimpan.", "The choice of other regions' cards is saved."),
+    "ptn_other_regions_rule_choice": ("Pilih salah satu; kode wilayah hanya untuk \"KIA daerah berikut\".",
+                                      "Choose one; region codes go only with \"Cards of these regions\"."),
+    "ptn_other_regions_rule_count": ("Tulis 1 sampai 100 kode wilayah.", "Give 1 to 100 region codes."),
+    "ptn_other_regions_rule_code": ("Setiap kode wilayah 4 angka, mis. 6311.",
+                                    "Each region code is 4 digits, e.g. 6311."),
+    "ptn_other_regions_rule_own": ("Kartu daerah mitra sendiri selalu diterima: jangan cantumkan kodenya.",
+                                   "The partner's own region's cards are always honoured: leave its code out."),
     # A service rule out of range (issuer.partners.RuleInvalid's rule).
     "ptn_rule_code": ("Kode layanan 1–64 huruf, angka dan tanda hubung, mis. bioskop-reguler.",
                       "The service code is 1 to 64 letters, digits and dashes, e.g. bioskop-reguler."),

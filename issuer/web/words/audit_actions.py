@@ -33,6 +33,8 @@ _ACTIONS = {
     # partners, institutions, agreements and terminals
     "partner_create": ("Mitra didaftarkan", "Partner registered"),
     "service_rules": ("Aturan layanan mitra ditetapkan", "Partner's service rules set"),
+    "partner_regions": ("Daerah lain yang kartunya diterima mitra ditetapkan",
+                        "Other regions whose cards a partner honours set"),
     "institution_create": ("Sekolah/klinik didaftarkan", "School/clinic registered"),
     "agreement_create": ("Perjanjian kerja sama dibuat", "Agreement made"),
     "agreement_renew": ("Perjanjian kerja sama diperpanjang", "Agreement renewed"),

@@ -23,6 +23,9 @@ TEXT: dict[str, tuple[str, str]] = {
                             "potongan diberikan menurut kategori usia anak.",
                             "Show the child's KIA at the counter of these partners. The cashier scans the QR code "
                             "on the card and gives the discount for the child's age category."),
+    "pub_other_regions_all": ("Juga menerima KIA dari semua kabupaten/kota di Indonesia",
+                              "Also honours KIA cards of every regency and city in Indonesia"),
+    "pub_other_regions_listed": ("Juga menerima KIA dari:", "Also honours KIA cards of:"),
     "pub_filter_cluster": ("Klaster KLA", "KLA cluster"),
     "pub_filter_region": ("Wilayah", "Region"),
     "pub_filter_kind": ("Jenis tempat", "Kind of place"),

@@ -21,11 +21,11 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from issuer import federation, reports, visits
+from issuer import federation, partners, reports, visits
 from issuer.audit_export import write_export
 from issuer.errors import Invalid, Refused
 from issuer.issuing_keys import active_signer
-from issuer.storage.models import Finding, RedemptionRow
+from issuer.storage.models import AuditEvent, Finding, LogPending, RedemptionRow
 from issuer.storage.store import IssuerHome
 from issuer.terminals import office_root
 from issuer.trust_lists import export_trust_list, latest_published
@@ -40,7 +40,7 @@ from kia.audit import audit
 from kia.audit_verify import verify_export
 from kia.audit_visits import check_visits
 from tests.factories import ACTOR, DAY
-from tests.factories.offices import SERVICE, UNLOCK, add_partner, add_service, clock, open_office
+from tests.factories.offices import SERVICE, UNLOCK, add_partner, add_service, clock, issued_cards, open_office
 from tests.terminal_sim import enrolled_terminal, send
 
 SURAKARTA, BALANGAN, JAYAPURA = 3372, 6311, 9171
@@ -88,6 +88,7 @@ def test_another_regions_card_counts_only_under_the_directory_and_its_office_get
     now = clock()
     partner = add_partner(office)
     add_service(office, partner, now=now - 2 * DAY)
+    partners.set_other_regions(office, partner, partners.OtherRegions("all"), now - 2 * DAY, by=ACTOR)
     terminal = enrolled_terminal(office, partner, now - 2 * DAY)
 
     # No directory yet: the office cannot tell a Balangan card from a forgery, so it holds the record.
@@ -202,6 +203,61 @@ def test_another_regions_card_counts_only_under_the_directory_and_its_office_get
     assert (said.exit_code, said.output.splitlines()[-1]) == (0, "Angka yang ditandatangani sama dengan catatan.")
     said = CliRunner().invoke(audit, ["visits", str(export), str(tmp_path / "inflated.jws"), "--lang", "en"])
     assert said.exit_code == 1 and "signed {'scans': 7" in said.output
+
+
+def test_a_partner_counts_only_the_regions_it_agreed_to_honour(
+        office: IssuerHome, ministry: tuple[Ed25519PrivateKey, str]):
+    root, directory = ministry
+    now = clock()
+    federation.pin(office, public_jwk(root.public_key()), now, by=ACTOR)
+    federation.take_directory(office, directory, now, by=ACTOR)
+    partner = add_partner(office)
+    add_service(office, partner, now=now - 2 * DAY)
+    terminal = enrolled_terminal(office, partner, now - 2 * DAY)
+    [(own, category)] = issued_cards(office, 1, now - 2 * DAY)
+    balangan_card = serial_from_value(6)
+
+    def checks_of(batch: list[Redemption]) -> list[str | None]:
+        """Send ``batch`` and answer, for each record, the check that held it (None: it counts)."""
+        first = len(terminal.records) + 1
+        send(office, terminal, batch, now)
+        with office.transaction() as session:
+            found = dict(session.execute(select(Finding.seq, Finding.check).where(Finding.seq >= first)).all())
+        return [found.get(seq) for seq in range(first, first + len(batch))]
+
+    # A new partner honours this office's cards only: a Balangan card is held, as its terminal would refuse it.
+    assert partners.find_partner(office, partner, now).other_regions == partners.OtherRegions("none")
+    assert checks_of([foreign(now - 600, balangan_card, BALANGAN), foreign(now - 590, own, None, category)]) == [
+        "home_not_accepted", None]
+    # Listed: those regions only, and only while the directory trusts them.
+    partners.set_other_regions(office, partner, partners.OtherRegions("listed", (JAYAPURA, BALANGAN)), now,
+                               by=ACTOR)
+    assert partners.find_partner(office, partner, now).other_regions == partners.OtherRegions(
+        "listed", (BALANGAN, JAYAPURA))
+    jayapura_card = serial_from_value(7)
+    assert checks_of([foreign(now - 500, balangan_card, BALANGAN), foreign(now - 490, jayapura_card, JAYAPURA)]) == [
+        None, "home_unlisted"]
+    partners.set_other_regions(office, partner, partners.OtherRegions("listed", (JAYAPURA,)), now, by=ACTOR)
+    assert checks_of([foreign(now - 400, serial_from_value(8), BALANGAN)]) == ["home_not_accepted"]
+    partners.set_other_regions(office, partner, partners.OtherRegions("all"), now, by=ACTOR)
+    assert checks_of([foreign(now - 300, serial_from_value(9), BALANGAN)]) == [None]
+
+    # The choice is checked, and each one is in the audit trail and the public log.
+    for (choice, codes), rule in ((("listed", ()), "count"), (("all", (BALANGAN,)), "choice"),
+                                  (("listed", (12,)), "code"), (("listed", (SURAKARTA,)), "own"),
+                                  (("some", ()), "choice")):
+        with pytest.raises(partners.OtherRegionsInvalid) as refused:
+            partners.set_other_regions(office, partner, partners.OtherRegions(choice, codes), now, by=ACTOR)
+        assert refused.value.rule == rule
+    with office.transaction() as session:
+        assert session.scalars(select(AuditEvent.target).where(AuditEvent.action == "partner_regions")
+                               .order_by(AuditEvent.id)).all() == [
+            f"partner {partner}: listed {BALANGAN} {JAYAPURA}", f"partner {partner}: listed {JAYAPURA}",
+            f"partner {partner}: all"]
+        entries = [json.loads(data) for data in session.scalars(
+            select(LogPending.data).where(LogPending.kind == "partner_regions").order_by(LogPending.id))]
+    assert [(entry["other_regions"], entry["regions"]) for entry in entries] == [
+        ("listed", [BALANGAN, JAYAPURA]), ("listed", [JAYAPURA]), ("all", None)]
 
 
 def _local(at: int) -> dt.date:

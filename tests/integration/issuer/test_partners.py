@@ -246,9 +246,11 @@ def test_the_officer_adds_partners_and_rules_and_manages_terminals_with_kia(
     assert replaced["service"]["discount"] == {"kind": "fixed", "value": 5000}
     assert replaced["service"]["daily_limit"] == 1 and replaced["service"]["passback_seconds"] == 0
 
+    assert ok("partner", "regions", "1", "--region", "9171", "--region", "6311") == {
+        "partner_id": 1, "other_regions": "listed", "regions": [6311, 9171]}
     listed = ok("partner", "list")
-    assert [(p["partner_id"], p["mou_state"], p["services"]) for p in listed] == [
-        (1, "in_force", ["renang-anak"]), (2, "expired", [])]
+    assert [(p["partner_id"], p["mou_state"], p["services"], p["other_regions"], p["regions"]) for p in listed] == [
+        (1, "in_force", ["renang-anak"], "listed", [6311, 9171]), (2, "expired", [], "none", None)]
 
     registered = ok("terminal", "register", "--partner", "1", "--name", "Loket 1")
     assert CODE.fullmatch(registered["enrolment_code"])
@@ -282,6 +284,11 @@ def test_bad_officer_commands_say_what_is_wrong_in_one_line(
         "service_unknown_partner": (("partner", "service", "9", *service[3:], "--price", "5-12=1", "--fixed", "1"),
                                     1, "no partner 9"),
         "list_not_an_office": (("partner", "list", "--home", str(tmp_path / "nowhere")), 2, "kia issuer init"),
+        "regions_no_choice": (("partner", "regions", str(partner_id), *at), 2, "--all"),
+        "regions_two_choices": (("partner", "regions", str(partner_id), *at, "--all", "--none"), 2, "exactly one"),
+        "regions_bad_code": (("partner", "regions", str(partner_id), *at, "--region", "12"), 1, "4-digit"),
+        "regions_own_region": (("partner", "regions", str(partner_id), *at, "--region", "3372"), 1, "own"),
+        "regions_unknown_partner": (("partner", "regions", "9", *at, "--all"), 1, "no partner 9"),
         "register_unknown_partner": (("terminal", "register", *at, "--partner", "9", "--name", "K"), 1, "partner 9"),
         "register_blank_name": (("terminal", "register", *at, "--partner", str(partner_id), "--name", " "), 1,
                                 "name"),

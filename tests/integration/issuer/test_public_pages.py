@@ -157,6 +157,26 @@ def test_the_public_page_in_english(client: FlaskClient):
     assert 'href="/publik/?lang=id"' in html
 
 
+def test_a_visiting_family_sees_which_partners_honour_cards_of_other_regions(office: IssuerHome, client: FlaskClient):
+    ids = {row.name: row.id for row in partners.list_partners(office, NOW)}
+    partners.set_other_regions(office, ids["Bioskop Solo Paragon"], partners.OtherRegions("listed", (9171, BALANGAN)),
+                               NOW, by=ACTOR)
+    partners.set_other_regions(office, ids["Kolam Renang Manahan"], partners.OtherRegions("all"), NOW, by=ACTOR)
+    articles = [text_of(article) for article in re.findall(r'<article class="partner">(.*?)</article>',
+                                                           page(client, "/publik/"), re.DOTALL)]
+    cinema, pool, museum = (next(words for words in articles if name in words)
+                            for name in ("Bioskop Solo Paragon", "Kolam Renang Manahan", "Museum Lambung"))
+    assert "Juga menerima KIA dari: Kabupaten Balangan, Kota Jayapura" in cinema
+    assert "Juga menerima KIA dari semua kabupaten/kota di Indonesia" in pool
+    assert "Juga menerima" not in museum  # this office's cards only: nothing to add
+    english = text_of(page(client, "/publik/?lang=en"))
+    assert "Also honours KIA cards of: Kabupaten Balangan, Kota Jayapura" in english
+    listed = {row["name"]: row for row in json.loads(page(client, "/publik/data/partners.json"))["partners"]}
+    assert [(listed[name]["other_regions"], listed[name]["other_region_codes"]) for name in (
+        "Bioskop Solo Paragon", "Kolam Renang Manahan", "Museum Lambung Mangkurat Balangan")] == [
+        ("listed", [BALANGAN, 9171]), ("all", []), ("none", [])]
+
+
 # --- how to get a KIA and the figures ----------------------------------------------
 
 

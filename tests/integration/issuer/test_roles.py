@@ -318,6 +318,33 @@ def test_bad_partner_and_rules_input_is_refused_with_a_message(office: IssuerHom
     assert "Give a price for at least one age category" in no_price.get_data(True)
 
 
+def test_an_officer_chooses_which_other_regions_cards_a_partner_honours(office: IssuerHome) -> None:
+    _, client = client_for(office, "officer")
+    page = client.get("/partners/1").get_data(True)
+    assert 'id="other-regions">Hanya KIA daerah ini<' in page and re.search(r'<input checked [^>]*value="none"', page)
+    assert client.post("/partners/1/regions", data={"choice": "listed", "codes": "9171, 6311"}).status_code == 302
+    with office.transaction() as session:
+        partner = session.get(Partner, 1)
+        assert (partner.other_regions, partner.other_region_codes) == ("listed", [6311, 9171])
+    page = client.get("/partners/1").get_data(True)
+    assert "KIA daerah berikut: Kabupaten Balangan (6311), Kota Jayapura (9171)" in page
+    assert 'value="6311 9171"' in page  # the form starts from the choice held
+    for data, words in (({"choice": "listed", "codes": ""}, "Tulis 1 sampai 100 kode wilayah."),
+                        ({"choice": "listed", "codes": "3372"}, "Kartu daerah mitra sendiri selalu diterima"),
+                        ({"choice": "listed", "codes": "63-11"}, "Setiap kode wilayah 4 angka"),
+                        ({"choice": "listed", "codes": "12"}, "Setiap kode wilayah 4 angka"),
+                        ({"choice": "some"}, "Pilih salah satu")):
+        refused = client.post("/partners/1/regions", data=data)
+        assert refused.status_code == 400 and words in refused.get_data(True), data
+    assert client.post("/partners/1/regions", data={"choice": "all", "codes": "6311"}).status_code == 302
+    with office.transaction() as session:
+        partner = session.get(Partner, 1)
+        assert (partner.other_regions, partner.other_region_codes) == ("all", None)
+    _, auditor = client_for(office, "auditor")
+    assert auditor.post("/partners/1/regions", data={"choice": "none"}).status_code == 403
+    assert "KIA semua daerah yang dipercaya direktori nasional" in auditor.get("/partners/1").get_data(True)
+
+
 def test_an_officer_registers_a_terminal_and_sees_its_code_once(office: IssuerHome) -> None:
     _, client = client_for(office, "officer")
     page = client.post("/partners/1/terminals", data={"name": "Kasir 2"}).get_data(True)

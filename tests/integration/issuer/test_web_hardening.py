@@ -207,6 +207,7 @@ def test_a_partner_id_beyond_bigint_is_404_not_500(office: IssuerHome) -> None:
     for number in (HUGE, BEYOND_INTEGER, "9" * 5000):
         assert admin.get(f"/partners/{number}").status_code == 404
         assert admin.post(f"/partners/{number}/services", data={}).status_code == 404
+        assert admin.post(f"/partners/{number}/regions", data={"choice": "all"}).status_code == 404
         assert admin.post(f"/partners/{number}/terminals", data={"name": "Kasir"}).status_code == 404
     assert admin.get("/partners/1").status_code == 200
 

@@ -102,6 +102,20 @@ def test_a_card_of_another_region_is_checked_against_the_directory_not_the_offic
     assert checks(accepted(serial=FOREIGN), known) == {"serial_unknown"}
 
 
+@pytest.mark.parametrize(("agreed", "expected"), [
+    pytest.param(None, set(), id="every_region"),
+    pytest.param(frozenset({BALANGAN, 9171}), set(), id="listed"),
+    pytest.param(frozenset({9171}), {"home_not_accepted"}, id="not_listed"),
+    pytest.param(frozenset(), {"home_not_accepted"}, id="own_cards_only"),
+])
+def test_a_card_of_another_region_counts_only_where_the_partner_agreed_to_honour_it(
+        agreed: frozenset[int] | None, expected: set[str]):
+    known = dataclasses.replace(KNOWN, home_offices={BALANGAN: HomeOffice("active", 0, NOW * 2)},
+                                own_region=SURAKARTA, partner_regions=agreed)
+    assert checks(accepted(serial=FOREIGN, home=BALANGAN), known) == expected
+    assert checks(accepted(), known) == set()  # the office's own cards, whatever the partner chose
+
+
 def test_a_card_of_another_region_still_meets_the_partners_rules_and_daily_limit():
     known = dataclasses.replace(KNOWN, home_offices={BALANGAN: HomeOffice("active", 0, NOW * 2)},
                                 own_region=SURAKARTA)
