@@ -20,7 +20,7 @@ from keys.chain import discounted
 from keys.eligibility import AGE_CATEGORIES
 
 from . import reports
-from .partners import mou_active
+from .partners import mou_active, other_regions
 from .storage.models import KLA_CLUSTERS, PARTNER_KINDS, Agreement, Institution, Partner, PartnerService
 from .storage.store import IssuerHome
 
@@ -90,7 +90,7 @@ def partners_with_discounts(home: IssuerHome, now: int) -> list[PublicPartner]:
                 row.name, row.discount_kind, row.discount_value,
                 offers(row.prices, row.discount_kind, row.discount_value)))
         return [PublicPartner(row.name, row.kind, row.cluster, row.region, tuple(services[row.id]),
-                              row.other_regions, tuple(row.other_region_codes or ()))
+                              *dataclasses.astuple(other_regions(row)))
                 for row in in_force if services[row.id]]
 
 

@@ -210,9 +210,11 @@ def _known(session: Session, terminal: Terminal, partner: Partner, new: Sequence
         TerminalStateChange.terminal_id == terminal.id)
     states = [(row.at, row.state) for row in session.execute(
         changes.order_by(TerminalStateChange.at, TerminalStateChange.id))]
-    home_offices, own_region = _home_offices(session) if any(r.home is not None for r, _ in new) else ({}, None)
+    # Other regions' cards only: the directory the office holds, and the regions the partner honours.
+    foreign = any(r.home is not None for r, _ in new)
+    home_offices, own_region = _home_offices(session) if foreign else ({}, None)
     return Known(now, terminal.id, partner.id, zone, terminal.enrolled_at or 0, states, cards, revoked_keys, rules,
-                 uses, places, home_offices, own_region, partner_regions(partner))
+                 uses, places, home_offices, own_region, partner_regions(partner) if foreign else None)
 
 
 def _home_offices(session: Session) -> tuple[dict[int, HomeOffice], int | None]:
