@@ -28,6 +28,9 @@ from .storage.store import IssuerHome
 # (32 bits on PostgreSQL); a route that addresses a BIGINT says so (``<int(max=...):seq>``).
 MAX_ROW_ID = 2**31 - 1
 
+# How the sync API takes a batch: stored, checked and counted at once, or journalled and folded later (ADR 0005).
+SYNC_INTAKES = ("inline", "journal")
+
 # Secrets never kept in the configuration: issuing keys read their passphrase
 # from the environment when they sign, and the root key never comes here.
 _NOT_FOR_THE_SERVICE = ("KEY_PASSPHRASE", "KEY_PASSPHRASE_FILE", "ROOT_KEY_PASSPHRASE", "ROOT_KEY_PASSPHRASE_FILE")
@@ -50,6 +53,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
         app.config.pop(name, None)
     if not app.config["HOME"]:
         raise RuntimeError("set KIA_HOME to the office's home folder (kia issuer init --home DIR)")
+    if app.config.setdefault("SYNC_INTAKE", "inline") not in SYNC_INTAKES:
+        raise RuntimeError("KIA_SYNC_INTAKE is 'inline' (the default) or 'journal' (ADR 0005)")
     app.extensions[CLOCK_EXTENSION] = now
     app.extensions[HOME_EXTENSION] = IssuerHome(Path(app.config["HOME"]), app.config["DATABASE_URL"] or None)
     metrics.init_app(app)

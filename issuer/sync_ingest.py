@@ -8,22 +8,29 @@ month for the reports, and is counted into the reports' daily summaries
 checked against what the office knows (issuer.redemption_checks): one that
 fails a check is held out of revenue with its findings, and each check that
 failed raises one alarm for the batch.
+
+With ``KIA_SYNC_INTAKE=journal`` the service acknowledges a batch once its
+token, chain and checkpoint hold and its body is kept in the journal
+(``intake``); ``fold`` (``kia issuer intake fold``) does the rest later, in
+arrival order, exactly as ``ingest`` would have on arrival (ADR 0005).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, Executable, String, any_, bindparam, func, insert, select, true
+from sqlalchemy import BindParameter, Executable, String, any_, bindparam, delete, func, insert, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from keys import load_public_jwk
 from keys.chain import (
+    Checkpoint,
     InvalidCheckpoint,
     Redemption,
     chain_hashes,
@@ -56,6 +63,7 @@ from .storage.models import (
     Partner,
     RedemptionRow,
     ServiceRuleVersion,
+    SyncIntake,
     Terminal,
     TerminalCheckpoint,
     TerminalStateChange,
@@ -84,20 +92,106 @@ def ingest(home: IssuerHome, token: str, records: Sequence[object], checkpoint: 
     chain mismatch is also recorded as an alarm, which outlives the refusal.
     """
     terminal_id = authenticate_terminal(home, token, now)
-    try:
+    with _alarms_kept(home), home.transaction() as session:
+        terminal = _active(session, terminal_id)
+        _fold_terminal(session, terminal)  # what a journal kept of this terminal goes first (ADR 0005)
+        batch = _verified(session, terminal, records, checkpoint, now)
+        if batch.new:
+            _apply(session, terminal, batch.new, checkpoint, batch.signed, now)
+            terminal.acknowledged_seq, terminal.chain_hash = batch.new[-1][0].seq, batch.new[-1][1].hex()
+        terminal.last_sync_at = now
+        return Ack(terminal.acknowledged_seq, len(batch.new), len(batch.records) - len(batch.new))
+
+
+def intake(home: IssuerHome, token: str, records: Sequence[object], checkpoint: str, body: bytes, now: int) -> Ack:
+    """Check a terminal's batch as ``ingest`` does, keep its body in the journal and acknowledge it (ADR 0005).
+
+    The same refusals as ``ingest``, before anything is kept: the token, the
+    records' form, the chain and the checkpoint.  ``fold`` later stores,
+    checks and counts the records exactly as ``ingest`` would have at ``now``.
+    ``body`` is the request's body as received, holding ``records`` and ``checkpoint``.
+    """
+    terminal_id = authenticate_terminal(home, token, now)
+    with _alarms_kept(home), home.transaction() as session:
+        terminal = _active(session, terminal_id)
+        first = _first_seq(records)
+        if first is not None and first <= terminal.acknowledged_seq:
+            _fold_terminal(session, terminal)  # a batch sent again is compared with the records stored
+        batch = _verified(session, terminal, records, checkpoint, now)
+        if batch.new:
+            session.add(SyncIntake(terminal_id=terminal.id, first_seq=batch.new[0][0].seq,
+                                   last_seq=batch.new[-1][0].seq, body=body, received_at=now))
+            terminal.acknowledged_seq, terminal.chain_hash = batch.new[-1][0].seq, batch.new[-1][1].hex()
+        terminal.last_sync_at = now
+        return Ack(terminal.acknowledged_seq, len(batch.new), len(batch.records) - len(batch.new))
+
+
+def fold(home: IssuerHome, limit: int) -> int:
+    """Fold up to ``limit`` batches of the journal into the records, oldest first; how many were folded.
+
+    Each batch in a transaction of its own, under its terminal's lock, as
+    ``ingest`` would have stored it when it arrived.  Folds running at once
+    on one database take turns by terminal and never fold a batch twice.
+    """
+    folded = 0
+    while folded < limit:
         with home.transaction() as session:
-            return _ingest(session, terminal_id, records, checkpoint, now)
+            oldest = session.execute(select(SyncIntake.id, SyncIntake.terminal_id)
+                                     .order_by(SyncIntake.id).limit(1)).first()
+            if oldest is None:
+                break
+            terminal = session.get_one(Terminal, oldest.terminal_id, with_for_update=True)
+            folded += _fold_terminal(session, terminal, through=oldest.id)
+    return folded
+
+
+@dataclasses.dataclass(frozen=True)
+class Backlog:
+    batches: int
+    records: int
+    oldest_received_at: int | None
+
+
+def backlog(home: IssuerHome) -> Backlog:
+    """What the journal holds: acknowledged batches not yet folded, and since when."""
+    with home.transaction() as session:
+        batches, records, oldest = session.execute(select(
+            func.count(), func.coalesce(func.sum(SyncIntake.last_seq - SyncIntake.first_seq + 1), 0),
+            func.min(SyncIntake.received_at))).one()
+    return Backlog(batches, int(records), oldest)
+
+
+@contextlib.contextmanager
+def _alarms_kept(home: IssuerHome) -> Iterator[None]:
+    """A refusal that raises an alarm: the batch's transaction is rolled back, the alarm is kept."""
+    try:
+        yield
     except _Alarming as alarm:
         with home.transaction() as session:
-            session.add(Alarm(at=now, kind=alarm.kind, terminal_id=alarm.terminal, partner_id=alarm.partner,
+            session.add(Alarm(at=alarm.at, kind=alarm.kind, terminal_id=alarm.terminal, partner_id=alarm.partner,
                               detail=alarm.detail))
         raise alarm.refusal from None
 
 
 class _Alarming(Exception):
-    def __init__(self, refusal: SyncRefused, kind: str, terminal: str, partner: int, detail: str) -> None:
+    def __init__(self, refusal: SyncRefused, kind: str, terminal: Terminal, detail: str, at: int) -> None:
         super().__init__(detail)
-        self.refusal, self.kind, self.terminal, self.partner, self.detail = refusal, kind, terminal, partner, detail
+        self.refusal, self.kind, self.detail, self.at = refusal, kind, detail, at
+        self.terminal, self.partner = terminal.id, terminal.partner_id
+
+
+def _active(session: Session, terminal_id: str) -> Terminal:
+    terminal = session.get_one(Terminal, terminal_id, with_for_update=True)
+    if terminal.state != "active":  # suspended or retired since the token was checked
+        raise TerminalSuspended("the office has suspended this terminal; call the office")
+    return terminal
+
+
+def _first_seq(records: Sequence[object]) -> int | None:
+    """The first record's sequence, if it has one to read; ``_verified`` refuses the batch otherwise."""
+    first = records[0] if records else None
+    seq = first.get("seq") if isinstance(first, dict) else None
+    return seq if isinstance(seq, int) else None
 
 
 def _parsed(records: Sequence[object], acknowledged: int) -> list[Redemption]:
@@ -109,10 +203,15 @@ def _parsed(records: Sequence[object], acknowledged: int) -> list[Redemption]:
     return parsed
 
 
-def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoint: str, now: int) -> Ack:
-    terminal = session.get_one(Terminal, terminal_id, with_for_update=True)
-    if terminal.state != "active":  # suspended or retired since the token was checked
-        raise TerminalSuspended("the office has suspended this terminal; call the office")
+@dataclasses.dataclass(frozen=True)
+class _Batch:
+    records: list[Redemption]
+    new: list[tuple[Redemption, bytes]]  # the records after the acknowledged one, with their chain hashes
+    signed: Checkpoint
+
+
+def _verified(session: Session, terminal: Terminal, raw: Sequence[object], checkpoint: str, now: int) -> _Batch:
+    """The batch, if it continues what the office holds of the terminal's chain and ends at its checkpoint."""
     acknowledged = terminal.acknowledged_seq
     records = _parsed(raw, acknowledged)  # only after the terminal proved who it is
     first, last = records[0].seq, records[-1].seq
@@ -125,55 +224,76 @@ def _ingest(session: Session, terminal_id: str, raw: Sequence[object], checkpoin
         select(RedemptionRow.seq, RedemptionRow.hash).where(
             RedemptionRow.terminal_id == terminal.id, RedemptionRow.seq.between(first, min(last, acknowledged))
         )
-    ).all())
+    ).all()) if first <= acknowledged else {}
     for record, digest in zip(records, hashes, strict=True):
         if record.seq in stored and stored[record.seq] != digest.hex():
             refusal = SyncRefused("fork", f"record {record.seq} differs from the one the office holds", acknowledged)
-            raise _Alarming(refusal, "fork", terminal.id, terminal.partner_id,
-                            f"terminal {terminal.id} sent a different record {record.seq}")
+            raise _Alarming(refusal, "fork", terminal, f"terminal {terminal.id} sent a different record {record.seq}",
+                            now)
     try:
         signed = verify_checkpoint(checkpoint, load_public_jwk(terminal.public_jwk), terminal.id)
     except InvalidCheckpoint as exc:
-        raise _Alarming(SyncRefused("chain_mismatch", str(exc), acknowledged), "chain_mismatch", terminal.id,
-                        terminal.partner_id, f"terminal {terminal.id} sent a checkpoint it did not sign") from None
+        raise _Alarming(SyncRefused("chain_mismatch", str(exc), acknowledged), "chain_mismatch", terminal,
+                        f"terminal {terminal.id} sent a checkpoint it did not sign", now) from None
     if signed.seq != last or signed.hash != hashes[-1]:
         refusal = SyncRefused("chain_mismatch", "the checkpoint does not match the records' chain", acknowledged)
-        raise _Alarming(refusal, "chain_mismatch", terminal.id, terminal.partner_id,
-                        f"terminal {terminal.id} sent records {first}-{last} that do not match its checkpoint")
-
+        raise _Alarming(refusal, "chain_mismatch", terminal,
+                        f"terminal {terminal.id} sent records {first}-{last} that do not match its checkpoint", now)
     new = [(record, digest) for record, digest in zip(records, hashes, strict=True) if record.seq > acknowledged]
+    return _Batch(records, new, signed)
+
+
+def _fold_terminal(session: Session, terminal: Terminal, *, through: int | None = None) -> int:
+    """Fold the terminal's journalled batches (up to id ``through``) into the records, in order; how many."""
+    # Taken by deleting them, the transaction's first write: a fold that comes second, on either
+    # database, waits for the first to commit and finds nothing left to take.
+    taking = delete(SyncIntake).where(SyncIntake.terminal_id == terminal.id)
+    if through is not None:
+        taking = taking.where(SyncIntake.id <= through)
+    taken = session.execute(taking.returning(SyncIntake.id, SyncIntake.first_seq, SyncIntake.last_seq,
+                                             SyncIntake.body, SyncIntake.received_at)).all()
+    for kept in sorted(taken):
+        body = json.loads(kept.body)
+        records = [Redemption.from_json(record) for record in body["records"]]
+        records = [record for record in records if kept.first_seq <= record.seq <= kept.last_seq]
+        hashes = chain_hashes(_stored_hash(session, terminal, kept.first_seq - 1), records)
+        signed = verify_checkpoint(body["checkpoint"], load_public_jwk(terminal.public_jwk), terminal.id)
+        _apply(session, terminal, list(zip(records, hashes, strict=True)), body["checkpoint"], signed,
+               kept.received_at)
+    return len(taken)
+
+
+def _apply(session: Session, terminal: Terminal, new: Sequence[tuple[Redemption, bytes]], checkpoint: str,
+           signed: Checkpoint, now: int) -> None:
+    """Store, check and count the batch's new records as of ``now``, the batch's arrival."""
     partner = session.get_one(Partner, terminal.partner_id)
     zone = region_timezone(partner.region)
-    if new:
-        findings = check_batch([record for record, _ in new], _known(session, terminal, partner, new, zone, now))
-        held = {finding.seq for finding in findings}
-        rows = [
-            {"terminal_id": terminal.id, "partner_id": terminal.partner_id, "seq": r.seq, "at": r.at,
-             "serial": r.serial, "accepted": r.accepted, "reason": r.reason, "service": r.service,
-             "category": r.category, "price": r.price, "discount": r.discount, "paid": r.paid,
-             "flags": list(r.flags), "hash": digest.hex(), "received_at": now, "held": r.seq in held,
-             "flagged": bool(r.flags), "home": r.home,
-             **_buckets(r.at, zone)}
-            for r, digest in new
-        ]
-        _store(session, rows)
-        summaries.add_records(session, rows)
-        _hold(session, terminal, findings, now)
-        transparency.record_redemptions(session, terminal.id, new[0][0].seq, new[-1][0].seq, now)
-        terminal.acknowledged_seq, terminal.chain_hash = new[-1][0].seq, new[-1][1].hex()
-        terminal.checkpoint = checkpoint
-        session.add(TerminalCheckpoint(terminal_id=terminal.id, seq=signed.seq, hash=signed.hash.hex(), jws=checkpoint,
-                                       received_at=now))
-        # A clock gone wild (no date at all) is outside any agreement.
-        outside = [r for r, _ in new if not partner.mou_start <= (local_date(r.at, zone) or dt.date.max)
-                   <= partner.mou_end]
-        if outside:
-            # Stored exactly as signed (the chain covers every field); the alarm,
-            # and the MoU dates, tell which scans fell outside the agreement.
-            session.add(Alarm(at=now, kind="mou_expired", terminal_id=terminal.id, partner_id=partner.id,
-                              detail=f"{len(outside)} records made outside the partner's MoU"))
-    terminal.last_sync_at = now
-    return Ack(terminal.acknowledged_seq, len(new), len(records) - len(new))
+    findings = check_batch([record for record, _ in new], _known(session, terminal, partner, new, zone, now))
+    held = {finding.seq for finding in findings}
+    rows = [
+        {"terminal_id": terminal.id, "partner_id": terminal.partner_id, "seq": r.seq, "at": r.at,
+         "serial": r.serial, "accepted": r.accepted, "reason": r.reason, "service": r.service,
+         "category": r.category, "price": r.price, "discount": r.discount, "paid": r.paid,
+         "flags": list(r.flags), "hash": digest.hex(), "received_at": now, "held": r.seq in held,
+         "flagged": bool(r.flags), "home": r.home,
+         **_buckets(r.at, zone)}
+        for r, digest in new
+    ]
+    _store(session, rows)
+    summaries.add_records(session, rows)
+    _hold(session, terminal, findings, now)
+    transparency.record_redemptions(session, terminal.id, new[0][0].seq, new[-1][0].seq, now)
+    terminal.checkpoint = checkpoint
+    session.add(TerminalCheckpoint(terminal_id=terminal.id, seq=signed.seq, hash=signed.hash.hex(), jws=checkpoint,
+                                   received_at=now))
+    # A clock gone wild (no date at all) is outside any agreement.
+    outside = [r for r, _ in new if not partner.mou_start <= (local_date(r.at, zone) or dt.date.max)
+               <= partner.mou_end]
+    if outside:
+        # Stored exactly as signed (the chain covers every field); the alarm,
+        # and the MoU dates, tell which scans fell outside the agreement.
+        session.add(Alarm(at=now, kind="mou_expired", terminal_id=terminal.id, partner_id=partner.id,
+                          detail=f"{len(outside)} records made outside the partner's MoU"))
 
 
 def _known(session: Session, terminal: Terminal, partner: Partner, new: Sequence[tuple[Redemption, bytes]],

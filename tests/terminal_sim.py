@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from issuer.issuing_keys import KeyUnlock
 from issuer.storage.store import IssuerHome
-from issuer.sync_ingest import Ack, ingest
+from issuer.sync_ingest import Ack, fold, ingest, intake
 from issuer.terminals import ENROLMENT_CODE_LIFETIME, enroll, register_terminal
 from keys import kid_for, public_jwk
 from keys.chain import (
@@ -185,6 +186,18 @@ def send(home: IssuerHome, terminal: SimulatedTerminal, decisions: Sequence[Rede
     body = terminal.batch(first, len(terminal.records))
     ack = ingest(home, terminal.token(now=now), body["records"], body["checkpoint"], now)
     assert (ack.acknowledged, ack.stored) == (len(terminal.records), len(decisions))
+    return ack
+
+
+def journalled(home: IssuerHome, token: str, records: Sequence[object], checkpoint: str, now: int) -> Ack:
+    """``ingest``'s work as a service with KIA_SYNC_INTAKE=journal and ``kia issuer intake fold`` do it between them.
+
+    The batch is acknowledged into the journal, then the whole journal is folded.
+    """
+    body = json.dumps({"records": list(records), "checkpoint": checkpoint}).encode()
+    ack = intake(home, token, records, checkpoint, body, now)
+    while fold(home, 100):
+        pass
     return ack
 
 

@@ -137,7 +137,11 @@ def sync_records() -> ResponseReturnValue:
     if not isinstance(body, SyncRequest):
         return body
     try:
-        ack = sync_ingest.ingest(office(current_app), token, body.records, body.checkpoint, now())
+        if current_app.config["SYNC_INTAKE"] == "journal":
+            ack = sync_ingest.intake(office(current_app), token, body.records, body.checkpoint, request.get_data(),
+                                     now())
+        else:
+            ack = sync_ingest.ingest(office(current_app), token, body.records, body.checkpoint, now())
     except InvalidSyncToken as exc:
         return _unauthorized(str(exc))
     except errors.TerminalSuspended as exc:

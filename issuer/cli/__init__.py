@@ -13,6 +13,7 @@
     reports       report figures | partners | coverage, coverage set
     quarantine    quarantine list | release | confirm, anomalies
     log           log init | key | publish | witness-add | witnesses | write-tiles
+    intake        intake fold | status (the sync journal, KIA_SYNC_INTAKE=journal)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ _COMMANDS = {
     "anomalies": ("quarantine", "anomalies"),
     "log": ("log", "log"),
     "federation": ("federation", "federation_group"),
+    "intake": ("intake", "intake"),
 }
 
 

@@ -431,6 +431,25 @@ class TerminalStateChange(Base):
     state: Mapped[str] = mapped_column(String(10))
 
 
+class SyncIntake(Base):
+    """A terminal's batch, acknowledged but not yet folded into the records (KIA_SYNC_INTAKE=journal).
+
+    The request's body exactly as received, after its token, chain and
+    checkpoint were checked; ``kia issuer intake fold`` stores its records,
+    checks and counts them as ingest does, then deletes the row (ADR 0005).
+    The primary key is the table's only index: arrival order.
+    """
+
+    __tablename__ = "sync_intake"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    terminal_id: Mapped[str] = mapped_column(ForeignKey("terminals.id"))
+    first_seq: Mapped[int] = mapped_column(BigInteger)  # the first record the office did not hold before
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # {"records": [...], "checkpoint": "..."}
+    received_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class TerminalCheckpoint(Base):
     """Every checkpoint a terminal signed over its log, as received: an auditor checks each one."""
 

@@ -5,30 +5,34 @@ tests play the attacks an auditor found (issue 11) with a real terminal key
 and a correctly chained, signed batch, on SQLite and PostgreSQL: each
 fabricated record is stored exactly as signed, held out of revenue with a
 finding and an alarm, while the honest records beside it count as before.
+
+Every test runs twice: with the batch ingested at once, and acknowledged into
+the journal and folded after (KIA_SYNC_INTAKE=journal, ADR 0005), which must
+come to exactly the same records, findings, alarms and figures.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from sqlalchemy import select
 
-from issuer import partners, quarantine, reports
+from issuer import partners, quarantine, reports, sync_ingest
 from issuer.cards import revoke_card
 from issuer.errors import Invalid, RecordNotFound, Refused
 from issuer.partners import ServiceRules
 from issuer.storage.models import Alarm, AuditEvent, Finding, RedemptionRow, TerminalCheckpoint
 from issuer.storage.store import IssuerHome
-from issuer.sync_ingest import ingest
 from issuer.terminals import set_terminal_state
 from keys.chain import MAX_MONEY, Redemption, verify_checkpoint
 from keys.serial import serial_from_value
+from tests import terminal_sim
 from tests.factories import ACTOR, DAY, NOW, SURAKARTA
 from tests.factories.offices import SERVICE, issued_cards
-from tests.terminal_sim import enrolled_terminal, send
+from tests.terminal_sim import enrolled_terminal, journalled, send
 
 SOLO, JAKARTA = (-7.5666, 110.8243), (-6.1754, 106.8272)  # about 460 km apart
 POOL = ServiceRules("renang", "Renang", {"5-12": 20_000, "13-16": 25_000}, "percent", 50, 1, 0)
@@ -39,6 +43,14 @@ MOU = (dt.date(2026, 1, 1), dt.date(2027, 12, 31))
 @pytest.fixture
 def founded_at() -> int:
     return NOW - 30 * DAY
+
+
+@pytest.fixture(autouse=True, params=["inline", "journal"])
+def ingest(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Callable[..., sync_ingest.Ack]:
+    """How the office takes a batch: ``sync_ingest.ingest``, or intake into the journal and a fold."""
+    sync = sync_ingest.ingest if request.param == "inline" else journalled
+    monkeypatch.setattr(terminal_sim, "ingest", sync)
+    return sync
 
 
 def add_partner(office: IssuerHome, name: str, location: tuple[float, float] | None = SOLO) -> int:
@@ -238,7 +250,8 @@ def test_an_auditor_releases_a_record_into_revenue_or_confirms_it_out_with_a_rea
         quarantine.decide(office, terminal.terminal_id, 2, "release", " ", NOW, by=ACTOR)
 
 
-def test_the_simulated_honest_terminal_raises_no_finding(office: IssuerHome, pool: int):
+def test_the_simulated_honest_terminal_raises_no_finding(office: IssuerHome, pool: int,
+                                                         ingest: Callable[..., sync_ingest.Ack]):
     partners.set_service(office, pool, SERVICE, NOW - 30 * DAY, by=ACTOR)  # the rules tests.terminal_sim follows
     terminal = enrolled_terminal(office, pool, ENROLLED, cards=issued_cards(office, 40, NOW - 20 * DAY))
     terminal.log(40, at=NOW - 3600)
