@@ -36,6 +36,7 @@ import dataclasses
 import hashlib
 import http.client
 import json
+import multiprocessing
 import os
 import pstats
 import random
@@ -59,7 +60,8 @@ from keys.chain import GENESIS, Checkpoint, Redemption, chain_hashes, sign_check
 from keys.serial import serial_from_value
 
 BATCH = 500
-BUDGET = 10_000  # records/s into PostgreSQL
+BUDGET = 10_000  # records/s into PostgreSQL, stored, checked and counted on arrival (issue 11)
+INTAKE_BUDGET = 70_000  # records/s acknowledged into PostgreSQL through HTTP (issue 14; ADR 0005's journal)
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kia_bench"
 CARDS = 200_000
 CATEGORIES = ("0-4", "5-12", "5-12", "13-16")  # a serial's value modulo 4 picks its card's category
@@ -272,16 +274,45 @@ def split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if n < total % parts else 0) for n in range(parts)]
 
 
+FOLDS = 2  # fold processes, one a core, as two ``kia issuer intake fold`` units would run
+
+
+def _fold(home: Path, url: str | None) -> int:
+    from issuer import sync_ingest
+    from issuer.storage.store import IssuerHome
+
+    office = IssuerHome(home, url)
+    folded = 0
+    while done := sync_ingest.fold(office, 50):
+        folded += done
+    office.close()
+    return folded
+
+
+def fold_all(home: Path, url: str | None) -> tuple[int, float, float]:
+    """Fold the journal with ``FOLDS`` processes, each as ``kia issuer intake fold --once`` does (forked
+    from this one: no start-up timed): batches folded, wall seconds, the machine's CPU seconds."""
+    began, busy = time.perf_counter(), machine_busy()
+    with multiprocessing.get_context("fork").Pool(FOLDS) as pool:
+        folded = sum(pool.starmap(_fold, [(home, url)] * FOLDS))
+    return folded, time.perf_counter() - began, machine_busy() - busy
+
+
 def bench(name: str, url: str | None, batches: int, runs: int, terminals: int, *, quiet_wait: float = 600,
-          compare_authentication: bool = False) -> dict[str, dict[str, float]]:
+          compare_authentication: bool = False, intake: str = "inline") -> dict[str, dict[str, float]]:
     """Figures for ``name``; with ``compare_authentication``, for two servers of the one office, their runs
-    interleaved: one authenticating as before issue 14 (bench/old_authentication.py), one as now."""
+    interleaved: one authenticating as before issue 14 (bench/old_authentication.py), one as now.
+
+    ``intake`` "journal" runs the service with KIA_SYNC_INTAKE=journal and folds each run's journal after
+    it (timed apart); "both" runs an inline and a journal server of the one office, interleaved."""
     with tempfile.TemporaryDirectory(prefix="kia-bench-") as folder:
         home = Path(folder) / "office"
         if url:
             reset_schema(url)
         env, codes = make_office(home, url, terminals)
-        servers = {name: env}
+        journal = dict(env, KIA_SYNC_INTAKE="journal")
+        servers = {"inline": {name: env}, "journal": {f"{name}, journal": journal},
+                   "both": {f"{name}, inline": env, f"{name}, journal": journal}}[intake]
         if compare_authentication:
             from old_authentication import sitecustomize_folder
 
@@ -293,10 +324,12 @@ def bench(name: str, url: str | None, batches: int, runs: int, terminals: int, *
             clients = [Terminal(next(iter(started.values()))[0], code, rng) for code in codes]
             for address, _ in started.values():  # warm-up: imports, pools
                 timed_run(address, [client.bodies(1, int(time.time())) for client in clients])
+            fold_all(home, url)
             meters = {label: CpuMeter(master, url) for label, (_, master) in started.items()}
             rates: dict[str, list[float]] = {label: [] for label in servers}
             latencies: dict[str, list[float]] = {label: [] for label in servers}
             cpu = {label: collections.Counter[str]() for label in servers}
+            fold_rates: dict[str, list[float]] = {label: [] for label in servers}
             for _ in range(runs):
                 for label, (address, _) in started.items():  # interleaved: drift hits each alike
                     waited = wait_for_quiet(quiet_wait)  # before the tokens are made: they live 300 s
@@ -313,13 +346,22 @@ def bench(name: str, url: str | None, batches: int, runs: int, terminals: int, *
                     print(f"  {label}: {batches * BATCH:,} records in {wall:.2f} s = {rates[label][-1]:,.0f} "
                           f"records/s (waited {waited:.0f} s for a quiet machine; load "
                           f"{os.getloadavg()[0]:.2f})")
+                    if servers[label].get("KIA_SYNC_INTAKE") == "journal":
+                        folded, fold_wall, fold_cpu = fold_all(home, url)
+                        if folded != batches:
+                            raise SystemExit(f"the folds took {folded} batches of {batches}")
+                        cpu[label]["fold"] += fold_cpu
+                        cpu[label]["fold_wall"] += fold_wall
+                        fold_rates[label].append(batches * BATCH / fold_wall)
+                        print(f"  {label}: folded in {fold_wall:.2f} s = {fold_rates[label][-1]:,.0f} records/s")
         print(f"  {name}: records held by the office's checks: {held_count(home, url)}")
         shutil.rmtree(home, ignore_errors=True)
-    return {label: figures(label, rates[label], latencies[label], cpu[label], runs * batches) for label in servers}
+    return {label: figures(label, rates[label], latencies[label], cpu[label], runs * batches, fold_rates[label])
+            for label in servers}
 
 
 def figures(label: str, rates: list[float], latencies: list[float], cpu: collections.Counter[str],
-            batches: int) -> dict[str, float]:
+            batches: int, fold_rates: list[float]) -> dict[str, float]:
     latencies = sorted(latencies)
     per_batch = {part: seconds / batches * 1000 for part, seconds in cpu.items()}
     busy = 100 * cpu["machine"] / (cpu["wall"] * (os.cpu_count() or 1))
@@ -327,7 +369,11 @@ def figures(label: str, rates: list[float], latencies: list[float], cpu: collect
     print(f"  {label}: CPU per batch of {BATCH}: gunicorn workers {per_batch['server']:.1f} ms, "
           f"PostgreSQL {per_batch['database']:.1f} ms, client {per_batch['client']:.0f} ms, "
           f"other processes {other:.0f} ms; machine busy {busy:.0f}% of {os.cpu_count()} cores")
+    if fold_rates:
+        print(f"  {label}: {FOLDS} folds: the machine's CPU per batch {per_batch['fold']:.1f} ms (folds and "
+              f"PostgreSQL); {statistics.median(fold_rates):,.0f} records/s (median)")
     return {
+        "fold_rate": statistics.median(fold_rates) if fold_rates else 0.0,
         "rate": statistics.median(rates),
         "p50": statistics.median(latencies) * 1000,
         "p99": latencies[min(len(latencies) - 1, round(0.99 * len(latencies)))] * 1000,
@@ -530,6 +576,8 @@ def main() -> None:
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--compare-authentication", action="store_true",
                         help="two servers of one office, authenticating as before issue 14 and as now, interleaved")
+    parser.add_argument("--intake", choices=["inline", "journal", "both"], default="inline",
+                        help="KIA_SYNC_INTAKE of the service; 'both' runs one server of each, interleaved")
     parser.add_argument("--quiet-wait", type=float, default=600,
                         help="seconds to wait at most for a quiet machine before each run")
     options = parser.parse_args()
@@ -538,18 +586,26 @@ def main() -> None:
     print(f"{options.batches} batches of {BATCH} a run, {options.runs} runs, {options.terminals} terminals "
           f"(one client thread each), gunicorn 2 sync workers, chain and checkpoint checked")
     results = bench("PostgreSQL", url, options.batches, options.runs, options.terminals,
-                    quiet_wait=options.quiet_wait, compare_authentication=options.compare_authentication)
+                    quiet_wait=options.quiet_wait, compare_authentication=options.compare_authentication,
+                    intake=options.intake)
     if not options.skip_sqlite:
         results.update(bench("SQLite (WAL, one writer at a time)", None, options.batches, options.runs,
                              options.terminals, quiet_wait=options.quiet_wait,
-                             compare_authentication=options.compare_authentication))
-    print(f"\n{'database':56} {'records/s (median)':>19} {'batch p50':>10} {'batch p99':>10} {'CPU/batch':>10}")
+                             compare_authentication=options.compare_authentication, intake=options.intake))
+    print(f"\n{'database':56} {'records/s (median)':>19} {'batch p50':>10} {'batch p99':>10} {'CPU/batch':>10} "
+          f"{'fold records/s':>15}")
     for name, result in results.items():
+        fold = f"{result['fold_rate']:15,.0f}" if result["fold_rate"] else f"{'-':>15}"
         print(f"{name:56} {result['rate']:19,.0f} {result['p50']:8.0f} ms {result['p99']:8.0f} ms "
-              f"{result['cpu_server'] + result['cpu_database']:7.1f} ms")
-    rate = next(iter(results.values()))["rate"] if not options.compare_authentication else results[
-        "PostgreSQL, cheaper authentication"]["rate"]
-    print(f"budget (PostgreSQL >= {BUDGET:,} records/s): {'met' if rate >= BUDGET else 'MISSED'} ({rate:,.0f})")
+              f"{result['cpu_server'] + result['cpu_database']:7.1f} ms {fold}")
+    if options.compare_authentication:
+        rate = results["PostgreSQL, cheaper authentication"]["rate"]
+        print(f"budget (PostgreSQL >= {BUDGET:,} records/s): {'met' if rate >= BUDGET else 'MISSED'} ({rate:,.0f})")
+    for name, result in results.items():
+        if name.startswith("PostgreSQL"):
+            budget = INTAKE_BUDGET if name.endswith("journal") else BUDGET
+            verdict = "met" if result["rate"] >= budget else "MISSED"
+            print(f"budget ({name} >= {budget:,} records/s acknowledged): {verdict} ({result['rate']:,.0f})")
     if options.profile:
         wait_for_quiet(options.quiet_wait)
         profile(url, 40)

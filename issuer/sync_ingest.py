@@ -131,16 +131,19 @@ def fold(home: IssuerHome, limit: int) -> int:
 
     Each batch in a transaction of its own, under its terminal's lock, as
     ``ingest`` would have stored it when it arrived.  Folds running at once
-    on one database take turns by terminal and never fold a batch twice.
+    never fold a batch twice, and keep each terminal's batches in order; on
+    PostgreSQL they fold different terminals' batches side by side (a fold
+    passes over a terminal another holds), on SQLite they take turns.
     """
     folded = 0
     while folded < limit:
         with home.transaction() as session:
-            oldest = session.execute(select(SyncIntake.id, SyncIntake.terminal_id)
-                                     .order_by(SyncIntake.id).limit(1)).first()
+            oldest = session.execute(
+                select(SyncIntake.id, SyncIntake.terminal_id).join(Terminal, Terminal.id == SyncIntake.terminal_id)
+                .order_by(SyncIntake.id).limit(1).with_for_update(of=Terminal, skip_locked=True)).first()
             if oldest is None:
                 break
-            terminal = session.get_one(Terminal, oldest.terminal_id, with_for_update=True)
+            terminal = session.get_one(Terminal, oldest.terminal_id, populate_existing=True)
             folded += _fold_terminal(session, terminal, through=oldest.id)
     return folded
 
