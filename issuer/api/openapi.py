@@ -351,6 +351,12 @@ DOCUMENT: dict[str, Any] = {
                     "status": {"type": "string", "enum": ["ok", "unavailable"]},
                     "database": {"type": "string"},
                     "trust_list_seq": {"type": "integer"},
+                    "sync_journal": {
+                        "type": "object",
+                        "description": "With KIA_SYNC_INTAKE=journal: batches acknowledged, not yet folded",
+                        "properties": {"batches": {"type": "integer"}, "records": {"type": "integer"},
+                                       "oldest_waiting_seconds": {"type": ["integer", "null"]}},
+                    },
                 },
             },
         }

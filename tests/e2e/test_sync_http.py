@@ -17,6 +17,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.processes import BIN, clean_env, kia, running
 from tests.factories.offices import PASSPHRASE, SERVICE, today
 from tests.terminal_sim import SimulatedTerminal
@@ -43,7 +45,9 @@ def post(url: str, body: Any, token: str | None = None) -> tuple[int, Any]:
     return status, json.loads(text)
 
 
-def test_a_terminal_enrols_and_syncs_1500_records_in_batches_over_http(tmp_path: Path) -> None:
+@pytest.mark.parametrize("intake", ["inline", "journal"])
+def test_a_terminal_enrols_and_syncs_1500_records_in_batches_over_http(tmp_path: Path, intake: str) -> None:
+    """With KIA_SYNC_INTAKE=journal (ADR 0005) the installed ``kia issuer intake`` folds what was acknowledged."""
     env = clean_env(KIA_KEY_PASSPHRASE=PASSPHRASE)
     home = str(tmp_path / "office")
     office = kia("issuer", "init", "--home", home, env=env)
@@ -57,7 +61,7 @@ def test_a_terminal_enrols_and_syncs_1500_records_in_batches_over_http(tmp_path:
                        "--name", "Kasir 1", env=env)
 
     # The service opens the issuing key to sign the terminal's configuration: it needs the passphrase.
-    server_env = dict(env, KIA_HOME=home, KIA_BIND="127.0.0.1:0", KIA_WORKERS="2")
+    server_env = dict(env, KIA_HOME=home, KIA_BIND="127.0.0.1:0", KIA_WORKERS="2", KIA_SYNC_INTAKE=intake)
     terminal = SimulatedTerminal()
     terminal.log(3 * BATCH)
     with running([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "issuer:create_app()"], server_env) as base:
@@ -70,6 +74,11 @@ def test_a_terminal_enrols_and_syncs_1500_records_in_batches_over_http(tmp_path:
 
         sends = [(1, 500), (501, 1000), (501, 1000), (1001, 1500)]  # the second batch twice: its answer was lost
         acks = [post(f"{base}/api/v1/sync", terminal.batch(first, last), terminal.token()) for first, last in sends]
+        if intake == "journal":  # the batch sent again was compared after the two before it were folded
+            waiting = kia("issuer", "intake", "status", "--home", home, env=env)
+            assert (waiting["batches"], waiting["records"]) == (1, BATCH)
+            folded = kia("issuer", "intake", "fold", "--once", "--home", home, env=env)
+            assert (folded["folded"], folded["batches"]) == (1, 0)
         status, config = request(f"{base}/api/v1/terminals/config", token=terminal.token())
         replay = terminal.token()
         replayed = [post(f"{base}/api/v1/sync", terminal.batch(1500, 1500), replay)[0] for _ in range(2)]

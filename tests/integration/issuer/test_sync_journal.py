@@ -102,6 +102,9 @@ def test_an_acknowledged_batch_counts_once_folded_as_of_its_arrival(
     waiting = kia(capsys, office, "status")
     assert (waiting["batches"], waiting["records"]) == (2, 8) and 0 <= waiting["oldest_waiting_seconds"] <= 60
 
+    health = client.get("/healthz").get_json()["sync_journal"]
+    assert (health["batches"], health["records"]) == (2, 8) and 0 <= health["oldest_waiting_seconds"] <= 60
+
     folded = kia(capsys, office, "fold", "--once")
     assert (folded["folded"], folded["batches"], folded["records"], folded["oldest_waiting_seconds"]) == (2, 0, 0, None)
     assert stored(office) == list(range(1, 9)) and kept(office) == []
@@ -114,6 +117,8 @@ def test_an_acknowledged_batch_counts_once_folded_as_of_its_arrival(
     assert all(before <= row.received_at <= clock() and not row.held for row in rows)
     assert checkpoints == [5, 8]
     assert kia(capsys, office, "fold", "--once")["folded"] == 0  # nothing folds twice
+    assert client.get("/healthz").get_json()["sync_journal"] == {"batches": 0, "records": 0,
+                                                                 "oldest_waiting_seconds": None}
 
 
 def test_a_batch_sent_again_before_the_fold_is_a_duplicate_and_a_changed_one_a_fork(
