@@ -45,7 +45,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -274,7 +274,9 @@ def split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if n < total % parts else 0) for n in range(parts)]
 
 
-FOLDS = 2  # fold processes, one a core, as two ``kia issuer intake fold`` units would run
+FOLDS = 2  # fold processes by default, one a core, as two ``kia issuer intake fold`` units would run
+FOLDS_DURING = FOLDS  # fold processes running while batches arrive (--folds-during)
+FOLD_NICE = 10  # folds running during a burst leave the service the CPU first (``nice -n 10 kia issuer intake fold``)
 
 
 def _fold(home: Path, url: str | None) -> int:
@@ -287,6 +289,45 @@ def _fold(home: Path, url: str | None) -> int:
         folded += done
     office.close()
     return folded
+
+
+def _keep_folding(home: Path, url: str | None, stop: Any, results: Any) -> None:
+    """Fold until ``stop`` is set and the journal is empty, at a lower priority than the service;
+    put the number of batches folded in ``results``."""
+    from issuer import sync_ingest
+    from issuer.storage.store import IssuerHome
+
+    os.nice(FOLD_NICE)
+    office = IssuerHome(home, url)
+    folded = 0
+    while True:
+        done = sync_ingest.fold(office, 20)
+        folded += done
+        if not done:
+            if stop.is_set():
+                break
+            stop.wait(0.01)
+    office.close()
+    results.put(folded)
+
+
+@contextlib.contextmanager
+def folds_running(home: Path, url: str | None) -> Iterator[list[int]]:
+    """``FOLDS_DURING`` niced fold processes folding while the block runs; then the rest is folded and
+    the list holds the batches they folded."""
+    context = multiprocessing.get_context("fork")
+    stop, results = context.Event(), context.SimpleQueue()
+    folds = [context.Process(target=_keep_folding, args=(home, url, stop, results)) for _ in range(FOLDS_DURING)]
+    for fold in folds:
+        fold.start()
+    folded: list[int] = []
+    try:
+        yield folded
+    finally:
+        stop.set()
+        folded.extend(results.get() for _ in folds)
+        for fold in folds:
+            fold.join()
 
 
 def fold_all(home: Path, url: str | None) -> tuple[int, float, float]:
@@ -311,8 +352,12 @@ def bench(name: str, url: str | None, batches: int, runs: int, terminals: int, *
             reset_schema(url)
         env, codes = make_office(home, url, terminals)
         journal = dict(env, KIA_SYNC_INTAKE="journal")
+        busy = dict(journal, FOLDS_DURING="1")  # not the service's: tells this bench to fold during the run
+        running = f"{FOLDS_DURING} fold{'s' if FOLDS_DURING != 1 else ''} running"
         servers = {"inline": {name: env}, "journal": {f"{name}, journal": journal},
-                   "both": {f"{name}, inline": env, f"{name}, journal": journal}}[intake]
+                   "both": {f"{name}, inline": env, f"{name}, journal": journal},
+                   "all": {f"{name}, inline": env, f"{name}, journal": journal,
+                           f"{name}, journal, {running}": busy}}[intake]
         if compare_authentication:
             from old_authentication import sitecustomize_folder
 
@@ -337,7 +382,18 @@ def bench(name: str, url: str | None, batches: int, runs: int, terminals: int, *
                     work = [client.bodies(count, now) for client, count in zip(clients, split(batches, terminals),
                                                                                strict=True)]
                     before = meters[label].read()
-                    wall, run_latencies = timed_run(address, work)
+                    if servers[label].get("FOLDS_DURING"):
+                        began = time.perf_counter()
+                        with folds_running(home, url) as folded_during:
+                            wall, run_latencies = timed_run(address, work)
+                        until_folded = time.perf_counter() - began
+                        if sum(folded_during) != batches:
+                            raise SystemExit(f"the folds took {sum(folded_during)} batches of {batches}")
+                        fold_rates[label].append(batches * BATCH / until_folded)
+                        print(f"  {label}: acknowledged in {wall:.2f} s, all folded {until_folded:.2f} s after the "
+                              f"first batch = {fold_rates[label][-1]:,.0f} records/s sustained")
+                    else:
+                        wall, run_latencies = timed_run(address, work)
                     after = meters[label].read()
                     cpu[label].update({part: after[part] - before[part] for part in after})
                     cpu[label]["wall"] += wall
@@ -346,7 +402,7 @@ def bench(name: str, url: str | None, batches: int, runs: int, terminals: int, *
                     print(f"  {label}: {batches * BATCH:,} records in {wall:.2f} s = {rates[label][-1]:,.0f} "
                           f"records/s (waited {waited:.0f} s for a quiet machine; load "
                           f"{os.getloadavg()[0]:.2f})")
-                    if servers[label].get("KIA_SYNC_INTAKE") == "journal":
+                    if servers[label].get("KIA_SYNC_INTAKE") == "journal" and not servers[label].get("FOLDS_DURING"):
                         folded, fold_wall, fold_cpu = fold_all(home, url)
                         if folded != batches:
                             raise SystemExit(f"the folds took {folded} batches of {batches}")
@@ -369,7 +425,9 @@ def figures(label: str, rates: list[float], latencies: list[float], cpu: collect
     print(f"  {label}: CPU per batch of {BATCH}: gunicorn workers {per_batch['server']:.1f} ms, "
           f"PostgreSQL {per_batch['database']:.1f} ms, client {per_batch['client']:.0f} ms, "
           f"other processes {other:.0f} ms; machine busy {busy:.0f}% of {os.cpu_count()} cores")
-    if fold_rates:
+    if fold_rates and "fold" not in per_batch:
+        print(f"  {label}: acknowledged and folded, records/s: {statistics.median(fold_rates):,.0f} (median)")
+    elif fold_rates:
         print(f"  {label}: {FOLDS} folds: the machine's CPU per batch {per_batch['fold']:.1f} ms (folds and "
               f"PostgreSQL); {statistics.median(fold_rates):,.0f} records/s (median)")
     return {
@@ -576,11 +634,16 @@ def main() -> None:
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--compare-authentication", action="store_true",
                         help="two servers of one office, authenticating as before issue 14 and as now, interleaved")
-    parser.add_argument("--intake", choices=["inline", "journal", "both"], default="inline",
-                        help="KIA_SYNC_INTAKE of the service; 'both' runs one server of each, interleaved")
+    parser.add_argument("--intake", choices=["inline", "journal", "both", "all"], default="inline",
+                        help="KIA_SYNC_INTAKE of the service; 'both' runs one server of each, interleaved; 'all' "
+                             "adds a journal server whose batches are folded while they arrive")
     parser.add_argument("--quiet-wait", type=float, default=600,
                         help="seconds to wait at most for a quiet machine before each run")
+    parser.add_argument("--folds-during", type=int, default=FOLDS,
+                        help="with --intake all: fold processes running while batches arrive")
     options = parser.parse_args()
+    global FOLDS_DURING
+    FOLDS_DURING = options.folds_during
     url = os.environ.get("KIA_BENCH_DATABASE_URL", DEFAULT_URL)
     print(f"machine: {machine()}")
     print(f"{options.batches} batches of {BATCH} a run, {options.runs} runs, {options.terminals} terminals "

@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -94,11 +95,13 @@ def ingest(home: IssuerHome, token: str, records: Sequence[object], checkpoint: 
     terminal_id = authenticate_terminal(home, token, now)
     with _alarms_kept(home), home.transaction() as session:
         terminal = _active(session, terminal_id)
-        _fold_terminal(session, terminal)  # what a journal kept of this terminal goes first (ADR 0005)
+        if session.scalar(select(SyncIntake.id).where(SyncIntake.terminal_id == terminal.id).limit(1)):
+            _fold_terminal(session, terminal)  # what a journal kept of this terminal goes first (ADR 0005)
         batch = _verified(session, terminal, records, checkpoint, now)
         if batch.new:
             _apply(session, terminal, batch.new, checkpoint, batch.signed, now)
             terminal.acknowledged_seq, terminal.chain_hash = batch.new[-1][0].seq, batch.new[-1][1].hex()
+            terminal.checkpoint = checkpoint
         terminal.last_sync_at = now
         return Ack(terminal.acknowledged_seq, len(batch.new), len(batch.records) - len(batch.new))
 
@@ -122,6 +125,7 @@ def intake(home: IssuerHome, token: str, records: Sequence[object], checkpoint: 
             session.add(SyncIntake(terminal_id=terminal.id, first_seq=batch.new[0][0].seq,
                                    last_seq=batch.new[-1][0].seq, body=body, received_at=now))
             terminal.acknowledged_seq, terminal.chain_hash = batch.new[-1][0].seq, batch.new[-1][1].hex()
+            terminal.checkpoint = checkpoint
         terminal.last_sync_at = now
         return Ack(terminal.acknowledged_seq, len(batch.new), len(batch.records) - len(batch.new))
 
@@ -129,22 +133,27 @@ def intake(home: IssuerHome, token: str, records: Sequence[object], checkpoint: 
 def fold(home: IssuerHome, limit: int) -> int:
     """Fold up to ``limit`` batches of the journal into the records, oldest first; how many were folded.
 
-    Each batch in a transaction of its own, under its terminal's lock, as
-    ``ingest`` would have stored it when it arrived.  Folds running at once
-    never fold a batch twice, and keep each terminal's batches in order; on
-    PostgreSQL they fold different terminals' batches side by side (a fold
-    passes over a terminal another holds), on SQLite they take turns.
+    Each batch in a transaction of its own, as ``ingest`` would have stored
+    it when it arrived.  A fold never waits for the service, nor the service
+    for a fold (the terminal's row is not locked), except a batch sent again
+    of a terminal being folded.  Folds running at once never fold a batch
+    twice and keep each terminal's batches in order; on PostgreSQL they fold
+    different terminals' batches side by side (a fold passes over a terminal
+    another holds), on SQLite they take turns.
     """
     folded = 0
     while folded < limit:
         with home.transaction() as session:
-            oldest = session.execute(
-                select(SyncIntake.id, SyncIntake.terminal_id).join(Terminal, Terminal.id == SyncIntake.terminal_id)
-                .order_by(SyncIntake.id).limit(1).with_for_update(of=Terminal, skip_locked=True)).first()
-            if oldest is None:
-                break
-            terminal = session.get_one(Terminal, oldest.terminal_id, populate_existing=True)
-            folded += _fold_terminal(session, terminal, through=oldest.id)
+            oldest = session.execute(select(SyncIntake.id, SyncIntake.terminal_id)
+                                     .order_by(SyncIntake.id).limit(_FOLD_LOOKAHEAD)).all()
+            # Each terminal's oldest batch, oldest first: the first whose terminal no other fold holds.
+            heads = {row.terminal_id: row.id for row in reversed(oldest)}
+            free = next((terminal_id for terminal_id in sorted(heads, key=heads.__getitem__)
+                         if _fold_lock(session, terminal_id, wait=False)), None)
+            if free is None:
+                break  # empty, or every waiting terminal is another fold's
+            terminal = session.get_one(Terminal, free)
+            folded += _fold_terminal(session, terminal, through=heads[free], locked=True)
     return folded
 
 
@@ -184,7 +193,9 @@ class _Alarming(Exception):
 
 
 def _active(session: Session, terminal_id: str) -> Terminal:
-    terminal = session.get_one(Terminal, terminal_id, with_for_update=True)
+    # FOR NO KEY UPDATE: one batch of a terminal at a time, while a fold's rows that refer to the
+    # terminal (their foreign keys' KEY SHARE) neither wait for it nor keep it waiting.
+    terminal = session.get_one(Terminal, terminal_id, with_for_update={"key_share": True})
     if terminal.state != "active":  # suspended or retired since the token was checked
         raise TerminalSuspended("the office has suspended this terminal; call the office")
     return terminal
@@ -246,8 +257,26 @@ def _verified(session: Session, terminal: Terminal, raw: Sequence[object], check
     return _Batch(records, new, signed)
 
 
-def _fold_terminal(session: Session, terminal: Terminal, *, through: int | None = None) -> int:
+# PostgreSQL advisory locks of this class (the key: the terminal) keep one fold a terminal at a time.
+_FOLD_LOCKS = 0x4B4941
+_FOLD_LOOKAHEAD = 64  # journalled batches a fold looks through for a terminal no other fold holds
+
+
+def _fold_lock(session: Session, terminal_id: str, *, wait: bool) -> bool:
+    """Hold the terminal's fold lock to the transaction's end (wait for it, or give up at once)."""
+    if session.connection().dialect.name != "postgresql":
+        return True  # SQLite has one writer: the journal's DELETE below claims the batches
+    key = zlib.crc32(terminal_id.encode("ascii")) - 2**31  # another terminal's now and then: a wait, never a fault
+    if wait:
+        session.execute(select(func.pg_advisory_xact_lock(_FOLD_LOCKS, key)))
+        return True
+    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(_FOLD_LOCKS, key))))
+
+
+def _fold_terminal(session: Session, terminal: Terminal, *, through: int | None = None, locked: bool = False) -> int:
     """Fold the terminal's journalled batches (up to id ``through``) into the records, in order; how many."""
+    if not locked:
+        _fold_lock(session, terminal.id, wait=True)
     # Taken by deleting them, the transaction's first write: a fold that comes second, on either
     # database, waits for the first to commit and finds nothing left to take.
     taking = delete(SyncIntake).where(SyncIntake.terminal_id == terminal.id)
@@ -286,7 +315,6 @@ def _apply(session: Session, terminal: Terminal, new: Sequence[tuple[Redemption,
     summaries.add_records(session, rows)
     _hold(session, terminal, findings, now)
     transparency.record_redemptions(session, terminal.id, new[0][0].seq, new[-1][0].seq, now)
-    terminal.checkpoint = checkpoint
     session.add(TerminalCheckpoint(terminal_id=terminal.id, seq=signed.seq, hash=signed.hash.hex(), jws=checkpoint,
                                    received_at=now))
     # A clock gone wild (no date at all) is outside any agreement.

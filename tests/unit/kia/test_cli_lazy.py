@@ -16,8 +16,8 @@ def test_every_office_command_is_listed_without_being_imported_first() -> None:
 
     assert result.exit_code == 0, result.output
     listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()}
-    assert listed == {"anomalies", "batch", "card", "coverage", "db", "federation", "init", "institution", "key", "log",
-                      "partner", "quarantine", "report", "serve", "terminal", "trustlist", "user"}
+    assert listed == {"anomalies", "batch", "card", "coverage", "db", "federation", "init", "institution", "intake",
+                      "key", "log", "partner", "quarantine", "report", "serve", "terminal", "trustlist", "user"}
 
 
 def test_issuing_cards_loads_neither_reports_nor_trust_lists() -> None:
