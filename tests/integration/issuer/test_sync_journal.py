@@ -208,3 +208,37 @@ def test_folds_running_at_once_fold_each_batch_once(client: FlaskClient, office:
 def test_the_service_refuses_an_intake_it_does_not_know(office: IssuerHome):
     with pytest.raises(RuntimeError, match="KIA_SYNC_INTAKE"):
         create_app({"HOME": str(office.path), "DATABASE_URL": office.database_url, "SYNC_INTAKE": "later"})
+
+
+@pytest.mark.parametrize("issuer_db_url", ["postgresql"], indirect=True)  # SQLite has one writer: they take turns
+def test_a_fold_under_way_keeps_no_terminal_waiting(
+    client: FlaskClient, office: IssuerHome, terminal: SimulatedTerminal, monkeypatch: pytest.MonkeyPatch
+):
+    terminal.log(4)
+    assert post(client, terminal, terminal.batch(1, 4))[0] == 200
+    folding, release = threading.Event(), threading.Event()
+    apply = sync_ingest._apply
+
+    def slow_apply(*args: Any, **kwargs: Any) -> None:
+        apply(*args, **kwargs)  # the batch's rows are written: they hold their references to the terminal
+        folding.set()
+        release.wait()
+
+    monkeypatch.setattr(sync_ingest, "_apply", slow_apply)
+    fold = threading.Thread(target=sync_ingest.fold, args=(office, 1))
+    answers: list[tuple[int, dict[str, Any]]] = []
+    terminal.log(2)
+    sync = threading.Thread(target=lambda: answers.append(post(client, terminal, terminal.batch(5, 6))))
+    fold.start()
+    try:
+        assert folding.wait(30)
+        sync.start()
+        sync.join(30)
+        assert not sync.is_alive() and answers == [(200, {"acknowledged": 6, "stored": 2, "duplicates": 0})]
+    finally:
+        release.set()
+        fold.join()
+        if sync.is_alive():
+            sync.join()
+    monkeypatch.setattr(sync_ingest, "_apply", apply)
+    assert sync_ingest.fold(office, 10) == 1 and stored(office) == [1, 2, 3, 4, 5, 6]
