@@ -73,7 +73,7 @@ bench: setup
 	$(BIN)/python bench/bench_qr_size.py
 	$(BIN)/python bench/bench_verify.py
 	$(BIN)/python bench/bench_issue.py
-	$(BIN)/python bench/bench_sync_ingest.py
+	$(BIN)/python bench/bench_sync_ingest.py --intake all
 	$(BIN)/python bench/bench_idle_poll.py
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_report_scale.py
