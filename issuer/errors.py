@@ -166,6 +166,10 @@ class SyncRefused(Refused, SyncError):
         self.code, self.acknowledged = code, acknowledged
 
 
+class JournalDamaged(Refused):
+    """A batch in the sync journal no longer matches what was checked on its arrival (ADR 0005)."""
+
+
 # --- quarantine ---------------------------------------------------------------------
 
 

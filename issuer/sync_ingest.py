@@ -41,7 +41,7 @@ from keys.eligibility import region_timezone
 from keys.times import local_date
 
 from . import federation, summaries, transparency
-from .errors import SyncRefused, TerminalSuspended
+from .errors import JournalDamaged, SyncRefused, TerminalSuspended
 from .partners import partner_regions
 from .redemption_checks import (
     CHECKS,
@@ -290,6 +290,11 @@ def _fold_terminal(session: Session, terminal: Terminal, *, through: int | None 
         records = [record for record in records if kept.first_seq <= record.seq <= kept.last_seq]
         hashes = chain_hashes(_stored_hash(session, terminal, kept.first_seq - 1), records)
         signed = verify_checkpoint(body["checkpoint"], load_public_jwk(terminal.public_jwk), terminal.id)
+        if len(records) != kept.last_seq - kept.first_seq + 1 or (signed.seq, signed.hash) != (kept.last_seq,
+                                                                                               hashes[-1]):
+            # Checked on arrival: only a journal changed since can fail here.  The fold stops, the batch stays.
+            raise JournalDamaged(f"journalled batch {kept.id} of terminal {terminal.id} no longer matches its "
+                                 "checkpoint; the fold stops here")
         _apply(session, terminal, list(zip(records, hashes, strict=True)), body["checkpoint"], signed,
                kept.received_at)
     return len(taken)

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from issuer import create_app, sync_ingest
+from issuer.errors import JournalDamaged
 from issuer.storage.models import Alarm, RedemptionRow, SyncIntake, TerminalCheckpoint
 from issuer.storage.store import IssuerHome
 from kia.cli import main
@@ -153,6 +154,25 @@ def test_refusals_keep_nothing_in_the_journal(client: FlaskClient, office: Issue
     assert kept(office) == [] and sync_ingest.backlog(office) == sync_ingest.Backlog(0, 0, None)
     with office.transaction() as session:
         assert session.scalars(select(Alarm.kind)).all() == ["chain_mismatch"]  # outlives the refusal
+
+
+def test_a_journalled_batch_changed_since_its_arrival_is_not_folded(
+    client: FlaskClient, office: IssuerHome, terminal: SimulatedTerminal, capsys: pytest.CaptureFixture[str],
+    cli_env: None,
+):
+    terminal.log(3)
+    assert post(client, terminal, terminal.batch(1, 3))[0] == 200
+    changed = terminal.batch(1, 3)
+    changed["records"][1]["paid"] = changed["records"][1]["price"] = changed["records"][1]["discount"] = 0
+    with office.transaction() as session:
+        session.execute(update(SyncIntake).values(body=json.dumps(changed).encode()))
+
+    with pytest.raises(JournalDamaged, match="no longer matches its checkpoint"):
+        sync_ingest.fold(office, 10)
+    with pytest.raises(SystemExit) as exited:
+        main(["issuer", "intake", "fold", "--once", "--home", str(office.path)])
+    assert exited.value.code != 0 and "kia: " in capsys.readouterr().err
+    assert stored(office) == [] and kept(office) == [(1, 3)]  # nothing stored, the batch kept for the auditor
 
 
 def test_inline_ingest_folds_what_the_journal_kept_of_the_terminal_first(
