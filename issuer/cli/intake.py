@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -29,7 +30,9 @@ def fold(home: Path, once: bool, interval: float) -> None:
     """Store, check and count the journal's batches, oldest first, as the service would have on arrival.
 
     Run it beside a service with KIA_SYNC_INTAKE=journal (a systemd unit, as
-    the service's); more than one at a time take turns by terminal.
+    the service's); more than one at a time share the work by terminal.  Each
+    time it has caught up it says so on stderr; SIGTERM or Ctrl-C stops
+    it after the batch under way.
     """
     office = open_home(home)
     office.require()
@@ -46,12 +49,16 @@ def fold(home: Path, once: bool, interval: float) -> None:
         emit({"folded": folded, **_status(office)})
         return
     stop = threading.Event()
-    total = 0
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    total, since_empty = 0, 0
     try:
         while not stop.is_set():
             done = sync_ingest.fold(office, CHUNK)
-            total += done
+            total, since_empty = total + done, since_empty + done
             if not done:
+                if since_empty:
+                    click.echo(f"caught up: folded {since_empty} batches ({total} since start)", err=True)
+                    since_empty = 0
                 stop.wait(interval)
     except KeyboardInterrupt:
         pass  # each batch folds in its own transaction: one cut short is rolled back and folded next time

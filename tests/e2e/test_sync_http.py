@@ -11,7 +11,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
+import signal
 import sqlite3
+import subprocess
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -45,9 +49,9 @@ def post(url: str, body: Any, token: str | None = None) -> tuple[int, Any]:
     return status, json.loads(text)
 
 
-@pytest.mark.parametrize("intake", ["inline", "journal"])
-def test_a_terminal_enrols_and_syncs_1500_records_in_batches_over_http(tmp_path: Path, intake: str) -> None:
-    """With KIA_SYNC_INTAKE=journal (ADR 0005) the installed ``kia issuer intake`` folds what was acknowledged."""
+def office_with_a_terminal(tmp_path: Path) -> tuple[dict[str, str], str, dict[str, Any], dict[str, Any]]:
+    """An office made with the installed ``kia`` (a cinema, its rules, a registered terminal):
+    the shell's environment, the home, ``init``'s answer and the terminal's registration."""
     env = clean_env(KIA_KEY_PASSPHRASE=PASSPHRASE)
     home = str(tmp_path / "office")
     office = kia("issuer", "init", "--home", home, env=env)
@@ -59,6 +63,22 @@ def test_a_terminal_enrols_and_syncs_1500_records_in_batches_over_http(tmp_path:
         "--name", SERVICE.name, *prices, "--percent", str(SERVICE.discount_value), env=env)
     registration = kia("issuer", "terminal", "register", "--home", home, "--partner", str(partner["partner_id"]),
                        "--name", "Kasir 1", env=env)
+    return env, home, office, registration
+
+
+def stored(home: str, terminal: SimulatedTerminal) -> tuple[int, int, int, int]:
+    """The office's records of the terminal, read after the server stopped: count, distinct, first, last."""
+    with contextlib.closing(sqlite3.connect(Path(home) / "kia-issuer.db")) as database:
+        return database.execute(
+            "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM redemptions WHERE terminal_id = ?",
+            (terminal.terminal_id,),
+        ).fetchone()
+
+
+@pytest.mark.parametrize("intake", ["inline", "journal"])
+def test_a_terminal_enrols_and_syncs_1500_records_in_batches_over_http(tmp_path: Path, intake: str) -> None:
+    """With KIA_SYNC_INTAKE=journal (ADR 0005) the installed ``kia issuer intake`` folds what was acknowledged."""
+    env, home, office, registration = office_with_a_terminal(tmp_path)
 
     # The service opens the issuing key to sign the terminal's configuration: it needs the passphrase.
     server_env = dict(env, KIA_HOME=home, KIA_BIND="127.0.0.1:0", KIA_WORKERS="2", KIA_SYNC_INTAKE=intake)
@@ -93,12 +113,44 @@ def test_a_terminal_enrols_and_syncs_1500_records_in_batches_over_http(tmp_path:
     assert replayed == [200, 401]  # whichever worker answers, a jti is spent once
 
     with contextlib.closing(sqlite3.connect(Path(home) / "kia-issuer.db")) as database:
-        rows = database.execute(
-            "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM redemptions WHERE terminal_id = ?",
-            (terminal.terminal_id,),
-        ).fetchone()
         acknowledged, chain_hash = database.execute(
             "SELECT acknowledged_seq, chain_hash FROM terminals WHERE id = ?", (terminal.terminal_id,)
         ).fetchone()
-    assert rows == (1500, 1500, 1, 1500)
+    assert stored(home, terminal) == (1500, 1500, 1, 1500)
     assert (acknowledged, chain_hash) == (1500, terminal.chain()[-1].hex())
+
+
+def test_a_fold_beside_the_service_folds_batches_as_they_arrive_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """``kia issuer intake fold`` as its systemd unit runs it: it says when it has caught up; SIGTERM stops it."""
+    env, home, _, registration = office_with_a_terminal(tmp_path)
+    server_env = dict(env, KIA_HOME=home, KIA_BIND="127.0.0.1:0", KIA_WORKERS="2", KIA_SYNC_INTAKE="journal")
+    terminal = SimulatedTerminal()
+    terminal.log(3 * BATCH)
+    fold = subprocess.Popen([str(BIN / "kia"), "issuer", "intake", "fold", "--home", home, "--interval", "0.05"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    guard = threading.Timer(120, fold.kill)  # a fold that never catches up fails the test, never hangs it
+    guard.start()
+    try:
+        with running([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "issuer:create_app()"], server_env) as base:
+            status, enrolment = post(f"{base}/api/v1/terminals/enroll",
+                                     terminal.enrolment_request(registration["enrolment_code"]))
+            assert status == 201, enrolment
+            terminal.enrolled(enrolment)
+            for first in (1, 501, 1001):
+                assert post(f"{base}/api/v1/sync", terminal.batch(first, first + BATCH - 1), terminal.token())[0] == 200
+        assert fold.stderr is not None
+        since_start = 0
+        for line in fold.stderr:  # "caught up: folded N batches (T since start)", each time the journal empties
+            if caught_up := re.search(r"\((\d+) since start\)", line):
+                since_start = int(caught_up[1])
+            if since_start == 3:
+                break
+        fold.send_signal(signal.SIGTERM)
+        out, _ = fold.communicate(timeout=60)
+    finally:
+        guard.cancel()
+        if fold.poll() is None:
+            fold.kill()
+    assert fold.returncode == 0 and since_start == 3
+    assert json.loads(out) == {"folded": 3, "batches": 0, "records": 0, "oldest_waiting_seconds": None}
+    assert stored(home, terminal) == (1500, 1500, 1, 1500)
