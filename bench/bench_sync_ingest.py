@@ -672,9 +672,9 @@ def main() -> None:
     if options.compare_authentication:
         rate = results["PostgreSQL, cheaper authentication"]["rate"]
         print(f"budget (PostgreSQL >= {BUDGET:,} records/s): {'met' if rate >= BUDGET else 'MISSED'} ({rate:,.0f})")
-    for name, result in results.items():
-        if name.startswith("PostgreSQL"):
-            budget = INTAKE_BUDGET if name.endswith("journal") else BUDGET
+    for name, result in results.items() if not options.compare_authentication else ():
+        if name.startswith("PostgreSQL"):  # issue 11's budget for inline ingest, issue 14's for any journal
+            budget = INTAKE_BUDGET if "journal" in name else BUDGET
             verdict = "met" if result["rate"] >= budget else "MISSED"
             print(f"budget ({name} >= {budget:,} records/s acknowledged): {verdict} ({result['rate']:,.0f})")
     if options.profile:
