@@ -286,25 +286,13 @@ FOLDS_DURING = FOLDS  # fold processes running while batches arrive (--folds-dur
 FOLD_NICE = 10  # folds running during a burst leave the service the CPU first (``nice -n 10 kia issuer intake fold``)
 
 
-def _fold(home: Path, url: str | None) -> int:
+def _keep_folding(home: Path, url: str | None, stop: Any, results: Any, nice: int) -> None:
+    """Fold until ``stop`` is set and the journal is empty, at priority ``nice``; put the number of
+    batches folded in ``results``."""
     from issuer import sync_ingest
     from issuer.storage.store import IssuerHome
 
-    office = IssuerHome(home, url)
-    folded = 0
-    while done := sync_ingest.fold(office, 50):
-        folded += done
-    office.close()
-    return folded
-
-
-def _keep_folding(home: Path, url: str | None, stop: Any, results: Any) -> None:
-    """Fold until ``stop`` is set and the journal is empty, at a lower priority than the service;
-    put the number of batches folded in ``results``."""
-    from issuer import sync_ingest
-    from issuer.storage.store import IssuerHome
-
-    os.nice(FOLD_NICE)
+    os.nice(nice)
     office = IssuerHome(home, url)
     folded = 0
     while True:
@@ -319,12 +307,12 @@ def _keep_folding(home: Path, url: str | None, stop: Any, results: Any) -> None:
 
 
 @contextlib.contextmanager
-def folds_running(home: Path, url: str | None) -> Iterator[list[int]]:
-    """``FOLDS_DURING`` niced fold processes folding while the block runs; then the rest is folded and
-    the list holds the batches they folded."""
+def folds_running(home: Path, url: str | None, count: int, nice: int) -> Iterator[list[int]]:
+    """``count`` fold processes (forked from this one: no start-up timed) folding while the block runs;
+    then the rest is folded and the list holds the batches they folded."""
     context = multiprocessing.get_context("fork")
     stop, results = context.Event(), context.SimpleQueue()
-    folds = [context.Process(target=_keep_folding, args=(home, url, stop, results)) for _ in range(FOLDS_DURING)]
+    folds = [context.Process(target=_keep_folding, args=(home, url, stop, results, nice)) for _ in range(count)]
     for fold in folds:
         fold.start()
     folded: list[int] = []
@@ -338,12 +326,12 @@ def folds_running(home: Path, url: str | None) -> Iterator[list[int]]:
 
 
 def fold_all(home: Path, url: str | None) -> tuple[int, float, float]:
-    """Fold the journal with ``FOLDS`` processes, each as ``kia issuer intake fold --once`` does (forked
-    from this one: no start-up timed): batches folded, wall seconds, the machine's CPU seconds."""
+    """Fold the journal with ``FOLDS`` processes, each as ``kia issuer intake fold --once`` does:
+    batches folded, wall seconds, the machine's CPU seconds."""
     began, busy = time.perf_counter(), machine_busy()
-    with multiprocessing.get_context("fork").Pool(FOLDS) as pool:
-        folded = sum(pool.starmap(_fold, [(home, url)] * FOLDS))
-    return folded, time.perf_counter() - began, machine_busy() - busy
+    with folds_running(home, url, FOLDS, 0) as folded:
+        pass
+    return sum(folded), time.perf_counter() - began, machine_busy() - busy
 
 
 def bench(name: str, url: str | None, batches: int, runs: int, terminals: int, *, quiet_wait: float = 600,
@@ -391,7 +379,7 @@ def bench(name: str, url: str | None, batches: int, runs: int, terminals: int, *
                     before = meters[label].read()
                     if servers[label].get("FOLDS_DURING"):
                         began = time.perf_counter()
-                        with folds_running(home, url) as folded_during:
+                        with folds_running(home, url, FOLDS_DURING, FOLD_NICE) as folded_during:
                             wall, run_latencies = timed_run(address, work)
                             after = meters[label].read()  # the CPU of the run's seconds; the folds' is in "other"
                         until_folded = time.perf_counter() - began

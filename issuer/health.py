@@ -18,10 +18,7 @@ def healthz() -> tuple[dict[str, object], int]:
     try:
         seq = trust_lists.latest_published_seq(office(current_app))
         if current_app.config["SYNC_INTAKE"] == "journal":  # what the folds have yet to do (ADR 0005)
-            backlog = sync_ingest.backlog(office(current_app))
-            waited = None if backlog.oldest_received_at is None else max(0, now() - backlog.oldest_received_at)
-            journal = {"sync_journal": {"batches": backlog.batches, "records": backlog.records,
-                                        "oldest_waiting_seconds": waited}}
+            journal = {"sync_journal": sync_ingest.backlog(office(current_app)).at(now())}
     except KiaError as exc:
         current_app.logger.warning("health check failed: %s", exc)
         return {"status": "unavailable", "database": "unreachable or not initialised"}, 503

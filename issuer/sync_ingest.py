@@ -97,13 +97,10 @@ def ingest(home: IssuerHome, token: str, records: Sequence[object], checkpoint: 
         terminal = _active(session, terminal_id)
         if session.scalar(select(SyncIntake.id).where(SyncIntake.terminal_id == terminal.id).limit(1)):
             _fold_terminal(session, terminal)  # what a journal kept of this terminal goes first (ADR 0005)
-        batch = _verified(session, terminal, records, checkpoint, now)
+        batch = _verified(session, terminal, _parsed(records, terminal.acknowledged_seq), checkpoint, now)
         if batch.new:
             _apply(session, terminal, batch.new, checkpoint, batch.signed, now)
-            terminal.acknowledged_seq, terminal.chain_hash = batch.new[-1][0].seq, batch.new[-1][1].hex()
-            terminal.checkpoint = checkpoint
-        terminal.last_sync_at = now
-        return Ack(terminal.acknowledged_seq, len(batch.new), len(batch.records) - len(batch.new))
+        return _acknowledged(terminal, batch, checkpoint, now)
 
 
 def intake(home: IssuerHome, token: str, records: Sequence[object], checkpoint: str, body: bytes, now: int) -> Ack:
@@ -117,17 +114,14 @@ def intake(home: IssuerHome, token: str, records: Sequence[object], checkpoint: 
     terminal_id = authenticate_terminal(home, token, now)
     with _alarms_kept(home), home.transaction() as session:
         terminal = _active(session, terminal_id)
-        first = _first_seq(records)
-        if first is not None and first <= terminal.acknowledged_seq:
+        parsed = _parsed(records, terminal.acknowledged_seq)
+        if parsed[0].seq <= terminal.acknowledged_seq:
             _fold_terminal(session, terminal)  # a batch sent again is compared with the records stored
-        batch = _verified(session, terminal, records, checkpoint, now)
+        batch = _verified(session, terminal, parsed, checkpoint, now)
         if batch.new:
             session.add(SyncIntake(terminal_id=terminal.id, first_seq=batch.new[0][0].seq,
                                    last_seq=batch.new[-1][0].seq, body=body, received_at=now))
-            terminal.acknowledged_seq, terminal.chain_hash = batch.new[-1][0].seq, batch.new[-1][1].hex()
-            terminal.checkpoint = checkpoint
-        terminal.last_sync_at = now
-        return Ack(terminal.acknowledged_seq, len(batch.new), len(batch.records) - len(batch.new))
+        return _acknowledged(terminal, batch, checkpoint, now)
 
 
 def fold(home: IssuerHome, limit: int) -> int:
@@ -162,6 +156,11 @@ class Backlog:
     batches: int
     records: int
     oldest_received_at: int | None
+
+    def at(self, now: int) -> dict[str, object]:
+        """As operators read it (``kia issuer intake status``, ``/healthz``): how long the oldest has waited."""
+        waited = None if self.oldest_received_at is None else max(0, now - self.oldest_received_at)
+        return {"batches": self.batches, "records": self.records, "oldest_waiting_seconds": waited}
 
 
 def backlog(home: IssuerHome) -> Backlog:
@@ -201,13 +200,6 @@ def _active(session: Session, terminal_id: str) -> Terminal:
     return terminal
 
 
-def _first_seq(records: Sequence[object]) -> int | None:
-    """The first record's sequence, if it has one to read; ``_verified`` refuses the batch otherwise."""
-    first = records[0] if records else None
-    seq = first.get("seq") if isinstance(first, dict) else None
-    return seq if isinstance(seq, int) else None
-
-
 def _parsed(records: Sequence[object], acknowledged: int) -> list[Redemption]:
     if not 1 <= len(records) <= MAX_BATCH:
         raise SyncRefused("bad_batch", f"a batch holds 1 to {MAX_BATCH} records", acknowledged)
@@ -224,10 +216,9 @@ class _Batch:
     signed: Checkpoint
 
 
-def _verified(session: Session, terminal: Terminal, raw: Sequence[object], checkpoint: str, now: int) -> _Batch:
+def _verified(session: Session, terminal: Terminal, records: list[Redemption], checkpoint: str, now: int) -> _Batch:
     """The batch, if it continues what the office holds of the terminal's chain and ends at its checkpoint."""
     acknowledged = terminal.acknowledged_seq
-    records = _parsed(raw, acknowledged)  # only after the terminal proved who it is
     first, last = records[0].seq, records[-1].seq
     if first > acknowledged + 1:
         raise SyncRefused("gap", f"the office holds up to sequence {acknowledged}; send from {acknowledged + 1}",
@@ -255,6 +246,15 @@ def _verified(session: Session, terminal: Terminal, raw: Sequence[object], check
                         f"terminal {terminal.id} sent records {first}-{last} that do not match its checkpoint", now)
     new = [(record, digest) for record, digest in zip(records, hashes, strict=True) if record.seq > acknowledged]
     return _Batch(records, new, signed)
+
+
+def _acknowledged(terminal: Terminal, batch: _Batch, checkpoint: str, now: int) -> Ack:
+    """Move the terminal's acknowledged sequence and chain head past the batch's new records."""
+    if batch.new:
+        terminal.acknowledged_seq, terminal.chain_hash = batch.new[-1][0].seq, batch.new[-1][1].hex()
+        terminal.checkpoint = checkpoint
+    terminal.last_sync_at = now
+    return Ack(terminal.acknowledged_seq, len(batch.new), len(batch.records) - len(batch.new))
 
 
 # PostgreSQL advisory locks of this class (the key: the terminal) keep one fold a terminal at a time.

@@ -75,6 +75,4 @@ def status(home: Path) -> None:
 
 
 def _status(office: IssuerHome) -> dict[str, object]:
-    backlog = sync_ingest.backlog(office)
-    waited = None if backlog.oldest_received_at is None else max(0, now() - backlog.oldest_received_at)
-    return {"batches": backlog.batches, "records": backlog.records, "oldest_waiting_seconds": waited}
+    return sync_ingest.backlog(office).at(now())
